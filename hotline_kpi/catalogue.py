@@ -1,0 +1,316 @@
+"""Target catalogues: one YAML file per hotline and year, validated into typed values.
+
+A catalogue file may start with ``inherits: other.yaml`` (a path relative to the file):
+the parent is loaded first, top-level mappings are merged key by key, and indicators are
+merged by ``id`` (a child entry overrides fields of the parent's indicator of that id, or
+adds a new one; ``remove: true`` drops it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hotline_kpi.domain import Comparator
+from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is unreadable or invalid; the message names file, indicator and field."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: invalid target catalogue:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Hotline(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str
+    name_en: str
+    short_name: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.id
+
+
+class BudgetLine(_Model):
+    id: str
+    name: str
+    name_en: str = ""
+    amount_yuan: float = Field(ge=0)
+
+
+class Project(_Model):
+    name: str
+    department: str = ""
+    implementer: str = ""
+    goal: str = ""
+    annual_goal: str = ""
+    budget_total_yuan: float | None = Field(None, ge=0)
+    budget_lines: tuple[BudgetLine, ...] = ()
+
+    @model_validator(mode="after")
+    def _lines_add_up(self) -> "Project":
+        if self.budget_lines and self.budget_total_yuan is not None:
+            total = sum(line.amount_yuan for line in self.budget_lines)
+            if abs(total - self.budget_total_yuan) > 0.5:
+                raise ValueError(
+                    f"budget_lines add up to {total:,.0f} yuan, not budget_total_yuan {self.budget_total_yuan:,.0f}"
+                )
+        return self
+
+
+class Weights(_Model):
+    budget_execution: float = Field(10, ge=0)
+    output: float = Field(50, ge=0)
+    effect: float = Field(30, ge=0)
+    satisfaction: float = Field(10, ge=0)
+
+
+class Indicator(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    level1: str = ""
+    level2: str = ""
+    level3: str
+    name_en: str
+    target_text: str = ""
+    note: str = ""
+    category: Literal["output", "effect", "satisfaction"] | None = None
+    kind: Literal["quantitative", "qualitative"]
+    formula: str | None = None
+    #: ``annual_total``: the target is a total for the calendar year (pro-rated for
+    #: shorter windows); ``ratio``: the target applies to the value of every window.
+    aggregation: Literal["ratio", "annual_total"] = "ratio"
+    comparator: Comparator | None = None
+    threshold: float | None = None
+    unit: Literal["ratio", "seconds", "requests", "calls", "yuan", ""] = ""
+    weight: float = Field(0, ge=0)
+    tracked_only: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Indicator":
+        if self.kind == "quantitative":
+            if self.formula is None:
+                raise ValueError("a quantitative indicator needs a formula")
+            if self.formula not in FORMULA_IDS:
+                raise ValueError(f"formula {self.formula!r} is not one of {', '.join(FORMULA_IDS)}")
+            if not self.tracked_only and (self.comparator is None or self.threshold is None):
+                raise ValueError("a targeted quantitative indicator needs comparator and threshold")
+            if self.unit == "ratio" and self.threshold is not None and not 0 <= self.threshold <= 1:
+                raise ValueError(f"threshold {self.threshold} of a ratio must be within 0..1")
+        else:
+            if self.formula is not None or self.threshold is not None:
+                raise ValueError("a qualitative indicator has no formula or threshold")
+        if not self.tracked_only and self.category is None:
+            raise ValueError("a scored indicator needs a category (output, effect or satisfaction)")
+        return self
+
+    @property
+    def targeted(self) -> bool:
+        return self.kind == "quantitative" and not self.tracked_only
+
+    def formula_for(self, settings: FormulaSettings) -> Formula:
+        assert self.formula is not None, self.id
+        return build_formula(self.formula, settings)
+
+
+class Catalogue(_Model):
+    hotline: Hotline
+    year: int = Field(ge=2000, le=2100)
+    project: Project | None = None
+    weights: Weights = Weights()
+    indicators: tuple[Indicator, ...]
+    #: Where it was loaded from (for messages); not part of the YAML.
+    source_path: str = ""
+
+    @model_validator(mode="after")
+    def _unique_and_weighted(self) -> "Catalogue":
+        ids = [i.id for i in self.indicators]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"indicator ids appear more than once: {', '.join(dupes)}")
+        for category in ("output", "effect", "satisfaction"):
+            members = [i for i in self.indicators if i.category == category and not i.tracked_only]
+            if not members:
+                continue
+            total = sum(i.weight for i in members)
+            expected = getattr(self.weights, category)
+            if abs(total - expected) > 1e-6:
+                raise ValueError(
+                    f"weights of the {category} indicators add up to {total:g}, not {expected:g} "
+                    f"({', '.join(i.id for i in members)})"
+                )
+        return self
+
+    @property
+    def quantitative(self) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.kind == "quantitative")
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        raise KeyError(indicator_id)
+
+    def covers(self, day: dt.date) -> bool:
+        return day.year == self.year
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(parent)
+    for key, value in child.items():
+        if key == "indicators" and isinstance(value, list) and isinstance(parent.get("indicators"), list):
+            by_id: dict[Any, dict[str, Any]] = {
+                ind.get("id"): dict(ind) for ind in parent["indicators"] if isinstance(ind, dict)
+            }
+            order = list(by_id)
+            for ind in value:
+                if not isinstance(ind, dict):
+                    raise ValueError(f"indicators: entry {ind!r} is not a mapping")
+                iid = ind.get("id")
+                if ind.get("remove"):
+                    by_id.pop(iid, None)
+                    order = [o for o in order if o != iid]
+                elif iid in by_id:
+                    by_id[iid] = {**by_id[iid], **ind}
+                else:
+                    by_id[iid] = dict(ind)
+                    order.append(iid)
+            out["indicators"] = [by_id[i] for i in order]
+        elif isinstance(value, dict) and isinstance(parent.get(key), dict):
+            out[key] = _merge(parent[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in seen + (path,))
+        raise CatalogueError(path, [f"field 'inherits': inheritance cycle {chain}"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogueError(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(path, [f"cannot read: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(path, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise CatalogueError(path, ["the file must hold a mapping (hotline, year, indicators, ...)"])
+    parent_name = data.pop("inherits", None)
+    if parent_name is not None:
+        if not isinstance(parent_name, str):
+            raise CatalogueError(path, [f"field 'inherits': expected a file name, got {parent_name!r}"])
+        parent = _read_raw(path.parent / parent_name, seen + (path,))
+        try:
+            data = _merge(parent, data)
+        except ValueError as exc:
+            raise CatalogueError(path, [str(exc)]) from None
+    return data
+
+
+def _describe(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
+    """'indicator 'connection_rate', field 'threshold'' from a pydantic error location."""
+    if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int):
+        inds = raw.get("indicators") or []
+        ident = inds[loc[1]].get("id") if loc[1] < len(inds) and isinstance(inds[loc[1]], dict) else None
+        who = f"indicator {ident!r}" if ident else f"indicator #{loc[1] + 1}"
+        rest = [str(p) for p in loc[2:]]
+        return f"{who}, field {'.'.join(rest)!r}" if rest else who
+    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else "catalogue"
+
+
+def load_catalogue(path: Path | str) -> Catalogue:
+    """Load and validate one catalogue file; raises :class:`CatalogueError`."""
+    path = Path(path)
+    raw = _read_raw(path)
+    try:
+        return Catalogue.model_validate({**raw, "source_path": str(path)})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _describe(tuple(err["loc"]), raw)
+            value = err.get("input")
+            shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
+            problems.append(f"{where}: {err['msg']}{shown}")
+        raise CatalogueError(path, problems) from None
+
+
+class CatalogueSet:
+    """All catalogues found in a folder, by hotline and year."""
+
+    def __init__(self, catalogues: list[Catalogue]):
+        self._by_key: dict[tuple[str, int], Catalogue] = {}
+        for cat in catalogues:
+            key = (cat.hotline.id, cat.year)
+            if key in self._by_key:
+                raise CatalogueError(
+                    cat.source_path,
+                    [f"hotline {key[0]!r} year {key[1]} is also defined in {self._by_key[key].source_path}"],
+                )
+            self._by_key[key] = cat
+
+    @classmethod
+    def from_dir(cls, folder: Path | str) -> "CatalogueSet":
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise CatalogueError(folder, ["target catalogue folder not found"])
+        return cls([load_catalogue(p) for p in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))])
+
+    def hotlines(self) -> list[Hotline]:
+        seen: dict[str, Hotline] = {}
+        for (hid, _year), cat in sorted(self._by_key.items()):
+            seen[hid] = cat.hotline
+        return list(seen.values())
+
+    def hotline(self, hotline_id: str) -> Hotline:
+        for h in self.hotlines():
+            if h.id == hotline_id:
+                return h
+        known = ", ".join(h.id for h in self.hotlines()) or "none"
+        raise KeyError(f"no target catalogue for hotline {hotline_id!r} (known: {known})")
+
+    def years(self, hotline_id: str) -> list[int]:
+        return sorted(year for (hid, year) in self._by_key if hid == hotline_id)
+
+    def get(self, hotline_id: str, year: int) -> Catalogue | None:
+        return self._by_key.get((hotline_id, year))
+
+    def for_year(self, hotline_id: str, year: int) -> Catalogue:
+        cat = self.get(hotline_id, year)
+        if cat is None:
+            years = ", ".join(map(str, self.years(hotline_id))) or "none"
+            raise KeyError(f"no target catalogue for hotline {hotline_id!r} in {year} (years: {years})")
+        return cat
+
+    def __iter__(self):
+        return iter(self._by_key.values())

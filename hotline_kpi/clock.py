@@ -1,0 +1,43 @@
+"""The injected clock: only the edge (CLI, scheduler) builds a real one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc)
+
+
+class FixedClock:
+    """A clock that says what it is told; tests move it with :meth:`advance`."""
+
+    def __init__(self, at: dt.datetime):
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._at = at
+
+    def now(self) -> dt.datetime:
+        return self._at
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self._at += delta
+
+    def set(self, at: dt.datetime) -> None:
+        self._at = at
+
+
+def local_today(clock: Clock, zone: ZoneInfo | str) -> dt.date:
+    """Today's date in the hotline's zone (never the machine's)."""
+    if isinstance(zone, str):
+        zone = ZoneInfo(zone)
+    return clock.now().astimezone(zone).date()

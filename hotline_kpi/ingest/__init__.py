@@ -1,0 +1,1 @@
+"""Ingestors: one module per source format behind one protocol (:mod:`.base`)."""

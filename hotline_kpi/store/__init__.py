@@ -1,0 +1,1 @@
+"""The KPI store: ORM models, engine set-up, migrations and repository functions."""
