@@ -120,6 +120,14 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -
             if a is not None and b is not None and _finite(a) and _finite(b) and a > b:
                 problems.append(Problem(why=f"{part} ({a:g}) is greater than {whole} ({b:g})", column=part,
                                         value=f"{a:g}", **where))
+        offered, answered, short = (rec.counters.get(c) for c in
+                                    ("calls_offered", "calls_answered", "calls_abandoned_short"))
+        if None not in (offered, answered, short) and all(map(_finite, (offered, answered, short))):
+            # A short abandon is an unanswered call: both together cannot exceed the offered calls.
+            if answered + short > offered:  # type: ignore[operator]
+                problems.append(Problem(why=f"calls_answered ({answered:g}) + calls_abandoned_short ({short:g}) "
+                                        f"exceed calls_offered ({offered:g})", column="calls_abandoned_short",
+                                        value=f"{short:g}", **where))
         for channel, count in rec.channels.items():
             problems += _check_value(f"requests_accepted[{channel}]", count, file, rec.row)
     return problems

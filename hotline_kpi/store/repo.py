@@ -334,40 +334,49 @@ def window_aggregates(
 ) -> dict[str, dict[tuple[str, Window], Aggregate]]:
     """The :class:`Aggregate` of every formula and window for each hotline, summed in SQL.
 
-    One grouped scan of ``daily_counters`` over the union of the windows; must equal
-    :func:`hotline_kpi.evaluate.aggregates_from_rows` on the same rows.
-    ``formulas`` maps an indicator id to its formula.
+    Every window ends at ``as_of``, so the windows' start dates cut the span into a few
+    disjoint segments and each window is the union of the segments from its start on.
+    One grouped scan sums each formula per (hotline, segment); the windows are then
+    added up from at most six segment rows. Must equal
+    :func:`hotline_kpi.evaluate.aggregates_from_rows` on the same rows (float sums up to
+    rounding). ``formulas`` maps an indicator id to its formula. A hotline without any
+    row in the span gets no aggregates.
     """
     bounds = {w: window_bounds(w, as_of) for w in windows}
-    lo = min(b[0] for b in bounds.values())
-    cols = []
-    keys: list[tuple[str, Window]] = []
+    starts = sorted({b[0] for b in bounds.values()}, reverse=True)
     d = DailyCountersRow.day
-    for ind_id, formula in formulas.items():
+    # segment i covers [starts[i], next later start) ; starts are sorted latest first
+    segment = case(*((d >= s, i) for i, s in enumerate(starts)), else_=-1)
+    cols = []
+    for formula in formulas.values():
         present = and_(*(getattr(DailyCountersRow, c).isnot(None) for c in formula.required_counters))
-        for w, (start, end) in bounds.items():
-            cond = and_(d >= start, d <= end, present)
-            cols.append(func.sum(case((cond, _sum_expr(formula.numerator)))))
-            cols.append(func.sum(case((cond, _sum_expr(formula.denominator)))) if formula.denominator else literal(None))
-            cols.append(func.count(case((cond, 1))))
-            keys.append((ind_id, w))
+        cols.append(func.sum(case((present, _sum_expr(formula.numerator)))))
+        cols.append(func.sum(case((present, _sum_expr(formula.denominator)))) if formula.denominator else literal(0))
+        cols.append(func.count(case((present, 1))))
+    seg = segment.label("segment")
     q: Select = (
-        select(DailyCountersRow.hotline_id, *cols)
-        .where(DailyCountersRow.day >= lo, DailyCountersRow.day <= as_of)
-        .group_by(DailyCountersRow.hotline_id)
+        select(DailyCountersRow.hotline_id, seg, *cols)
+        .where(d >= starts[-1], d <= as_of)
+        .group_by(DailyCountersRow.hotline_id, seg)
     )
-    out: dict[str, dict[tuple[str, Window], Aggregate]] = {h: {} for h in hotline_ids}
+    # per hotline: segment index -> flat tuple of (num, den, n) per formula
+    partial: dict[str, dict[int, tuple]] = {}
     for chunk in _chunks(list(hotline_ids)):
         for row in session.execute(q.where(DailyCountersRow.hotline_id.in_(chunk))):
-            hid, values = row[0], row[1:]
-            aggs = out[hid]
-            for i, key in enumerate(keys):
-                num, den, n = values[3 * i], values[3 * i + 1], values[3 * i + 2]
-                start, end = bounds[key[1]]
-                aggs[key] = Aggregate(
-                    numerator=_number(num) if num is not None else 0,
-                    denominator=_number(den) if den is not None else (0 if formulas[key[0]].denominator else None),
-                    days_with_data=int(n),
+            partial.setdefault(row[0], {})[row[1]] = tuple(row[2:])
+    out: dict[str, dict[tuple[str, Window], Aggregate]] = {h: {} for h in hotline_ids}
+    for hid, segs in partial.items():
+        aggs = out[hid]
+        for w, (start, end) in bounds.items():
+            members = [vals for i, vals in segs.items() if i >= 0 and starts[i] >= start]
+            for k, (ind_id, formula) in enumerate(formulas.items()):
+                num = sum(_number(v[3 * k]) for v in members if v[3 * k] is not None)
+                den = sum(_number(v[3 * k + 1]) for v in members if v[3 * k + 1] is not None)
+                n = sum(int(v[3 * k + 2]) for v in members)
+                aggs[(ind_id, w)] = Aggregate(
+                    numerator=num,
+                    denominator=den if formula.denominator else None,
+                    days_with_data=n,
                     days_in_window=(end - start).days + 1,
                 )
     return out

@@ -1,0 +1,492 @@
+"""Evaluation: daily counters + targets + an as-of date -> results per indicator and window.
+
+Everything here is pure: no session, no clock, no settings object, no I/O. The store
+computes the same :class:`~hotline_kpi.domain.Aggregate` values in SQL; the rules that
+both must follow (docs/kpi-definitions.md):
+
+- A window's sums are taken over the days on which every *required* counter of the
+  formula is known. A missing day is a gap, never a zero.
+- A rate is the ratio of the summed counts over the window, never an average of daily
+  rates (kpi.md section 2).
+- A window with no day of data, or a ratio whose summed denominator is 0, has no value
+  and the status ``no_data`` (some vendors report 100% for an empty window; we do not).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from hotline_kpi.catalogue import Catalogue, Indicator
+from hotline_kpi.domain import (
+    COUNTERS,
+    WINDOWS,
+    Aggregate,
+    Comparator,
+    DailyCounters,
+    Status,
+    Window,
+    days_in_year,
+    window_bounds,
+)
+from hotline_kpi.formulas import Formula, FormulaSettings, Term, build_formula
+
+#: Version of the JSON produced by :func:`scoreboard_to_json`; bumped on any change that
+#: is not a pure addition of keys.
+SCHEMA_VERSION = 1
+
+DateRange = tuple[dt.date, dt.date]
+
+
+class RowError(ValueError):
+    """A daily row cannot be evaluated (a day given twice, a non-finite value, another hotline)."""
+
+    def __init__(self, hotline_id: str, day: dt.date, why: str, counter: str | None = None):
+        self.hotline_id = hotline_id
+        self.day = day
+        self.counter = counter
+        self.why = why
+        where = f"{hotline_id}, {day.isoformat()}" + (f", {counter}" if counter else "")
+        super().__init__(f"{where}: {why}")
+
+
+class AsOfOutsideCatalogue(ValueError):
+    """The as-of date lies outside the catalogue's year: its targets do not apply."""
+
+    def __init__(self, as_of: dt.date, catalogue_year: int, source: str = ""):
+        self.as_of = as_of
+        self.catalogue_year = catalogue_year
+        of = f" ({source})" if source else ""
+        super().__init__(f"as-of date {as_of.isoformat()} is outside the {catalogue_year} target catalogue{of}")
+
+
+# --------------------------------------------------------------------------- sums
+
+
+class _ExactSum:
+    """Integers summed exactly as ints; fractional values with :func:`math.fsum`.
+
+    The store sums BIGINT columns exactly, so the Python side must not lose integer
+    precision to floats (a year of 10**12-sized counts exceeds 2**53).
+    """
+
+    __slots__ = ("_int", "_floats")
+
+    def __init__(self) -> None:
+        self._int = 0
+        self._floats: list[float] = []
+
+    def add(self, coef: float, value: float) -> None:
+        c, v = _as_int(coef), _as_int(value)
+        if c is not None and v is not None:
+            self._int += c * v
+        else:
+            self._floats.append(coef * value)
+
+    @property
+    def total(self) -> float:
+        if not self._floats:
+            return self._int
+        return math.fsum([*self._floats, self._int])
+
+
+def _as_int(x: float) -> int | None:
+    if isinstance(x, int):
+        return x
+    return int(x) if x.is_integer() else None
+
+
+def _check_row(row: DailyCounters, counters: Iterable[str]) -> None:
+    for name in counters:
+        v = row.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise RowError(row.hotline_id, row.day, f"value {v!r} is not a finite number", name)
+
+
+def _by_day(rows: Iterable[DailyCounters], start: dt.date, end: dt.date) -> dict[dt.date, DailyCounters]:
+    """The rows of ``start``..``end`` by day; a day given twice is an error, not a pick."""
+    out: dict[dt.date, DailyCounters] = {}
+    for row in rows:
+        if start <= row.day <= end:
+            if row.day in out:
+                raise RowError(row.hotline_id, row.day, "day appears more than once in the rows")
+            out[row.day] = row
+    return out
+
+
+def _term_sum(terms: tuple[Term, ...], row: DailyCounters, acc: _ExactSum) -> None:
+    for term in terms:
+        v = row.get(term.counter)
+        if v is not None:  # unknown non-required terms count 0; required ones were checked
+            acc.add(term.coef, v)
+
+
+def aggregate_rows(rows: Iterable[DailyCounters], formula: Formula, start: dt.date, end: dt.date) -> Aggregate:
+    """Sums of ``formula`` over ``start``..``end`` (both inclusive).
+
+    A day contributes only if every required counter of the formula is known on it; its
+    numerator and denominator then both contribute, so a day missing one side of a pair
+    drops out of both. Rows outside the window are ignored. Raises :class:`RowError` for
+    a day given twice or a non-finite value.
+    """
+    if end < start:
+        raise ValueError(f"window ends ({end}) before it starts ({start})")
+    required = formula.required_counters
+    num, den = _ExactSum(), _ExactSum()
+    days = 0
+    for row in _by_day(rows, start, end).values():
+        _check_row(row, formula.counters)
+        if any(row.get(c) is None for c in required):
+            continue
+        days += 1
+        _term_sum(formula.numerator, row, num)
+        _term_sum(formula.denominator, row, den)
+    return Aggregate(
+        numerator=num.total,
+        denominator=den.total if formula.kind == "ratio" else None,
+        days_with_data=days,
+        days_in_window=(end - start).days + 1,
+    )
+
+
+def aggregates_from_rows(
+    catalogue: Catalogue, settings: FormulaSettings, rows: Iterable[DailyCounters], as_of: dt.date
+) -> dict[tuple[str, Window], Aggregate]:
+    """Every (quantitative indicator, window) aggregate of ``catalogue`` computed in Python."""
+    rows = tuple(rows)
+    out: dict[tuple[str, Window], Aggregate] = {}
+    for ind in catalogue.quantitative:
+        formula = ind.formula_for(settings)
+        for window in WINDOWS:
+            start, end = window_bounds(window, as_of)
+            out[(ind.id, window)] = aggregate_rows(rows, formula, start, end)
+    return out
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One indicator over one window ending at the as-of date."""
+
+    indicator_id: str
+    window: Window
+    start: dt.date
+    end: dt.date
+    #: The ratio of the sums, or the plain sum of a total; ``None`` = no data.
+    value: float | None
+    #: What ``value`` is compared against in this window (pro-rated for annual totals).
+    target: float | None
+    #: The catalogue's threshold (for an annual total: the full-year figure).
+    annual_target: float | None
+    comparator: Comparator | None
+    status: Status
+    numerator: float
+    #: ``None`` for a total formula.
+    denominator: float | None
+    days_with_data: int
+    days_in_window: int
+    unit: str
+    #: Annual totals only: the pro-rated target this window should have reached.
+    pace: float | None = None
+    #: Annual totals only: how far the value is below ``pace`` (0 when at or above it).
+    shortfall: float | None = None
+
+
+# Whether a formula is a total or a ratio never depends on the settings, so defaults
+# are enough when the caller has not passed the formula it aggregated with.
+_DEFAULT_SETTINGS = FormulaSettings()
+
+
+def evaluate_window(
+    indicator: Indicator,
+    window: Window,
+    agg: Aggregate | None,
+    as_of: dt.date,
+    *,
+    formula: Formula | None = None,
+) -> WindowResult:
+    """Value and status of ``indicator`` over ``window`` from its aggregate.
+
+    ``agg`` ``None`` (the store had nothing) is the same as an aggregate with no days.
+    Raises ``ValueError`` if ``agg`` covers a different number of days than the window.
+    """
+    if indicator.kind != "quantitative" or indicator.formula is None:
+        raise ValueError(f"indicator {indicator.id!r} is qualitative; only quantitative ones are evaluated")
+    formula = formula or build_formula(indicator.formula, _DEFAULT_SETTINGS)
+    start, end = window_bounds(window, as_of)
+    days_in_window = (end - start).days + 1
+    is_ratio = formula.kind == "ratio"
+    if agg is None:
+        agg = Aggregate(0, 0 if is_ratio else None, 0, days_in_window)
+    if agg.days_in_window != days_in_window:
+        raise ValueError(
+            f"{indicator.id} {window.value}: aggregate covers {agg.days_in_window} days, "
+            f"the window {start}..{end} has {days_in_window}"
+        )
+    if is_ratio and agg.denominator is None:
+        raise ValueError(f"{indicator.id} {window.value}: a ratio aggregate needs a denominator")
+
+    value: float | None
+    if agg.days_with_data == 0:
+        value = None
+    elif is_ratio:
+        assert agg.denominator is not None
+        value = agg.numerator / agg.denominator if agg.denominator != 0 else None
+    else:
+        value = float(agg.numerator)
+
+    annual_target = indicator.threshold
+    target = annual_target
+    pace = shortfall = None
+    if indicator.aggregation == "annual_total" and annual_target is not None:
+        # Pro-rated by calendar days of the as-of year, so year_to_date on 31 December is
+        # the full target and a leap year spreads it over 366 days.
+        target = pace = annual_target * days_in_window / days_in_year(as_of.year)
+        shortfall = None if value is None else max(0.0, pace - value)
+
+    if value is None:
+        status = Status.NO_DATA
+    elif indicator.tracked_only:
+        status = Status.TRACKED
+    else:
+        assert indicator.comparator is not None and target is not None  # catalogue validation
+        status = Status.MET if indicator.comparator.holds(value, target) else Status.BREACHED
+
+    return WindowResult(
+        indicator_id=indicator.id,
+        window=window,
+        start=start,
+        end=end,
+        value=value,
+        target=target,
+        annual_target=annual_target,
+        comparator=indicator.comparator,
+        status=status,
+        numerator=agg.numerator,
+        denominator=agg.denominator,
+        days_with_data=agg.days_with_data,
+        days_in_window=days_in_window,
+        unit=indicator.unit,
+        pace=pace,
+        shortfall=shortfall,
+    )
+
+
+def evaluate(
+    catalogue: Catalogue,
+    settings: FormulaSettings,
+    aggregates: Mapping[tuple[str, Window], Aggregate],
+    as_of: dt.date,
+) -> tuple[WindowResult, ...]:
+    """Results for every quantitative indicator (catalogue order) and window (WINDOWS order).
+
+    A missing aggregate gives a ``no_data`` result. Raises :class:`AsOfOutsideCatalogue`
+    if ``as_of`` is not in the catalogue's year.
+    """
+    if not catalogue.covers(as_of):
+        raise AsOfOutsideCatalogue(as_of, catalogue.year, catalogue.source_path)
+    results: list[WindowResult] = []
+    for ind in catalogue.quantitative:
+        formula = ind.formula_for(settings)
+        for window in WINDOWS:
+            results.append(evaluate_window(ind, window, aggregates.get((ind.id, window)), as_of, formula=formula))
+    return tuple(results)
+
+
+# --------------------------------------------------------------------------- completeness
+
+
+@dataclass(frozen=True)
+class CounterCompleteness:
+    counter: str
+    days_present: int
+    #: Runs of consecutive days (first, last) on which the counter was unknown.
+    missing: tuple[DateRange, ...]
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Which days of the year to date have data, overall and per counter."""
+
+    as_of: dt.date
+    #: 1 January of the as-of year.
+    start: dt.date
+    days_elapsed: int
+    #: Days with at least one known counter.
+    days_with_data: int
+    ratio: float
+    #: Runs of days with no known counter at all.
+    missing: tuple[DateRange, ...]
+    counters: tuple[CounterCompleteness, ...]
+
+    def counter(self, name: str) -> CounterCompleteness:
+        for c in self.counters:
+            if c.counter == name:
+                return c
+        raise KeyError(name)
+
+
+def _runs(days: Iterable[dt.date]) -> tuple[DateRange, ...]:
+    """Sorted days -> runs of consecutive days as (first, last)."""
+    runs: list[DateRange] = []
+    for day in days:
+        if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return tuple(runs)
+
+
+def completeness(
+    rows: Iterable[DailyCounters], as_of: dt.date, counters: Iterable[str] = COUNTERS
+) -> Completeness:
+    """Data completeness from 1 January of ``as_of``'s year to ``as_of`` (inclusive)."""
+    counters = tuple(counters)
+    start = dt.date(as_of.year, 1, 1)
+    by_day = _by_day(rows, start, as_of)
+    for row in by_day.values():
+        _check_row(row, counters)
+    elapsed = [start + dt.timedelta(days=i) for i in range((as_of - start).days + 1)]
+
+    def known(day: dt.date, name: str) -> bool:
+        row = by_day.get(day)
+        return row is not None and row.get(name) is not None
+
+    any_data = [d for d in elapsed if any(known(d, c) for c in counters)]
+    have = set(any_data)
+    per_counter = []
+    for name in counters:
+        present = [d for d in elapsed if known(d, name)]
+        absent = _runs(d for d in elapsed if not known(d, name))
+        per_counter.append(CounterCompleteness(name, len(present), absent))
+    return Completeness(
+        as_of=as_of,
+        start=start,
+        days_elapsed=len(elapsed),
+        days_with_data=len(any_data),
+        ratio=len(any_data) / len(elapsed),
+        missing=_runs(d for d in elapsed if d not in have),
+        counters=tuple(per_counter),
+    )
+
+
+# --------------------------------------------------------------------------- scoreboard
+
+
+@dataclass(frozen=True)
+class Scoreboard:
+    hotline_id: str
+    as_of: dt.date
+    #: The last day up to ``as_of`` with any known counter; ``None`` if there is none.
+    data_date: dt.date | None
+    results: tuple[WindowResult, ...]
+    completeness: Completeness
+    settings: FormulaSettings
+
+
+def build_scoreboard(
+    catalogue: Catalogue,
+    settings: FormulaSettings,
+    aggregates: Mapping[tuple[str, Window], Aggregate],
+    rows_for_completeness: Iterable[DailyCounters],
+    as_of: dt.date,
+    hotline_id: str,
+) -> Scoreboard:
+    """Results, completeness and data date of one hotline as of one date.
+
+    ``rows_for_completeness`` must hold the hotline's rows of the year to date (earlier
+    rows only move ``data_date``); a row of another hotline raises :class:`RowError`.
+    """
+    if catalogue.hotline.id != hotline_id:
+        raise ValueError(f"catalogue {catalogue.source_path or ''} is for {catalogue.hotline.id!r}, not {hotline_id!r}")
+    rows = tuple(rows_for_completeness)
+    for row in rows:
+        if row.hotline_id != hotline_id:
+            raise RowError(row.hotline_id, row.day, f"row of another hotline in the rows of {hotline_id!r}")
+    results = evaluate(catalogue, settings, aggregates, as_of)
+    with_data = [r.day for r in rows if r.day <= as_of and any(r.get(c) is not None for c in COUNTERS)]
+    return Scoreboard(
+        hotline_id=hotline_id,
+        as_of=as_of,
+        data_date=max(with_data, default=None),
+        results=results,
+        completeness=completeness(rows, as_of),
+        settings=settings,
+    )
+
+
+def _real(x: float | None) -> float | None:
+    """A JSON-safe real; NaN or infinity here is a bug upstream, not something to hide."""
+    if x is None:
+        return None
+    if not math.isfinite(x):
+        raise ValueError(f"non-finite number {x!r} in a scoreboard")
+    return float(x)
+
+
+def _count(x: float | None) -> float | int | None:
+    """Sums of counts: ints when integral (exact beyond 2**53), floats otherwise."""
+    if isinstance(x, int):
+        return x
+    x = _real(x)
+    return int(x) if x is not None and x.is_integer() else x
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def _ranges(runs: tuple[DateRange, ...]) -> list[dict[str, str]]:
+    return [{"first": a.isoformat(), "last": b.isoformat()} for a, b in runs]
+
+
+def result_to_json(r: WindowResult) -> dict[str, Any]:
+    return {
+        "id": r.indicator_id,
+        "window": r.window.value,
+        "start": r.start.isoformat(),
+        "end": r.end.isoformat(),
+        "value": _real(r.value),
+        "target": _real(r.target),
+        "annual_target": _real(r.annual_target),
+        "comparator": None if r.comparator is None else r.comparator.value,
+        "status": r.status.value,
+        "numerator": _count(r.numerator),
+        "denominator": _count(r.denominator),
+        "days_with_data": r.days_with_data,
+        "days_in_window": r.days_in_window,
+        "unit": r.unit,
+        "pace": _real(r.pace),
+        "shortfall": _real(r.shortfall),
+    }
+
+
+def completeness_to_json(c: Completeness) -> dict[str, Any]:
+    return {
+        "start": c.start.isoformat(),
+        "as_of": c.as_of.isoformat(),
+        "days_elapsed": c.days_elapsed,
+        "days_with_data": c.days_with_data,
+        "ratio": _real(c.ratio),
+        "missing": _ranges(c.missing),
+        "counters": {
+            cc.counter: {"days_present": cc.days_present, "missing": _ranges(cc.missing)} for cc in c.counters
+        },
+    }
+
+
+def scoreboard_to_json(sb: Scoreboard) -> dict[str, Any]:
+    """The stable JSON contract (schema_version 1, docs/kpi-definitions.md); JSON-safe."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "hotline": sb.hotline_id,
+        "as_of": sb.as_of.isoformat(),
+        "data_date": _iso(sb.data_date),
+        "settings": sb.settings.model_dump(mode="json"),
+        "completeness": completeness_to_json(sb.completeness),
+        "results": [result_to_json(r) for r in sb.results],
+    }

@@ -1,0 +1,134 @@
+"""Shared fixtures: the real target catalogue, and the store on SQLite and PostgreSQL.
+
+Tests use the hotline's own zone (Asia/Shanghai), never UTC, so zone bugs show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.clock import FixedClock
+from hotline_kpi.settings import Settings
+from hotline_kpi.store import migrate
+from hotline_kpi.store.db import make_engine
+from tests.pg import Cluster, start_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ROOT / "config" / "targets"
+SHANGHAI = "shanghai-12345"
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture(scope="session")
+def catalogues() -> CatalogueSet:
+    return CatalogueSet.from_dir(TARGETS)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # 2020-03-01 09:00 in Shanghai: the whole of 2019 is in the past.
+    return FixedClock(dt.datetime(2020, 3, 1, 9, 0, tzinfo=TZ))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        var_dir=tmp_path / "var",
+        targets_dir=TARGETS,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+# --- databases -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster) -> str:
+    """A migrated template database; each test copies it (CREATE DATABASE ... TEMPLATE)."""
+    name = f"hk_template_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(pg_cluster.url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    eng = make_engine(pg_cluster.database_url(name))
+    migrate.upgrade(eng)
+    eng.dispose()
+    return name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    eng = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(eng)
+    eng.dispose()
+    return path
+
+
+def _pg_database(cluster: Cluster, template: str) -> Iterator[str]:
+    name = f"hk_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(cluster.url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield cluster.database_url(name)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "store.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    cluster = request.getfixturevalue("pg_cluster")
+    template = request.getfixturevalue("pg_template")
+    yield from _pg_database(cluster, template)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database on each backend."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    eng = make_engine(sqlite_url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
