@@ -1,0 +1,31 @@
+# The two commands of the README's quick start: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up, load the synthetic 2019 year into the embedded SQLite store and print the scoreboard.
+demo: setup
+	$(BIN)/hotline-kpi demo
+
+## Install what the tests need (Debian packages, as root), set up and run the whole suite.
+test-deps:
+	bash .ci/install-test-deps
+
+test: test-deps setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/evaluate.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

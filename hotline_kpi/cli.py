@@ -1,0 +1,426 @@
+"""The command line: the edge where settings, engine, catalogues and the clock are built."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from hotline_kpi import __version__
+from hotline_kpi.catalogue import CatalogueError, CatalogueSet, load_catalogue
+from hotline_kpi.clock import Clock, SystemClock, local_today
+from hotline_kpi.domain import COUNTERS, Status, Window
+from hotline_kpi.evaluate import Scoreboard, WindowResult, scoreboard_to_json
+from hotline_kpi.i18n import Lang, t
+from hotline_kpi.ingest.base import IngestRejected
+from hotline_kpi.ingest.registry import UnknownSource, ingestors
+from hotline_kpi.settings import Settings
+from hotline_kpi.store import migrate, repo
+from hotline_kpi.store.db import make_engine, read_session
+
+#: Files at least this big get a progress bar while they are read.
+PROGRESS_BYTES = 1 << 20
+
+
+class Failure(click.ClickException):
+    """An error the user can act on: printed without a traceback, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@dataclass
+class App:
+    config_file: str | None = None
+    lang_override: str | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def settings(self) -> Settings:
+        if self.config_file:
+            os.environ["HOTLINE_KPI_CONFIG_FILE"] = self.config_file
+        try:
+            return Settings()
+        except ValidationError as exc:
+            lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']} "
+                     f"(value {e.get('input')!r})" for e in exc.errors()]
+            raise Failure("invalid settings:\n  " + "\n  ".join(lines)) from None
+        except (FileNotFoundError, ValueError) as exc:
+            raise Failure(f"invalid settings: {exc}") from None
+
+    @property
+    def lang(self) -> Lang:
+        return (self.lang_override or self.settings.language)  # type: ignore[return-value]
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+
+    @cached_property
+    def catalogues(self) -> CatalogueSet:
+        try:
+            return CatalogueSet.from_dir(self.settings.targets_dir)
+        except CatalogueError as exc:
+            raise Failure(str(exc)) from None
+
+    def hotline_id(self, given: str | None) -> str:
+        hid = given or self.settings.default_hotline
+        try:
+            self.catalogues.hotline(hid)
+        except KeyError as exc:
+            raise Failure(exc.args[0]) from None
+        return hid
+
+    def require_schema(self) -> None:
+        try:
+            migrate.require_current(self.engine)
+        except migrate.SchemaNotCurrent as exc:
+            raise Failure(str(exc)) from None
+
+    def today(self, hotline_id: str) -> dt.date:
+        return local_today(self.clock, self.catalogues.hotline(hotline_id).zone)
+
+
+def _console(err: bool = False) -> Console:
+    stream = sys.stderr if err else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="HOTLINE_KPI_CONFIG_FILE",
+              help="Settings file (TOML). Default: ./hotline-kpi.toml when present.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language of the output.")
+@click.version_option(__version__, prog_name="hotline-kpi")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, lang: str | None) -> None:
+    """hotline-kpi: KPI monitoring for government service hotlines."""
+    if ctx.obj is None:
+        ctx.obj = App()
+    # Tests pass an App carrying a fixed clock; the options still apply to it.
+    ctx.obj.config_file = config_file or ctx.obj.config_file
+    ctx.obj.lang_override = lang or ctx.obj.lang_override
+
+
+# --- db ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Create or upgrade the schema to the current version."""
+    migrate.upgrade(app.engine)
+    click.echo(f"database {app.engine.url.render_as_string(hide_password=True)} at revision "
+               f"{migrate.current_revision(app.engine)}")
+
+
+@db.command("current")
+@pass_app
+def db_current(app: App) -> None:
+    """Show the schema revision of the database."""
+    click.echo(migrate.current_revision(app.engine) or "no schema (run `hotline-kpi db upgrade`)")
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar for big files (yielded as a callback), nothing for small ones."""
+    if path.stat().st_size < PROGRESS_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=_console(err=True), transient=True) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@cli.command()
+@click.option("--source", type=click.Choice(sorted(ingestors())), default=None,
+              help="The system that produced the files (default: recognised from name and content).")
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_app
+def ingest(app: App, source: str | None, hotline_id: str | None, files: tuple[Path, ...]) -> None:
+    """Load files. Each file loads whole or not at all; exit status 1 if any was rejected."""
+    from hotline_kpi.ingest.pipeline import ingest_file
+
+    hid = app.hotline_id(hotline_id)
+    app.require_schema()
+    out, err = _console(), _console(err=True)
+    rejected = 0
+    for path in files:
+        try:
+            for progress in _progress_for(path) if path.is_file() else iter([None]):
+                outcome = ingest_file(app.engine, path, settings=app.settings, catalogues=app.catalogues,
+                                      clock=app.clock, hotline_id=hid, source=source, progress=progress)
+        except IngestRejected as exc:
+            rejected += 1
+            err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            continue
+        except (UnknownSource, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            rejected += 1
+            err.print(f"[red]✗[/red] {exc}", soft_wrap=True)
+            continue
+        r = outcome.result
+        if r.status == "already_loaded":
+            out.print(f"= {path.name}: already loaded (ingest #{r.ingest_id}, {outcome.source}); nothing changed",
+                      soft_wrap=True)
+        else:
+            span = f"{r.first_day} – {r.last_day}" if r.first_day else "no days"
+            out.print(f"[green]✓[/green] {path.name}: {outcome.source}, {span}: {r.days_new} new, "
+                      f"{r.days_revised} revised, {r.days_unchanged} unchanged day(s) (ingest #{r.ingest_id})",
+                      soft_wrap=True)
+        for note in outcome.notes:
+            out.print(f"    note: {note}", soft_wrap=True)
+    if rejected:
+        raise Failure(f"{rejected} of {len(files)} file(s) rejected; nothing of them was stored")
+
+
+# --- evaluate -----------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, unit: str, lang: Lang) -> str:
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{100 * value:.2f}%"
+    if unit == "seconds":
+        return f"{value:.2f} {t('seconds', lang)}"
+    return f"{value:,.0f}"
+
+
+_STATUS_STYLE = {Status.MET: "green", Status.BREACHED: "bold red", Status.NO_DATA: "yellow", Status.TRACKED: "dim"}
+_TABLE_WINDOWS = (Window.DAY, Window.TRAILING_30D, Window.MONTH_TO_DATE, Window.QUARTER_TO_DATE, Window.YEAR_TO_DATE)
+
+
+def render_scoreboard(sb: Scoreboard, app: App) -> Table:
+    lang = app.lang
+    cat = app.catalogues.for_year(sb.hotline_id, sb.as_of.year)
+    hotline = cat.hotline
+    title = t("scoreboard_title", lang, hotline=hotline.name if lang == "zh" else hotline.name_en, as_of=sb.as_of)
+    comp = sb.completeness
+    caption = (f"{t('data_date', lang)}: {sb.data_date or '—'} · {t('completeness', lang)}: "
+               f"{comp.days_with_data}/{comp.days_elapsed} ({100 * comp.ratio:.1f}%)")
+    table = Table(title=title, caption=caption)
+    table.add_column(t("indicator", lang))
+    table.add_column(t("target", lang))
+    for w in _TABLE_WINDOWS:
+        table.add_column(t(w.value, lang), justify="right")
+    table.add_column(t("status", lang) + f" ({t('year_to_date', lang)})")
+    by_key = {(r.indicator_id, r.window): r for r in sb.results}
+    for ind in cat.quantitative:
+        ytd: WindowResult = by_key[(ind.id, Window.YEAR_TO_DATE)]
+        name = ind.level3 if lang == "zh" else ind.name_en
+        if ind.targeted and ind.comparator is not None:
+            target = f"{ind.comparator.value} {_fmt(ind.threshold, ind.unit, lang)}"
+            if ind.aggregation == "annual_total":
+                target += t("per_year", lang)
+        else:
+            target = t("no_target", lang)
+        cells = [_fmt(by_key[(ind.id, w)].value, ind.unit, lang) for w in _TABLE_WINDOWS]
+        status = f"[{_STATUS_STYLE[ytd.status]}]{t(ytd.status.value, lang)}[/]"
+        if ytd.pace is not None and ytd.value is not None:
+            status += f" ({t('pace', lang)} {ytd.pace:,.0f}"
+            status += f", {t('shortfall', lang)} {ytd.shortfall:,.0f})" if ytd.shortfall else ")"
+        table.add_row(name, target, *cells, status)
+    return table
+
+
+@cli.command()
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
+@click.option("--as-of", "as_of", default=None, help="Evaluate as of this local date (default: the last day with "
+              "data, not after yesterday).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> None:
+    """Evaluate every indicator over day, 7/30 days, month, quarter and year to date."""
+    from hotline_kpi.scoreboard import default_as_of, load_scoreboard
+
+    hid = app.hotline_id(hotline_id)
+    app.require_schema()
+    with read_session(app.engine) as session:
+        day = _date(as_of) or default_as_of(session, hid, app.today(hid))
+        if app.catalogues.get(hid, day.year) is None:
+            years = ", ".join(map(str, app.catalogues.years(hid)))
+            raise Failure(f"no target catalogue for {hid} in {day.year} (catalogue years: {years}); pass --as-of")
+        sb = load_scoreboard(session, app.catalogues, app.settings.formulas, hid, day)
+    if fmt == "json":
+        click.echo(json.dumps(scoreboard_to_json(sb), ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        _console().print(render_scoreboard(sb, app))
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+@cli.group()
+def export() -> None:
+    """Export stored data."""
+
+
+@export.command("daily")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@pass_app
+def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: str, output: Path | None) -> None:
+    """The canonical daily counters, one row a day; empty where unknown."""
+    hid = app.hotline_id(hotline_id)
+    first, last = _date(start), _date(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    app.require_schema()
+    with read_session(app.engine) as session:
+        rows = {r.day: r for r in repo.daily_counters(session, hid, first, last)}
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def num(v: float | None) -> Any:
+        if v is None:
+            return None
+        return int(v) if float(v).is_integer() else v
+
+    if fmt == "json":
+        data = [{"date": d.isoformat(), **{c: num(rows[d].get(c)) if d in rows else None for c in COUNTERS}}
+                for d in days]
+        text = json.dumps({"hotline": hid, "days": data}, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+    else:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["date", *COUNTERS])
+        for d in days:
+            vals = [num(rows[d].get(c)) if d in rows else None for c in COUNTERS]
+            w.writerow([d.isoformat(), *["" if v is None else v for v in vals]])
+        text = buf.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from hotline_kpi.files import write_atomic
+
+        write_atomic(output, text.encode("utf-8"))
+        click.echo(f"wrote {len(days)} day(s) to {output}", err=True)
+
+
+# --- targets ------------------------------------------------------------------------------
+
+
+@cli.group()
+def targets() -> None:
+    """Target catalogues."""
+
+
+@targets.command("show")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--year", type=int, default=None)
+@pass_app
+def targets_show(app: App, hotline_id: str | None, year: int | None) -> None:
+    """Print a hotline's target catalogue."""
+    hid = app.hotline_id(hotline_id)
+    years = app.catalogues.years(hid)
+    cat = app.catalogues.for_year(hid, year or years[-1]) if (year is None or year in years) else None
+    if cat is None:
+        raise Failure(f"no target catalogue for {hid} in {year} (years: {', '.join(map(str, years))})")
+    lang = app.lang
+    table = Table(title=f"{cat.hotline.name if lang == 'zh' else cat.hotline.name_en} {cat.year} "
+                        f"({cat.source_path})")
+    for col in ("id", "一级指标" if lang == "zh" else "level 1", "二级指标" if lang == "zh" else "level 2",
+                "三级指标" if lang == "zh" else "indicator", "指标目标值" if lang == "zh" else "target text",
+                "machine target" if lang == "en" else "判定", "分值" if lang == "zh" else "weight"):
+        table.add_column(col)
+    for ind in cat.indicators:
+        machine = (f"{ind.comparator.value} {ind.threshold:g} {ind.unit}" if ind.comparator and ind.threshold is not None
+                   else ("qualitative" if ind.kind == "qualitative" else "tracked"))
+        table.add_row(ind.id, ind.level1, ind.level2, ind.level3 if lang == "zh" else ind.name_en, ind.target_text,
+                      machine, f"{ind.weight:g}" if not ind.tracked_only else "—")
+    _console().print(table)
+
+
+@targets.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def targets_check(file: Path) -> None:
+    """Validate a catalogue file; exit status 1 with every problem if it is invalid."""
+    try:
+        cat = load_catalogue(file)
+    except CatalogueError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"{file}: ok — {cat.hotline.id} {cat.year}, {len(cat.indicators)} indicators "
+               f"({len(cat.quantitative)} quantitative)")
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--year", type=int, default=2019, show_default=True)
+@click.option("--seed", type=int, default=12345, show_default=True)
+@pass_app
+def demo(app: App, year: int, seed: int) -> None:
+    """Generate a realistic synthetic year for Shanghai 12345, load it and print the scoreboard."""
+    from hotline_kpi.demo import write_daily_reports
+    from hotline_kpi.ingest.pipeline import ingest_file
+    from hotline_kpi.scoreboard import load_scoreboard
+
+    hid = app.hotline_id("shanghai-12345")
+    if app.catalogues.get(hid, year) is None:
+        raise Failure(f"no target catalogue for {hid} in {year}")
+    migrate.upgrade(app.engine)
+    folder = app.settings.var_dir / "demo" / str(year)
+    paths = write_daily_reports(folder, year, seed)
+    err = _console(err=True)
+    loaded = 0
+    for path in paths:
+        try:
+            outcome = ingest_file(app.engine, path, settings=app.settings, catalogues=app.catalogues,
+                                  clock=app.clock, hotline_id=hid, source="daily-report")
+        except IngestRejected as exc:  # a bug in the generator: show it whole
+            raise Failure(str(exc)) from None
+        loaded += outcome.status == "loaded"
+    err.print(f"demo: {len(paths)} daily-report files in {folder} ({loaded} newly loaded) into "
+              f"{app.engine.url.render_as_string(hide_password=True)}", soft_wrap=True)
+    with read_session(app.engine) as session:
+        sb = load_scoreboard(session, app.catalogues, app.settings.formulas, hid, dt.date(year, 12, 31))
+    _console().print(render_scoreboard(sb, app))
+
+
+def main() -> None:
+    cli(prog_name="hotline-kpi")

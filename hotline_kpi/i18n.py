@@ -1,0 +1,42 @@
+"""Labels in Chinese (the default) and English. Data and config texts are never translated."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # windows
+    "day": ("当日", "Day"),
+    "trailing_7d": ("近7日", "7 days"),
+    "trailing_30d": ("近30日", "30 days"),
+    "month_to_date": ("月累计", "Month to date"),
+    "quarter_to_date": ("季累计", "Quarter to date"),
+    "year_to_date": ("年累计", "Year to date"),
+    # statuses
+    "met": ("达标", "met"),
+    "breached": ("未达标", "breached"),
+    "no_data": ("无数据", "no data"),
+    "tracked": ("跟踪", "tracked"),
+    # table
+    "indicator": ("指标", "Indicator"),
+    "target": ("目标", "Target"),
+    "status": ("状态", "Status"),
+    "completeness": ("数据完整度", "Completeness"),
+    "scoreboard_title": ("{hotline} 绩效指标 截至 {as_of}", "{hotline} KPIs as of {as_of}"),
+    "data_date": ("数据日期", "Data date"),
+    "pace": ("进度目标", "pace"),
+    "shortfall": ("差额", "shortfall"),
+    "days_with_data": ("有数据天数", "days with data"),
+    "missing": ("缺失", "missing"),
+    "per_year": ("/年", "/year"),
+    "seconds": ("秒", "s"),
+    "no_target": ("无目标", "no target"),
+}
+
+
+def t(key: str, lang: Lang = "zh", **kwargs: object) -> str:
+    zh, en = _TEXT.get(key, (key, key))
+    text = zh if lang == "zh" else en
+    return text.format(**kwargs) if kwargs else text

@@ -1,0 +1,52 @@
+"""Scoreboards from the store: the SQL window sums fed to the pure evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+from sqlalchemy.orm import Session
+
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate
+from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.store import repo
+
+
+def default_as_of(session: Session, hotline_id: str, today: dt.date) -> dt.date:
+    """The last day with data, but never today or later (today's figures are incomplete);
+    yesterday when the hotline has no data up to then."""
+    yesterday = today - dt.timedelta(days=1)
+    return repo.last_data_day(session, hotline_id, not_after=yesterday) or yesterday
+
+
+def load_scoreboard(
+    session: Session, catalogues: CatalogueSet, formulas: FormulaSettings, hotline_id: str, as_of: dt.date
+) -> Scoreboard:
+    catalogue = catalogues.for_year(hotline_id, as_of.year)
+    fmap = {i.id: i.formula_for(formulas) for i in catalogue.quantitative}
+    aggregates = repo.window_aggregates(session, [hotline_id], as_of, fmap)[hotline_id]
+    rows = repo.daily_counters(session, hotline_id, dt.date(as_of.year, 1, 1), as_of)
+    return build_scoreboard(catalogue, formulas, aggregates, rows, as_of, hotline_id)
+
+
+def evaluate_many(
+    session: Session,
+    catalogues: CatalogueSet,
+    formulas: FormulaSettings,
+    hotline_ids: Sequence[str],
+    as_of: dt.date,
+) -> dict[str, tuple[WindowResult, ...]]:
+    """Every indicator and window of many hotlines: one grouped SQL scan per catalogue shape."""
+    out: dict[str, tuple[WindowResult, ...]] = {}
+    by_shape: dict[tuple[str, ...], list[str]] = {}
+    for hid in hotline_ids:
+        cat = catalogues.for_year(hid, as_of.year)
+        by_shape.setdefault(tuple(i.formula or "" for i in cat.quantitative), []).append(hid)
+    for hids in by_shape.values():
+        cat0 = catalogues.for_year(hids[0], as_of.year)
+        fmap = {i.id: i.formula_for(formulas) for i in cat0.quantitative}
+        sums = repo.window_aggregates(session, hids, as_of, fmap)
+        for hid in hids:
+            out[hid] = evaluate(catalogues.for_year(hid, as_of.year), formulas, sums[hid], as_of)
+    return out

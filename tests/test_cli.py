@@ -1,0 +1,172 @@
+"""The command line end to end, on the embedded SQLite store, with an injected clock."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from hotline_kpi.cli import App, cli
+from hotline_kpi.store.db import make_engine, read_session
+from hotline_kpi.store.models import IngestRow, SourceDayRow
+from tests.conftest import ROOT, TARGETS
+
+QUANTITATIVE = ["全年12345热线平台受理量", "热线接通率", "话务员一次性解答率", "话务员有责退单率", "电话接通时长",
+                "12345热线回民市民满意度"]
+
+REPORT = (
+    "日期,受理量,呼入量,接通量,平均接通时长(秒),话务员受理量,一次性解答量,派单量,有责退单量,回访量,满意量\n"
+    "2019-01-01,11000,10000,9300,7.5,9300,5200,4100,180,400,372\n"
+    "2019-01-02,12000,11000,9900,8.0,9900,5400,4500,200,420,380\n"
+    "2019-01-04,10500,9800,9000,6.0,9000,5000,4000,150,390,360\n"
+)
+
+
+@pytest.fixture
+def env(tmp_path, sqlite_url, monkeypatch):
+    for key in list(__import__("os").environ):
+        if key.startswith("HOTLINE_KPI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    values = {
+        "HOTLINE_KPI_DATABASE_URL": sqlite_url,
+        "HOTLINE_KPI_VAR_DIR": str(tmp_path / "var"),
+        "HOTLINE_KPI_TARGETS_DIR": str(TARGETS),
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+@pytest.fixture
+def run(env, clock):
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, list(args), obj=App(clock=clock), catch_exceptions=False)
+
+    return invoke
+
+
+def _counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with read_session(engine) as s:
+        out = (s.scalar(select(func.count()).select_from(IngestRow)),
+               s.scalar(select(func.count()).select_from(SourceDayRow)))
+    engine.dispose()
+    return out
+
+
+def test_demo_prints_the_2019_scoreboard_of_all_six_quantitative_indicators(run, env):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "截至 2019-12-31" in out
+    for name in QUANTITATIVE:
+        line = next(l for l in out.splitlines() if name in l)
+        assert "达标" in line or "未达标" in line, line  # a year-to-date status on every row
+    # Running it again loads nothing new and prints the same board.
+    again = run("demo")
+    assert again.exit_code == 0 and "0 newly loaded" in again.stderr
+    assert again.stdout == out
+
+
+def test_demo_in_english(run):
+    result = run("--lang", "en", "demo")
+    assert result.exit_code == 0
+    assert "KPIs as of 2019-12-31" in result.stdout and "Connection rate" in result.stdout
+
+
+def test_ingest_evaluate_and_export_a_daily_report(run, env, tmp_path):
+    path = tmp_path / "jan.csv"
+    path.write_text(REPORT, encoding="utf-8")
+    loaded = run("ingest", str(path))
+    assert loaded.exit_code == 0, loaded.output
+    assert "daily-report" in loaded.stdout and "3 new" in loaded.stdout
+
+    again = run("ingest", str(path))
+    assert again.exit_code == 0 and "already loaded" in again.stdout
+    assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)
+
+    result = run("evaluate", "--as-of", "2019-01-04", "--format", "json")
+    assert result.exit_code == 0, result.output
+    board = json.loads(result.stdout)
+    assert board["hotline"] == "shanghai-12345" and board["as_of"] == "2019-01-04"
+    ytd = {r["id"]: r for r in board["results"] if r["window"] == "year_to_date"}
+    conn = ytd["connection_rate"]
+    assert {"id", "window", "value", "target", "comparator", "status", "numerator", "denominator",
+            "days_with_data"} <= set(conn)
+    assert (conn["numerator"], conn["denominator"], conn["days_with_data"]) == (28200, 30800, 3)
+    assert conn["value"] == pytest.approx(28200 / 30800) and conn["status"] == "met"
+    asa = ytd["average_answer_seconds"]
+    assert asa["value"] == pytest.approx((7.5 * 9300 + 8.0 * 9900 + 6.0 * 9000) / 28200)
+    assert board["completeness"]["days_with_data"] == 3 and board["completeness"]["days_elapsed"] == 4
+
+    exported = run("export", "daily", "--from", "2019-01-01", "--to", "2019-01-05", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert [r["date"] for r in rows] == ["2019-01-01", "2019-01-02", "2019-01-03", "2019-01-04", "2019-01-05"]
+    assert rows[0]["calls_answered"] == "9300" and rows[0]["answer_wait_seconds_sum"] == "69750"
+    assert rows[2]["calls_offered"] == "" and rows[0]["calls_abandoned_short"] == ""  # unknown, not 0
+
+
+def test_evaluate_table_is_the_default_and_defaults_to_the_last_day_with_data(run, tmp_path):
+    (tmp_path / "jan.csv").write_text(REPORT, encoding="utf-8")
+    assert run("ingest", str(tmp_path / "jan.csv")).exit_code == 0
+    result = run("evaluate")
+    assert result.exit_code == 0
+    assert "截至 2019-01-04" in result.stdout and "热线接通率" in result.stdout
+
+
+def test_a_bad_file_is_rejected_with_its_place_a_non_zero_exit_and_nothing_stored(run, env, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text(REPORT, encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(REPORT.replace("10500,9800,9000", "10500,9800,99000"), encoding="utf-8")
+    result = run("ingest", str(bad), str(good))
+    assert result.exit_code == 1
+    assert "bad.csv" in result.stderr and "row 4" in result.stderr and "99000" in result.stderr
+    assert "1 of 2 file(s) rejected" in result.stderr
+    assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)  # only the good file
+
+
+def test_missing_file_and_unknown_hotline_are_clear_errors(run, tmp_path):
+    missing = run("ingest", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 1 and "nope.csv" in missing.stderr
+    unknown = run("evaluate", "--hotline", "atlantis-110")
+    assert unknown.exit_code == 1 and "no target catalogue for hotline 'atlantis-110'" in unknown.stderr
+
+
+def test_commands_refuse_a_database_without_schema(run, env, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    result = run("evaluate")
+    assert result.exit_code == 1 and "hotline-kpi db upgrade" in result.stderr
+    assert run("db", "upgrade").exit_code == 0
+    assert run("db", "current").stdout.strip() != ""
+
+
+def test_targets_show_and_check(run, tmp_path):
+    shown = run("targets", "show")
+    assert shown.exit_code == 0 and "热线接通率" in shown.stdout and "全国政务类服务热线排名" in shown.stdout
+    ok = run("targets", "check", str(TARGETS / "shanghai-12345-2019.yaml"))
+    assert ok.exit_code == 0 and "13 indicators" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((TARGETS / "shanghai-12345-2019.yaml").read_text(encoding="utf-8").replace(
+        "threshold: 0.50", "threshold: half"), encoding="utf-8")
+    result = run("targets", "check", str(bad))
+    assert result.exit_code == 1
+    assert "first_contact_resolution_rate" in result.stderr and "threshold" in result.stderr
+
+
+def test_invalid_settings_are_reported_at_start(run, monkeypatch):
+    monkeypatch.setenv("HOTLINE_KPI_TIMEZONE", "Mars/Olympus")
+    result = run("evaluate")
+    assert result.exit_code == 1 and "HOTLINE_KPI_TIMEZONE" in result.stderr and "Mars/Olympus" in result.stderr
+
+
+def test_python_dash_m_runs_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "hotline_kpi", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "ingest" in proc.stdout and "evaluate" in proc.stdout

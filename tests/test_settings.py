@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from hotline_kpi.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for key in list(__import__("os").environ):
+        if key.startswith("HOTLINE_KPI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no stray ./hotline-kpi.toml or .env
+
+
+def test_defaults_are_the_embedded_sqlite_store_and_shanghai_time():
+    s = Settings()
+    assert s.database_url == "sqlite:///./var/hotline-kpi.db"
+    assert s.timezone == "Asia/Shanghai" and s.language == "zh"
+    assert s.formulas.short_abandon_seconds == 5 and s.formulas.exclude_short_abandons is True
+    assert s.formulas.basic_satisfied_is_satisfied is True and s.formulas.within_15s_denominator == "offered"
+
+
+def test_environment_with_prefix_and_nested_delimiter(monkeypatch):
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", "postgresql+psycopg://u@db/hk")
+    monkeypatch.setenv("HOTLINE_KPI_FORMULAS__SHORT_ABANDON_SECONDS", "10")
+    monkeypatch.setenv("HOTLINE_KPI_FORMULAS__WITHIN_15S_DENOMINATOR", "answered")
+    s = Settings()
+    assert s.database_url == "postgresql+psycopg://u@db/hk"
+    assert s.formulas.short_abandon_seconds == 10 and s.formulas.within_15s_denominator == "answered"
+
+
+def test_config_file_then_dotenv_then_environment(monkeypatch, tmp_path):
+    cfg = tmp_path / "hk.toml"
+    cfg.write_text('language = "en"\ntimezone = "Asia/Urumqi"\n[formulas]\nshort_abandon_seconds = 0\n')
+    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(cfg))
+    (tmp_path / ".env").write_text("HOTLINE_KPI_TIMEZONE=Asia/Hong_Kong\n")
+    s = Settings()
+    assert (s.language, s.timezone, s.formulas.short_abandon_seconds) == ("en", "Asia/Hong_Kong", 0)
+    monkeypatch.setenv("HOTLINE_KPI_TIMEZONE", "Asia/Shanghai")
+    assert Settings().timezone == "Asia/Shanghai"
+
+
+def test_the_shipped_example_settings_file_is_valid(monkeypatch):
+    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(ROOT / "config" / "hotline-kpi.example.toml"))
+    s = Settings()
+    assert s.formulas.offered_exits == ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY")
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("HOTLINE_KPI_TIMEZONE", "Mars/Olympus"),
+    ("HOTLINE_KPI_FORMULAS__SHORT_ABANDON_SECONDS", "-1"),
+    ("HOTLINE_KPI_FORMULAS__WITHIN_15S_DENOMINATOR", "everything"),
+    ("HOTLINE_KPI_LANGUAGE", "fr"),
+])
+def test_invalid_settings_are_refused(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError):
+        Settings()
