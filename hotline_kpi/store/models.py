@@ -128,3 +128,69 @@ class DailyCountersRow(CounterColumns, Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     #: JSON {counter: source_day.id} naming the revision each effective value came from.
     provenance: Mapped[str] = mapped_column(Text, default="{}")
+
+
+# --- the service (scheduler, exporter, status page) ----------------------------------
+
+
+class EvaluationSnapshotRow(Base):
+    """One stored evaluation of one hotline: the scoreboard JSON, kept as history.
+
+    The exporter and the status page read the latest one per hotline; a scrape never
+    evaluates.
+    """
+
+    __tablename__ = "evaluation_snapshot"
+    __table_args__ = (
+        # Serves "latest snapshot per hotline" (exporter, status page, API).
+        Index("ix_evaluation_snapshot_latest", "hotline_id", "evaluated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    data_date: Mapped[dt.date | None] = mapped_column(Date)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    trigger: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class IngestAttemptRow(Base):
+    """Every file the service or the CLI tried to load, with its outcome (metrics, status page)."""
+
+    __tablename__ = "ingest_attempt"
+    __table_args__ = (Index("ix_ingest_attempt_source_result", "source", "result"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    hotline_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(512))
+    #: loaded | already_loaded | rejected | error
+    result: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class JobRunRow(Base):
+    """The last run of each scheduled job: catch-up after a restart, and the job metrics."""
+
+    __tablename__ = "job_run"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_duration_seconds: Mapped[float | None] = mapped_column(Float)
+    runs_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LeaseRow(Base):
+    """A named lease: only its holder runs the scheduler (SQLite; PostgreSQL adds an advisory lock)."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
