@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +27,7 @@ from hotline_kpi.catalogue import CatalogueError, CatalogueSet, load_catalogue
 from hotline_kpi.clock import Clock, SystemClock, local_today
 from hotline_kpi.domain import COUNTERS, Status, Window
 from hotline_kpi.evaluate import Scoreboard, WindowResult, scoreboard_to_json
+from hotline_kpi.formatting import fmt_target, fmt_value
 from hotline_kpi.i18n import Lang, t
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.registry import UnknownSource, ingestors
@@ -216,16 +219,6 @@ def ingest(app: App, source: str | None, hotline_id: str | None, files: tuple[Pa
 # --- evaluate -----------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, unit: str, lang: Lang) -> str:
-    if value is None:
-        return "—"
-    if unit == "ratio":
-        return f"{100 * value:.2f}%"
-    if unit == "seconds":
-        return f"{value:.2f} {t('seconds', lang)}"
-    return f"{value:,.0f}"
-
-
 _STATUS_STYLE = {Status.MET: "green", Status.BREACHED: "bold red", Status.NO_DATA: "yellow", Status.TRACKED: "dim"}
 _TABLE_WINDOWS = (Window.DAY, Window.TRAILING_30D, Window.MONTH_TO_DATE, Window.QUARTER_TO_DATE, Window.YEAR_TO_DATE)
 
@@ -248,13 +241,8 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     for ind in cat.quantitative:
         ytd: WindowResult = by_key[(ind.id, Window.YEAR_TO_DATE)]
         name = ind.level3 if lang == "zh" else ind.name_en
-        if ind.targeted and ind.comparator is not None:
-            target = f"{ind.comparator.value} {_fmt(ind.threshold, ind.unit, lang)}"
-            if ind.aggregation == "annual_total":
-                target += t("per_year", lang)
-        else:
-            target = t("no_target", lang)
-        cells = [_fmt(by_key[(ind.id, w)].value, ind.unit, lang) for w in _TABLE_WINDOWS]
+        target = fmt_target(ind, lang)
+        cells = [fmt_value(by_key[(ind.id, w)].value, ind.unit, lang) for w in _TABLE_WINDOWS]
         status = f"[{_STATUS_STYLE[ytd.status]}]{t(ytd.status.value, lang)}[/]"
         if ytd.pace is not None and ytd.value is not None:
             status += f" ({t('pace', lang)} {ytd.pace:,.0f}"
@@ -385,6 +373,68 @@ def targets_check(file: Path) -> None:
         raise Failure(str(exc)) from None
     click.echo(f"{file}: ok — {cat.hotline.id} {cat.year}, {len(cat.indicators)} indicators "
                f"({len(cat.quantitative)} quantitative)")
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+def _uvicorn_server_class():  # noqa: ANN202 - imported lazily with uvicorn
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises a captured SIGTERM after it stops, which would kill the process
+        before the scheduler stops and the lease is released; our own handlers (set in
+        ``serve``) ask it to exit instead and the clean stop runs."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            yield
+
+    return Server
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default: the service.host setting, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="HTTP port (default: the service.port setting, 9105).")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@pass_app
+def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the monitoring service: scheduler, inbox, /metrics, API and status page.
+
+    Stops cleanly on SIGTERM or SIGINT (a running job finishes first).
+    """
+    import uvicorn
+
+    from hotline_kpi.service import logs
+
+    _Server = _uvicorn_server_class()
+    from hotline_kpi.service.runtime import Service, on_ready_message
+    from hotline_kpi.service.web import build_app
+
+    settings = app.settings
+    catalogues = app.catalogues
+    app.require_schema()
+    logs.configure(log_level)
+    host = host or settings.service.host
+    port = port or settings.service.port
+    service = Service(settings, catalogues, app.engine, app.clock)
+    web = build_app(service.cache, settings, catalogues, app.clock.now, service.state)
+    service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the port opens
+    service.start()
+    server = _Server(uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False,
+                                    lifespan="off", timeout_graceful_shutdown=10))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+    click.echo(on_ready_message(host, port)(), err=True)
+    click.echo(f"inbox: {settings.inbox_dir.resolve()} (scanned every {settings.service.inbox_scan_seconds:g} s); "
+               f"database: {app.engine.url.render_as_string(hide_password=True)}", err=True)
+    try:
+        server.run()
+    finally:
+        service.stop()
+        app.engine.dispose()
+    if not server.started:
+        raise Failure(f"could not listen on {host}:{port} (in use?)")
 
 
 # --- demo ---------------------------------------------------------------------------------

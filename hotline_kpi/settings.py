@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +27,34 @@ DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
 #: Which source supplies a counter when several supply it for one day: first wins.
 #: Raw systems beat the typed daily report.
 DEFAULT_SOURCE_PRIORITY = ("queue-log", "tickets", "callbacks", "daily-report")
+
+
+class ServiceSettings(BaseModel):
+    """``hotline-kpi serve``: HTTP, scheduler and inbox (HOTLINE_KPI_SERVICE__<NAME>)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Bind address of the HTTP port (0.0.0.0 to expose it).")
+    port: int = Field(9105, ge=1, le=65535, description="One port for /metrics, the API and the status page.")
+    inbox_scan_seconds: float = Field(30, ge=1, le=86400, description="How often the inbox is scanned.")
+    inbox_settle_seconds: float = Field(
+        5, ge=0, le=3600, description="A file modified more recently than this is still being written: left for a later scan."
+    )
+    evaluate_at: str = Field("08:30", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
+                             description="Daily evaluation time, hotline time zone (HH:MM).")
+    misfire_grace_seconds: int = Field(
+        6 * 3600, ge=1, description="A scheduled run that starts this much late still runs (APScheduler misfire grace)."
+    )
+    readiness_max_age_seconds: int = Field(
+        26 * 3600, ge=60, description="/readyz fails when the last evaluation is older than this."
+    )
+    metrics_refresh_seconds: float = Field(
+        10, gt=0, le=3600, description="How often the exporter's cached snapshot is re-read from the database."
+    )
+    lease_seconds: float = Field(
+        30, ge=2, le=3600, description="Scheduler leadership lease; a standby takes over after it expires."
+    )
+    status_url: str = Field("", description="Public base URL of the status page (used in mails and reports).")
 
 
 def _config_file() -> Path | None:
@@ -66,6 +94,7 @@ class Settings(BaseSettings):
         description="When several sources supply the same counter for a day, the first listed wins.",
     )
     sqlite_busy_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +112,18 @@ class Settings(BaseSettings):
     @property
     def originals_dir(self) -> Path:
         return self.var_dir / "originals"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.var_dir / "inbox"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.var_dir / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.var_dir / "quarantine"
 
     @classmethod
     def settings_customise_sources(

@@ -17,6 +17,7 @@ from hotline_kpi.formulas import Formula, Term
 from hotline_kpi.store.models import (
     DailyCountersRow,
     HotlineRow,
+    IngestAttemptRow,
     IngestRow,
     SourceDayChannelRow,
     SourceDayRow,
@@ -392,3 +393,12 @@ def rows_scanned(session: Session, hotline_ids: Sequence[str], as_of: dt.date, w
             )
         ) or 0
     return total
+
+
+# --- service bookkeeping ----------------------------------------------------------------
+
+
+def record_attempt(session: Session, *, at: dt.datetime, hotline_id: str, source: str, file_name: str,
+                   result: str, days: int, message: str) -> None:
+    session.add(IngestAttemptRow(at=at, hotline_id=hotline_id, source=source, file_name=file_name[:512],
+                                 result=result, days=days, message=message))

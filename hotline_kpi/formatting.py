@@ -1,0 +1,39 @@
+"""How values and targets are shown to people (CLI, status page, mails, reports)."""
+
+from __future__ import annotations
+
+from hotline_kpi.catalogue import Indicator
+from hotline_kpi.i18n import Lang, t
+
+
+def _trim(number: float, decimals: int) -> str:
+    text = f"{number:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_value(value: float | None, unit: str, lang: Lang = "zh") -> str:
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{100 * value:.2f}%"
+    if unit == "seconds":
+        return f"{value:.2f} {t('seconds', lang)}"
+    return f"{value:,.0f}"
+
+
+def fmt_threshold(value: float, unit: str, lang: Lang = "zh") -> str:
+    """A target as written by people: 90%, 8 秒, 4,000,000."""
+    if unit == "ratio":
+        return f"{_trim(100 * value, 2)}%"
+    if unit == "seconds":
+        return f"{_trim(value, 2)} {t('seconds', lang)}"
+    return _trim(value, 2)
+
+
+def fmt_target(ind: Indicator, lang: Lang = "zh") -> str:
+    if not ind.targeted or ind.comparator is None or ind.threshold is None:
+        return t("no_target", lang)
+    text = f"{ind.comparator.value} {fmt_threshold(ind.threshold, ind.unit, lang)}"
+    if ind.aggregation == "annual_total":
+        text += t("per_year", lang)
+    return text

@@ -1,0 +1,273 @@
+"""Prometheus exporter: a custom collector over the stored evaluation snapshots.
+
+A scrape never ingests, evaluates or even queries the database: :class:`MetricsCache`
+re-reads the latest snapshots and bookkeeping every ``metrics_refresh_seconds`` (and
+after each job) into an immutable :class:`MetricsModel`, renders it once, and /metrics
+serves those bytes. Fresh metric families are built from the model on every render, so
+a hotline, indicator or source that disappears stops being exported. "No data" is an
+absent series, never NaN. When the database cannot be read, the last good model stays
+and ``hotline_kpi_database_up`` says 0 (reliability.md, observability.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+
+from hotline_kpi import __version__
+from hotline_kpi.service.jobs import _aware
+from hotline_kpi.service.snapshots import Snapshot, latest_snapshots
+from hotline_kpi.store.db import read_session
+from hotline_kpi.store.models import IngestAttemptRow, JobRunRow
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("met", "breached", "no_data", "tracked")
+
+
+@dataclass(frozen=True)
+class JobStat:
+    job_id: str
+    runs_total: int
+    failures_total: int
+    last_duration_seconds: float | None
+    last_success_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MetricsModel:
+    snapshots: Mapping[str, Snapshot] = field(default_factory=dict)
+    #: (source, result) -> (files, rows)
+    ingest: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: (hotline, source) -> last time a file of that source loaded (or was found already loaded)
+    last_ingest_success: Mapping[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    jobs: tuple[JobStat, ...] = ()
+    #: hotline -> time zone, for the data-date timestamps
+    zones: Mapping[str, str] = field(default_factory=dict)
+    refreshed_at: dt.datetime | None = None
+    database_up: bool = False
+    error: str = ""
+
+
+def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
+    with read_session(engine) as s:
+        snaps = latest_snapshots(s)
+        ingest = {
+            (src, res): (int(n), int(days or 0))
+            for src, res, n, days in s.execute(
+                select(IngestAttemptRow.source, IngestAttemptRow.result, func.count(), func.sum(IngestAttemptRow.days))
+                .group_by(IngestAttemptRow.source, IngestAttemptRow.result)
+            )
+        }
+        last_ok = {
+            (hid, src): _aware(at)
+            for hid, src, at in s.execute(
+                select(IngestAttemptRow.hotline_id, IngestAttemptRow.source, func.max(IngestAttemptRow.at))
+                .where(IngestAttemptRow.result.in_(("loaded", "already_loaded")))
+                .group_by(IngestAttemptRow.hotline_id, IngestAttemptRow.source)
+            )
+        }
+        jobs = tuple(
+            JobStat(r.job_id, r.runs_total or 0, r.failures_total or 0, r.last_duration_seconds,
+                    _aware(r.last_success_at))
+            for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
+        )
+    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), None, True, "")
+
+
+def _day_start(day: str | None, zone: str) -> float | None:
+    if not day:
+        return None
+    d = dt.date.fromisoformat(day)
+    return dt.datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+class KpiCollector(Collector):
+    """Builds fresh families from the current model on every collect()."""
+
+    def __init__(self, model: Callable[[], MetricsModel], leader: Callable[[], bool] = lambda: False):
+        self._model = model
+        self._leader = leader
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            families = list(self._collect(self._model()))  # all or nothing: no half-built scrape
+        except Exception:  # noqa: BLE001 - a broken model must not fail the scrape
+            log.exception("collect failed")
+            g = GaugeMetricFamily("hotline_kpi_exporter_up", "1 if the exporter could build its metrics.")
+            g.add_metric([], 0)
+            families = [g]
+        yield from families
+
+    def _collect(self, m: MetricsModel) -> Iterable[Metric]:
+        up = GaugeMetricFamily("hotline_kpi_exporter_up", "1 if the exporter could build its metrics.")
+        up.add_metric([], 1)
+        yield up
+        info = GaugeMetricFamily("hotline_kpi_build_info", "Build information.", labels=["version", "python"])
+        info.add_metric([__version__, platform.python_version()], 1)
+        yield info
+        db = GaugeMetricFamily("hotline_kpi_database_up",
+                               "1 if the last read of the store succeeded; 0 while it fails (the other metrics "
+                               "then show the last good snapshot).")
+        db.add_metric([], 1 if m.database_up else 0)
+        yield db
+        leader = GaugeMetricFamily("hotline_kpi_scheduler_leader", "1 if this process runs the scheduled jobs.")
+        leader.add_metric([], 1 if self._leader() else 0)
+        yield leader
+        if m.refreshed_at is not None:
+            r = GaugeMetricFamily("hotline_kpi_snapshot_refresh_timestamp_seconds",
+                                  "When the exporter last read the store successfully (its metrics are cached).")
+            r.add_metric([], m.refreshed_at.timestamp())
+            yield r
+
+        labels = ["hotline", "indicator", "window"]
+        value = GaugeMetricFamily("hotline_kpi_indicator_value",
+                                  "Indicator value over the window (ratios 0-1, seconds, requests); absent when no data.",
+                                  labels=labels)
+        target = GaugeMetricFamily("hotline_kpi_indicator_target",
+                                   "Target the window is compared against (volume: pro-rated to the window).",
+                                   labels=labels)
+        annual = GaugeMetricFamily("hotline_kpi_indicator_annual_target", "The annual target of the indicator.",
+                                   labels=["hotline", "indicator"])
+        status = GaugeMetricFamily("hotline_kpi_indicator_status",
+                                   "1 for the current status of the indicator over the window, 0 for the others.",
+                                   labels=[*labels, "status"])
+        breached = GaugeMetricFamily("hotline_kpi_indicator_breached",
+                                     "1 if the indicator misses its target over the window, 0 if it meets it; "
+                                     "absent without data or target.", labels=labels)
+        days = GaugeMetricFamily("hotline_kpi_indicator_days_with_data",
+                                 "Days of the window on which the indicator's counters were known.", labels=labels)
+        pace = GaugeMetricFamily("hotline_kpi_volume_pace_requests",
+                                 "Pro-rated annual volume target up to the as-of date, over the window.", labels=labels)
+        shortfall = GaugeMetricFamily("hotline_kpi_volume_shortfall_requests",
+                                      "How far the volume is behind its pace over the window (0 if on pace).",
+                                      labels=labels)
+        data_date = GaugeMetricFamily("hotline_kpi_data_date_timestamp_seconds",
+                                      "Start (local midnight) of the last day with data that the figures describe.",
+                                      labels=["hotline"])
+        as_of = GaugeMetricFamily("hotline_kpi_as_of_date_timestamp_seconds",
+                                  "Start (local midnight) of the as-of date of the evaluation.", labels=["hotline"])
+        complete = GaugeMetricFamily("hotline_kpi_data_completeness_ratio",
+                                     "Days with data over days elapsed in the year to date.", labels=["hotline"])
+        missing = GaugeMetricFamily("hotline_kpi_counter_missing_days",
+                                    "Days of the year to date on which the counter is unknown.",
+                                    labels=["hotline", "counter"])
+        evaluated = GaugeMetricFamily("hotline_kpi_last_evaluation_timestamp_seconds",
+                                      "When the hotline was last evaluated.", labels=["hotline"])
+        annual_seen: set[tuple[str, str]] = set()
+        for hid, snap in sorted(m.snapshots.items()):
+            p = snap.payload
+            zone = m.zones.get(hid, "Asia/Shanghai")
+            for r in p.get("results", []):
+                lv = [hid, r["id"], r["window"]]
+                if r.get("value") is not None:
+                    value.add_metric(lv, float(r["value"]))
+                if r.get("target") is not None:
+                    target.add_metric(lv, float(r["target"]))
+                if r.get("annual_target") is not None and (hid, r["id"]) not in annual_seen:
+                    annual_seen.add((hid, r["id"]))
+                    annual.add_metric([hid, r["id"]], float(r["annual_target"]))
+                for st in STATUSES:
+                    status.add_metric([*lv, st], 1 if r.get("status") == st else 0)
+                if r.get("status") in ("met", "breached"):
+                    breached.add_metric(lv, 1 if r["status"] == "breached" else 0)
+                days.add_metric(lv, float(r.get("days_with_data") or 0))
+                if r.get("pace") is not None:
+                    pace.add_metric(lv, float(r["pace"]))
+                if r.get("shortfall") is not None:
+                    shortfall.add_metric(lv, float(r["shortfall"]))
+            ts = _day_start(p.get("data_date"), zone)
+            if ts is not None:
+                data_date.add_metric([hid], ts)
+            as_of_ts = _day_start(p.get("as_of"), zone)
+            if as_of_ts is not None:
+                as_of.add_metric([hid], as_of_ts)
+            comp = p.get("completeness") or {}
+            if comp.get("ratio") is not None:
+                complete.add_metric([hid], float(comp["ratio"]))
+            for counter, c in sorted((comp.get("counters") or {}).items()):
+                missing_days = int(comp.get("days_elapsed", 0)) - int(c.get("days_present", 0))
+                missing.add_metric([hid, counter], float(missing_days))
+            evaluated.add_metric([hid], snap.evaluated_at.timestamp())
+        yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
+                    missing, evaluated)
+
+        files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the service or CLI tried to load, by result.",
+                                    labels=["source", "result"])
+        rows = CounterMetricFamily("hotline_kpi_ingest_rows", "Day rows in the files tried, by result.",
+                                   labels=["source", "result"])
+        for (src, res), (n, d) in sorted(m.ingest.items()):
+            files.add_metric([src, res], n)
+            rows.add_metric([src, res], d)
+        last_ok = GaugeMetricFamily("hotline_kpi_last_ingest_success_timestamp_seconds",
+                                    "When a file of the source last loaded for the hotline.",
+                                    labels=["hotline", "source"])
+        for (hid, src), at in sorted(m.last_ingest_success.items()):
+            last_ok.add_metric([hid, src], at.timestamp())
+        yield from (files, rows, last_ok)
+
+        dur = GaugeMetricFamily("hotline_kpi_job_last_duration_seconds", "Duration of the job's last run.",
+                                labels=["job"])
+        runs = CounterMetricFamily("hotline_kpi_job_runs", "Runs of the scheduled job.", labels=["job"])
+        fails = CounterMetricFamily("hotline_kpi_job_failures", "Failed runs of the scheduled job.", labels=["job"])
+        ok = GaugeMetricFamily("hotline_kpi_job_last_success_timestamp_seconds", "When the job last succeeded.",
+                               labels=["job"])
+        for j in m.jobs:
+            runs.add_metric([j.job_id], j.runs_total)
+            fails.add_metric([j.job_id], j.failures_total)
+            if j.last_duration_seconds is not None:
+                dur.add_metric([j.job_id], j.last_duration_seconds)
+            if j.last_success_at is not None:
+                ok.add_metric([j.job_id], j.last_success_at.timestamp())
+        yield from (dur, runs, fails, ok)
+
+
+class MetricsCache:
+    """Holds the current model and its rendering; refresh() is the only database access."""
+
+    def __init__(self, engine: Engine, zones: Mapping[str, str], clock_now: Callable[[], dt.datetime],
+                 leader: Callable[[], bool] = lambda: False):
+        self.engine = engine
+        self.zones = dict(zones)
+        self._now = clock_now
+        self._lock = threading.Lock()
+        self._model = MetricsModel(zones=self.zones)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(KpiCollector(lambda: self._model, leader))
+        self._rendered = generate_latest(self.registry)
+
+    @property
+    def model(self) -> MetricsModel:
+        return self._model
+
+    def refresh(self) -> bool:
+        try:
+            model = load_model(self.engine, self.zones)
+            model = MetricsModel(**{**model.__dict__, "refreshed_at": self._now()})
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - keep serving the last good model
+            log.warning("metrics refresh failed: %s", exc.__class__.__name__)
+            model = MetricsModel(**{**self._model.__dict__, "database_up": False,
+                                    "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"})
+            ok = False
+        with self._lock:
+            self._model = model
+            self._rendered = generate_latest(self.registry)
+        return ok
+
+    def rendered(self) -> bytes:
+        return self._rendered
+
+    def snapshot_json(self, hotline_id: str) -> dict[str, Any] | None:
+        snap = self._model.snapshots.get(hotline_id)
+        return snap.payload if snap else None

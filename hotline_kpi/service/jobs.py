@@ -1,0 +1,119 @@
+"""Scheduled jobs: stable ids, run bookkeeping, and catching up an overdue run.
+
+APScheduler 3 keeps jobs in memory here (a SQLite job store on the busy database hits
+"database is locked", and runs are at most once anyway: reliability.md). What survives a
+restart is the ``job_run`` table: at start-up a cron job whose last run is older than
+its most recent scheduled time is run at once instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import Engine, select
+
+from hotline_kpi.clock import Clock
+from hotline_kpi.store.db import read_session, write_session
+from hotline_kpi.store.models import JobRunRow
+
+log = logging.getLogger(__name__)
+
+#: Stable job ids (metrics labels, the job_run table, alert and report jobs join them).
+INBOX_SCAN = "inbox_scan"
+EVALUATE_DAILY = "evaluate_daily"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: Callable[[], object]
+    trigger: BaseTrigger
+    #: Whether a run missed while the service was down is run at start-up.
+    catch_up: bool = False
+
+
+def last_scheduled_before(trigger: BaseTrigger, now: dt.datetime, lookback: dt.timedelta) -> dt.datetime | None:
+    """The trigger's latest fire time in (now - lookback, now]; pure (``now`` is passed in)."""
+    t = now - lookback
+    last = None
+    previous = None
+    for _ in range(10_000):
+        nxt = trigger.get_next_fire_time(previous, t)
+        if nxt is None or nxt > now:
+            return last
+        last = nxt
+        previous = nxt
+        t = nxt + dt.timedelta(microseconds=1)
+    return last
+
+
+def is_overdue(trigger: BaseTrigger, last_started: dt.datetime | None, now: dt.datetime,
+               lookback: dt.timedelta = dt.timedelta(days=7)) -> bool:
+    """A scheduled time has passed since the job last started (or it never ran); pure."""
+    due = last_scheduled_before(trigger, now, lookback)
+    if due is None:
+        return False
+    return last_started is None or last_started < due
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def last_started(engine: Engine, job_id: str) -> dt.datetime | None:
+    with read_session(engine) as s:
+        row = s.get(JobRunRow, job_id)
+        return _aware(row.last_started_at) if row else None
+
+
+def job_runs(engine: Engine) -> list[JobRunRow]:
+    with read_session(engine) as s:
+        return list(s.scalars(select(JobRunRow).order_by(JobRunRow.job_id)))
+
+
+def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], object]) -> bool:
+    """Run one job, recording its start, duration and outcome. Exceptions are logged and
+    counted, never raised into the scheduler (which would only log them)."""
+    started = clock.now()
+    t0 = time.monotonic()
+    try:
+        with write_session(engine) as s:
+            row = s.get(JobRunRow, job_id)
+            if row is None:
+                row = JobRunRow(job_id=job_id, runs_total=0, failures_total=0, last_error="")
+                s.add(row)
+            row.last_started_at = started
+    except Exception as exc:  # noqa: BLE001 - the database may be down; the job itself will say so
+        log.warning("job %s: could not record its start: %s", job_id, exc.__class__.__name__)
+    error = ""
+    try:
+        func()
+    except Exception as exc:  # noqa: BLE001
+        error = f"{exc.__class__.__name__}: {exc}"
+        log.exception("job %s failed", job_id)
+    duration = time.monotonic() - t0
+    try:
+        with write_session(engine) as s:
+            row = s.get(JobRunRow, job_id)
+            if row is None:
+                row = JobRunRow(job_id=job_id, runs_total=0, failures_total=0, last_error="")
+                s.add(row)
+            row.runs_total = (row.runs_total or 0) + 1
+            row.last_duration_seconds = duration
+            if error:
+                row.failures_total = (row.failures_total or 0) + 1
+                row.last_error = error[:2000]
+            else:
+                row.last_success_at = clock.now()
+                row.last_error = ""
+    except Exception as exc:  # noqa: BLE001
+        log.warning("job %s: could not record its end: %s", job_id, exc.__class__.__name__)
+    log.info("job %s %s in %.3f s", job_id, "failed" if error else "done", duration)
+    return not error

@@ -1,0 +1,154 @@
+"""The service process: leadership, the scheduler, the inbox and the metrics cache.
+
+Every ``serve`` process serves HTTP. Only the one holding the leadership lease runs the
+scheduled jobs; the others keep trying and take over when the lease expires. All of
+them refresh the exporter's cache from the database, so a standby's /metrics and status
+page show what the leader evaluated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.clock import Clock
+from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.exporter import MetricsCache
+from hotline_kpi.service.inbox import Inbox
+from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, JobSpec, is_overdue, last_started, run_recorded
+from hotline_kpi.service.leader import Leadership
+from hotline_kpi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, settings: Settings, catalogues: CatalogueSet, engine: Engine, clock: Clock,
+                 holder: str | None = None):
+        self.settings = settings
+        self.catalogues = catalogues
+        self.engine = engine
+        self.clock = clock
+        self.leadership = Leadership(engine, clock, settings.service.lease_seconds, holder=holder)
+        zones = {h.id: h.timezone for h in catalogues.hotlines()}
+        self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader)
+        self.inbox = Inbox(engine, settings, catalogues, clock, on_loaded=self._after_ingest)
+        self.scheduler: BackgroundScheduler | None = None
+        #: Jobs of other capabilities (alerts, reports) register here before start().
+        self.extra_jobs: list[JobSpec] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def evaluate(self, trigger: str, hotline_ids: list[str] | None = None) -> list[str]:
+        done = evaluate_hotlines(self.engine, self.settings, self.catalogues, self.clock, trigger, hotline_ids)
+        self.cache.refresh()
+        return done
+
+    def _after_ingest(self, hotline_id: str) -> None:
+        self.evaluate("ingest", [hotline_id])
+
+    def jobs(self) -> list[JobSpec]:
+        s = self.settings.service
+        hour, minute = (int(x) for x in s.evaluate_at.split(":"))
+        zone = self.settings.zone
+        return [
+            JobSpec(INBOX_SCAN, self.inbox.scan, IntervalTrigger(seconds=s.inbox_scan_seconds, timezone=zone)),
+            JobSpec(EVALUATE_DAILY, lambda: self.evaluate("schedule"), CronTrigger(hour=hour, minute=minute,
+                                                                                   timezone=zone), catch_up=True),
+            *self.extra_jobs,
+        ]
+
+    def run_job(self, spec: JobSpec) -> bool:
+        ok = run_recorded(self.engine, self.clock, spec.id, spec.func)
+        self.cache.refresh()
+        return ok
+
+    # --- scheduler ---------------------------------------------------------------------
+
+    def start_scheduler(self) -> BackgroundScheduler:
+        s = self.settings.service
+        sched = BackgroundScheduler(
+            timezone=self.settings.zone,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": s.misfire_grace_seconds},
+        )
+        now_real = dt.datetime.now(self.settings.zone)
+        specs = self.jobs()
+        for spec in specs:
+            extra = {"next_run_time": now_real} if spec.id == INBOX_SCAN else {}
+            sched.add_job(self.run_job, spec.trigger, args=[spec], id=spec.id, name=spec.id, replace_existing=True,
+                          **extra)
+        # add_job computes the next run from now and would silently drop a run missed while
+        # the service was down (reliability.md): run such a job once, now.
+        for spec in specs:
+            if spec.catch_up and is_overdue(spec.trigger, last_started(self.engine, spec.id), self.clock.now()):
+                log.info("job %s is overdue: running it now", spec.id)
+                sched.add_job(self.run_job, "date", args=[spec], id=f"{spec.id}:catch-up", name=f"{spec.id}:catch-up",
+                              run_date=now_real, misfire_grace_time=None)
+        sched.start()
+        self.scheduler = sched
+        log.info("scheduler started (leader %s): %s", self.leadership.holder, ", ".join(s.id for s in specs))
+        return sched
+
+    def stop_scheduler(self, wait: bool = True) -> None:
+        if self.scheduler is not None:
+            # wait=True lets a running job finish: no job is cut in half by a clean stop.
+            self.scheduler.shutdown(wait=wait)
+            self.scheduler = None
+            log.info("scheduler stopped")
+
+    # --- coordination ------------------------------------------------------------------
+
+    def coordinate_once(self) -> bool:
+        """One step: renew or take the lease, start or stop the scheduler, refresh the
+        metrics cache. Returns whether this process leads. Tests drive it directly."""
+        with self._lock:
+            leader = self.leadership.try_acquire()
+            if leader and self.scheduler is None:
+                self.start_scheduler()
+            elif not leader and self.scheduler is not None:
+                log.warning("lost the scheduler lease: stopping jobs")
+                self.stop_scheduler(wait=False)
+            self.cache.refresh()
+            return leader
+
+    def _loop(self) -> None:
+        period = min(self.settings.service.lease_seconds / 3, self.settings.service.metrics_refresh_seconds)
+        while not self._stop.is_set():
+            try:
+                self.coordinate_once()
+            except Exception:  # noqa: BLE001 - keep serving; the next step tries again
+                log.exception("coordination step failed")
+            self._stop.wait(period)
+
+    def start(self) -> None:
+        self.settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._loop, name="hotline-kpi-coordinator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._lock:
+            self.stop_scheduler(wait=True)
+            self.leadership.release()
+
+    def state(self) -> dict[str, object]:
+        return {"leader": self.leadership.is_leader, "holder": self.leadership.holder}
+
+
+def on_ready_message(host: str, port: int) -> Callable[[], str]:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return lambda: (f"hotline-kpi serving on http://{shown}:{port}/ (status page), "
+                    f"http://{shown}:{port}/metrics (Prometheus)")

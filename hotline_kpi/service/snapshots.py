@@ -1,0 +1,73 @@
+"""Evaluation snapshots: the scoreboard JSON of each evaluation, kept as history.
+
+The exporter, the status page and the API read the latest one per hotline; nothing at
+scrape or page time evaluates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotline_kpi.evaluate import Scoreboard, scoreboard_to_json
+from hotline_kpi.store.models import EvaluationSnapshotRow
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    hotline_id: str
+    as_of: dt.date
+    data_date: dt.date | None
+    evaluated_at: dt.datetime
+    trigger: str
+    payload: dict[str, Any]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite returns naive datetimes for DateTime(timezone=True); they were stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _snapshot(row: EvaluationSnapshotRow) -> Snapshot:
+    return Snapshot(row.id, row.hotline_id, row.as_of, row.data_date, _aware(row.evaluated_at), row.trigger,
+                    json.loads(row.payload))
+
+
+def store_snapshot(session: Session, sb: Scoreboard, at: dt.datetime, trigger: str,
+                   extra: dict[str, Any] | None = None) -> int:
+    payload = scoreboard_to_json(sb)
+    if extra:
+        payload.update(extra)
+    row = EvaluationSnapshotRow(
+        hotline_id=sb.hotline_id, as_of=sb.as_of, data_date=sb.data_date, evaluated_at=at.astimezone(dt.timezone.utc),
+        trigger=trigger, payload=json.dumps(payload, ensure_ascii=False, allow_nan=False),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def latest_snapshots(session: Session) -> dict[str, Snapshot]:
+    latest = (
+        select(func.max(EvaluationSnapshotRow.id).label("id"))
+        .group_by(EvaluationSnapshotRow.hotline_id)
+        .subquery()
+    )
+    rows = session.scalars(select(EvaluationSnapshotRow).join(latest, latest.c.id == EvaluationSnapshotRow.id))
+    return {r.hotline_id: _snapshot(r) for r in rows}
+
+
+def snapshot_history(session: Session, hotline_id: str, limit: int = 100) -> list[Snapshot]:
+    rows = session.scalars(
+        select(EvaluationSnapshotRow)
+        .where(EvaluationSnapshotRow.hotline_id == hotline_id)
+        .order_by(EvaluationSnapshotRow.id.desc())
+        .limit(limit)
+    )
+    return [_snapshot(r) for r in rows]

@@ -1,0 +1,125 @@
+"""HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page.
+
+Read-only: every route answers GET and HEAD only. Everything is served from the
+exporter's cached model; no request evaluates, and none but /readyz's freshness check
+depends on the database being up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hotline_kpi import __version__
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.domain import Status
+from hotline_kpi.formatting import fmt_target, fmt_value
+from hotline_kpi.i18n import Lang, t
+from hotline_kpi.service.exporter import MetricsCache
+from hotline_kpi.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+_PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
+
+
+def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
+    """Ready when the store was readable at the last refresh and every hotline's last
+    evaluation is younger than ``max_age_seconds``; otherwise the reasons."""
+    m = cache.model
+    reasons = []
+    if not m.database_up:
+        reasons.append(f"database unreachable: {m.error or 'not read yet'}")
+    if not m.snapshots:
+        reasons.append("no evaluation stored yet")
+    for hid, snap in sorted(m.snapshots.items()):
+        age = (now - snap.evaluated_at).total_seconds()
+        if age > max_age_seconds:
+            reasons.append(f"{hid}: last evaluation {age / 3600:.1f} h ago (limit {max_age_seconds / 3600:.1f} h)")
+    return not reasons, reasons
+
+
+def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet, now: Callable[[], dt.datetime],
+              state: Callable[[], dict[str, Any]] = dict) -> Starlette:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    page = env.get_template("status.html")
+
+    def lang_of(request: Request) -> Lang:
+        lang = request.query_params.get("lang", settings.language)
+        return "en" if lang == "en" else "zh"
+
+    async def metrics(request: Request) -> Response:
+        return Response(cache.rendered(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        ok, reasons = readiness(cache, now(), settings.service.readiness_max_age_seconds)
+        return JSONResponse({"ready": ok, "reasons": reasons, **state()}, status_code=200 if ok else 503)
+
+    async def scoreboard(request: Request) -> Response:
+        hid = request.path_params.get("hotline") or request.query_params.get("hotline") or settings.default_hotline
+        payload = cache.snapshot_json(hid)
+        if payload is None:
+            known = sorted(cache.model.snapshots)
+            return JSONResponse({"error": f"no evaluation for hotline {hid!r}", "hotlines": known}, status_code=404)
+        return JSONResponse(payload)
+
+    async def status_page(request: Request) -> Response:
+        lang = lang_of(request)
+        boards = []
+        for hid, snap in sorted(cache.model.snapshots.items()):
+            p = snap.payload
+            as_of = dt.date.fromisoformat(p["as_of"])
+            cat = catalogues.get(hid, as_of.year)
+            if cat is None:
+                continue
+            by_key = {(r["id"], r["window"]): r for r in p["results"]}
+            rows = []
+            for ind in cat.quantitative:
+                cells = []
+                for w in _PAGE_WINDOWS:
+                    r = by_key.get((ind.id, w), {})
+                    cells.append({"window": w, "text": fmt_value(r.get("value"), ind.unit, lang),
+                                  "status": r.get("status", Status.NO_DATA.value)})
+                ytd = by_key.get((ind.id, "year_to_date"), {})
+                rows.append({
+                    "id": ind.id, "name": ind.level3 if lang == "zh" else ind.name_en,
+                    "target": fmt_target(ind, lang), "cells": cells,
+                    "status": ytd.get("status", "no_data"), "status_text": t(ytd.get("status", "no_data"), lang),
+                    "days": ytd.get("days_with_data", 0),
+                })
+            comp = p.get("completeness") or {}
+            boards.append({
+                "hotline": cat.hotline.name if lang == "zh" else cat.hotline.name_en, "id": hid,
+                "as_of": p["as_of"], "data_date": p.get("data_date") or "—",
+                "completeness": f"{comp.get('days_with_data', 0)}/{comp.get('days_elapsed', 0)}",
+                "completeness_pct": f"{100 * (comp.get('ratio') or 0):.1f}%",
+                "evaluated_at": snap.evaluated_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
+                "rows": rows,
+            })
+        ok, reasons = readiness(cache, now(), settings.service.readiness_max_age_seconds)
+        html = page.render(
+            lang=lang, t=lambda key, **kw: t(key, lang, **kw), boards=boards, windows=_PAGE_WINDOWS,
+            ready=ok, reasons=reasons, version=__version__,
+            generated=now().astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        return HTMLResponse(html)
+
+    methods = ["GET", "HEAD"]
+    return Starlette(routes=[
+        Route("/", status_page, methods=methods),
+        Route("/metrics", metrics, methods=methods),
+        Route("/healthz", healthz, methods=methods),
+        Route("/readyz", readyz, methods=methods),
+        Route("/api/v1/scoreboard", scoreboard, methods=methods),
+        Route("/api/v1/scoreboard/{hotline}", scoreboard, methods=methods),
+    ])
