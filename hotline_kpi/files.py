@@ -19,3 +19,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def display_name(name: str) -> str:
+    """A file name safe to store, log and show: undecodable bytes escaped (``\\xff``),
+    control characters made visible. File names come from outside and may hold anything."""
+    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in raw)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
+from hotline_kpi.files import display_name
 from hotline_kpi.ingest.base import IngestContext, Progress
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
 from hotline_kpi.settings import Settings
@@ -114,7 +115,7 @@ def ingest_file(
             session,
             hotline_id=hotline.id,
             parsed=parsed,
-            file=repo.FileMeta(path.name, sha256, size, str(original)),
+            file=repo.FileMeta(display_name(path.name), sha256, size, str(original)),
             at=clock.now(),
             settings_json=json.dumps(settings.formulas.model_dump(mode="json"), sort_keys=True),
             source_priority=settings.source_priority,

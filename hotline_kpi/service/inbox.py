@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.files import write_atomic
+from hotline_kpi.files import display_name, write_atomic
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
@@ -48,12 +48,6 @@ class InboxResult:
     detail: str = ""
     moved_to: Path | None = None
     source: str = ""
-
-
-def display_name(name: str) -> str:
-    """A file name safe to log and show: undecodable bytes escaped, control characters visible."""
-    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in raw)
 
 
 def _is_temporary(name: str) -> bool:
@@ -89,8 +83,12 @@ class Inbox:
         self.root = settings.inbox_dir
 
     def ensure_folders(self) -> None:
-        for folder in (self.root, self.settings.archive_dir, self.settings.quarantine_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for folder in (self.settings.archive_dir, self.settings.quarantine_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # reported per file when a move fails; the files stay in the inbox
+                log.warning("cannot create %s: %s", folder, exc)
 
     def scan(self) -> list[InboxResult]:
         """Process every entry once; returns what happened to each (left ones included)."""

@@ -1,0 +1,141 @@
+"""The collector over stored snapshots, on a registry of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.exporter import KpiCollector, MetricsCache, MetricsModel, load_model
+from hotline_kpi.service.snapshots import Snapshot
+from hotline_kpi.store.db import make_engine
+from tests.test_cli import REPORT
+
+SH = "shanghai-12345"
+
+
+def _snapshot(hid: str, results: list[dict], data_date="2019-01-04") -> Snapshot:
+    payload = {"hotline": hid, "as_of": "2019-01-04", "data_date": data_date,
+               "completeness": {"ratio": 0.75, "days_elapsed": 4, "days_with_data": 3,
+                                "counters": {"calls_offered": {"days_present": 3, "missing": []}}},
+               "results": results}
+    return Snapshot(1, hid, dt.date(2019, 1, 4), dt.date(2019, 1, 4),
+                    dt.datetime(2020, 3, 1, 1, 0, tzinfo=dt.timezone.utc), "test", payload)
+
+
+def _result(ind: str, window: str, value, status: str, target=0.9, **extra) -> dict:
+    return {"id": ind, "window": window, "value": value, "target": target, "status": status,
+            "days_with_data": 3, **extra}
+
+
+def _registry(model: MetricsModel) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(KpiCollector(lambda: model))
+    return reg
+
+
+def test_values_targets_statuses_and_breach_flags_are_exported():
+    model = MetricsModel(snapshots={SH: _snapshot(SH, [
+        _result("connection_rate", "year_to_date", 0.8872, "breached"),
+        _result("requests_accepted", "year_to_date", 40000, "breached", target=43836, pace=43836, shortfall=3836,
+                annual_target=4_000_000),
+    ])}, zones={SH: "Asia/Shanghai"}, database_up=True)
+    reg = _registry(model)
+    lbl = {"hotline": SH, "indicator": "connection_rate", "window": "year_to_date"}
+    assert reg.get_sample_value("hotline_kpi_indicator_value", lbl) == pytest.approx(0.8872)
+    assert reg.get_sample_value("hotline_kpi_indicator_target", lbl) == 0.9
+    assert reg.get_sample_value("hotline_kpi_indicator_breached", lbl) == 1
+    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "breached"}) == 1
+    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "met"}) == 0
+    vol = {"hotline": SH, "indicator": "requests_accepted", "window": "year_to_date"}
+    assert reg.get_sample_value("hotline_kpi_volume_shortfall_requests", vol) == 3836
+    assert reg.get_sample_value("hotline_kpi_indicator_annual_target",
+                                {"hotline": SH, "indicator": "requests_accepted"}) == 4_000_000
+    # the date the figures describe: local midnight of 2019-01-04 in Shanghai
+    assert reg.get_sample_value("hotline_kpi_data_date_timestamp_seconds", {"hotline": SH}) == \
+        dt.datetime(2019, 1, 3, 16, 0, tzinfo=dt.timezone.utc).timestamp()
+    assert reg.get_sample_value("hotline_kpi_data_completeness_ratio", {"hotline": SH}) == 0.75
+    assert reg.get_sample_value("hotline_kpi_counter_missing_days", {"hotline": SH, "counter": "calls_offered"}) == 1
+    assert reg.get_sample_value("hotline_kpi_database_up") == 1
+
+
+def test_no_data_is_an_absent_series_never_nan():
+    model = MetricsModel(snapshots={SH: _snapshot(SH, [_result("satisfaction_rate", "day", None, "no_data")])})
+    reg = _registry(model)
+    lbl = {"hotline": SH, "indicator": "satisfaction_rate", "window": "day"}
+    assert reg.get_sample_value("hotline_kpi_indicator_value", lbl) is None
+    assert reg.get_sample_value("hotline_kpi_indicator_breached", lbl) is None
+    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "no_data"}) == 1
+    for metric in reg.collect():
+        for sample in metric.samples:
+            assert not math.isnan(sample.value), sample
+
+
+def test_a_label_set_that_disappears_is_no_longer_exported():
+    current = {"model": MetricsModel(snapshots={
+        SH: _snapshot(SH, [_result("connection_rate", "day", 0.95, "met")]),
+        "other": _snapshot("other", [_result("connection_rate", "day", 0.91, "met")]),
+    })}
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(KpiCollector(lambda: current["model"]))
+    other = {"hotline": "other", "indicator": "connection_rate", "window": "day"}
+    assert reg.get_sample_value("hotline_kpi_indicator_value", other) == 0.91
+    current["model"] = MetricsModel(snapshots={SH: _snapshot(SH, [_result("connection_rate", "day", 0.95, "met")])})
+    assert reg.get_sample_value("hotline_kpi_indicator_value", other) is None
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**other, "hotline": SH}) == 0.95
+
+
+def test_a_broken_model_gives_an_error_gauge_not_a_failed_scrape():
+    def broken() -> MetricsModel:
+        raise RuntimeError("boom")
+
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(KpiCollector(broken))
+    assert reg.get_sample_value("hotline_kpi_exporter_up") == 0
+
+
+@pytest.fixture
+def evaluated(engine: Engine, settings, catalogues, clock, tmp_path):
+    from hotline_kpi.ingest.pipeline import ingest_file
+
+    (tmp_path / "jan.csv").write_text(REPORT, encoding="utf-8")
+    ingest_file(engine, tmp_path / "jan.csv", settings=settings, catalogues=catalogues, clock=clock)
+    evaluate_hotlines(engine, settings, catalogues, clock, "test")
+    return engine
+
+
+def test_the_cache_reads_stored_snapshots_on_both_backends(evaluated, clock):
+    cache = MetricsCache(evaluated, {SH: "Asia/Shanghai"}, clock.now)
+    assert cache.refresh() is True
+    text = cache.rendered().decode()
+    assert 'hotline_kpi_indicator_value{hotline="shanghai-12345",indicator="connection_rate",window="year_to_date"}' \
+        in text
+    assert 'hotline_kpi_ingest_files_total' in text
+    model = load_model(evaluated, {SH: "Asia/Shanghai"})
+    ytd = next(r for r in model.snapshots[SH].payload["results"]
+               if r["id"] == "connection_rate" and r["window"] == "year_to_date")
+    assert ytd["numerator"] == 28200 and ytd["denominator"] == 30800
+
+
+def test_a_database_failure_keeps_the_last_snapshot_and_says_so(sqlite_url, settings, catalogues, clock, tmp_path):
+    from hotline_kpi.ingest.pipeline import ingest_file
+
+    engine = make_engine(sqlite_url)
+    (tmp_path / "jan.csv").write_text(REPORT, encoding="utf-8")
+    ingest_file(engine, tmp_path / "jan.csv", settings=settings, catalogues=catalogues, clock=clock)
+    evaluate_hotlines(engine, settings, catalogues, clock, "test")
+    cache = MetricsCache(engine, {SH: "Asia/Shanghai"}, clock.now)
+    cache.refresh()
+    cache.engine = make_engine(f"sqlite:///{tmp_path}/no/such/dir/db.sqlite")  # the store goes away
+    assert cache.refresh() is False
+    reg = cache.registry
+    assert reg.get_sample_value("hotline_kpi_database_up") == 0
+    assert reg.get_sample_value("hotline_kpi_indicator_value",
+                                {"hotline": SH, "indicator": "connection_rate", "window": "day"}) is not None
+    assert "hotline_kpi_database_up 0.0" in cache.rendered().decode()
+    engine.dispose()

@@ -1,0 +1,151 @@
+"""The inbox: good, bad, half-written, duplicate and odd files; nothing is ever deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hotline_kpi.service.inbox import Inbox
+from hotline_kpi.store.db import make_engine, read_session
+from hotline_kpi.store.models import IngestAttemptRow, IngestRow, SourceDayRow
+from tests.test_cli import REPORT
+
+
+@pytest.fixture
+def inbox(sqlite_url, settings, catalogues, clock):
+    engine = make_engine(sqlite_url)
+    loaded: list[str] = []
+    box = Inbox(engine, settings, catalogues, clock, on_loaded=loaded.append)
+    box.ensure_folders()
+    box.loaded = loaded  # type: ignore[attr-defined]
+    yield box
+    engine.dispose()
+
+
+def _drop(box: Inbox, name: str, data: bytes | str, age_seconds: float = 60, folder: Path | None = None) -> Path:
+    path = (folder or box.root) / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    stamp = box.clock.now().timestamp() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _count(box: Inbox, model) -> int:
+    with read_session(box.engine) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _all_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def test_a_good_file_is_loaded_archived_by_month_and_triggers_evaluation(inbox):
+    _drop(inbox, "日报-2019-01.csv", REPORT)
+    [result] = inbox.scan()
+    assert result.outcome == "loaded" and result.source == "daily-report"
+    local = inbox.clock.now().astimezone(inbox.settings.zone)
+    assert result.moved_to == inbox.settings.archive_dir / f"{local:%Y}" / f"{local:%m}" / "日报-2019-01.csv"
+    assert result.moved_to.read_text(encoding="utf-8") == REPORT
+    assert list(inbox.root.iterdir()) == []
+    assert inbox.loaded == ["shanghai-12345"]
+    assert _count(inbox, SourceDayRow) == 3
+
+
+def test_a_bad_file_goes_to_quarantine_with_an_error_report_and_stores_nothing(inbox):
+    bad = REPORT.replace("9300,7.5", "99300,7.5")
+    _drop(inbox, "bad.csv", bad)
+    [result] = inbox.scan()
+    assert result.outcome == "rejected"
+    q = inbox.settings.quarantine_dir
+    assert (q / "bad.csv").read_text(encoding="utf-8") == bad  # the original, untouched
+    report = (q / "bad.csv.error.txt").read_text(encoding="utf-8")
+    assert "bad.csv" in report and "row 2" in report and "99300" in report
+    assert _count(inbox, IngestRow) == 0 and inbox.loaded == []
+    with read_session(inbox.engine) as s:
+        assert s.scalars(select(IngestAttemptRow.result)).all() == ["rejected"]
+
+
+def test_a_file_still_being_written_is_left_for_a_later_scan(inbox):
+    path = _drop(inbox, "growing.csv", REPORT, age_seconds=1)
+    [result] = inbox.scan()
+    assert result.outcome == "left" and path.exists() and _count(inbox, IngestRow) == 0
+    inbox.clock.advance(dt.timedelta(seconds=30))
+    [result] = inbox.scan()
+    assert result.outcome == "loaded" and not path.exists()
+
+
+def test_the_same_file_twice_is_archived_twice_and_loaded_once(inbox):
+    _drop(inbox, "jan.csv", REPORT)
+    inbox.scan()
+    _drop(inbox, "jan.csv", REPORT)
+    [again] = inbox.scan()
+    assert again.outcome == "already_loaded"
+    assert again.moved_to is not None and again.moved_to.name == "jan.1.csv"  # nothing overwritten
+    assert _count(inbox, IngestRow) == 1 and inbox.loaded == ["shanghai-12345"]
+
+
+def test_odd_names_symlinks_folders_and_fifos_are_handled_without_harm(inbox, tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text(REPORT, encoding="utf-8")
+    os.symlink(secret, inbox.root / "link.csv")
+    os.mkfifo(inbox.root / "pipe.csv")
+    (inbox.root / "some-folder").mkdir()
+    _drop(inbox, ".hidden.csv", REPORT)
+    _drop(inbox, "upload.csv.part", REPORT)
+    odd = os.fsdecode(b"evil..\\ \n\xff name.csv")
+    _drop(inbox, odd, REPORT)
+    results = {r.name: r for r in inbox.scan()}
+    assert results["link.csv"].outcome == "rejected" and "symbolic link" in results["link.csv"].detail
+    assert os.path.islink(inbox.settings.quarantine_dir / "link.csv")  # moved as a link, never followed
+    assert secret.read_text(encoding="utf-8") == REPORT
+    assert results["pipe.csv"].outcome == "rejected"
+    assert results["some-folder"].outcome == "left" and (inbox.root / "some-folder").is_dir()
+    assert results[".hidden.csv"].outcome == "left" and results["upload.csv.part"].outcome == "left"
+    shown = next(name for name in results if "evil" in name)
+    assert "\\x0a" in shown and "\\xff" in shown  # shown escaped, loaded all the same
+    assert results[shown].outcome == "loaded"
+    assert _count(inbox, IngestRow) == 1
+
+
+def test_files_in_a_hotline_folder_load_for_that_hotline(inbox):
+    folder = inbox.root / "shanghai-12345"
+    folder.mkdir()
+    _drop(inbox, "jan.csv", REPORT, folder=folder)
+    [result] = inbox.scan()
+    assert result.outcome == "loaded" and result.hotline_id == "shanghai-12345"
+
+
+def test_an_archive_that_cannot_be_written_leaves_the_file_in_the_inbox(inbox):
+    if os.geteuid() == 0:
+        # root ignores permission bits: make the archive path a file instead.
+        inbox.settings.archive_dir.rmdir()
+        inbox.settings.archive_dir.write_text("not a folder")
+    else:
+        inbox.settings.archive_dir.chmod(0o500)
+    path = _drop(inbox, "jan.csv", REPORT)
+    [result] = inbox.scan()
+    assert result.outcome == "error" and "could not be archived" in result.detail and path.exists()
+    assert _count(inbox, IngestRow) == 1  # loaded; the next scan finds it already loaded
+    if inbox.settings.archive_dir.is_file():
+        inbox.settings.archive_dir.unlink()
+    else:
+        inbox.settings.archive_dir.chmod(0o700)
+    [result] = inbox.scan()
+    assert result.outcome == "already_loaded" and not path.exists()
+
+
+def test_a_database_failure_leaves_the_file_for_the_next_scan(inbox, monkeypatch):
+    import hotline_kpi.service.inbox as module
+
+    def down(*a, **k):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(module, "ingest_file", down)
+    path = _drop(inbox, "jan.csv", REPORT)
+    [result] = inbox.scan()
+    assert result.outcome == "error" and path.exists()
+    assert not any(inbox.settings.quarantine_dir.iterdir())
