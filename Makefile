@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Set up, load the synthetic 2019 year into the embedded SQLite store and print the scoreboard.
+## Set up, load the synthetic 2019 year into the embedded SQLite store, print the scoreboard,
+## then run the service (status page and /metrics on http://127.0.0.1:9105/; Ctrl-C stops it).
 demo: setup
 	$(BIN)/hotline-kpi demo
+	$(BIN)/hotline-kpi serve
 
 ## Install what the tests need (Debian packages, as root), set up and run the whole suite.
 test-deps:
