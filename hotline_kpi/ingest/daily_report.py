@@ -111,6 +111,8 @@ _PROGRESS_EVERY = 200
 
 _TOTAL = re.compile(r"^(?:.*(?:合计|总计|小计)|total|grandtotal|subtotal|sum)$")
 _AVERAGE = re.compile(r"^(?:平均|日均|均值|平均值|average|mean|avg)$")
+#: Footnotes offices put under the table ("注：接通率=接通量/呼入量", "制表人：…").
+_REMARK = re.compile(r"^(?:注|备注|说明|附注|制表|审核|填报|数据来源|来源|note|notes|remark|source)")
 
 
 def _alias_index() -> dict[str, str]:
@@ -436,6 +438,9 @@ class _Parser:
                 continue
             raw_date = _cell(cells, date_col.index)
             marker = normalise_text(raw_date).casefold() if isinstance(raw_date, str) else ""
+            if _REMARK.match(marker) and all(is_blank(c) for i, c in enumerate(cells) if i != date_col.index):
+                self.notes.append(f"row {row}: remark skipped: {str(raw_date).strip()[:60]}")
+                continue
             if _TOTAL.match(marker) or _AVERAGE.match(marker):
                 if _TOTAL.match(marker):
                     # Checked against the days above it, once every row is read.

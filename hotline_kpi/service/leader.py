@@ -42,12 +42,11 @@ class Leadership:
         self.name = name
         self.holder = holder or new_holder_id()
         self._pg_conn = None  # the connection holding the advisory lock
+        self._held = False
 
     @property
     def is_leader(self) -> bool:
         return self._held
-
-    _held = False
 
     def _claim_row(self) -> bool:
         now = self.clock.now()

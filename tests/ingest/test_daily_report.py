@@ -636,3 +636,31 @@ def test_any_valid_report_parses_back_to_exactly_its_counts(days, encoding, head
         parsed = parse(write_csv(Path(folder) / "r.csv", rows, encoding))
     assert by_day(parsed) == expected
     assert all(not r.derived for r in parsed.days)
+
+
+def test_footnote_rows_under_the_table_are_skipped_with_a_note(tmp_path, catalogues):
+    from hotline_kpi.ingest.base import IngestContext
+    from hotline_kpi.ingest.daily_report import DailyReportIngestor
+    import datetime as _dt
+
+    path = tmp_path / "notes.csv"
+    path.write_text("日期,呼入量,接通量\n2019-01-01,100,90\n合计,100,90\n注：接通率=接通量/呼入量,,\n制表人：张三,,\n",
+                    encoding="utf-8")
+    ctx = IngestContext(hotline=catalogues.hotline("shanghai-12345"), catalogues=catalogues,
+                        today=_dt.date(2020, 1, 1))
+    parsed = DailyReportIngestor().parse(path, ctx)
+    assert [d.day for d in parsed.days] == [_dt.date(2019, 1, 1)]
+    assert sum("remark skipped" in n for n in parsed.notes) == 2
+
+
+def test_a_remark_with_figures_beside_it_is_not_silently_skipped(tmp_path, catalogues):
+    from hotline_kpi.ingest.base import IngestContext, IngestRejected
+    from hotline_kpi.ingest.daily_report import DailyReportIngestor
+    import datetime as _dt
+
+    path = tmp_path / "notes.csv"
+    path.write_text("日期,呼入量,接通量\n2019-01-01,100,90\n备注,5,4\n", encoding="utf-8")
+    ctx = IngestContext(hotline=catalogues.hotline("shanghai-12345"), catalogues=catalogues,
+                        today=_dt.date(2020, 1, 1))
+    with pytest.raises(IngestRejected):
+        DailyReportIngestor().parse(path, ctx)
