@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any, Literal, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
 
@@ -38,16 +39,7 @@ class Hotline(_Model):
     name: str
     name_en: str
     short_name: str = ""
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone_exists(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
-        return v
+    timezone: ZoneName = "Asia/Shanghai"
 
     @property
     def zone(self) -> ZoneInfo:

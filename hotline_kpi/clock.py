@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
-from zoneinfo import ZoneInfo
+from typing import Annotated, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 
 class Clock(Protocol):
@@ -41,3 +43,16 @@ def local_today(clock: Clock, zone: ZoneInfo | str) -> dt.date:
     if isinstance(zone, str):
         zone = ZoneInfo(zone)
     return clock.now().astimezone(zone).date()
+
+
+def check_zone(name: str) -> str:
+    """Validate an IANA time-zone name (pydantic validator); raises ValueError if unknown."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+#: A time-zone name, validated on load.
+ZoneName = Annotated[str, AfterValidator(check_zone)]

@@ -78,6 +78,14 @@ def job_runs(engine: Engine) -> list[JobRunRow]:
         return list(s.scalars(select(JobRunRow).order_by(JobRunRow.job_id)))
 
 
+def _job_row(session, job_id: str) -> JobRunRow:  # noqa: ANN001
+    row = session.get(JobRunRow, job_id)
+    if row is None:
+        row = JobRunRow(job_id=job_id, runs_total=0, failures_total=0, last_error="")
+        session.add(row)
+    return row
+
+
 def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], object]) -> bool:
     """Run one job, recording its start, duration and outcome. Exceptions are logged and
     counted, never raised into the scheduler (which would only log them)."""
@@ -85,10 +93,7 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
     t0 = time.monotonic()
     try:
         with write_session(engine) as s:
-            row = s.get(JobRunRow, job_id)
-            if row is None:
-                row = JobRunRow(job_id=job_id, runs_total=0, failures_total=0, last_error="")
-                s.add(row)
+            row = _job_row(s, job_id)
             row.last_started_at = started
     except Exception as exc:  # noqa: BLE001 - the database may be down; the job itself will say so
         log.warning("job %s: could not record its start: %s", job_id, exc.__class__.__name__)
@@ -101,10 +106,7 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
     duration = time.monotonic() - t0
     try:
         with write_session(engine) as s:
-            row = s.get(JobRunRow, job_id)
-            if row is None:
-                row = JobRunRow(job_id=job_id, runs_total=0, failures_total=0, last_error="")
-                s.add(row)
+            row = _job_row(s, job_id)
             row.runs_total = (row.runs_total or 0) + 1
             row.last_duration_seconds = duration
             if error:
