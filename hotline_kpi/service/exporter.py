@@ -54,6 +54,8 @@ class MetricsModel:
     jobs: tuple[JobStat, ...] = ()
     #: hotline -> time zone, for the data-date timestamps
     zones: Mapping[str, str] = field(default_factory=dict)
+    #: the ingest sources known to this build (their counters are exported from 0)
+    sources: tuple[str, ...] = ()
     refreshed_at: dt.datetime | None = None
     database_up: bool = False
     error: str = ""
@@ -82,7 +84,13 @@ def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
                     _aware(r.last_success_at))
             for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
         )
-    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), None, True, "")
+    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), _known_sources(), None, True, "")
+
+
+def _known_sources() -> tuple[str, ...]:
+    from hotline_kpi.ingest.registry import ingestors
+
+    return tuple(sorted(ingestors()))
 
 
 def _day_start(day: str | None, zone: str) -> float | None:
@@ -202,11 +210,15 @@ class KpiCollector(Collector):
         yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
                     missing, evaluated)
 
-        files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the service or CLI tried to load, by result.",
+        files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the inbox tried to load, by result.",
                                     labels=["source", "result"])
-        rows = CounterMetricFamily("hotline_kpi_ingest_rows", "Day rows in the files tried, by result.",
-                                   labels=["source", "result"])
-        for (src, res), (n, d) in sorted(m.ingest.items()):
+        rows = CounterMetricFamily("hotline_kpi_ingest_rows",
+                                   "Day rows of the files the inbox loaded, by result (0 for rejected files: "
+                                   "nothing of them is stored).", labels=["source", "result"])
+        # Every known source starts at 0 for each result, so increase() sees the first event.
+        ingest = {(src, res): (0, 0) for src in m.sources for res in ("loaded", "already_loaded", "rejected", "error")}
+        ingest.update(m.ingest)
+        for (src, res), (n, d) in sorted(ingest.items()):
             files.add_metric([src, res], n)
             rows.add_metric([src, res], d)
         last_ok = GaugeMetricFamily("hotline_kpi_last_ingest_success_timestamp_seconds",
@@ -216,12 +228,13 @@ class KpiCollector(Collector):
             last_ok.add_metric([hid, src], at.timestamp())
         yield from (files, rows, last_ok)
 
+        # "job_id", not "job": Prometheus owns the job label (it would rename ours exported_job).
         dur = GaugeMetricFamily("hotline_kpi_job_last_duration_seconds", "Duration of the job's last run.",
-                                labels=["job"])
-        runs = CounterMetricFamily("hotline_kpi_job_runs", "Runs of the scheduled job.", labels=["job"])
-        fails = CounterMetricFamily("hotline_kpi_job_failures", "Failed runs of the scheduled job.", labels=["job"])
+                                labels=["job_id"])
+        runs = CounterMetricFamily("hotline_kpi_job_runs", "Runs of the scheduled job.", labels=["job_id"])
+        fails = CounterMetricFamily("hotline_kpi_job_failures", "Failed runs of the scheduled job.", labels=["job_id"])
         ok = GaugeMetricFamily("hotline_kpi_job_last_success_timestamp_seconds", "When the job last succeeded.",
-                               labels=["job"])
+                               labels=["job_id"])
         for j in m.jobs:
             runs.add_metric([j.job_id], j.runs_total)
             fails.add_metric([j.job_id], j.failures_total)
@@ -258,7 +271,7 @@ class MetricsCache:
         except Exception as exc:  # noqa: BLE001 - keep serving the last good model
             log.warning("metrics refresh failed: %s", exc.__class__.__name__)
             model = MetricsModel(**{**self._model.__dict__, "database_up": False,
-                                    "error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"})
+                                    "error": f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:300]}"})
             ok = False
         with self._lock:
             self._model = model
