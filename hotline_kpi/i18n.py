@@ -33,6 +33,28 @@ _TEXT: dict[str, tuple[str, str]] = {
     "per_year": ("/年", "/year"),
     "seconds": ("秒", "s"),
     "no_target": ("无目标", "no target"),
+    # year-end projection (docs/forecast.md)
+    "projection_title": ("{year}年末预测", "{year} year-end projection"),
+    "projected": ("预测年末值", "Projected"),
+    "interval": ("80%区间", "80% interval"),
+    "pace_status": ("研判", "Outlook"),
+    "required": ("余下须达", "Required pace"),
+    "budget": ("剩余容错", "Budget left"),
+    "burn_7d": ("近7日消耗倍率", "Burn 7d"),
+    "burn_30d": ("近30日消耗倍率", "Burn 30d"),
+    "per_day": ("/日", "/day"),
+    "on_track": ("可达成", "on track"),
+    "at_risk": ("有风险", "at risk"),
+    "cannot_be_met": ("已无法达成", "cannot be met"),
+    "secured": ("已确保", "secured"),
+    "insufficient_data": ("数据不足", "too little data"),
+    "unit_requests_needed": ("件待受理", "requests needed"),
+    "unit_unanswered_calls": ("个未接通", "unanswered calls"),
+    "unit_unresolved_requests": ("件未一次解答", "unresolved requests"),
+    "unit_operator_fault_returns": ("件有责退单", "operator-fault returns"),
+    "unit_wait_seconds": ("秒等待", "wait seconds"),
+    "unit_dissatisfied_responses": ("个不满意", "dissatisfied responses"),
+    "unit_errors": ("", "errors"),
 }
 
 

@@ -7,8 +7,12 @@ from typing import Sequence
 
 from sqlalchemy.orm import Session
 
+from dataclasses import dataclass
+from typing import Any
+
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate
+from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate, scoreboard_to_json
+from hotline_kpi.forecast import Projection, project, projection_to_json
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.store import repo
 
@@ -23,11 +27,44 @@ def default_as_of(session: Session, hotline_id: str, today: dt.date) -> dt.date:
 def load_scoreboard(
     session: Session, catalogues: CatalogueSet, formulas: FormulaSettings, hotline_id: str, as_of: dt.date
 ) -> Scoreboard:
+    return load_evaluation(session, catalogues, formulas, hotline_id, as_of, with_projections=False).scoreboard
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A scoreboard and the year-end projections of the same hotline and as-of date."""
+
+    scoreboard: Scoreboard
+    projections: tuple[Projection, ...] = ()
+
+    def extra_json(self) -> dict[str, Any]:
+        """The keys the projections add to the scoreboard JSON (docs/forecast.md)."""
+        return {"projections": [projection_to_json(p) for p in self.projections]}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**scoreboard_to_json(self.scoreboard), **self.extra_json()}
+
+
+def load_evaluation(
+    session: Session,
+    catalogues: CatalogueSet,
+    formulas: FormulaSettings,
+    hotline_id: str,
+    as_of: dt.date,
+    *,
+    with_projections: bool = True,
+) -> Evaluation:
+    """Scoreboard (sums in SQL) and projections (fitted on this year's and, where
+    stored, the previous year's daily rows) of one hotline."""
     catalogue = catalogues.for_year(hotline_id, as_of.year)
     fmap = {i.id: i.formula_for(formulas) for i in catalogue.quantitative}
     aggregates = repo.window_aggregates(session, [hotline_id], as_of, fmap)[hotline_id]
     rows = repo.daily_counters(session, hotline_id, dt.date(as_of.year, 1, 1), as_of)
-    return build_scoreboard(catalogue, formulas, aggregates, rows, as_of, hotline_id)
+    board = build_scoreboard(catalogue, formulas, aggregates, rows, as_of, hotline_id)
+    if not with_projections:
+        return Evaluation(board)
+    previous = repo.daily_counters(session, hotline_id, dt.date(as_of.year - 1, 1, 1), dt.date(as_of.year - 1, 12, 31))
+    return Evaluation(board, project(catalogue, formulas, rows, as_of, previous_year_rows=previous))
 
 
 def evaluate_many(

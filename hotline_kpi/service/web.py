@@ -30,6 +30,22 @@ TEMPLATES = Path(__file__).parent / "templates"
 _PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
 
 
+def _outlook(pr: dict[str, Any] | None, unit: str, lang: Lang) -> dict[str, str] | None:
+    """The year-end projection cell: projected value, outlook and the pace still required."""
+    if pr is None:
+        return None
+    required = pr.get("required_value")
+    if required is None:
+        req = ""
+    elif pr.get("required_unit") == "requests_per_day":
+        req = f"{required:,.0f}{t('per_day', lang)}"
+    else:
+        req = fmt_value(required, unit, lang)
+    return {"value": fmt_value(pr.get("projected_value"), unit, lang), "status": pr.get("pace_status", ""),
+            "status_text": t(pr.get("pace_status", "insufficient_data"), lang), "required": req,
+            "note": pr.get("note_zh" if lang == "zh" else "note_en") or ""}
+
+
 def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
     """Ready when the store was readable at the last refresh and every hotline's last
     evaluation is younger than ``max_age_seconds``; otherwise the reasons."""
@@ -83,6 +99,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
             if cat is None:
                 continue
             by_key = {(r["id"], r["window"]): r for r in p["results"]}
+            outlook = {pr["id"]: pr for pr in p.get("projections") or []}
             rows = []
             for ind in cat.quantitative:
                 cells = []
@@ -96,6 +113,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                     "target": fmt_target(ind, lang), "cells": cells,
                     "status": ytd.get("status", "no_data"), "status_text": t(ytd.get("status", "no_data"), lang),
                     "days": ytd.get("days_with_data", 0),
+                    "projected": _outlook(outlook.get(ind.id), ind.unit, lang),
                 })
             comp = p.get("completeness") or {}
             boards.append({
