@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
 
 DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
@@ -57,6 +58,123 @@ class ServiceSettings(BaseModel):
     status_url: str = Field("", description="Public base URL of the status page (used in mails and reports).")
 
 
+class QueueLogSettings(BaseModel):
+    """How the call platform's queue_log is read (applied when logs are ingested)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queues: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Hotline id -> the queue names (shell patterns: 12345-*) that belong to it. A hotline "
+        "without an entry takes every queue of the log.",
+    )
+    unresolved_after_hours: float = Field(
+        4.0, gt=0, le=24,
+        description="An ENTERQUEUE without any exit counts as unresolved once the log has gone on this many "
+        "hours past it (log time, not the clock).",
+    )
+    unresolved_offered: bool = Field(
+        True,
+        description="Whether an unresolved call (entered, never exited) counts as an offered, unanswered call.",
+    )
+    db_time_zone: ZoneName | None = Field(
+        None,
+        description="Zone of text times (2019-01-01 08:00:00) in the database/CSV form of the queue_log; "
+        "default: the hotline's zone. UNIX epochs are UTC whatever this says.",
+    )
+
+    def queue_patterns(self, hotline_id: str) -> tuple[str, ...] | None:
+        """The queue-name patterns of a hotline; None: every queue belongs to it."""
+        return self.queues.get(hotline_id)
+
+
+class TicketSettings(BaseModel):
+    """How ticket (工单) exports become counters (applied when exports are ingested)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    operator_channels: tuple[str, ...] = Field(
+        ("电话",),
+        description="Channels (受理渠道) whose tickets operators take: the base of the first-contact "
+        "resolution rate (话务员受理量).",
+    )
+
+
+def _http_url(v: str) -> str:
+    v = v.strip()
+    if v and not v.startswith(("http://", "https://")):
+        raise ValueError(f"{v!r} is not an http(s) URL")
+    return v
+
+
+class SmtpSettings(BaseModel):
+    """Outgoing mail for alerts (HOTLINE_KPI_SMTP__<NAME>). An empty host: mail is not
+    configured; alerts are still tracked and their notifications wait, listed as undelivered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("", description="SMTP server; empty: no mail is sent.")
+    port: int | None = Field(None, ge=1, le=65535,
+                             description="Default by security: 25 (none), 587 (starttls), 465 (tls).")
+    security: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none: plain SMTP; starttls: upgrade with STARTTLS; tls: implicit TLS (SMTPS).")
+    username: str = Field("", description="Login name; empty: no login.")
+    password: SecretStr = Field(SecretStr(""), description="Login password: set HOTLINE_KPI_SMTP__PASSWORD (or "
+                                "the .env file), never the settings file. Never logged.")
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server with (a private relay); "
+                                 "default: the system's.")
+    timeout_seconds: float = Field(30, gt=0, le=600, description="Timeout of each SMTP network operation.")
+    from_address: str = Field("hotline-kpi@localhost", description="Sender (From and envelope) of alert mail.")
+    retry_for_seconds: float = Field(
+        86400, ge=0, le=30 * 86400,
+        description="Transient failures (refused, timeout, 4xx, disconnect) are retried for this long after "
+        "the notification was written; then the remaining recipients are given up (recorded as expired).")
+    backoff_initial_seconds: float = Field(30, gt=0, le=86400, description="First retry delay; doubles each time.")
+    backoff_max_seconds: float = Field(1800, gt=0, le=86400, description="Longest delay between two retries.")
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        from hotline_kpi.alerts.rules import check_address
+
+        return check_address(v)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.security]
+
+
+class AlertSettings(BaseModel):
+    """Alert evaluation and mail (HOTLINE_KPI_ALERTS__<NAME>); mails follow ``language``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules_file: Path = Field(Path("config/alerts.yaml"), description="The alert rules (docs/alerts.md). When the "
+                             "default file is absent, alerting is off (logged); a file named here must exist.")
+    status_url: str = Field("", description="Base URL of the status page linked from mails; default: "
+                            "service.status_url.")
+    grafana_url: str = Field("", description="URL of the Grafana dashboard linked from mails "
+                             "(var-hotline is appended).")
+    digest_at: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
+                           description="Daily digest of the alerts still firing, hotline time zone (HH:MM).")
+    digest_quiet_hours: float = Field(
+        12, ge=0, le=24 * 7,
+        description="A digest leaves out alerts that started firing less than this long before it: their "
+        "firing notice has just told.")
+    dispatch_interval_seconds: float = Field(30, ge=1, le=3600, description="How often owed mail is sent.")
+    claim_timeout_seconds: float = Field(
+        600, ge=10, le=86400,
+        description="A sender that claimed a notification and vanished (crash) loses the claim after this; "
+        "another sends it. Keep it well above a whole SMTP session (several timeouts).")
+
+    @field_validator("status_url", "grafana_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("HOTLINE_KPI_CONFIG_FILE")
     if explicit:
@@ -82,28 +200,23 @@ class Settings(BaseSettings):
     var_dir: Path = Field(Path("./var"), description="Where originals, the inbox and other state live.")
     targets_dir: Path = Field(Path("./config/targets"), description="Folder of target catalogues (*.yaml).")
     default_hotline: str = Field("shanghai-12345", description="Hotline used when a command names none.")
-    timezone: str = Field(
+    timezone: ZoneName = Field(
         "Asia/Shanghai",
         description="The hotlines' time zone: local dates, 'yesterday' and schedules are computed in it, "
         "never in the machine's zone.",
     )
     language: Literal["zh", "en"] = Field("zh", description="Language of the UI, mails and reports.")
     formulas: FormulaSettings = Field(default_factory=FormulaSettings)
+    queue_log: QueueLogSettings = Field(default_factory=QueueLogSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
     source_priority: tuple[str, ...] = Field(
         DEFAULT_SOURCE_PRIORITY,
         description="When several sources supply the same counter for a day, the first listed wins.",
     )
     sqlite_busy_timeout_seconds: float = Field(30.0, gt=0, le=600)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
-        return v
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -4,6 +4,13 @@ An ingestor turns a file into a :class:`~hotline_kpi.domain.ParsedFile` with eve
 validated, or raises :class:`IngestRejected` listing every problem it found (file, row,
 column, value, why). It touches no database: parsing happens before the one short write
 transaction of :mod:`hotline_kpi.ingest.pipeline`, so a rejected file stores nothing.
+
+Raw sources (call log, tickets, callbacks) hold records rather than finished days: a call,
+a ticket or a callback may be seen again in a later file, and must then update what was
+stored rather than count twice. Their ingestors follow :class:`RecordIngestor`: ``parse``
+reads and validates the file into :class:`ParsedRecords` (still without a database), and
+``store`` merges those records with the stored ones inside the pipeline's write
+transaction and recomputes the counters of the days they touch.
 """
 
 from __future__ import annotations
@@ -12,14 +19,25 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from zoneinfo import ZoneInfo
 
 from hotline_kpi.catalogue import CatalogueSet, Hotline
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.settings import QueueLogSettings, TicketSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hotline_kpi.store.repo import FileMeta, StoreResult
 
 #: Called with (units done, units total) while a file is read; units are bytes or rows.
 Progress = Callable[[int, int], None]
+
+#: A file with more problems than this is not read further: the first ones tell enough,
+#: and collecting millions would take memory.
+MAX_PROBLEMS = 1000
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,15 @@ class IngestRejected(ValueError):
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where to go on reading an append-only log whose beginning was loaded before."""
+
+    #: Bytes already read (always just after a line end) and the lines in them.
+    offset: int
+    lines: int
+
+
+@dataclass(frozen=True)
 class IngestContext:
     """What an ingestor may know besides the file: no session, no clock, no settings object."""
 
@@ -72,6 +99,43 @@ class IngestContext:
     today: dt.date
     formulas: FormulaSettings = field(default_factory=FormulaSettings)
     progress: Progress | None = None
+    queue_log: QueueLogSettings = field(default_factory=QueueLogSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
+    #: For a :class:`RecordIngestor` with ``resumable``: the part of this log already loaded.
+    resume: Resume | None = None
+    #: Bytes of the file that were hashed: a log still being written is read only up to
+    #: there, so the load, its hash and its kept original are the same bytes.
+    size: int | None = None
+
+
+@dataclass
+class ParsedRecords:
+    """The validated records of one file of a raw source, before they are stored.
+
+    May hold temporary resources (a spool file): the pipeline calls :meth:`close`.
+    """
+
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Release temporary resources; the records cannot be stored afterwards."""
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """Everything a :class:`RecordIngestor` needs to store besides the session and records."""
+
+    hotline_id: str
+    zone: ZoneInfo
+    file: "FileMeta"
+    at: dt.datetime
+    #: The settings in force (JSON), recorded with the load for provenance.
+    settings_json: str
+    source_priority: tuple[str, ...]
+    formulas: FormulaSettings = field(default_factory=FormulaSettings)
+    queue_log: QueueLogSettings = field(default_factory=QueueLogSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
 
 
 class Ingestor(Protocol):
@@ -90,11 +154,51 @@ class Ingestor(Protocol):
         ...
 
 
+class RecordIngestor(Protocol):
+    """A raw source whose records merge with what earlier files stored (see the module doc)."""
+
+    source: str
+    #: True for append-only logs: the pipeline recognises a file that is a loaded log grown
+    #: longer (high-water mark) and passes ``ctx.resume`` so only the new part is read.
+    resumable: bool
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """Whether a file with this name and these first bytes looks like this source."""
+        ...
+
+    def parse(self, path: Path, ctx: IngestContext) -> ParsedRecords:
+        """Read and validate the whole file (from ``ctx.resume`` on, if given).
+
+        Must not touch the database. Raises :class:`IngestRejected` listing every problem.
+        """
+        ...
+
+    def store(self, session: "Session", parsed: ParsedRecords, request: StoreRequest) -> "StoreResult":
+        """Merge ``parsed`` into the stored records inside the caller's write transaction:
+        records seen before are updated, never counted twice; the touched days get a new
+        revision of this source's counters when their values changed."""
+        ...
+
+
+def day_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
+                 column: str = "date") -> list[Problem]:
+    """A day is acceptable when it is not after today and its year has a target catalogue."""
+    where = dict(file=file, row=row, column=column, value=day.isoformat())
+    if day > ctx.today:
+        return [Problem(why=f"date is in the future (today is {ctx.today.isoformat()} in {ctx.hotline.timezone})",
+                        **where)]
+    years = ctx.catalogues.years(ctx.hotline.id)
+    if day.year not in years:
+        known = ", ".join(map(str, sorted(years))) or "none"
+        return [Problem(why=f"no target catalogue for {ctx.hotline.id} in {day.year} (catalogue years: {known})",
+                        **where)]
+    return []
+
+
 def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -> list[Problem]:
     """Checks every source shares: dates, counter ranges, part <= whole, one row a day."""
     problems: list[Problem] = []
     seen: dict[dt.date, int | None] = {}
-    years = set(ctx.catalogues.years(ctx.hotline.id))
     for rec in records:
         where = dict(file=file, row=rec.row)
         if rec.day in seen:
@@ -103,13 +207,7 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -
             problems.append(Problem(why=f"day {rec.day.isoformat()} appears twice{also}", column="date",
                                     value=rec.day.isoformat(), **where))
         seen[rec.day] = rec.row
-        if rec.day > ctx.today:
-            problems.append(Problem(why=f"date is in the future (today is {ctx.today.isoformat()} in "
-                                    f"{ctx.hotline.timezone})", column="date", value=rec.day.isoformat(), **where))
-        elif rec.day.year not in years:
-            known = ", ".join(map(str, sorted(years))) or "none"
-            problems.append(Problem(why=f"no target catalogue for {ctx.hotline.id} in {rec.day.year} "
-                                    f"(catalogue years: {known})", column="date", value=rec.day.isoformat(), **where))
+        problems += day_problems(rec.day, ctx, file, rec.row)
         for name, value in rec.counters.items():
             if name not in COUNTERS:
                 problems.append(Problem(why=f"unknown counter {name!r}", column=name, **where))

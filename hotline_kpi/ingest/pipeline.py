@@ -1,5 +1,11 @@
 """Loading one file: hash, parse and validate outside any transaction, keep the original,
 then store everything in one short write transaction. A file loads whole or not at all.
+
+Raw sources (:class:`~hotline_kpi.ingest.base.RecordIngestor`) store through their own
+``store``, which merges with what earlier files left. For an append-only log the
+pipeline also keeps a high-water mark: a file whose beginning is byte for byte a log
+loaded before (same first line, same hash of the loaded part) is read from where the
+last load stopped.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
 
 from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
 from hotline_kpi.files import display_name
-from hotline_kpi.ingest.base import IngestContext, Progress
+from hotline_kpi.domain import ParsedFile
+from hotline_kpi.ingest.base import IngestContext, Progress, Resume, StoreRequest
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import repo
@@ -42,32 +51,60 @@ class IngestOutcome:
         return self.result.status
 
 
-def file_sha256(path: Path) -> tuple[str, int]:
+def file_sha256(path: Path, prefixes: Iterable[int] = ()) -> tuple[str, int]:
+    """SHA-256 and size of the file; with ``prefixes``, see :func:`file_hashes`."""
+    sha, size, _ = file_hashes(path, prefixes)
+    return sha, size
+
+
+def file_hashes(path: Path, prefixes: Iterable[int] = ()) -> tuple[str, int, dict[int, str]]:
+    """SHA-256 and size of the file, and the SHA-256 of its first n bytes for each n in
+    ``prefixes`` (within the file), in one pass."""
     h = hashlib.sha256()
     size = 0
+    wanted = sorted({n for n in prefixes if n >= 0})
+    found: dict[int, str] = {}
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
+            while wanted and wanted[0] <= size + len(chunk):
+                cut = wanted.pop(0) - size
+                h.update(chunk[:cut])
+                found[size + cut] = h.copy().hexdigest()
+                chunk = chunk[cut:]
+                size += cut
             h.update(chunk)
             size += len(chunk)
-    return h.hexdigest(), size
+    if wanted and wanted[0] == size:  # pragma: no cover - covered by the loop's <=
+        found[size] = h.hexdigest()
+    return h.hexdigest(), size, found
 
 
-def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date) -> Path:
-    """Copy the file under ``originals/`` by content hash (temp file + rename: atomic).
+def original_path(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date) -> Path:
+    """Where :func:`keep_original` keeps a file: by content hash, under the load's year."""
+    safe_name = _SAFE.sub("_", path.name)[-120:] or "file"
+    return originals / hotline_id / source / f"{today:%Y}" / f"{sha256[:16]}-{safe_name}"
+
+
+def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date,
+                  length: int | None = None) -> Path:
+    """Copy the file (its first ``length`` bytes: the part hashed) under ``originals/`` by
+    content hash (temp file + rename: atomic).
 
     Content-addressed, so keeping the same file twice is a no-op.
     """
-    safe_name = _SAFE.sub("_", path.name)[-120:] or "file"
-    folder = originals / hotline_id / source / f"{today:%Y}"
-    target = folder / f"{sha256[:16]}-{safe_name}"
+    target = original_path(path, sha256, originals, hotline_id, source, today)
     if target.exists():
         return target
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
     try:
         with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-            while chunk := src.read(1 << 20):
+            left = length
+            while chunk := src.read(1 << 20 if left is None else min(1 << 20, left)):
                 out.write(chunk)
+                if left is not None:
+                    left -= len(chunk)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
@@ -96,28 +133,80 @@ def ingest_file(
         head = f.read(_HEAD_BYTES)
     source = source or detect_source(path, head)
     ingestor = get_ingestor(source)
-    sha256, size = file_sha256(path)
+    records = hasattr(ingestor, "store")
+
+    # An append-only log grown since it was loaded: find where the last load stopped.
+    head_sha: str | None = None
+    marks: list[repo.Mark] = []
+    if records and getattr(ingestor, "resumable", False):
+        line_end = head.find(b"\n")
+        if line_end >= 0:
+            head_sha = hashlib.sha256(head[: line_end + 1]).hexdigest()
+            with read_session(engine) as session:
+                marks = repo.log_marks(session, hotline.id, source, head_sha)
+    sha256, size, prefix_hashes = file_hashes(path, [m.length for m in marks])
 
     with read_session(engine) as session:
         existing = repo.find_loaded(session, hotline.id, source, sha256)
     if existing is not None:
         return IngestOutcome(path, source, hotline.id, sha256, repo.StoreResult("already_loaded", existing.id))
 
+    matching = [m for m in marks if prefix_hashes.get(m.length) == m.prefix_sha256]
+    mark = max(matching, key=lambda m: m.length, default=None)
     today = local_today(clock, hotline.zone)
     ctx = IngestContext(hotline=hotline, catalogues=catalogues, today=today, formulas=settings.formulas,
-                        progress=progress)
-    parsed = ingestor.parse(path, ctx)
-
-    original = keep_original(path, sha256, settings.originals_dir, hotline.id, source, today)
-    with write_session(engine) as session:
-        repo.ensure_hotline(session, hotline)
-        result = repo.store_parsed(
-            session,
-            hotline_id=hotline.id,
-            parsed=parsed,
-            file=repo.FileMeta(display_name(path.name), sha256, size, str(original)),
-            at=clock.now(),
-            settings_json=json.dumps(settings.formulas.model_dump(mode="json"), sort_keys=True),
-            source_priority=settings.source_priority,
-        )
-    return IngestOutcome(path, source, hotline.id, sha256, result, parsed.notes)
+                        progress=progress, queue_log=settings.queue_log, tickets=settings.tickets,
+                        resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size)
+    # The original is copied while the file is parsed (a copy of a big log takes seconds);
+    # a rejected file leaves no original behind, unless the same content was kept before.
+    kept_before = original_path(path, sha256, settings.originals_dir, hotline.id, source, today).exists()
+    with ThreadPoolExecutor(1) as copier:
+        keeping = copier.submit(keep_original, path, sha256, settings.originals_dir, hotline.id, source, today,
+                                size)
+        try:
+            parsed = ingestor.parse(path, ctx)
+        except BaseException:
+            kept = keeping.result()
+            if not kept_before:
+                kept.unlink(missing_ok=True)
+            raise
+        original = keeping.result()
+    try:
+        file = repo.FileMeta(display_name(path.name), sha256, size, str(original))
+        formulas_json = settings.formulas.model_dump(mode="json")
+        with write_session(engine) as session:
+            repo.ensure_hotline(session, hotline)
+            if isinstance(parsed, ParsedFile):
+                result = repo.store_parsed(
+                    session,
+                    hotline_id=hotline.id,
+                    parsed=parsed,
+                    file=file,
+                    at=clock.now(),
+                    settings_json=json.dumps(formulas_json, sort_keys=True),
+                    source_priority=settings.source_priority,
+                )
+            else:
+                used = {"formulas": formulas_json, "queue_log": settings.queue_log.model_dump(mode="json"),
+                        "tickets": settings.tickets.model_dump(mode="json")}
+                request = StoreRequest(
+                    hotline_id=hotline.id, zone=hotline.zone, file=file, at=clock.now(),
+                    settings_json=json.dumps(used, sort_keys=True, ensure_ascii=False),
+                    source_priority=tuple(settings.source_priority), formulas=settings.formulas,
+                    queue_log=settings.queue_log, tickets=settings.tickets,
+                )
+                result = ingestor.store(session, parsed, request)  # type: ignore[attr-defined]
+                if head_sha is not None and getattr(parsed, "appendable", False) and parsed.end_offset > 0:
+                    end = parsed.end_offset
+                    if end == size:
+                        prefix = sha256
+                    elif mark is not None and end == mark.length:
+                        prefix = mark.prefix_sha256
+                    else:  # an unfinished last line was left out: hash what was read
+                        prefix = file_hashes(path, [end])[2][end]
+                    repo.save_log_mark(session, hotline.id, source, head_sha,
+                                       repo.Mark(end, prefix, parsed.end_lines), result.ingest_id)
+    finally:
+        if not isinstance(parsed, ParsedFile):
+            parsed.close()
+    return IngestOutcome(path, source, hotline.id, sha256, result, result.notes)

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Union
 
-from hotline_kpi.ingest.base import Ingestor
+from hotline_kpi.ingest.base import Ingestor, RecordIngestor
+
+AnyIngestor = Union[Ingestor, RecordIngestor]
 
 
 class UnknownSource(ValueError):
     pass
 
 
-def ingestors() -> dict[str, Ingestor]:
+def ingestors() -> dict[str, AnyIngestor]:
+    from hotline_kpi.ingest.callbacks import CallbackIngestor
     from hotline_kpi.ingest.daily_report import DailyReportIngestor
+    from hotline_kpi.ingest.queue_log import QueueLogIngestor
+    from hotline_kpi.ingest.tickets import TicketIngestor
 
-    found: list[Ingestor] = [DailyReportIngestor()]
+    found: list[AnyIngestor] = [DailyReportIngestor(), QueueLogIngestor(), TicketIngestor(), CallbackIngestor()]
     return {i.source: i for i in found}
 
 
-def get_ingestor(source: str) -> Ingestor:
+def get_ingestor(source: str) -> AnyIngestor:
     known = ingestors()
     try:
         return known[source]

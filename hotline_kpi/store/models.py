@@ -9,6 +9,17 @@ Layout:
   ``source_day`` rows by source priority. It is derived state, rebuilt for the touched
   days in the same transaction as every load, so that evaluation sums one narrow table
   (see bench/evaluate.py).
+
+Raw sources (issue #4) keep what they read, so that a record seen again updates it
+instead of counting twice, and their ``source_day`` revisions are recomputed from it:
+
+- ``queue_call_day``: the calls of the Asterisk queue_log per hotline and local date of
+  their ENTERQUEUE, each call's state joined from all the lines read so far (compact,
+  compressed: a year is about 4 million calls).
+- ``ticket`` and ``callback``: one row per ticket number and per callback.
+- ``log_mark``: high-water marks of append-only logs (re-reading a grown file reads only
+  the new part); ``source_state``: one row per hotline and source, locked by every load
+  of that source so that two loads merge one after the other.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -130,6 +142,114 @@ class DailyCountersRow(CounterColumns, Base):
     provenance: Mapped[str] = mapped_column(Text, default="{}")
 
 
+# --- raw sources: what they read, kept for merging (issue #4) -------------------------
+
+
+class SourceStateRow(Base):
+    """One row per hotline and raw source: the lock every load of it takes, and its state."""
+
+    __tablename__ = "source_state"
+
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: queue-log: the latest event time read so far (UNIX seconds). Calls still open this
+    #: long after entering count as unresolved (settings.queue_log.unresolved_after_hours).
+    watermark: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LogMarkRow(Base):
+    """How far an append-only log was read: its first ``length`` bytes, with their hash.
+
+    A log is recognised by the hash of its first line; a file whose first ``length`` bytes
+    hash to ``prefix_sha256`` is the same log grown, and only its new part is read.
+    """
+
+    __tablename__ = "log_mark"
+
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    head_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    prefix_sha256: Mapped[str] = mapped_column(String(64))
+    #: Lines in the first ``length`` bytes: row numbers of the new part go on from there.
+    lines: Mapped[int] = mapped_column(BigInteger)
+    ingest_id: Mapped[int] = mapped_column(ForeignKey("ingest.id"))
+
+
+class QueueCallDayRow(Base):
+    """The queue_log calls of one hotline-day (local date of the call's first ENTERQUEUE;
+    calls seen without any ENTERQUEUE sit on the date of their first event)."""
+
+    __tablename__ = "queue_call_day"
+
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    #: zlib-compressed lines ``callid TAB enter TAB outcome TAB outcome_at TAB wait TAB first_seen``
+    #: sorted by callid (hotline_kpi.ingest.queue_log.encode_calls).
+    calls: Mapped[bytes] = mapped_column(LargeBinary)
+    entered: Mapped[int] = mapped_column(Integer)
+    orphans: Mapped[int] = mapped_column(Integer)
+    #: The earliest ENTERQUEUE of the calls that were still open when the day was last
+    #: counted: once the watermark passes it by the unresolved age, the day is counted again.
+    open_since: Mapped[int | None] = mapped_column(BigInteger)
+    ingest_id: Mapped[int] = mapped_column(ForeignKey("ingest.id"))
+
+
+class TicketRow(Base):
+    """A ticket (工单) as last exported; the ticket number is its identity."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        # Serves the recount of the "tickets" source's counters for the touched days.
+        Index("ix_ticket_day", "hotline_id", "day"),
+    )
+
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Local date of acceptance in the hotline's zone: the day the ticket counts for.
+    day: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(32))
+    request_type: Mapped[str] = mapped_column(String(32), default="")
+    #: direct (直接答复: resolved on the call) | dispatch (派单) | "" (not yet decided)
+    handling: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    returned: Mapped[bool] = mapped_column(Boolean)
+    operator_fault: Mapped[bool] = mapped_column(Boolean)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    return_reason: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(64), default="")
+    #: The latest time in the row (accepted, returned, closed; UNIX seconds): an older
+    #: export never overwrites a newer one.
+    version: Mapped[int] = mapped_column(BigInteger)
+    ingest_id: Mapped[int] = mapped_column(ForeignKey("ingest.id"))
+
+
+class CallbackRow(Base):
+    """A satisfaction callback (回访) as last exported."""
+
+    __tablename__ = "callback"
+    __table_args__ = (
+        # Serves the recount of the "callbacks" source's counters for the touched days.
+        Index("ix_callback_day", "hotline_id", "day"),
+    )
+
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
+    #: The export's callback number (回访编号) when it has one, else ticket number + time.
+    callback_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(64))
+    called_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: Local date of the callback in the hotline's zone.
+    day: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(16), default="")
+    #: very_satisfied | satisfied | basically_satisfied | dissatisfied | very_dissatisfied
+    #: | unreached | refused
+    result: Mapped[str] = mapped_column(String(24))
+    ingest_id: Mapped[int] = mapped_column(ForeignKey("ingest.id"))
+
+
 # --- the service (scheduler, exporter, status page) ----------------------------------
 
 
@@ -194,3 +314,109 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- alerts (issue #5): state, state changes that double as the outbox, deliveries ---
+
+
+class AlertRow(Base):
+    """The current state of one rule on one hotline (healthchecks' ``Check``)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("rule_id", "hotline_id", name="uq_alert_rule_hotline"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"))
+    #: warning | critical (the rule's, as of the last evaluation)
+    severity: Mapped[str] = mapped_column(String(16))
+    #: inactive | pending | firing
+    state: Mapped[str] = mapped_column(String(16))
+    #: Consecutive evaluated days the condition held: the "for" count, kept across restarts.
+    held_days: Mapped[int] = mapped_column(Integer, default=0)
+    #: The as-of date last counted in ``held_days``.
+    last_day: Mapped[dt.date | None] = mapped_column(Date)
+    since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: When a mail about it (its firing notice or a digest listing it) last reached a server.
+    last_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The figures of the last evaluation (JSON), for digests and ``alerts list``.
+    figures: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class AlertEventRow(Base):
+    """A state change of an alert (healthchecks' ``Flip``), a digest or a resend.
+
+    Written in the transaction of the evaluation that caused it. A row that notifies is
+    also the outbox entry: owed while ``processed_at`` is NULL, claimed by a sender with
+    a conditional UPDATE of ``claimed_by``/``claimed_until``, and processed only once
+    every recipient was accepted by the SMTP server, refused for good, or given up on.
+    The message (subject, bodies, Message-ID) is rendered when the row is written, so a
+    retry sends the same bytes.
+    """
+
+    __tablename__ = "alert_event"
+    __table_args__ = (
+        # Serves the history of one alert (In-Reply-To of a resolved notice, alerts list).
+        Index("ix_alert_event_alert", "alert_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
+    hotline_id: Mapped[str] = mapped_column(String(64))
+    #: pending | cleared | firing | resolved | dropped | digest | resend
+    kind: Mapped[str] = mapped_column(String(16))
+    old_state: Mapped[str] = mapped_column(String(16), default="")
+    new_state: Mapped[str] = mapped_column(String(16), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation_snapshot.id"))
+    figures: Mapped[str] = mapped_column(Text, default="{}")
+    #: Digests: one per slot, hotline and recipient (a second run of the job adds nothing).
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON list of addresses, resolved from the rule when the row was written.
+    recipients: Mapped[str] = mapped_column(Text, default="[]")
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    in_reply_to: Mapped[str] = mapped_column(String(255), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    #: Claims so far (a claim abandoned by a crash counts too).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Transient failures are retried until then; then the rest is given up (expired).
+    deliver_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: none (no mail) | sent | partial (some recipients refused for good) | failed | expired
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+# Serves the dispatcher's scan for owed notifications (``WHERE processed_at IS NULL ORDER
+# BY next_attempt_at``) and the oldest-undelivered metric: only owed rows are indexed, so
+# the index stays a handful of entries however long the history grows.
+Index("ix_alert_event_owed", AlertEventRow.next_attempt_at,
+      sqlite_where=AlertEventRow.processed_at.is_(None), postgresql_where=AlertEventRow.processed_at.is_(None))
+
+
+class AlertDeliveryRow(Base):
+    """One delivery attempt of one notification to one recipient, with its outcome."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        # Serves "which recipients are already done" before each retry of a notification.
+        Index("ix_alert_delivery_event", "event_id", "recipient"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_event.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: sent | transient (retried) | permanent (5xx: not retried) | expired (retries gave up)
+    outcome: Mapped[str] = mapped_column(String(16))
+    code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from sqlalchemy import func, select
 
-from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile, WINDOWS, Window
+from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile, WINDOWS
 from hotline_kpi.evaluate import aggregates_from_rows
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
