@@ -26,7 +26,7 @@ from hotline_kpi import __version__
 from hotline_kpi.catalogue import CatalogueError, CatalogueSet, load_catalogue
 from hotline_kpi.clock import Clock, SystemClock, local_today
 from hotline_kpi.domain import COUNTERS, Status, Window
-from hotline_kpi.evaluate import Scoreboard, WindowResult, scoreboard_to_json
+from hotline_kpi.evaluate import Scoreboard, WindowResult
 from hotline_kpi.formatting import fmt_target, fmt_value
 from hotline_kpi.i18n import Lang, t
 from hotline_kpi.ingest.base import IngestRejected
@@ -251,6 +251,40 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     return table
 
 
+_PACE_STYLE = {"on_track": "green", "secured": "bold green", "at_risk": "bold red", "cannot_be_met": "bold red",
+               "insufficient_data": "yellow"}
+
+
+def render_projections(projections, app: App, sb: Scoreboard) -> Table:  # noqa: ANN001
+    lang = app.lang
+    cat = app.catalogues.for_year(sb.hotline_id, sb.as_of.year)
+    table = Table(title=t("projection_title", lang, year=sb.as_of.year))
+    for key in ("indicator", "target", "projected", "interval", "pace_status", "required", "budget", "burn_7d",
+                "burn_30d"):
+        table.add_column(t(key, lang), justify="left" if key in ("indicator", "target", "pace_status") else "right")
+    notes: dict[str, list[str]] = {}
+    for p in projections:
+        ind = cat.indicator(p.indicator_id)
+        interval = ("—" if p.interval_low is None else
+                    f"{fmt_value(p.interval_low, ind.unit, lang)} – {fmt_value(p.interval_high, ind.unit, lang)}")
+        pace = f"[{_PACE_STYLE.get(p.pace_status.value, '')}]{t(p.pace_status.value, lang)}[/]"
+        required = "—" if p.required_value is None else (
+            f"{p.required_value:,.0f}{t('per_day', lang)}" if p.required_unit == "requests_per_day"
+            else fmt_value(p.required_value, ind.unit, lang))
+        budget = "—" if p.budget_remaining is None else f"{p.budget_remaining:,.0f} {t('unit_' + p.budget_unit, lang)}"
+        burn = ["—" if b is None else f"{b:.2f}" for b in (p.burn_rate_7d, p.burn_rate_30d)]
+        table.add_row(ind.level3 if lang == "zh" else ind.name_en, fmt_target(ind, lang),
+                      fmt_value(p.projected_value, ind.unit, lang), interval, pace, required, budget, *burn)
+        note = p.note_zh if lang == "zh" else p.note_en
+        if note:
+            notes.setdefault(note, []).append(ind.level3 if lang == "zh" else ind.name_en)
+    lines = [note if len(names) == len(projections) else f"{'、'.join(names)}: {note}"
+             for note, names in notes.items()]
+    if lines:
+        table.caption = "\n".join(lines)
+    return table
+
+
 @cli.command()
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
 @click.option("--as-of", "as_of", default=None, help="Evaluate as of this local date (default: the last day with "
@@ -259,7 +293,7 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
 @pass_app
 def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> None:
     """Evaluate every indicator over day, 7/30 days, month, quarter and year to date."""
-    from hotline_kpi.scoreboard import default_as_of, load_scoreboard
+    from hotline_kpi.scoreboard import default_as_of, load_evaluation
 
     hid = app.hotline_id(hotline_id)
     app.require_schema()
@@ -268,11 +302,12 @@ def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> N
         if app.catalogues.get(hid, day.year) is None:
             years = ", ".join(map(str, app.catalogues.years(hid)))
             raise Failure(f"no target catalogue for {hid} in {day.year} (catalogue years: {years}); pass --as-of")
-        sb = load_scoreboard(session, app.catalogues, app.settings.formulas, hid, day)
+        ev = load_evaluation(session, app.catalogues, app.settings.formulas, hid, day)
     if fmt == "json":
-        click.echo(json.dumps(scoreboard_to_json(sb), ensure_ascii=False, indent=2, allow_nan=False))
+        click.echo(json.dumps(ev.to_json(), ensure_ascii=False, indent=2, allow_nan=False))
     else:
-        _console().print(render_scoreboard(sb, app))
+        _console().print(render_scoreboard(ev.scoreboard, app))
+        _console().print(render_projections(ev.projections, app, ev.scoreboard))
 
 
 # --- export -------------------------------------------------------------------------------
@@ -327,6 +362,43 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
 
         write_atomic(output, text.encode("utf-8"))
         click.echo(f"wrote {len(days)} day(s) to {output}", err=True)
+
+
+@export.command("openmetrics")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@pass_app
+def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, output: Path | None) -> None:
+    """The daily history as OpenMetrics with timestamps, for `promtool tsdb
+    create-blocks-from openmetrics` (docs/history.md). Days of the last 3 hours are left out."""
+    from hotline_kpi.history import HEAD_BLOCK, export_openmetrics as render_history
+
+    hid = app.hotline_id(hotline_id)
+    first, last = _date(start), _date(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    app.require_schema()
+    with read_session(app.engine) as session:
+        rows = repo.daily_counters(session, hid, first, last)
+    result = render_history(hid, app.catalogues.hotline(hid).zone, rows, lambda year: app.catalogues.get(hid, year),
+                            app.settings.formulas, first, last, not_after=app.clock.now() - HEAD_BLOCK)
+    err = _console(err=True)
+    for year in result.years_without_catalogue:
+        err.print(f"note: no target catalogue for {hid} in {year}: counters only for that year", soft_wrap=True)
+    if result.days_too_recent:
+        err.print(f"note: left out {len(result.days_too_recent)} day(s) from {result.days_too_recent[0]} on: "
+                  f"younger than {HEAD_BLOCK.total_seconds() / 3600:g} h (Prometheus' head block)", soft_wrap=True)
+    if output is None:
+        click.echo(result.text, nl=False)
+    else:
+        from hotline_kpi.files import write_atomic
+
+        write_atomic(output, result.text.encode("utf-8"))
+        click.echo(f"wrote {result.samples} sample(s) to {output}", err=True)
 
 
 # --- targets ------------------------------------------------------------------------------
@@ -470,6 +542,145 @@ def demo(app: App, year: int, seed: int) -> None:
     with read_session(app.engine) as session:
         sb = load_scoreboard(session, app.catalogues, app.settings.formulas, hid, dt.date(year, 12, 31))
     _console().print(render_scoreboard(sb, app))
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def _alerting(app: App):  # noqa: ANN202 - imported lazily with the alerts package
+    from hotline_kpi.alerts.rules import RulesError
+    from hotline_kpi.alerts.service import Alerting
+
+    try:
+        alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        raise Failure(str(exc)) from None
+    if alerting is None:
+        raise Failure(f"alerting is off: no rules file {app.settings.alerts.rules_file} (alerts.rules_file)")
+    return alerting
+
+
+def _local_time(at: dt.datetime | None, app: App) -> str:
+    return "—" if at is None else at.astimezone(app.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+@cli.group()
+def alerts() -> None:
+    """Breach alerts: state, undelivered mail, test and resend (docs/alerts.md)."""
+
+
+@alerts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list inactive alerts.")
+@pass_app
+def alerts_list(app: App, show_all: bool) -> None:
+    """Alerts (state, since, last notified) and notifications not yet delivered."""
+    from hotline_kpi.alerts import outbox
+
+    app.require_schema()
+    with read_session(app.engine) as s:
+        views = outbox.list_alerts(s)
+        owed = outbox.owed_notifications(s)
+        failures = outbox.recent_failures(s, limit=10)
+    out = _console()
+    smtp = app.settings.smtp
+    out.print(f"SMTP: {f'{smtp.host}:{smtp.effective_port} ({smtp.security})' if smtp.host else 'not configured (smtp.host)'}"
+              f" · rules: {app.settings.alerts.rules_file}", soft_wrap=True)
+    table = Table(title="alerts")
+    for col in ("id", "hotline", "rule", "severity", "state", "days held", "since", "last notified", "summary"):
+        table.add_column(col)
+    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
+    shown = [v for v in views if show_all or v.state != "inactive"]
+    for v in shown:
+        table.add_row(str(v.id), v.hotline_id, v.rule_id, v.severity, f"[{style.get(v.state, '')}]{v.state}[/]",
+                      str(v.held_days), _local_time(v.since, app), _local_time(v.last_notified_at, app),
+                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang))
+    out.print(table)
+    if len(shown) < len(views):
+        out.print(f"{len(views) - len(shown)} inactive alert(s) not shown (--all)")
+    if owed:
+        pending = Table(title="undelivered notifications")
+        for col in ("event", "kind", "alert", "written", "attempts", "next attempt", "gives up", "waiting for",
+                    "last error"):
+            pending.add_column(col)
+        for o in owed:
+            pending.add_row(str(o.event_id), o.kind, str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
+                            _local_time(o.next_attempt_at, app), _local_time(o.deliver_by, app), ", ".join(o.remaining),
+                            o.last_error[:120])
+        out.print(pending)
+    else:
+        out.print("no undelivered notifications")
+    if failures:
+        failed = Table(title="recent delivery failures (not retried)")
+        for col in ("event", "recipient", "at", "outcome", "error"):
+            failed.add_column(col)
+        for d in failures:
+            failed.add_row(str(d.event_id), d.recipient, _local_time(outbox.aware(d.at), app), d.outcome,
+                           (d.error or "")[:160])
+        out.print(failed)
+
+
+@alerts.command("test-email")
+@click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
+@pass_app
+def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
+    """Send a test mail now, straight through the SMTP settings; exit status 1 if any
+    recipient did not get it."""
+    from email.utils import make_msgid
+
+    from hotline_kpi.alerts.content import render_test
+    from hotline_kpi.alerts.rules import check_address
+    from hotline_kpi.alerts.smtp import SmtpTransport, build_message
+
+    smtp = app.settings.smtp
+    if not smtp.host:
+        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+    try:
+        recipients = [check_address(a) for a in to]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    now = app.clock.now()
+    hotline = app.catalogues.hotline(app.settings.default_hotline) if app.catalogues.hotlines() else None
+    content = render_test(lang=app.lang, label=hotline.label if hotline else "hotline", at=now,
+                          zone=app.settings.zone)
+    domain = smtp.from_address.rpartition("@")[2]
+    msg = build_message(subject=content.subject, text=content.text, html=content.html, sender=smtp.from_address,
+                        to=recipients, message_id=make_msgid("hotline-kpi.test", domain=domain), date=now)
+    transport = SmtpTransport(smtp)
+    results = transport.send(msg, smtp.from_address, recipients)
+    for r in results:
+        click.echo(f"{r.recipient}: {r.outcome}" + (f" ({r.error})" if r.error else ""))
+    if any(r.outcome != "sent" for r in results):
+        raise Failure(f"not delivered to every recipient via {transport.describe()}")
+
+
+@alerts.command("resend")
+@click.argument("event_id", type=int)
+@pass_app
+def alerts_resend(app: App, event_id: int) -> None:
+    """Queue a notification again (an event id from `alerts list`), with a new Message-ID."""
+    from hotline_kpi.alerts.outbox import NotANotification
+
+    app.require_schema()
+    alerting = _alerting(app)
+    try:
+        new_id = alerting.resend(event_id)
+    except NotANotification as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"event {event_id} queued again as event {new_id}; it goes out with the next delivery pass "
+               f"(`hotline-kpi alerts dispatch` or the service)")
+
+
+@alerts.command("dispatch")
+@pass_app
+def alerts_dispatch(app: App) -> None:
+    """Run one delivery pass now: every notification due is claimed, sent and recorded."""
+    app.require_schema()
+    alerting = _alerting(app)
+    if alerting.transport is None:
+        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+    report = alerting.dispatch()
+    click.echo(f"{report.processed} notification(s) processed: {report.sent} delivered, {report.transient} to "
+               f"retry, {report.permanent} refused for good, {report.expired} given up")
 
 
 def main() -> None:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.scoreboard import default_as_of, load_scoreboard
+from hotline_kpi.scoreboard import default_as_of, load_evaluation
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import repo
 from hotline_kpi.store.db import read_session, write_session
 
+if TYPE_CHECKING:
+    from hotline_kpi.alerts.service import Alerting
+
 log = logging.getLogger(__name__)
 
 
 def evaluate_hotlines(engine: Engine, settings: Settings, catalogues: CatalogueSet, clock: Clock, trigger: str,
-                      hotline_ids: Sequence[str] | None = None) -> list[str]:
+                      hotline_ids: Sequence[str] | None = None, alerting: Alerting | None = None) -> list[str]:
     """Evaluate (as of each hotline's last day with data, not after yesterday) and store a
-    snapshot per hotline in one transaction; returns the hotlines evaluated."""
+    snapshot per hotline in one transaction; returns the hotlines evaluated. With
+    ``alerting``, the alert rules are judged against each snapshot in that transaction."""
     known = {h.id for h in catalogues.hotlines()}
     done: list[str] = []
     boards = []
@@ -34,10 +38,15 @@ def evaluate_hotlines(engine: Engine, settings: Settings, catalogues: CatalogueS
             if catalogues.get(hid, as_of.year) is None:
                 log.warning("no target catalogue for %s in %s: not evaluated", hid, as_of.year)
                 continue
-            boards.append(load_scoreboard(s, catalogues, settings.formulas, hid, as_of))
+            boards.append(load_evaluation(s, catalogues, settings.formulas, hid, as_of))
     with write_session(engine) as s:
         at = clock.now()
-        for sb in boards:
-            store_snapshot(s, sb, at, trigger)
+        for ev in boards:
+            sb = ev.scoreboard
+            snapshot_id = store_snapshot(s, sb, at, trigger, extra=ev.extra_json())
+            if alerting is not None:
+                # Alert state changes (and their outbox rows) commit or roll back with the
+                # evaluation that caused them.
+                alerting.on_snapshot(s, snapshot_id, at)
             done.append(sb.hotline_id)
     return done

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from hotline_kpi import __version__
+from hotline_kpi.alerts.outbox import AlertStats, alert_stats
 from hotline_kpi.service.jobs import _aware
 from hotline_kpi.service.snapshots import Snapshot, latest_snapshots
 from hotline_kpi.store.db import read_session
@@ -59,6 +60,8 @@ class MetricsModel:
     refreshed_at: dt.datetime | None = None
     database_up: bool = False
     error: str = ""
+    #: alert states and notification deliveries (issue #5); None before the first read
+    alerts: AlertStats | None = None
 
 
 def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
@@ -84,7 +87,8 @@ def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
                     _aware(r.last_success_at))
             for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
         )
-    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), _known_sources(), None, True, "")
+        alerts = alert_stats(s)
+    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), _known_sources(), None, True, "", alerts=alerts)
 
 
 def _known_sources() -> tuple[str, ...]:
@@ -209,6 +213,7 @@ class KpiCollector(Collector):
             evaluated.add_metric([hid], snap.evaluated_at.timestamp())
         yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
                     missing, evaluated)
+        yield from _projection_families(m)
 
         files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the inbox tried to load, by result.",
                                     labels=["source", "result"])
@@ -243,6 +248,78 @@ class KpiCollector(Collector):
             if j.last_success_at is not None:
                 ok.add_metric([j.job_id], j.last_success_at.timestamp())
         yield from (dur, runs, fails, ok)
+        if m.alerts is not None:
+            yield from _alert_families(m.alerts, m.refreshed_at)
+
+
+ALERT_STATES = ("inactive", "pending", "firing")
+ALERT_SEVERITIES = ("warning", "critical")
+
+
+def _alert_families(a: AlertStats, at: dt.datetime | None) -> Iterable[Metric]:
+    """Alert states (every state and severity, 0 included, so a rule can test == 0),
+    deliveries, and how long the oldest notification has been waiting (0 when none)."""
+    states = GaugeMetricFamily("hotline_kpi_alerts", "Alerts by state and severity.", labels=["state", "severity"])
+    for st in ALERT_STATES:
+        for sev in ALERT_SEVERITIES:
+            states.add_metric([st, sev], a.by_state.get((st, sev), 0))
+    sent = CounterMetricFamily("hotline_kpi_alert_notifications_sent",
+                               "Notifications accepted by the SMTP server, one per recipient.")
+    sent.add_metric([], a.sent)
+    failed = CounterMetricFamily("hotline_kpi_alert_notifications_failed",
+                                 "Notifications given up for a recipient: refused for good (5xx) or retries expired.")
+    failed.add_metric([], a.failed)
+    owed = GaugeMetricFamily("hotline_kpi_alert_notifications_undelivered",
+                             "Notifications not yet delivered to every recipient (being retried).")
+    owed.add_metric([], a.owed)
+    age = GaugeMetricFamily("hotline_kpi_alert_oldest_undelivered_age_seconds",
+                            "Age of the oldest notification not yet delivered; 0 when none waits.")
+    age.add_metric([], max(0.0, (at - a.oldest_owed_at).total_seconds())
+                   if a.oldest_owed_at is not None and at is not None else 0.0)
+    yield from (states, sent, failed, owed, age)
+
+
+def _projection_families(m: MetricsModel) -> Iterable[Metric]:
+    """Year-end outlook per annual target (docs/forecast.md); absent where not projected."""
+    labels = ["hotline", "indicator"]
+    projected = GaugeMetricFamily("hotline_kpi_projected_value",
+                                  "Projected year-end value of the indicator (same unit as its value).",
+                                  labels=labels)
+    interval = GaugeMetricFamily("hotline_kpi_projection_interval",
+                                 "Bounds of the projection's interval (level in docs/forecast.md, default 80%).",
+                                 labels=[*labels, "bound"])
+    budget = GaugeMetricFamily("hotline_kpi_error_budget_remaining",
+                               "Errors the rest of the year can still absorb before the annual target is lost "
+                               "(label budget_unit: unanswered_calls, wait_seconds, requests_needed, ...); "
+                               "negative = overdrawn.", labels=[*labels, "budget_unit"])
+    required = GaugeMetricFamily("hotline_kpi_required_value",
+                                 "Value the rest of the year must average to still meet the target (volume: "
+                                 "requests per day); absent when secured or lost.", labels=labels)
+    pace = GaugeMetricFamily("hotline_kpi_projection_status",
+                             "1 for the current year-end outlook (on_track, at_risk, cannot_be_met, secured, "
+                             "insufficient_data), 0 for the others.", labels=[*labels, "status"])
+    burn = GaugeMetricFamily("hotline_kpi_error_budget_burn_rate",
+                             "Error budget spent over the window against an even spend (1 = runs out on "
+                             "31 December).", labels=[*labels, "window"])
+    outlooks = ("on_track", "at_risk", "cannot_be_met", "secured", "insufficient_data")
+    for hid, snap in sorted(m.snapshots.items()):
+        for p in snap.payload.get("projections") or []:
+            lv = [hid, p["id"]]
+            if p.get("projected_value") is not None:
+                projected.add_metric(lv, float(p["projected_value"]))
+            for bound in ("low", "high"):
+                if p.get(f"interval_{bound}") is not None:
+                    interval.add_metric([*lv, bound], float(p[f"interval_{bound}"]))
+            if p.get("budget_remaining") is not None:
+                budget.add_metric([*lv, p.get("budget_unit", "")], float(p["budget_remaining"]))
+            if p.get("required_value") is not None:
+                required.add_metric(lv, float(p["required_value"]))
+            for st in outlooks:
+                pace.add_metric([*lv, st], 1 if p.get("pace_status") == st else 0)
+            for window in ("7d", "30d"):
+                if p.get(f"burn_rate_{window}") is not None:
+                    burn.add_metric([*lv, window], float(p[f"burn_rate_{window}"]))
+    return (projected, interval, budget, required, pace, burn)
 
 
 class MetricsCache:

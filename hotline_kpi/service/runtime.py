@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from hotline_kpi.alerts.service import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.service.evaluation import evaluate_hotlines
@@ -44,6 +45,11 @@ class Service:
         self.scheduler: BackgroundScheduler | None = None
         #: Jobs of other capabilities (alerts, reports) register here before start().
         self.extra_jobs: list[JobSpec] = []
+        # Alerts (issue #5): judged inside each evaluation's transaction; their dispatch
+        # and digest jobs run on the leader like the others. None: no rules file.
+        self.alerting = Alerting.from_settings(settings, catalogues, engine, clock, holder=self.leadership.holder)
+        if self.alerting is not None:
+            self.extra_jobs.extend(self.alerting.jobs())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -51,7 +57,8 @@ class Service:
     # --- jobs ------------------------------------------------------------------------
 
     def evaluate(self, trigger: str, hotline_ids: list[str] | None = None) -> list[str]:
-        done = evaluate_hotlines(self.engine, self.settings, self.catalogues, self.clock, trigger, hotline_ids)
+        done = evaluate_hotlines(self.engine, self.settings, self.catalogues, self.clock, trigger, hotline_ids,
+                                 alerting=self.alerting)
         self.cache.refresh()
         return done
 

@@ -1,0 +1,101 @@
+"""Whether each rule's condition holds, from a stored evaluation; pure.
+
+The input is the snapshot payload exactly as stored (``scoreboard_to_json`` plus any
+keys added later, such as ``projections``), so alerts judge what the status page and
+the exporter show. Each observation carries the figures the mail will quote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from hotline_kpi.alerts.rules import AlertsConfig, Condition, Rule
+
+#: Projection pace statuses that make ``at_risk`` hold; on_track and secured do not;
+#: insufficient_data (or no projection at all) leaves it unknown.
+AT_RISK_STATUSES = frozenset({"at_risk", "cannot_be_met"})
+NOT_AT_RISK_STATUSES = frozenset({"on_track", "secured"})
+
+
+@dataclass(frozen=True)
+class Observation:
+    rule_id: str
+    #: True / False, or None when it cannot be told (no data for the window, no projection).
+    holds: bool | None
+    #: The as-of date the observation is about (the day the "for" count counts).
+    day: dt.date
+    #: JSON-safe figures for the mail and ``alerts list``.
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _result(payload: Mapping[str, Any], indicator: str, window: str) -> dict[str, Any] | None:
+    for r in payload.get("results") or ():
+        if r.get("id") == indicator and r.get("window") == window:
+            return dict(r)
+    return None
+
+
+def _projection(payload: Mapping[str, Any], indicator: str) -> dict[str, Any] | None:
+    for p in payload.get("projections") or ():
+        if isinstance(p, Mapping) and p.get("id") == indicator:
+            return dict(p)
+    return None
+
+
+def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[str, dt.datetime],
+                 now: dt.datetime, zone: ZoneInfo) -> Observation:
+    """One rule against one hotline's stored evaluation (and, for ``no_data``, the time of
+    the last file loaded per source; a source never loaded leaves the rule unknown)."""
+    as_of = dt.date.fromisoformat(payload["as_of"])
+    base = {"rule": rule.id, "condition": rule.condition.value, "as_of": payload["as_of"],
+            "data_date": payload.get("data_date")}
+    if rule.condition is Condition.NO_DATA:
+        assert rule.source is not None and rule.after_days is not None
+        today = now.astimezone(zone).date()
+        last = last_loaded.get(rule.source)
+        figures = {**base, "source": rule.source, "after_days": rule.after_days,
+                   "last_loaded_at": None if last is None else last.isoformat()}
+        if last is None:
+            return Observation(rule.id, None, today, figures)
+        days_since = (now - last).total_seconds() / 86400
+        figures["days_since"] = round(days_since, 2)
+        return Observation(rule.id, days_since > rule.after_days, today, figures)
+
+    assert rule.indicator is not None
+    if rule.condition is Condition.AT_RISK:
+        proj = _projection(payload, rule.indicator)
+        ytd = _result(payload, rule.indicator, "year_to_date") or {}
+        figures = {**base, **ytd, "window": "year_to_date", "projection": proj}
+        status = (proj or {}).get("pace_status")
+        if status in AT_RISK_STATUSES:
+            return Observation(rule.id, True, as_of, figures)
+        if status in NOT_AT_RISK_STATUSES:
+            return Observation(rule.id, False, as_of, figures)
+        return Observation(rule.id, None, as_of, figures)
+
+    assert rule.window is not None
+    r = _result(payload, rule.indicator, rule.window.value)
+    if r is None:
+        return Observation(rule.id, None, as_of, {**base, "id": rule.indicator, "window": rule.window.value})
+    figures = {**base, **r}
+    if rule.condition is Condition.BEHIND_PACE:
+        pace, shortfall = r.get("pace"), r.get("shortfall")
+        if pace is None or shortfall is None:
+            return Observation(rule.id, None, as_of, figures)
+        return Observation(rule.id, shortfall > rule.tolerance * pace, as_of, figures)
+    status = r.get("status")
+    if status == "breached":
+        return Observation(rule.id, True, as_of, figures)
+    if status == "met":
+        return Observation(rule.id, False, as_of, figures)
+    return Observation(rule.id, None, as_of, figures)  # no_data, tracked
+
+
+def observe(config: AlertsConfig, hotline_id: str, payload: Mapping[str, Any],
+            last_loaded: Mapping[str, dt.datetime], now: dt.datetime, zone: ZoneInfo) -> list[Observation]:
+    """Every rule that applies to ``hotline_id``, in file order."""
+    return [observe_rule(rule, payload, last_loaded, now, zone)
+            for rule in config.rules if rule.applies_to(hotline_id)]

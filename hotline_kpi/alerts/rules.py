@@ -1,0 +1,221 @@
+"""Alert rules: config/alerts.yaml validated into typed values.
+
+The file holds ``default_recipients``, ``defaults`` (fields every rule takes unless it
+says otherwise) and ``rules``. Conditions (docs/alerts.md):
+
+- ``breached``: the indicator misses its target over the window (the scoreboard status);
+- ``behind_pace``: an annual total (the volume) is behind its pro-rated target by more
+  than ``tolerance`` (a fraction of the pace) over the window;
+- ``at_risk``: the year-end projection misses the target (``pace_status`` at_risk or
+  cannot_be_met); evaluated only when the stored evaluation carries ``projections``;
+- ``no_data``: no file of ``source`` loaded for the hotline for ``after_days`` days.
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hotline_kpi.domain import Window
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+class Condition(StrEnum):
+    BREACHED = "breached"
+    BEHIND_PACE = "behind_pace"
+    AT_RISK = "at_risk"
+    NO_DATA = "no_data"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class RulesError(ValueError):
+    """The rules file is unreadable or invalid; the message names file, rule and field."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: invalid alert rules:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def check_address(value: str) -> str:
+    """A bare e-mail address (no display name, no CR/LF); raises ``ValueError``."""
+    value = value.strip()
+    name, addr = parseaddr(value)
+    if name or addr != value or not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Rule(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    condition: Condition
+    #: breached / behind_pace / at_risk: the catalogue indicator id.
+    indicator: str | None = None
+    #: breached / behind_pace: the window (at_risk is about the year end; no_data has none).
+    window: Window | None = None
+    #: no_data: the source name (daily-report, queue-log, tickets, callbacks).
+    source: str | None = None
+    #: no_data: the rule holds once the last file of the source is older than this.
+    after_days: float | None = Field(None, gt=0, le=366)
+    #: behind_pace: how far behind the pace counts, as a fraction of the pace (0.05 = 5%).
+    tolerance: float = Field(0.0, ge=0, lt=1)
+    #: Consecutive evaluated days (distinct as-of dates) the condition must hold to fire.
+    for_: int = Field(1, alias="for", ge=1, le=366)
+    severity: Severity = Severity.WARNING
+    #: Empty: the file's ``default_recipients``.
+    recipients: tuple[str, ...] = ()
+    #: While firing: ``digest`` lists it in the daily digest; ``never`` mails it once only.
+    repeat: Literal["digest", "never"] = "digest"
+    send_resolved: bool = True
+    #: Hotline ids the rule applies to; empty: every hotline.
+    hotlines: tuple[str, ...] = ()
+    #: A sentence shown in the mail (config text: escaped in HTML like all data).
+    note: str = ""
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a) for a in v)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_condition(self) -> "Rule":
+        if self.condition is Condition.NO_DATA:
+            if not self.source or self.after_days is None:
+                raise ValueError("a no_data rule needs source and after_days")
+            if self.indicator or self.window:
+                raise ValueError("a no_data rule has no indicator or window")
+        else:
+            if not self.indicator:
+                raise ValueError(f"a {self.condition.value} rule needs an indicator")
+            if self.source or self.after_days is not None:
+                raise ValueError(f"a {self.condition.value} rule has no source or after_days")
+            if self.condition is Condition.AT_RISK:
+                if self.window not in (None, Window.YEAR_TO_DATE):
+                    raise ValueError("an at_risk rule is about the year end: leave window out (or year_to_date)")
+            elif self.window is None:
+                raise ValueError(f"a {self.condition.value} rule needs a window")
+        if self.tolerance and self.condition is not Condition.BEHIND_PACE:
+            raise ValueError("tolerance applies to behind_pace rules only")
+        return self
+
+    def applies_to(self, hotline_id: str) -> bool:
+        return not self.hotlines or hotline_id in self.hotlines
+
+
+class AlertsConfig(_Model):
+    default_recipients: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    source_path: str = ""
+
+    @field_validator("default_recipients")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_address(a) for a in v)
+
+    @model_validator(mode="after")
+    def _unique_and_routed(self) -> "AlertsConfig":
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"rule ids appear more than once: {', '.join(dupes)}")
+        unrouted = [r.id for r in self.rules if not r.recipients and not self.default_recipients]
+        if unrouted:
+            raise ValueError(f"rules without recipients and no default_recipients: {', '.join(unrouted)}")
+        return self
+
+    def rule(self, rule_id: str) -> Rule | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+    def recipients(self, rule: Rule) -> tuple[str, ...]:
+        return rule.recipients or self.default_recipients
+
+
+def _describe(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = raw.get("rules") or []
+        ident = rules[loc[1]].get("id") if loc[1] < len(rules) and isinstance(rules[loc[1]], dict) else None
+        who = f"rule {ident!r}" if ident else f"rule #{loc[1] + 1}"
+        rest = [str(p) for p in loc[2:]]
+        return f"{who}, field {'.'.join(rest)!r}" if rest else who
+    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else "rules file"
+
+
+def parse_rules(data: Any, path: Path | str = "<rules>") -> AlertsConfig:
+    """Validate already-parsed YAML; raises :class:`RulesError`."""
+    if not isinstance(data, dict):
+        raise RulesError(path, ["the file must hold a mapping (default_recipients, defaults, rules)"])
+    data = dict(data)
+    defaults = data.pop("defaults", None) or {}
+    if not isinstance(defaults, dict):
+        raise RulesError(path, ["field 'defaults': expected a mapping"])
+    rules = data.get("rules") or []
+    if not isinstance(rules, list):
+        raise RulesError(path, ["field 'rules': expected a list"])
+    data["rules"] = [{**defaults, **r} if isinstance(r, dict) else r for r in rules]
+    try:
+        return AlertsConfig.model_validate({**data, "source_path": str(path)})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            value = err.get("input")
+            shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
+            problems.append(f"{_describe(tuple(err['loc']), data)}: {err['msg']}{shown}")
+        raise RulesError(path, problems) from None
+
+
+def load_rules(path: Path | str) -> AlertsConfig:
+    """Load and validate a rules file; raises :class:`RulesError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(path, [f"cannot read: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError(path, [f"not valid YAML: {exc}"]) from None
+    return parse_rules(data, path)
+
+
+def check_against(config: AlertsConfig, catalogues: Iterable[Any], sources: Iterable[str] = ()) -> list[str]:
+    """Problems of ``config`` against the target catalogues (indicator unknown, not
+    targeted, behind_pace on a ratio) and the known source names; empty when it fits."""
+    cats = list(catalogues)
+    known_sources = set(sources)
+    problems: list[str] = []
+    for rule in config.rules:
+        if rule.condition is Condition.NO_DATA:
+            if known_sources and rule.source not in known_sources:
+                problems.append(f"rule {rule.id!r}: unknown source {rule.source!r} "
+                                f"(known: {', '.join(sorted(known_sources))})")
+            continue
+        found = [ind for cat in cats for ind in cat.indicators if ind.id == rule.indicator]
+        if not found:
+            problems.append(f"rule {rule.id!r}: no catalogue has an indicator {rule.indicator!r}")
+            continue
+        if not all(ind.targeted for ind in found):
+            problems.append(f"rule {rule.id!r}: indicator {rule.indicator!r} has no target to miss")
+        if rule.condition is Condition.BEHIND_PACE and not all(i.aggregation == "annual_total" for i in found):
+            problems.append(f"rule {rule.id!r}: behind_pace needs an annual total (the volume), "
+                            f"not {rule.indicator!r}")
+    return problems

@@ -1,0 +1,141 @@
+"""Alerting as the service, the evaluation job and the CLI use it: built once at the edge.
+
+- :meth:`Alerting.on_snapshot` is called by the evaluation job inside its write
+  transaction, right after it stored a snapshot;
+- the ``alerts_dispatch`` job sends what is owed every ``dispatch_interval_seconds``;
+- the ``alerts_digest`` job writes the daily digest at ``digest_at`` (hotline time) and
+  sends it; a run missed while the service was down is caught up at start-up, and a
+  second run in the same slot adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from hotline_kpi.alerts import outbox
+from hotline_kpi.alerts.content import Links
+from hotline_kpi.alerts.dispatch import Backoff, Dispatcher, PassReport
+from hotline_kpi.alerts.rules import AlertsConfig, RulesError, check_against, load_rules
+from hotline_kpi.alerts.smtp import SmtpTransport, Transport
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.clock import Clock
+from hotline_kpi.service.jobs import JobSpec
+from hotline_kpi.service.leader import new_holder_id
+from hotline_kpi.settings import Settings
+from hotline_kpi.store.db import write_session
+
+log = logging.getLogger(__name__)
+
+#: Stable job ids (job_run rows and metrics labels).
+ALERTS_DISPATCH = "alerts_dispatch"
+ALERTS_DIGEST = "alerts_digest"
+
+
+def load_config(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | None:
+    """The rules file checked against the catalogues and source names; None (logged)
+    when the default file is absent. Raises :class:`RulesError` for a bad file, or a
+    missing one that the settings name explicitly."""
+    path = Path(settings.alerts.rules_file)
+    if not path.is_file() and "rules_file" not in settings.alerts.model_fields_set:
+        log.warning("alert rules %s not found: alerting is off", path)
+        return None
+    config = load_rules(path)
+    problems = check_against(config, catalogues, settings.source_priority)
+    if problems:
+        raise RulesError(path, problems)
+    return config
+
+
+class Alerting:
+    def __init__(self, settings: Settings, catalogues: CatalogueSet, engine: Engine, clock: Clock,
+                 config: AlertsConfig, transport: Transport | None = None, holder: str | None = None):
+        self.settings = settings
+        self.catalogues = catalogues
+        self.engine = engine
+        self.clock = clock
+        self.config = config
+        self.transport = transport
+        self.holder = holder or new_holder_id()
+        a, smtp = settings.alerts, settings.smtp
+        hour, minute = (int(x) for x in a.digest_at.split(":"))
+        self.context = outbox.AlertContext(
+            config=config, catalogues=catalogues, formulas=settings.formulas, lang=settings.language,
+            links=Links(a.status_url or settings.service.status_url, a.grafana_url),
+            domain=smtp.from_address.rpartition("@")[2] or "localhost",
+            retry_for=dt.timedelta(seconds=smtp.retry_for_seconds),
+            digest_at=dt.time(hour, minute), digest_quiet=dt.timedelta(hours=a.digest_quiet_hours),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, catalogues: CatalogueSet, engine: Engine, clock: Clock,
+                      holder: str | None = None) -> "Alerting | None":
+        """None when alerting is off (no rules file); the transport is None when no
+        SMTP host is set (states are still tracked, mail waits in the outbox)."""
+        config = load_config(settings, catalogues)
+        if config is None:
+            return None
+        transport = SmtpTransport(settings.smtp) if settings.smtp.host else None
+        if transport is None:
+            log.warning("smtp.host is not set: alert mail waits in the outbox (see `hotline-kpi alerts list`)")
+        return cls(settings, catalogues, engine, clock, config, transport, holder)
+
+    # --- the evaluation's transaction ---------------------------------------------------
+
+    def on_snapshot(self, session: Session, snapshot_id: int, at: dt.datetime) -> None:
+        """Judge the rules against a snapshot just stored in ``session``'s transaction."""
+        events = outbox.evaluate_snapshot(session, snapshot_id, self.context, at)
+        for ev in events:
+            log.info("alert %s: %s -> %s (%s)%s", ev.alert_id, ev.old_state, ev.new_state, ev.kind,
+                     " notification owed" if ev.notify else "")
+
+    # --- delivery -----------------------------------------------------------------------
+
+    def dispatcher(self, transport: Transport | None = None) -> Dispatcher:
+        transport = transport or self.transport
+        if transport is None:
+            raise RuntimeError("SMTP is not configured (smtp.host)")
+        smtp = self.settings.smtp
+        return Dispatcher(
+            self.engine, transport, self.clock, sender=smtp.from_address, holder=self.holder,
+            claim_timeout=dt.timedelta(seconds=self.settings.alerts.claim_timeout_seconds),
+            backoff=Backoff(dt.timedelta(seconds=smtp.backoff_initial_seconds),
+                            dt.timedelta(seconds=smtp.backoff_max_seconds)),
+        )
+
+    def dispatch(self) -> PassReport:
+        """One delivery pass: everything due now."""
+        return self.dispatcher().run_pass()
+
+    def enqueue_digests(self) -> int:
+        with write_session(self.engine) as s:
+            return len(outbox.enqueue_digests(s, self.context, self.clock.now()))
+
+    def digest(self) -> PassReport:
+        """Write the current slot's digests (if not yet written) and send what is due."""
+        n = self.enqueue_digests()
+        if n:
+            log.info("%d digest(s) written", n)
+        return self.dispatch() if self.transport is not None else PassReport()
+
+    def resend(self, event_id: int) -> int:
+        with write_session(self.engine) as s:
+            return outbox.resend(s, event_id, self.context, self.clock.now()).id
+
+    def jobs(self) -> list[JobSpec]:
+        """The scheduled jobs; none without a transport (nothing could be sent)."""
+        if self.transport is None:
+            return []
+        a = self.settings.alerts
+        zone = self.settings.zone
+        hour, minute = (int(x) for x in a.digest_at.split(":"))
+        return [
+            JobSpec(ALERTS_DISPATCH, self.dispatch, IntervalTrigger(seconds=a.dispatch_interval_seconds, timezone=zone)),
+            JobSpec(ALERTS_DIGEST, self.digest, CronTrigger(hour=hour, minute=minute, timezone=zone), catch_up=True),
+        ]

@@ -1,0 +1,103 @@
+"""`hotline-kpi alerts ...` against the store and the real SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.cli import App, cli
+from hotline_kpi.clock import FixedClock
+from hotline_kpi.store.db import make_engine, read_session
+from hotline_kpi.store.models import AlertEventRow
+from tests.alerts.conftest import OPS, SmtpServer, World, local, make_settings
+from tests.conftest import TARGETS
+
+
+@pytest.fixture
+def setup(tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer, catalogues: CatalogueSet,
+          monkeypatch: pytest.MonkeyPatch):
+    for key in list(os.environ):
+        if key.startswith("HOTLINE_KPI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    settings = make_settings(tmp_path, sqlite_url, smtp_server.port)
+    env = {
+        "HOTLINE_KPI_DATABASE_URL": sqlite_url, "HOTLINE_KPI_VAR_DIR": str(tmp_path / "var"),
+        "HOTLINE_KPI_TARGETS_DIR": str(TARGETS), "HOTLINE_KPI_SMTP__HOST": "127.0.0.1",
+        "HOTLINE_KPI_SMTP__PORT": str(smtp_server.port), "HOTLINE_KPI_SMTP__SECURITY": "none",
+        "HOTLINE_KPI_SMTP__FROM_ADDRESS": "kpi@hotline.example",
+        "HOTLINE_KPI_ALERTS__RULES_FILE": str(settings.alerts.rules_file),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    clock = FixedClock(local(2019, 6, 3))
+    world = World(make_engine(sqlite_url), settings, catalogues, clock, smtp_server)
+
+    def run(*args: str, ok: bool = True):
+        result = CliRunner().invoke(cli, list(args), obj=App(clock=clock), catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output
+        return result
+
+    yield world, run
+    world.engine.dispose()
+
+
+def test_list_shows_firing_alerts_and_undelivered_mail_until_dispatch_delivers_it(setup):
+    world, run = setup
+    world.smtp.stop()
+    world.day(dt.date(2019, 6, 3), answer_seconds=9.0)
+    world.dispatch()  # refused: stays owed
+
+    out = run("alerts", "list").output
+    assert "answer_day" in out and "firing" in out and "电话接通时长 当日 9.00 秒 高于目标 8 秒" in out
+    assert "undelivered notifications" in out and OPS in out and "Connection refused" in out
+    assert "connection_day" not in out  # inactive: only with --all
+    assert "connection_day" in run("alerts", "list", "--all").output
+
+    world.smtp.start()
+    world.clock.advance(dt.timedelta(minutes=5))
+    assert "1 delivered" in run("alerts", "dispatch").output
+    assert len(world.smtp.to(OPS)) == 1
+    out = run("alerts", "list").output
+    assert "no undelivered notifications" in out
+
+
+def test_resend_queues_a_notification_again(setup):
+    world, run = setup
+    world.day(dt.date(2019, 6, 3), answer_seconds=9.0, connection=0.85)  # answer fires, connection pends
+    run("alerts", "dispatch")
+    assert "2019-06-04 08:30" in run("alerts", "list", "--all").output  # last notified, local time
+    with read_session(world.engine) as s:
+        fired = s.scalars(select(AlertEventRow.id).where(AlertEventRow.kind == "firing")).one()
+        pending = s.scalars(select(AlertEventRow.id).where(AlertEventRow.kind == "pending")).one()
+    assert "queued again as event" in run("alerts", "resend", str(fired)).output
+    run("alerts", "dispatch")
+    assert len(world.smtp.to(OPS)) == 2
+    assert "a pending change sends no mail" in run("alerts", "resend", str(pending), ok=False).output
+    assert "no such event" in run("alerts", "resend", "9999", ok=False).output
+
+
+def test_test_email_goes_straight_to_the_server(setup):
+    world, run = setup
+    out = run("alerts", "test-email", "--to", "me@example.org").output
+    assert "me@example.org: sent" in out
+    [mail] = world.smtp.messages
+    assert mail.subject == "[12345 KPI][测试] hotline-kpi 测试邮件"
+    world.smtp.handler.rcpt_replies["no@example.org"] = "550 5.1.1 unknown"
+    out = run("alerts", "test-email", "--to", "no@example.org", ok=False).output
+    assert "no@example.org: permanent (RCPT refused: 550 5.1.1 unknown)" in out
+    assert "not a plain e-mail address" in run("alerts", "test-email", "--to", "x", ok=False).output
+
+
+def test_without_smtp_settings_the_commands_say_what_to_set(setup, monkeypatch: pytest.MonkeyPatch):
+    _, run = setup
+    monkeypatch.delenv("HOTLINE_KPI_SMTP__HOST")
+    assert "smtp.host" in run("alerts", "dispatch", ok=False).output
+    assert "smtp.host" in run("alerts", "test-email", "--to", "a@example.org", ok=False).output
+    assert "SMTP: not configured" in run("alerts", "list").output
