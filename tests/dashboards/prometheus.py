@@ -1,0 +1,129 @@
+"""A real Prometheus (Debian's /usr/bin/prometheus) for the tests, on a free loopback port.
+
+Every wait is bounded; the process is stopped (SIGTERM, then SIGKILL) by the finalizer
+it registers, and its log is shown when something fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.service.helpers import free_port
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install Debian's prometheus package (make test-deps / .ci/install-test-deps)")
+    return path
+
+
+class PrometheusError(AssertionError):
+    pass
+
+
+@dataclass
+class PrometheusProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-6000:]
+        except FileNotFoundError:
+            return ""
+
+    def api(self, path: str, params: dict[str, Any] | list[tuple[str, Any]], timeout: float = 10) -> Any:
+        """GET /api/v1/<path>; returns ``data``; raises with Prometheus' error otherwise."""
+        url = self.url(f"/api/v1/{path}") + "?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read() or b"{}")
+        if body.get("status") != "success":
+            raise PrometheusError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        params = {"query": expr} if at is None else {"query": expr, "time": at}
+        return self.api("query", params)["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        return self.api("query_range", {"query": expr, "start": start, "end": end, "step": step})["result"]
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_prometheus(config: Path, data_dir: Path, log_dir: Path,
+                     addfinalizer: Callable[[Callable[[], object]], object], *args: str,
+                     ready_timeout: float = 60) -> PrometheusProcess:
+    """Start Prometheus with ``config`` and storage ``data_dir``; wait (bounded) for /-/ready."""
+    exe = binary("prometheus")
+    for attempt in range(2):
+        port = free_port()
+        log_path = log_dir / f"prometheus-{port}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the finalizer
+        proc = subprocess.Popen(
+            [exe, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+             f"--web.listen-address=127.0.0.1:{port}", *args],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        prom = PrometheusProcess(proc, port, log_path)
+
+        def _finalize(prom: PrometheusProcess = prom, log_file=log_file) -> None:
+            try:
+                prom.stop()
+            finally:
+                log_file.close()
+
+        addfinalizer(_finalize)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(prom.url("/-/ready"), timeout=2) as resp:
+                    if resp.status == 200:
+                        return prom
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        if proc.poll() is not None and attempt == 0 and "address already in use" in prom.log():
+            continue
+        prom.stop()
+        raise PrometheusError(f"prometheus on port {port} not ready within {ready_timeout:g} s "
+                              f"(exit status {proc.poll()})\n--- log\n{prom.log()}")
+    raise AssertionError("unreachable")
+
+
+def wait_for(prom: PrometheusProcess, expr: str, what: str, timeout: float = 60) -> list[dict[str, Any]]:
+    """Poll the instant query ``expr`` until it returns a series (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = prom.query(expr)
+        if result:
+            return result
+        time.sleep(0.5)
+    raise PrometheusError(f"{what}: `{expr}` returned nothing within {timeout:g} s\n--- log\n{prom.log()}")
