@@ -15,6 +15,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from hotline_kpi.files import write_atomic
 
@@ -127,12 +128,13 @@ def render_month_csv(days: list[DemoDay]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def write_daily_reports(folder: Path, year: int = 2019, seed: int = 12345) -> list[Path]:
-    """Write twelve monthly report files into ``folder`` (atomically); returns their paths."""
+def write_daily_reports(folder: Path, year: int = 2019, seed: int = 12345,
+                        months: Iterable[int] = range(1, 13)) -> list[Path]:
+    """Write the monthly report files of ``months`` into ``folder`` (atomically); returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     days = generate_year(year, seed)
     paths = []
-    for month in range(1, 13):
+    for month in months:
         month_days = [d for d in days if d.day.month == month]
         path = folder / f"12345热线日报-{year}-{month:02d}.csv"
         data = render_month_csv(month_days)

@@ -310,15 +310,17 @@ def plan_callbacks(day: DemoDay, dispatched: list[Ticket], rng: random.Random, s
 # --- all three ----------------------------------------------------------------------------------------------
 
 
-def write_demo_sources(folder: Path, year: int = 2019, seed: int = 12345, scale: float = DEMO_SCALE
-                       ) -> list[tuple[str, Path]]:
+def write_demo_sources(folder: Path, year: int = 2019, seed: int = 12345, scale: float = DEMO_SCALE,
+                       months: Iterable[int] | None = None) -> list[tuple[str, Path]]:
     """Write the year's raw exports into ``folder`` (atomically, unchanged files untouched).
 
-    Returns (source, path) in the order to load them: the queue_log pieces, then the
-    monthly ticket exports, then the callback exports.
+    ``months`` limits them to those months of the plan (all twelve by default). Returns
+    (source, path) in the order to load them: the queue_log pieces, then the monthly
+    ticket exports, then the callback exports.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    plan = generate_year(year, seed)
+    wanted = set(months) if months is not None else set(range(1, 13))
+    plan = [d for d in generate_year(year, seed) if d.day.month in wanted]
     rng = random.Random(seed * 31 + year)
     logs: dict[int, list[bytes]] = {}
     tickets_by_month: dict[int, list[Ticket]] = {}

@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from hotline_kpi.cli import App, cli
+from hotline_kpi.clock import FixedClock
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import IngestRow, SourceDayRow
 from tests.conftest import ROOT, TARGETS
 
+NOW = __import__("datetime").datetime(2020, 3, 1, 9, 0, tzinfo=__import__("datetime").timezone.utc)
 QUANTITATIVE = ["全年12345热线平台受理量", "热线接通率", "话务员一次性解答率", "话务员有责退单率", "电话接通时长",
                 "12345热线回民市民满意度"]
 
@@ -61,22 +63,39 @@ def _counts(url: str) -> tuple[int, int]:
     return out
 
 
+def _ytd(out: str, name: str) -> str:
+    line = next(l for l in out.splitlines() if name in l)
+    return line.split("│")[-3].strip()  # the 年累计 column
+
+
 def test_demo_prints_the_2019_scoreboard_of_all_six_quantitative_indicators(run, env):
+    """The default demo: January-November from daily reports, December from the raw systems."""
     result = run("demo")
     assert result.exit_code == 0, result.output
+    assert "month 12 from the call platform's queue_log and the ticket and callback exports" in result.stderr
     out = result.stdout
     assert "截至 2019-12-31" in out
     for name in QUANTITATIVE:
         line = next(l for l in out.splitlines() if name in l)
         assert "达标" in line or "未达标" in line, line  # a year-to-date status on every row
-    # Running it again loads nothing new and prints the same board.
-    again = run("demo")
+    # The raw December agrees with the typed plan where both count the same thing.
+    reports_only = CliRunner().invoke(cli, ["demo", "--raw-from", "13"], obj=App(clock=FixedClock(NOW)),
+                                      env={"HOTLINE_KPI_DATABASE_URL": f"sqlite:///{env['HOTLINE_KPI_VAR_DIR']}/r.db"})
+    assert reports_only.exit_code == 0, reports_only.output
+    for name in ("全年12345热线平台受理量", "话务员一次性解答率", "电话接通时长"):
+        assert _ytd(out, name) == _ytd(reports_only.stdout, name), name
+
+
+def test_demo_again_loads_nothing_new_and_prints_the_same_board(run):
+    first = run("demo", "--raw-from", "13")
+    assert first.exit_code == 0 and "12 newly loaded" in first.stderr
+    again = run("demo", "--raw-from", "13")
     assert again.exit_code == 0 and "0 newly loaded" in again.stderr
-    assert again.stdout == out
+    assert again.stdout == first.stdout
 
 
 def test_demo_in_english(run):
-    result = run("--lang", "en", "demo")
+    result = run("--lang", "en", "demo", "--raw-from", "13")
     assert result.exit_code == 0
     assert "KPIs as of 2019-12-31" in result.stdout and "Connection rate" in result.stdout
 
