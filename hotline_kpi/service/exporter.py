@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats, alert_stats
 from hotline_kpi.service.jobs import _aware
-from hotline_kpi.service.snapshots import Snapshot, latest_snapshots
+from hotline_kpi.service.snapshots import Snapshot, latest_snapshots_reusing
 from hotline_kpi.store.db import read_session
 from hotline_kpi.store.models import IngestAttemptRow, JobRunRow
 
@@ -59,14 +59,17 @@ class MetricsModel:
     sources: tuple[str, ...] = ()
     refreshed_at: dt.datetime | None = None
     database_up: bool = False
+    #: False when the snapshots' metrics could not be rendered (the last good ones are served).
+    exporter_ok: bool = True
     error: str = ""
     #: alert states and notification deliveries (issue #5); None before the first read
     alerts: AlertStats | None = None
 
 
-def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
+def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Snapshot] | None = None) -> MetricsModel:
+    """Read the model; snapshots already in ``known`` (same id) are reused, not decoded again."""
     with read_session(engine) as s:
-        snaps = latest_snapshots(s)
+        snaps = latest_snapshots_reusing(s, dict(known or {}))
         ingest = {
             (src, res): (int(n), int(days or 0))
             for src, res, n, days in s.execute(
@@ -88,7 +91,8 @@ def load_model(engine: Engine, zones: Mapping[str, str]) -> MetricsModel:
             for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
         )
         alerts = alert_stats(s)
-    return MetricsModel(snaps, ingest, last_ok, jobs, dict(zones), _known_sources(), None, True, "", alerts=alerts)
+    return MetricsModel(snapshots=snaps, ingest=ingest, last_ingest_success=last_ok, jobs=jobs, zones=dict(zones),
+                        sources=_known_sources(), database_up=True, alerts=alerts)
 
 
 def _known_sources() -> tuple[str, ...]:
@@ -107,11 +111,17 @@ def _day_start(day: str | None, zone: str) -> float | None:
 class KpiCollector(Collector):
     """Builds fresh families from the current model on every collect()."""
 
-    def __init__(self, model: Callable[[], MetricsModel], leader: Callable[[], bool] = lambda: False):
+    def __init__(self, model: Callable[[], MetricsModel], leader: Callable[[], bool] = lambda: False,
+                 part: str = "all"):
         self._model = model
         self._leader = leader
+        #: "all", or "ops" / "kpi" for MetricsCache, which renders the two halves apart.
+        self._part = part
 
     def collect(self) -> Iterable[Metric]:
+        if self._part == "kpi":  # errors go to MetricsCache, which keeps the last good rendering
+            yield from list(self._collect(self._model()))
+            return
         try:
             families = list(self._collect(self._model()))  # all or nothing: no half-built scrape
         except Exception:  # noqa: BLE001 - a broken model must not fail the scrape
@@ -122,8 +132,15 @@ class KpiCollector(Collector):
         yield from families
 
     def _collect(self, m: MetricsModel) -> Iterable[Metric]:
+        if self._part in ("all", "ops"):
+            yield from self._ops(m)
+        if self._part in ("all", "kpi"):
+            yield from self._kpi(m)
+
+    def _ops(self, m: MetricsModel) -> Iterable[Metric]:
+        """The service's own state: small, rendered at every refresh."""
         up = GaugeMetricFamily("hotline_kpi_exporter_up", "1 if the exporter could build its metrics.")
-        up.add_metric([], 1)
+        up.add_metric([], 1 if m.exporter_ok else 0)
         yield up
         info = GaugeMetricFamily("hotline_kpi_build_info", "Build information.", labels=["version", "python"])
         info.add_metric([__version__, platform.python_version()], 1)
@@ -142,6 +159,46 @@ class KpiCollector(Collector):
             r.add_metric([], m.refreshed_at.timestamp())
             yield r
 
+        files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the inbox tried to load, by result.",
+                                    labels=["source", "result"])
+        rows = CounterMetricFamily("hotline_kpi_ingest_rows",
+                                   "Day rows of the files the inbox loaded, by result (0 for rejected files: "
+                                   "nothing of them is stored).", labels=["source", "result"])
+        # Every known source starts at 0 for each result, so increase() sees the first event.
+        ingest = {(src, res): (0, 0) for src in m.sources for res in ("loaded", "already_loaded", "rejected", "error")}
+        ingest.update(m.ingest)
+        for (src, res), (n, d) in sorted(ingest.items()):
+            files.add_metric([src, res], n)
+            rows.add_metric([src, res], d)
+        last_ok = GaugeMetricFamily("hotline_kpi_last_ingest_success_timestamp_seconds",
+                                    "When a file of the source last loaded for the hotline.",
+                                    labels=["hotline", "source"])
+        for (hid, src), at in sorted(m.last_ingest_success.items()):
+            last_ok.add_metric([hid, src], at.timestamp())
+        yield from (files, rows, last_ok)
+
+        # "job_id", not "job": Prometheus owns the job label (it would rename ours exported_job).
+        dur = GaugeMetricFamily("hotline_kpi_job_last_duration_seconds", "Duration of the job's last run.",
+                                labels=["job_id"])
+        runs = CounterMetricFamily("hotline_kpi_job_runs", "Runs of the scheduled job.", labels=["job_id"])
+        fails = CounterMetricFamily("hotline_kpi_job_failures", "Failed runs of the scheduled job.", labels=["job_id"])
+        ok = GaugeMetricFamily("hotline_kpi_job_last_success_timestamp_seconds", "When the job last succeeded.",
+                               labels=["job_id"])
+        for j in m.jobs:
+            runs.add_metric([j.job_id], j.runs_total)
+            fails.add_metric([j.job_id], j.failures_total)
+            if j.last_duration_seconds is not None:
+                dur.add_metric([j.job_id], j.last_duration_seconds)
+            if j.last_success_at is not None:
+                ok.add_metric([j.job_id], j.last_success_at.timestamp())
+        yield from (dur, runs, fails, ok)
+        if m.alerts is not None:
+            yield from _alert_families(m.alerts, m.refreshed_at)
+
+
+
+    def _kpi(self, m: MetricsModel) -> Iterable[Metric]:
+        """The figures of the stored snapshots: large, rendered only when a snapshot changes."""
         labels = ["hotline", "indicator", "window"]
         value = GaugeMetricFamily("hotline_kpi_indicator_value",
                                   "Indicator value over the window (ratios 0-1, seconds, requests); absent when no data.",
@@ -215,42 +272,6 @@ class KpiCollector(Collector):
                     missing, evaluated)
         yield from _projection_families(m)
 
-        files = CounterMetricFamily("hotline_kpi_ingest_files", "Files the inbox tried to load, by result.",
-                                    labels=["source", "result"])
-        rows = CounterMetricFamily("hotline_kpi_ingest_rows",
-                                   "Day rows of the files the inbox loaded, by result (0 for rejected files: "
-                                   "nothing of them is stored).", labels=["source", "result"])
-        # Every known source starts at 0 for each result, so increase() sees the first event.
-        ingest = {(src, res): (0, 0) for src in m.sources for res in ("loaded", "already_loaded", "rejected", "error")}
-        ingest.update(m.ingest)
-        for (src, res), (n, d) in sorted(ingest.items()):
-            files.add_metric([src, res], n)
-            rows.add_metric([src, res], d)
-        last_ok = GaugeMetricFamily("hotline_kpi_last_ingest_success_timestamp_seconds",
-                                    "When a file of the source last loaded for the hotline.",
-                                    labels=["hotline", "source"])
-        for (hid, src), at in sorted(m.last_ingest_success.items()):
-            last_ok.add_metric([hid, src], at.timestamp())
-        yield from (files, rows, last_ok)
-
-        # "job_id", not "job": Prometheus owns the job label (it would rename ours exported_job).
-        dur = GaugeMetricFamily("hotline_kpi_job_last_duration_seconds", "Duration of the job's last run.",
-                                labels=["job_id"])
-        runs = CounterMetricFamily("hotline_kpi_job_runs", "Runs of the scheduled job.", labels=["job_id"])
-        fails = CounterMetricFamily("hotline_kpi_job_failures", "Failed runs of the scheduled job.", labels=["job_id"])
-        ok = GaugeMetricFamily("hotline_kpi_job_last_success_timestamp_seconds", "When the job last succeeded.",
-                               labels=["job_id"])
-        for j in m.jobs:
-            runs.add_metric([j.job_id], j.runs_total)
-            fails.add_metric([j.job_id], j.failures_total)
-            if j.last_duration_seconds is not None:
-                dur.add_metric([j.job_id], j.last_duration_seconds)
-            if j.last_success_at is not None:
-                ok.add_metric([j.job_id], j.last_success_at.timestamp())
-        yield from (dur, runs, fails, ok)
-        if m.alerts is not None:
-            yield from _alert_families(m.alerts, m.refreshed_at)
-
 
 ALERT_STATES = ("inactive", "pending", "firing")
 ALERT_SEVERITIES = ("warning", "critical")
@@ -323,7 +344,14 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
 
 
 class MetricsCache:
-    """Holds the current model and its rendering; refresh() is the only database access."""
+    """Holds the current model and its rendering; refresh() is the only database access.
+
+    The rendering has two halves: the service's own state (small; rendered at every
+    refresh) and the snapshots' figures (tens of thousands of series for fifty hotlines;
+    rendered again only when a snapshot changed). Rendering everything on every refresh
+    held the interpreter for hundreds of milliseconds every few seconds and showed as a
+    scrape latency tail (bench/scrape.py, docs/performance.md).
+    """
 
     def __init__(self, engine: Engine, zones: Mapping[str, str], clock_now: Callable[[], dt.datetime],
                  leader: Callable[[], bool] = lambda: False):
@@ -332,17 +360,35 @@ class MetricsCache:
         self._now = clock_now
         self._lock = threading.Lock()
         self._model = MetricsModel(zones=self.zones)
+        #: Everything in one registry, for tests and tools (registry.get_sample_value).
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(KpiCollector(lambda: self._model, leader))
-        self._rendered = generate_latest(self.registry)
+        self._ops = CollectorRegistry(auto_describe=False)
+        self._ops.register(KpiCollector(lambda: self._model, leader, part="ops"))
+        self._kpi = CollectorRegistry(auto_describe=False)
+        self._kpi.register(KpiCollector(lambda: self._model, leader, part="kpi"))
+        self._kpi_key: tuple[tuple[str, int], ...] | None = None
+        self._kpi_text = b""
+        self._rendered = self._render()
 
     @property
     def model(self) -> MetricsModel:
         return self._model
 
+    def _render(self) -> bytes:
+        key = tuple(sorted((hid, snap.id) for hid, snap in self._model.snapshots.items()))
+        if key != self._kpi_key:
+            try:
+                self._kpi_text = generate_latest(self._kpi)
+                self._kpi_key = key
+            except Exception:  # noqa: BLE001 - keep the last good figures; exporter_up says so
+                log.exception("rendering the snapshots' metrics failed")
+                self._model = MetricsModel(**{**self._model.__dict__, "exporter_ok": False})
+        return generate_latest(self._ops) + self._kpi_text
+
     def refresh(self) -> bool:
         try:
-            model = load_model(self.engine, self.zones)
+            model = load_model(self.engine, self.zones, self._model.snapshots)
             model = MetricsModel(**{**model.__dict__, "refreshed_at": self._now()})
             ok = True
         except Exception as exc:  # noqa: BLE001 - keep serving the last good model
@@ -352,7 +398,7 @@ class MetricsCache:
             ok = False
         with self._lock:
             self._model = model
-            self._rendered = generate_latest(self.registry)
+            self._rendered = self._render()
         return ok
 
     def rendered(self) -> bytes:

@@ -71,3 +71,20 @@ def snapshot_history(session: Session, hotline_id: str, limit: int = 100) -> lis
         .limit(limit)
     )
     return [_snapshot(r) for r in rows]
+
+
+def latest_snapshots_reusing(session: Session, known: dict[str, Snapshot]) -> dict[str, Snapshot]:
+    """Like :func:`latest_snapshots`, but decodes only the snapshots not in ``known``
+    (the exporter refreshes often; a snapshot changes about once a day)."""
+    ids = dict(
+        session.execute(
+            select(EvaluationSnapshotRow.hotline_id, func.max(EvaluationSnapshotRow.id))
+            .group_by(EvaluationSnapshotRow.hotline_id)
+        ).all()
+    )
+    out = {hid: known[hid] for hid, sid in ids.items() if hid in known and known[hid].id == sid}
+    missing = [sid for hid, sid in ids.items() if hid not in out]
+    if missing:
+        for row in session.scalars(select(EvaluationSnapshotRow).where(EvaluationSnapshotRow.id.in_(missing))):
+            out[row.hotline_id] = _snapshot(row)
+    return out

@@ -101,7 +101,7 @@ def _drop_inbox_files(demo: DemoDatabase, inbox: Path) -> None:
     """One good file (already loaded: a success for the freshness panel) and one bad one
     (rejected: the rejected-files panels)."""
     inbox.mkdir(parents=True)
-    reports = sorted((demo.base / "var" / "demo" / "2019").glob("*.csv"))
+    reports = sorted((demo.base / "var" / "demo" / "2019").rglob("*.csv"))
     assert reports, "the demo wrote no daily reports"
     shutil.copy(reports[0], inbox / reports[0].name)
     header = reports[0].read_text(encoding="utf-8-sig").splitlines()[0]

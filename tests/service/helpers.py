@@ -66,7 +66,7 @@ def prepare_demo(base: Path, extra_env: Mapping[str, str] | None = None, timeout
     returns the environment that points the CLI and ``serve`` at it."""
     base.mkdir(parents=True, exist_ok=True)
     env = service_env(base, extra=extra_env)
-    run_cli(env, "demo", cwd=base, timeout=timeout)
+    run_cli(env, "demo", "--raw-from", "13", cwd=base, timeout=timeout)
     return env
 
 
