@@ -31,7 +31,7 @@ from hotline_kpi.formatting import fmt_target, fmt_value
 from hotline_kpi.i18n import Lang, t
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.registry import UnknownSource, ingestors
-from hotline_kpi.settings import Settings
+from hotline_kpi.settings import Settings, load_settings
 from hotline_kpi.store import migrate, repo
 from hotline_kpi.store.db import make_engine, read_session
 
@@ -59,10 +59,10 @@ class App:
         if self.config_file:
             os.environ["HOTLINE_KPI_CONFIG_FILE"] = self.config_file
         try:
-            return Settings()
+            return load_settings()
         except ValidationError as exc:
-            lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']} "
-                     f"(value {e.get('input')!r})" for e in exc.errors()]
+            lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']}"
+                     + _shown_input(e) for e in exc.errors()]
             raise Failure("invalid settings:\n  " + "\n  ".join(lines)) from None
         except (FileNotFoundError, ValueError) as exc:
             raise Failure(f"invalid settings: {exc}") from None
@@ -106,6 +106,16 @@ def _console(err: bool = False) -> Console:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def _shown_input(error: Any) -> str:
+    """The rejected value of a settings error, unless it may hold a secret: a whole group
+    (a model validator's input is every field of it) or a password or token field."""
+    value = error.get("input")
+    if isinstance(value, (dict, list, tuple)) or any(
+            str(p).lower() in ("password", "token") for p in error.get("loc", ())):
+        return ""
+    return f" (value {value!r})"
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -251,6 +261,18 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     return table
 
 
+def budget_line(e, as_of: dt.date, lang: Lang) -> str:  # noqa: ANN001 - report.build.Execution
+    """Budget execution to the as-of month in one line (figures in 万元, as the office reports them)."""
+    rate = "—" if e.rate is None else f"{100 * e.rate:.2f}%"
+    cost = "—" if e.cost_per_request is None else f"{e.cost_per_request:.2f}"
+    wan = lambda yuan: f"{yuan / 10_000:,.2f}"  # noqa: E731
+    if lang == "zh":
+        return (f"预算执行（截至{as_of.month}月）: 执行率 {rate}，已执行 {wan(e.executed_yuan)} 万元 / 全年预算 "
+                f"{wan(e.budget_yuan)} 万元（均衡进度 {wan(e.even_pace_yuan(as_of.month))} 万元）；每件受理成本 {cost} 元")
+    return (f"Budget execution (to month {as_of.month}): {rate}, spent {wan(e.executed_yuan)} of "
+            f"{wan(e.budget_yuan)} 10k yuan (even pace {wan(e.even_pace_yuan(as_of.month))}); cost per request {cost} yuan")
+
+
 _PACE_STYLE = {"on_track": "green", "secured": "bold green", "at_risk": "bold red", "cannot_be_met": "bold red",
                "insufficient_data": "yellow"}
 
@@ -308,6 +330,85 @@ def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> N
     else:
         _console().print(render_scoreboard(ev.scoreboard, app))
         _console().print(render_projections(ev.projections, app, ev.scoreboard))
+        if ev.budget is not None:
+            _console().print(budget_line(ev.budget, ev.scoreboard.as_of, app.lang), soft_wrap=True)
+
+
+# --- report (issue #7) ----------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--year", type=int, default=None, help="Year of the self-evaluation (default: last year).")
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
+@click.option("--format", "fmt", default="xlsx,pdf,html,md", show_default=True,
+              help="Comma-separated formats: xlsx, pdf, html, md.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder the files are written to.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The office's input file (default: report.inputs_dir/<hotline>-<year>.yaml when present).")
+@click.pass_context
+def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: str, out_dir: Path,
+           inputs_file: Path | None) -> None:
+    """Year-end project-expenditure performance self-evaluation (项目支出绩效自评), docs/report.md."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from hotline_kpi.report.build import InputsError
+    from hotline_kpi.report.run import load_for
+    from hotline_kpi.report.writer import write_report
+
+    app: App = ctx.find_object(App)
+    hid = app.hotline_id(hotline_id)
+    year = year or app.today(hid).year - 1
+    if app.catalogues.get(hid, year) is None:
+        raise Failure(f"no target catalogue for {hid} in {year}")
+    if inputs_file is not None and not inputs_file.is_file():
+        raise Failure(f"{inputs_file}: input file not found (write one with `hotline-kpi report template`)")
+    app.require_schema()
+    try:
+        with read_session(app.engine) as session:
+            rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file)
+        files = write_report(rep, [f.strip() for f in fmt.split(",") if f.strip()], out_dir)
+    except (InputsError, ValueError) as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"total {rep.total.total:.2f} ({rep.total.grade}); budget execution "
+               f"{'—' if rep.execution.rate is None else f'{100 * rep.execution.rate:.2f}%'} -> "
+               f"{rep.budget_score:.2f}/{rep.budget_weight:g}")
+    for path in files:
+        click.echo(f"wrote {path}")
+
+
+@report.command("template")
+@click.option("--year", type=int, default=None, help="Year (default: last year).")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Default: report.inputs_dir/<hotline>-<year>.yaml.")
+@click.option("--force", is_flag=True, help="Overwrite an existing input file.")
+@pass_app
+def report_template(app: App, year: int | None, hotline_id: str | None, output: Path | None, force: bool) -> None:
+    """Write the input file the office edits: ratings, explanations, applicability, funding."""
+    import yaml
+
+    from hotline_kpi.files import write_atomic
+    from hotline_kpi.report.build import template_inputs
+    from hotline_kpi.report.run import inputs_path, load_for
+
+    hid = app.hotline_id(hotline_id)
+    year = year or app.today(hid).year - 1
+    if app.catalogues.get(hid, year) is None:
+        raise Failure(f"no target catalogue for {hid} in {year}")
+    path = output or inputs_path(app.settings, hid, year)
+    if path.exists() and not force:
+        raise Failure(f"{path} exists; pass --force to overwrite it")
+    app.require_schema()
+    with read_session(app.engine) as session:
+        rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file=Path("/nonexistent"))
+    head = ("# 绩效自评输入文件 (docs/report.md): the office edits it, `hotline-kpi report` reads it.\n"
+            "# band: A (100-80%), B (80-60%), C (60-0%) of the weight; percent: optional, within the band.\n"
+            "# applicable: false drops an indicator (the total is rescaled to 100).\n"
+            "# explanation: replaces the system's draft of 偏差原因分析及改进措施.\n")
+    body = yaml.safe_dump(template_inputs(rep), allow_unicode=True, sort_keys=False, width=100)
+    write_atomic(path, (head + body).encode("utf-8"))
+    click.echo(f"wrote {path}")
 
 
 # --- export -------------------------------------------------------------------------------
@@ -522,7 +623,7 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
 @pass_app
 def demo(app: App, year: int, seed: int, raw_from: int) -> None:
     """Generate a realistic synthetic year for Shanghai 12345, load it and print the scoreboard."""
-    from hotline_kpi.demo import write_daily_reports
+    from hotline_kpi.demo import write_daily_reports, write_spending_ledger
     from hotline_kpi.demo_sources import write_demo_sources
     from hotline_kpi.ingest.pipeline import ingest_file
     from hotline_kpi.scoreboard import load_scoreboard
@@ -536,6 +637,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
     report_months, raw_months = range(1, raw_from), range(raw_from, 13)
     files: list[tuple[str, Path]] = [
         ("daily-report", p) for p in write_daily_reports(folder / "daily-report", year, seed, report_months)]
+    files.append(("spending", write_spending_ledger(folder, year, seed)))
     if raw_months:
         err.print(f"demo: generating the call platform, ticket and callback exports of {year}-{raw_from:02d}"
                   f"{'' if raw_from == 12 else ' to 12'} ...", soft_wrap=True)
@@ -557,6 +659,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
         parts.append(f"{span(report_months)} from the office's daily reports")
     if raw_months:
         parts.append(f"{span(raw_months)} from the call platform's queue_log and the ticket and callback exports")
+    parts.append("the project's spending ledger")
     err.print(f"demo: {year} for {hid}: {'; '.join(parts)} ({len(files)} files in {folder}, {loaded} newly "
               f"loaded) into {app.engine.url.render_as_string(hide_password=True)}", soft_wrap=True)
     with read_session(app.engine) as session:

@@ -13,7 +13,9 @@ from typing import Any
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate, scoreboard_to_json
 from hotline_kpi.forecast import Projection, project, projection_to_json
+from hotline_kpi.domain import Window
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.report.build import Execution, execution_of
 from hotline_kpi.store import repo
 
 
@@ -36,10 +38,16 @@ class Evaluation:
 
     scoreboard: Scoreboard
     projections: tuple[Projection, ...] = ()
+    #: Budget execution of the year up to the as-of month (None without a budget in the catalogue).
+    budget: Execution | None = None
 
     def extra_json(self) -> dict[str, Any]:
-        """The keys the projections add to the scoreboard JSON (docs/forecast.md)."""
-        return {"projections": [projection_to_json(p) for p in self.projections]}
+        """The keys the projections and budget execution add to the scoreboard JSON
+        (docs/forecast.md, docs/report.md)."""
+        out: dict[str, Any] = {"projections": [projection_to_json(p) for p in self.projections]}
+        if self.budget is not None:
+            out["budget"] = budget_to_json(self.budget, self.scoreboard.as_of)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {**scoreboard_to_json(self.scoreboard), **self.extra_json()}
@@ -64,7 +72,30 @@ def load_evaluation(
     if not with_projections:
         return Evaluation(board)
     previous = repo.daily_counters(session, hotline_id, dt.date(as_of.year - 1, 1, 1), dt.date(as_of.year - 1, 12, 31))
-    return Evaluation(board, project(catalogue, formulas, rows, as_of, previous_year_rows=previous))
+    budget = None
+    spending: dict[tuple[int, str], float] = {}
+    if catalogue.project is not None and catalogue.project.budget_lines:
+        spending = {k: v for k, v in repo.monthly_spending(session, hotline_id, as_of.year).items()
+                    if k[0] <= as_of.month}
+    if spending:  # no ledger loaded: no execution figures (not "0% executed")
+        ytd_requests = next((r.value for r in board.results
+                             if r.indicator_id == "requests_accepted" and r.window == Window.YEAR_TO_DATE), None)
+        budget = execution_of(catalogue, spending, ytd_requests)
+    return Evaluation(board, project(catalogue, formulas, rows, as_of, previous_year_rows=previous), budget)
+
+
+def budget_to_json(e: Execution, as_of: dt.date) -> dict[str, Any]:
+    """Budget execution up to the as-of month: per line and in all, against an even pace."""
+    return {
+        "budget_yuan": e.budget_yuan,
+        "executed_yuan": e.executed_yuan,
+        "execution_rate": e.rate,
+        "even_pace_yuan": e.even_pace_yuan(as_of.month),
+        "cost_per_request_yuan": e.cost_per_request,
+        "lines": [{"id": ln.id, "name": ln.name, "budget_yuan": ln.budget_yuan, "executed_yuan": ln.executed_yuan,
+                   "execution_rate": ln.rate} for ln in e.lines],
+        "monthly_yuan": list(e.monthly_yuan),
+    }
 
 
 def evaluate_many(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +23,7 @@ from pydantic_settings import (
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.report.scoring import ScoringRules
 
 DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
 
@@ -175,6 +177,62 @@ class AlertSettings(BaseModel):
         return _http_url(v)
 
 
+class HttpAuthSettings(BaseModel):
+    """Optional authentication of the status page and the API (HOTLINE_KPI_HTTP_AUTH__<NAME>).
+
+    Off by default: the service binds to loopback. Turn it on before exposing the port
+    (docs/reliability.md). /metrics, /healthz and /readyz stay open unless ``protect_probes``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["none", "bearer", "basic"] = Field(
+        "none", description="none: no authentication; bearer: 'Authorization: Bearer <token>'; basic: HTTP basic.")
+    token: SecretStr = Field(SecretStr(""), description="The bearer token (mode bearer): set "
+                             "HOTLINE_KPI_HTTP_AUTH__TOKEN, never the settings file. Never logged.")
+    username: str = Field("", description="User name (mode basic).")
+    password: SecretStr = Field(SecretStr(""), description="Password (mode basic): set "
+                                "HOTLINE_KPI_HTTP_AUTH__PASSWORD. Never logged.")
+    protect_probes: bool = Field(
+        False, description="Also require the credentials on /metrics, /healthz and /readyz (then Prometheus and "
+        "the orchestrator's probes must send them).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "HttpAuthSettings":
+        if self.mode == "bearer" and len(self.token.get_secret_value()) < 16:
+            raise ValueError("mode bearer needs a token of at least 16 characters (HOTLINE_KPI_HTTP_AUTH__TOKEN)")
+        if self.mode == "basic" and (not self.username or not self.password.get_secret_value()):
+            raise ValueError("mode basic needs a username and a password (HOTLINE_KPI_HTTP_AUTH__PASSWORD)")
+        return self
+
+
+class ReportSettings(BaseModel):
+    """The year-end self-evaluation report (HOTLINE_KPI_REPORT__<NAME>, docs/report.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    draft_date: str = Field("01-05", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
+                            description="MM-DD on which serve drafts and mails the previous year's report.")
+    draft_at: str = Field("07:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
+                          description="Time of day of the draft, hotline time zone (HH:MM).")
+    recipients: tuple[str, ...] = Field((), description="Who gets the drafted report by mail (needs smtp.host).")
+    output_dir: Path = Field(Path("./var/reports"), description="Where serve writes the drafted reports.")
+    inputs_dir: Path = Field(Path("./config/report"), description="The office's input files "
+                             "(<hotline>-<year>.yaml, written by `hotline-kpi report template`).")
+    benchmark_file: Path | None = Field(Path("./config/benchmarks/beijing-12345-2019.yaml"),
+                                        description="The peer figures of the 影响力目标 comparison; none: no comparison.")
+    formats: tuple[Literal["xlsx", "pdf", "html", "md"], ...] = Field(("xlsx", "pdf", "html", "md"),
+                                                                       description="Formats the service drafts.")
+    scoring: ScoringRules = Field(default_factory=ScoringRules)
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from hotline_kpi.alerts.rules import check_address
+
+        return tuple(check_address(a) for a in v)
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get("HOTLINE_KPI_CONFIG_FILE")
     if explicit:
@@ -189,7 +247,10 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="forbid",
+        # A .env file is often shared with docker compose (POSTGRES_PASSWORD, ...): keys
+        # without our prefix are not ours. Misspelt HOTLINE_KPI_* keys are caught by
+        # unknown_keys() instead, in the environment as well as in .env.
+        extra="ignore",
     )
 
     database_url: str = Field(
@@ -214,9 +275,14 @@ class Settings(BaseSettings):
         description="When several sources supply the same counter for a day, the first listed wins.",
     )
     sqlite_busy_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_file_bytes: int = Field(
+        2 * 1024**3, ge=1,
+        description="A file bigger than this is rejected before it is read (checked by size, nothing parsed).")
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    http_auth: HttpAuthSettings = Field(default_factory=HttpAuthSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -257,6 +323,40 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+#: HOTLINE_KPI_* variables that are not settings.
+_NOT_SETTINGS = ("CONFIG_FILE", "TEST_")
+
+
+def unknown_keys(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> list[str]:
+    """HOTLINE_KPI_* keys in the environment or the .env file that name no setting
+    (a misspelt variable would otherwise be ignored silently)."""
+    keys = dict(os.environ if environ is None else environ)
+    if env_file is not None and env_file.is_file():
+        keys.update({k: v or "" for k, v in dotenv_values(env_file).items()})
+    bad = []
+    for key in sorted(keys):
+        if not key.upper().startswith("HOTLINE_KPI_"):
+            continue
+        rest = key[len("HOTLINE_KPI_"):]
+        if rest.upper().startswith(_NOT_SETTINGS):
+            continue
+        path = rest.lower().split("__")
+        fields: Any = Settings.model_fields
+        for part in path:
+            if fields is None:  # below a plain mapping (e.g. queue_log.queues): not checked
+                break
+            field = fields.get(part)
+            if field is None:
+                bad.append(key)
+                break
+            ann = field.annotation
+            fields = ann.model_fields if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return bad
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings once, at the edge."""
+    """Build the settings once, at the edge; unknown HOTLINE_KPI_* keys are an error."""
+    bad = unknown_keys()
+    if bad:
+        raise ValueError(f"unknown setting(s) {', '.join(bad)} (see config/hotline-kpi.example.toml)")
     return Settings(**overrides)

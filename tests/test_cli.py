@@ -88,7 +88,7 @@ def test_demo_prints_the_2019_scoreboard_of_all_six_quantitative_indicators(run,
 
 def test_demo_again_loads_nothing_new_and_prints_the_same_board(run):
     first = run("demo", "--raw-from", "13")
-    assert first.exit_code == 0 and "12 newly loaded" in first.stderr
+    assert first.exit_code == 0 and "13 newly loaded" in first.stderr
     again = run("demo", "--raw-from", "13")
     assert again.exit_code == 0 and "0 newly loaded" in again.stderr
     assert again.stdout == first.stdout

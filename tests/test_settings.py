@@ -62,3 +62,16 @@ def test_invalid_settings_are_refused(monkeypatch, var, value):
     monkeypatch.setenv(var, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_a_dotenv_shared_with_compose_is_fine_but_misspelt_keys_are_errors(monkeypatch, tmp_path):
+    from hotline_kpi.settings import load_settings, unknown_keys
+
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=secret\nHOTLINE_KPI_LANGUAGE=en\n")
+    assert load_settings().language == "en"
+    monkeypatch.setenv("HOTLINE_KPI_LANGAUGE", "zh")
+    monkeypatch.setenv("HOTLINE_KPI_SERVICE__PORTT", "1")
+    monkeypatch.setenv("HOTLINE_KPI_FORMULAS__SHORT_ABANDON_SECONDS", "3")  # a real nested one
+    assert unknown_keys() == ["HOTLINE_KPI_LANGAUGE", "HOTLINE_KPI_SERVICE__PORTT"]
+    with pytest.raises(ValueError, match="HOTLINE_KPI_LANGAUGE"):
+        load_settings()

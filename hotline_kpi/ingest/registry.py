@@ -18,9 +18,11 @@ def ingestors() -> dict[str, AnyIngestor]:
     from hotline_kpi.ingest.callbacks import CallbackIngestor
     from hotline_kpi.ingest.daily_report import DailyReportIngestor
     from hotline_kpi.ingest.queue_log import QueueLogIngestor
+    from hotline_kpi.ingest.spending import SpendingIngestor
     from hotline_kpi.ingest.tickets import TicketIngestor
 
-    found: list[AnyIngestor] = [DailyReportIngestor(), QueueLogIngestor(), TicketIngestor(), CallbackIngestor()]
+    found: list[AnyIngestor] = [DailyReportIngestor(), QueueLogIngestor(), TicketIngestor(), CallbackIngestor(),
+                                SpendingIngestor()]
     return {i.source: i for i in found}
 
 

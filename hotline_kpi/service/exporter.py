@@ -271,6 +271,7 @@ class KpiCollector(Collector):
         yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
                     missing, evaluated)
         yield from _projection_families(m)
+        yield from _budget_families(m)
 
 
 ALERT_STATES = ("inactive", "pending", "firing")
@@ -298,6 +299,35 @@ def _alert_families(a: AlertStats, at: dt.datetime | None) -> Iterable[Metric]:
     age.add_metric([], max(0.0, (at - a.oldest_owed_at).total_seconds())
                    if a.oldest_owed_at is not None and at is not None else 0.0)
     yield from (states, sent, failed, owed, age)
+
+
+def _budget_families(m: MetricsModel) -> Iterable[Metric]:
+    """Budget execution of the year up to the as-of month (docs/report.md)."""
+    budget = GaugeMetricFamily("hotline_kpi_budget_yuan", "The year's budget of each budget line, in yuan.",
+                               labels=["hotline", "line"])
+    executed = GaugeMetricFamily("hotline_kpi_budget_executed_yuan",
+                                 "Spent on each budget line so far this year (to the as-of month), in yuan.",
+                                 labels=["hotline", "line"])
+    ratio = GaugeMetricFamily("hotline_kpi_budget_execution_ratio",
+                              "Spent so far over the year's budget, all lines.", labels=["hotline"])
+    pace = GaugeMetricFamily("hotline_kpi_budget_even_pace_yuan",
+                             "What an even spend would have reached by the end of the as-of month, in yuan.",
+                             labels=["hotline"])
+    cost = GaugeMetricFamily("hotline_kpi_cost_per_request_yuan",
+                             "Spent so far over the requests accepted so far, in yuan.", labels=["hotline"])
+    for hid, snap in sorted(m.snapshots.items()):
+        b = snap.payload.get("budget")
+        if not b:
+            continue
+        for line in b.get("lines", []):
+            budget.add_metric([hid, line["id"]], float(line["budget_yuan"]))
+            executed.add_metric([hid, line["id"]], float(line["executed_yuan"]))
+        if b.get("execution_rate") is not None:
+            ratio.add_metric([hid], float(b["execution_rate"]))
+        pace.add_metric([hid], float(b["even_pace_yuan"]))
+        if b.get("cost_per_request_yuan") is not None:
+            cost.add_metric([hid], float(b["cost_per_request_yuan"]))
+    return (budget, executed, ratio, pace, cost)
 
 
 def _projection_families(m: MetricsModel) -> Iterable[Metric]:

@@ -50,6 +50,10 @@ class Service:
         self.alerting = Alerting.from_settings(settings, catalogues, engine, clock, holder=self.leadership.holder)
         if self.alerting is not None:
             self.extra_jobs.extend(self.alerting.jobs())
+        # The year-end report (issue #7): drafted and mailed once a year, on the leader.
+        from hotline_kpi.report.run import report_job
+
+        self.extra_jobs.append(report_job(engine, settings, catalogues, clock))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

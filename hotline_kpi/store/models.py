@@ -420,3 +420,44 @@ class AlertDeliveryRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- budget execution and the year-end report (issue #7) ---
+
+
+class SpendingRow(Base):
+    """Money spent on one budget line of one hotline's project, per day or per month.
+
+    ``day`` is the date of the spending, or the first of the month when the ledger gives
+    only a month (``monthly``). A spending file replaces everything stored for the months
+    it covers (ledgers are re-exported whole, corrections included), so a row is never
+    counted twice.
+    """
+
+    __tablename__ = "spending"
+    __table_args__ = (
+        # Serves the year's execution sum and the replace-by-month of a new file.
+        Index("ix_spending_hotline_day", "hotline_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"))
+    ingest_id: Mapped[int] = mapped_column(ForeignKey("ingest.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    monthly: Mapped[bool] = mapped_column(Boolean, default=False)
+    budget_line: Mapped[str] = mapped_column(String(64))
+    #: The amount in fen (1/100 yuan): integers sum exactly on every backend, and SQLite
+    #: has no exact decimal type.
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportRunRow(Base):
+    """One year-end report drafted (and mailed) by the service: a restart does not resend it."""
+
+    __tablename__ = "report_run"
+
+    hotline_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drafted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    mailed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    files: Mapped[str] = mapped_column(Text, default="")

@@ -633,3 +633,63 @@ def record_attempt(session: Session, *, at: dt.datetime, hotline_id: str, source
                    result: str, days: int, message: str) -> None:
     session.add(IngestAttemptRow(at=at, hotline_id=hotline_id, source=source, file_name=file_name[:512],
                                  result=result, days=days, message=message))
+
+
+# --- budget execution and report runs (issue #7) ------------------------------------------
+
+
+def replace_spending(session: Session, hotline_id: str, ingest_id: int,
+                     amounts: Mapping[tuple[dt.date, bool, str], int]) -> tuple[int, int]:
+    """Store ``amounts`` ({(day, monthly, budget line): fen}) in place of everything stored
+    for the months they cover. Returns (rows removed, rows written)."""
+    from sqlalchemy import delete
+
+    from hotline_kpi.store.models import SpendingRow
+
+    months = sorted({d.replace(day=1) for d, _m, _l in amounts})
+    removed = 0
+    for first in months:
+        nxt = (first + dt.timedelta(days=32)).replace(day=1)
+        res = session.execute(delete(SpendingRow).where(SpendingRow.hotline_id == hotline_id,
+                                                        SpendingRow.day >= first, SpendingRow.day < nxt))
+        removed += res.rowcount or 0
+    session.add_all(SpendingRow(hotline_id=hotline_id, ingest_id=ingest_id, day=d, monthly=m, budget_line=line,
+                                amount_fen=fen) for (d, m, line), fen in sorted(amounts.items()))
+    return removed, len(amounts)
+
+
+def monthly_spending(session: Session, hotline_id: str, year: int) -> dict[tuple[int, str], float]:
+    """Yuan spent per (month, budget line) in ``year``."""
+    from hotline_kpi.store.models import SpendingRow
+
+    out: dict[tuple[int, str], float] = {}
+    rows = session.execute(select(SpendingRow.day, SpendingRow.budget_line, SpendingRow.amount_fen).where(
+        SpendingRow.hotline_id == hotline_id, SpendingRow.day >= dt.date(year, 1, 1),
+        SpendingRow.day <= dt.date(year, 12, 31)))
+    for day, line, fen in rows:
+        key = (day.month, line)
+        out[key] = out.get(key, 0) + int(fen) / 100
+    return out
+
+
+def report_run(session: Session, hotline_id: str, year: int):  # noqa: ANN201 - ReportRunRow | None
+    from hotline_kpi.store.models import ReportRunRow
+
+    return session.get(ReportRunRow, (hotline_id, year))
+
+
+def claim_report_run(session: Session, hotline_id: str, year: int, at: dt.datetime) -> bool:
+    """Record that the ``year`` report of ``hotline_id`` is being drafted; False when it
+    was already (the row's primary key makes a second claim fail, across processes)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hotline_kpi.store.models import ReportRunRow
+
+    if session.get(ReportRunRow, (hotline_id, year)) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ReportRunRow(hotline_id=hotline_id, year=year, drafted_at=at, mailed_at=None, files=""))
+    except IntegrityError:
+        return False
+    return True

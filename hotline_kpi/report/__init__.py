@@ -1,0 +1,6 @@
+"""The year-end project-expenditure performance self-evaluation report (项目支出绩效自评).
+
+Flow: :mod:`.scoring` (pure rules) <- :mod:`.build` (the table from the catalogue, the
+year's daily rows, spending, the office's inputs and a benchmark) -> writers
+(:mod:`.xlsx`, :mod:`.html`, :mod:`.pdf`, :mod:`.md`) and :mod:`.charts`. docs/report.md.
+"""

@@ -1,0 +1,104 @@
+"""A first draft of 偏差原因分析 for a missed indicator: which months and days pulled the
+year down most, and which days had no data. Pure; the office edits the wording.
+
+"Pulled down" is measured in the indicator's own counts: for a rate, how many more
+answered calls (resolved requests, satisfied responses ...) the period would have needed
+to reach the target on its own volume (target x denominator - numerator), or for a
+reverse rate how many fewer; for an annual total, how far the period stayed below its
+pro-rated share of the target. Summed over the periods this is the year's shortfall.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import Iterable
+
+from hotline_kpi.catalogue import Indicator
+from hotline_kpi.domain import DailyCounters, days_in_year
+from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.formatting import fmt_threshold, fmt_value
+from hotline_kpi.formulas import FormulaSettings
+
+_UNIT_WORD = {"requests": "件", "ratio": "", "seconds": "秒"}
+
+
+def shortfall(ind: Indicator, formulas: FormulaSettings, rows: Iterable[DailyCounters], start: dt.date,
+              end: dt.date, year: int) -> tuple[float, float | None]:
+    """(how far the period fell short in counts, the period's value); 0 when it met the target."""
+    f = ind.formula_for(formulas)
+    agg = aggregate_rows(rows, f, start, end)
+    assert ind.threshold is not None and ind.comparator is not None
+    if agg.days_with_data == 0:
+        return 0.0, None
+    if f.kind == "ratio":
+        den = agg.denominator or 0
+        value = agg.numerator / den if den else None
+        need = ind.threshold * den - agg.numerator
+        gap = need if ind.comparator.higher_is_better else -need
+        return max(0.0, gap), value
+    share = ind.threshold * ((end - start).days + 1) / days_in_year(year)
+    return max(0.0, share - agg.numerator), float(agg.numerator)
+
+
+def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    runs: list[tuple[dt.date, dt.date]] = []
+    for d in sorted(days):
+        if runs and runs[-1][1] + dt.timedelta(days=1) == d:
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
+def _shown_gap(ind: Indicator, gap: float) -> str:
+    f_unit = {"connection_rate": "个未接通来电", "first_contact_resolution_rate": "件未一次解答",
+              "operator_fault_return_rate": "件有责退单", "average_answer_seconds": "秒等待",
+              "satisfaction_rate": "个不满意评价", "requests_accepted": "件受理量"}.get(ind.id, "")
+    return f"{gap:,.0f}{f_unit}"
+
+
+def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[DailyCounters], year: int,
+                    actual: float | None, top: int = 3) -> str:
+    rows = tuple(rows)
+    if ind.threshold is None or ind.comparator is None:
+        return ""
+    target = fmt_threshold(ind.threshold, ind.unit)
+    if actual is None:
+        return f"【草稿】全年无{ind.level3}数据，无法评价；请补充数据来源（目标{target}）。"
+    lines = [f"【草稿】全年实际{fmt_value(actual, ind.unit)}，目标{ind.comparator.value}{target}，未达标。"]
+    months = []
+    for m in range(1, 13):
+        s, e = dt.date(year, m, 1), dt.date(year, m, calendar.monthrange(year, m)[1])
+        gap, value = shortfall(ind, formulas, rows, s, e, year)
+        if gap > 0:
+            months.append((gap, m, value))
+    months.sort(reverse=True)
+    if months:
+        total = sum(g for g, _, _ in months)
+        shown = "；".join(f"{m}月 {fmt_value(v, ind.unit)}（差{_shown_gap(ind, g)}，占{100 * g / total:.0f}%）"
+                         for g, m, v in months[:top])
+        lines.append(f"拖累最大的月份：{shown}。")
+    days = []
+    for r in rows:
+        if r.day.year != year:
+            continue
+        gap, value = shortfall(ind, formulas, rows, r.day, r.day, year)
+        if gap > 0:
+            days.append((gap, r.day, value))
+    days.sort(reverse=True)
+    if days:
+        shown = "；".join(f"{d.isoformat()} {fmt_value(v, ind.unit)}" for _, d, v in days[:top])
+        lines.append(f"拖累最大的日期：{shown}。")
+    f = ind.formula_for(formulas)
+    required = f.required_counters
+    have = {r.day for r in rows if all(r.get(c) is not None for c in required)}
+    missing = [dt.date(year, 1, 1) + dt.timedelta(days=i) for i in range(days_in_year(year))]
+    missing = [d for d in missing if d not in have]
+    if missing:
+        runs = _runs(missing)
+        shown = "、".join(a.isoformat() if a == b else f"{a.isoformat()}至{b.isoformat()}" for a, b in runs[:5])
+        more = f"等{len(runs)}段" if len(runs) > 5 else ""
+        lines.append(f"数据缺失：{len(missing)}天（{shown}{more}），缺失日不计入全年值。")
+    lines.append("改进措施：（待办公室补充）")
+    return "".join(lines)

@@ -1,0 +1,283 @@
+"""The self-evaluation table as XLSX, in the layout a finance bureau expects: a title,
+merged header cells, thin borders, 万元 with two decimals, percentages, A4 portrait
+fitted to one page wide, header rows repeated on every printed page.
+
+No text ever becomes a formula (reliability.md): openpyxl writes any string starting
+with "=" as a formula, so every text cell is written with data type "s" and a text
+starting with = + - @ TAB CR LF also gets the quote prefix (Excel shows it as typed and
+never evaluates it, also after an edit).
+"""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import Workbook
+from openpyxl.drawing.image import Image
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.worksheet import Worksheet
+
+from hotline_kpi.report.appendix import settings_lines
+from hotline_kpi.report.build import Report
+
+TITLE = "项目支出绩效自评表"
+_RISKY = ("=", "+", "-", "@", "\t", "\r", "\n")
+_THIN = Side(style="thin", color="000000")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(wrap_text=True, vertical="center")
+_CENTER = Alignment(wrap_text=True, vertical="center", horizontal="center")
+_HEAD = PatternFill("solid", fgColor="DDEBF7")
+_FONT = "宋体"
+WAN_FORMAT = "#,##0.00"
+PCT_FORMAT = "0.00%"
+SCORE_FORMAT = "0.00"
+COLS = 9  # A..I
+
+
+def set_text(ws: Worksheet, row: int, col: int, text: str):  # noqa: ANN201
+    """A text cell that can never be a formula."""
+    cell = ws.cell(row=row, column=col)
+    cell.value = text
+    cell.data_type = "s"
+    if text.startswith(_RISKY):
+        cell.quotePrefix = True
+    return cell
+
+
+def _num(ws: Worksheet, row: int, col: int, value: float | None, fmt: str):  # noqa: ANN201
+    cell = ws.cell(row=row, column=col)
+    if value is None:
+        return set_text(ws, row, col, "—")
+    cell.value = value
+    cell.number_format = fmt
+    return cell
+
+
+def _merge(ws: Worksheet, row: int, c1: int, c2: int, text: str | None = None, head: bool = False,
+           center: bool = False, r2: int | None = None) -> None:
+    if text is not None:
+        set_text(ws, row, c1, text)
+    if c2 > c1 or (r2 or row) > row:
+        ws.merge_cells(start_row=row, start_column=c1, end_row=r2 or row, end_column=c2)
+    for r in range(row, (r2 or row) + 1):
+        for c in range(c1, c2 + 1):
+            cell = ws.cell(row=r, column=c)
+            cell.border = _BORDER
+            cell.alignment = _CENTER if center or head else _WRAP
+            if head:
+                cell.fill = _HEAD
+                cell.font = Font(name=_FONT, bold=True, size=10)
+            else:
+                cell.font = Font(name=_FONT, size=10)
+
+
+def _box(ws: Worksheet, row: int, cols: range, head: bool = False) -> None:
+    for c in cols:
+        cell = ws.cell(row=row, column=c)
+        cell.border = _BORDER
+        cell.alignment = _CENTER if head or c != 9 else _WRAP
+        cell.font = Font(name=_FONT, size=10, bold=head)
+        if head:
+            cell.fill = _HEAD
+
+
+def write_table(ws: Worksheet, report: Report) -> int:
+    cat = report.catalogue
+    project = cat.project
+    ws.title = "绩效自评表"
+    widths = {"A": 11, "B": 11, "C": 20, "D": 16, "E": 16, "F": 11, "G": 8, "H": 8, "I": 42}
+    for col, w in widths.items():
+        ws.column_dimensions[col].width = w
+    _merge(ws, 1, 1, COLS, f"{TITLE}（{report.year}年度）", center=True)
+    ws.cell(row=1, column=1).font = Font(name=_FONT, bold=True, size=16)
+    ws.row_dimensions[1].height = 30
+    r = 2
+    for label, value in (("项目名称", report.project_name), ("主管部门", project.department if project else ""),
+                         ("实施单位", project.implementer if project else "")):
+        _merge(ws, r, 1, 2, label, head=True)
+        _merge(ws, r, 3, COLS, value)
+        r += 1
+    # funding block
+    fund_top = r
+    _merge(ws, r, 1, 2, "项目资金（万元）", head=True, r2=r + len(report.funding))
+    for c, label in zip(range(3, 10), ("", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分")):
+        set_text(ws, r, c, label)
+    _box(ws, r, range(3, 10), head=True)
+    r += 1
+    for row in report.funding:
+        set_text(ws, r, 3, row.label)
+        _num(ws, r, 4, row.initial_wan, WAN_FORMAT)
+        _num(ws, r, 5, row.full_year_wan, WAN_FORMAT)
+        _num(ws, r, 6, row.executed_wan, WAN_FORMAT)
+        if row.weight is not None:
+            _num(ws, r, 7, row.weight, "0")
+            _num(ws, r, 8, row.rate, PCT_FORMAT)
+            _num(ws, r, 9, row.score, SCORE_FORMAT)
+        else:
+            for c in (7, 8, 9):
+                set_text(ws, r, c, "—")
+        _box(ws, r, range(3, 10))
+        r += 1
+    assert r == fund_top + len(report.funding) + 1
+    # overall goal
+    _merge(ws, r, 1, 2, "年度总体目标", head=True, r2=r + 1)
+    _merge(ws, r, 3, 5, "预期目标", head=True)
+    _merge(ws, r, 6, COLS, "实际完成情况", head=True)
+    _merge(ws, r + 1, 3, 5, report.overall_goal)
+    _merge(ws, r + 1, 6, COLS, report.overall_actual)
+    ws.row_dimensions[r + 1].height = 75
+    r += 2
+    # indicator rows
+    header = r
+    for c, label in enumerate(("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "",
+                               "偏差原因分析及改进措施"), 1):
+        set_text(ws, r, c, label)
+    ws.merge_cells(start_row=r, start_column=7, end_row=r, end_column=8)
+    _box(ws, r, range(1, 10), head=True)
+    r += 1
+    first = r
+    for row in report.rows:
+        ind = row.indicator
+        set_text(ws, r, 1, ind.level1)
+        set_text(ws, r, 2, ind.level2)
+        set_text(ws, r, 3, ind.level3)
+        set_text(ws, r, 4, row.target_text)
+        if ind.kind == "quantitative" and row.actual is not None:
+            fmt = PCT_FORMAT if ind.unit == "ratio" else ("0.00" if ind.unit == "seconds" else "#,##0")
+            _num(ws, r, 5, row.actual, fmt)
+        else:
+            set_text(ws, r, 5, row.actual_text)
+        _num(ws, r, 6, row.weight, "0")
+        if row.score is None:
+            set_text(ws, r, 7, "不适用")
+        else:
+            _num(ws, r, 7, row.score, SCORE_FORMAT)
+        ws.merge_cells(start_row=r, start_column=7, end_row=r, end_column=8)
+        set_text(ws, r, 9, row.explanation)
+        _box(ws, r, range(1, 10))
+        ws.row_dimensions[r].height = max(30, min(240, 15 * (len(row.explanation) // 24 + 1)))
+        r += 1
+    # merge repeated level-1 / level-2 cells
+    for col in (1, 2):
+        start = first
+        for i in range(first + 1, r + 1):
+            here = ws.cell(row=i, column=col).value if i < r else None
+            prev = ws.cell(row=start, column=col).value
+            if here != prev or i == r:
+                if i - 1 > start:
+                    ws.merge_cells(start_row=start, start_column=col, end_row=i - 1, end_column=col)
+                start = i
+    t = report.total
+    _merge(ws, r, 1, 5, "总分", head=True)
+    _num(ws, r, 6, 100, "0")
+    _box(ws, r, range(6, 7))
+    _num(ws, r, 7, t.total, SCORE_FORMAT)
+    _merge(ws, r, 7, 8)
+    _merge(ws, r, 9, 9, f"等级：{t.grade}" + (f"（不适用指标已剔除，按{t.applicable_weight:g}分折算）" if t.dropped else ""))
+    r += 1
+    for note in report.notes:
+        _merge(ws, r, 1, COLS, "注：" + note)
+        r += 1
+    ws.print_title_rows = f"{header}:{header}"
+    ps = ws.page_setup
+    ps.paperSize = ws.PAPERSIZE_A4
+    ps.orientation = "portrait"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ps.fitToWidth = 1
+    ps.fitToHeight = 0
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.print_options.horizontalCentered = True
+    ws.print_area = f"A1:I{r - 1}"
+    return r
+
+
+def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None = None) -> None:
+    # execution
+    ws = wb.create_sheet("预算执行")
+    for col, w in zip("ABCDE", (44, 16, 16, 12, 16)):
+        ws.column_dimensions[col].width = w
+    for c, label in enumerate(("预算项目", "全年预算（元）", "全年执行（元）", "执行率", ""), 1):
+        set_text(ws, 1, c, label)
+    _box(ws, 1, range(1, 5), head=True)
+    r = 2
+    ex = report.execution
+    for ln in ex.lines:
+        set_text(ws, r, 1, ln.name)
+        _num(ws, r, 2, ln.budget_yuan, "#,##0.00")
+        _num(ws, r, 3, ln.executed_yuan, "#,##0.00")
+        _num(ws, r, 4, ln.rate, PCT_FORMAT)
+        _box(ws, r, range(1, 5))
+        r += 1
+    set_text(ws, r, 1, "合计")
+    _num(ws, r, 2, ex.budget_yuan, "#,##0.00")
+    _num(ws, r, 3, ex.executed_yuan, "#,##0.00")
+    _num(ws, r, 4, ex.rate, PCT_FORMAT)
+    _box(ws, r, range(1, 5), head=True)
+    r += 2
+    for c, label in enumerate(("月份", "当月支出（元）", "累计支出（元）", "累计执行率", "均衡进度（元）"), 1):
+        set_text(ws, r, c, label)
+    _box(ws, r, range(1, 6), head=True)
+    r += 1
+    cum = 0.0
+    for m, v in enumerate(ex.monthly_yuan, 1):
+        cum += v
+        set_text(ws, r, 1, f"{m}月")
+        _num(ws, r, 2, v, "#,##0.00")
+        _num(ws, r, 3, cum, "#,##0.00")
+        _num(ws, r, 4, cum / ex.budget_yuan if ex.budget_yuan else None, PCT_FORMAT)
+        _num(ws, r, 5, ex.even_pace_yuan(m), "#,##0.00")
+        _box(ws, r, range(1, 6))
+        r += 1
+    set_text(ws, r + 1, 1, "每件受理成本（元）")
+    _num(ws, r + 1, 2, ex.cost_per_request, "#,##0.00")
+    # peers
+    ws = wb.create_sheet("同行对比")
+    for col, w in zip("ABCDE", (36, 18, 18, 10, 30)):
+        ws.column_dimensions[col].width = w
+    for c, label in enumerate(("指标", "本热线", report.peer_name or "标杆", "是否超过", "公开口径"), 1):
+        set_text(ws, 1, c, label)
+    _box(ws, 1, range(1, 6), head=True)
+    r = 2
+    for p in report.peers:
+        fmt = PCT_FORMAT if p.unit == "ratio" else "#,##0"
+        set_text(ws, r, 1, p.label)
+        _num(ws, r, 2, p.ours, fmt)
+        _num(ws, r, 3, p.peer, fmt)
+        set_text(ws, r, 4, "—" if p.beaten is None else ("是" if p.beaten else "否"))
+        set_text(ws, r, 5, p.published)
+        _box(ws, r, range(1, 6))
+        r += 1
+    for ind_id in report.not_published:
+        try:
+            name = report.catalogue.indicator(ind_id).level3
+        except KeyError:
+            name = ind_id
+        set_text(ws, r, 1, name)
+        set_text(ws, r, 3, "无公开数据")
+        _box(ws, r, range(1, 6))
+        r += 1
+    set_text(ws, r + 1, 1, "来源：" + report.peer_source)
+    # appendix
+    ws = wb.create_sheet("附录 口径设置")
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 80
+    for i, (k, v) in enumerate(settings_lines(report), 1):
+        set_text(ws, i, 1, k)
+        set_text(ws, i, 2, v)
+        _box(ws, i, range(1, 3))
+    if charts:
+        ws = wb.create_sheet("月度趋势图")
+        r = 1
+        for png in charts.values():
+            img = Image(io.BytesIO(png))
+            ws.add_image(img, f"A{r}")
+            r += 16
+
+
+def to_xlsx(report: Report, charts: dict[str, bytes] | None = None) -> bytes:
+    wb = Workbook()
+    write_table(wb.active, report)
+    write_sheets(wb, report, charts)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
