@@ -39,6 +39,16 @@ Progress = Callable[[int, int], None]
 #: and collecting millions would take memory.
 MAX_PROBLEMS = 1000
 
+#: A header with more columns than this is not a hotline export (a spreadsheet has at most
+#: 16,384): the file is rejected rather than read with thousands of ignored columns.
+MAX_COLUMNS = 1000
+
+
+def ignored_note(ignored: list[str], shown: int = 20) -> str:
+    """The note listing ignored columns, the first ``shown`` of them."""
+    more = f" ... and {len(ignored) - shown:,} more" if len(ignored) > shown else ""
+    return "ignored columns: " + ", ".join(ignored[:shown]) + more
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -25,7 +25,7 @@ from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
-from hotline_kpi.ingest.base import IngestContext, IngestRejected, Problem, require_clean
+from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
 from hotline_kpi.ingest.text import (
     BadValue,
     Measured,
@@ -400,6 +400,9 @@ class _Parser:
         ignored: list[str] = []
         seen: dict[str, _Column] = {}
         letters = self.grid.letters
+        if len(header) > MAX_COLUMNS:
+            raise _reject(self.file, f"the header has {len(header):,} columns, more than {MAX_COLUMNS:,}: "
+                          "not a daily report")
         for i, cell in enumerate(header):
             if is_blank(cell):
                 continue
@@ -420,7 +423,7 @@ class _Parser:
             seen[name] = _Column(i, name, label, unit)
             columns.append(seen[name])
         if ignored:
-            self.notes.append("ignored columns: " + ", ".join(ignored))
+            self.notes.append(ignored_note(ignored))
         if len(columns) == 1:
             self.problem("the header has a date column but no count or rate column", column=columns[0].label)
         return columns

@@ -27,7 +27,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
 from hotline_kpi.files import display_name
 from hotline_kpi.domain import ParsedFile
-from hotline_kpi.ingest.base import IngestContext, Progress, Resume, StoreRequest
+from hotline_kpi.ingest.base import IngestContext, IngestRejected, Problem, Progress, Resume, StoreRequest
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import repo
@@ -129,6 +129,11 @@ def ingest_file(
     hotline = catalogues.hotline(hotline_id or settings.default_hotline)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a file")
+    on_disk = path.stat().st_size
+    if on_disk > settings.max_file_bytes:  # checked before anything is read: a huge file costs nothing
+        raise IngestRejected(display_name(path.name), [Problem(
+            display_name(path.name), f"file of {on_disk:,} bytes is over the limit of {settings.max_file_bytes:,} "
+            "bytes (setting max_file_bytes); split it or raise the limit")])
     with path.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     source = source or detect_source(path, head)

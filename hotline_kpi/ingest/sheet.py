@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
-from hotline_kpi.ingest.base import IngestRejected, Problem, Progress
+from hotline_kpi.ingest.base import IngestRejected, Problem, Progress, ignored_note
 from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, header_key, is_blank
 
 #: Rows searched for the header (title rows may sit above it).
@@ -119,7 +119,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             raise IngestRejected(file, problems)
         notes = [f"read sheet {sheet!r}"] if sheet and len(grids) > 1 else []
         if ignored:
-            notes.append("ignored columns: " + ", ".join(ignored))
+            notes.append(ignored_note(ignored))
 
         def body(rest=head[at + 1:], rows=rows, columns=columns, total=totals.get(sheet, 0)
                  ) -> Iterator[tuple[int, dict[str, object]]]:

@@ -1,6 +1,7 @@
 """HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page.
 
-Read-only: every route answers GET and HEAD only. Everything is served from the
+Read-only: every route answers GET and HEAD only. Optional authentication of / and /api:
+:mod:`hotline_kpi.service.auth` (settings.http_auth). Everything is served from the
 exporter's cached model; no request evaluates, and none but /readyz's freshness check
 depends on the database being up.
 """
@@ -14,6 +15,7 @@ from typing import Any, Callable
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -23,6 +25,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import Status
 from hotline_kpi.formatting import fmt_target, fmt_value
 from hotline_kpi.i18n import Lang, t
+from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.settings import Settings
 
@@ -133,7 +136,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return HTMLResponse(html)
 
     methods = ["GET", "HEAD"]
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth)], routes=[
         Route("/", status_page, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/healthz", healthz, methods=methods),
