@@ -419,6 +419,18 @@ def export() -> None:
     """Export stored data."""
 
 
+def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa: ANN202
+    """(hotline id, first, last, the stored daily rows) for an export's --from/--to."""
+    hid = app.hotline_id(hotline_id)
+    first, last = _date(start), _date(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    app.require_schema()
+    with read_session(app.engine) as session:
+        return hid, first, last, repo.daily_counters(session, hid, first, last)
+
+
 @export.command("daily")
 @click.option("--hotline", "hotline_id", default=None)
 @click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
@@ -429,14 +441,8 @@ def export() -> None:
 @pass_app
 def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: str, output: Path | None) -> None:
     """The canonical daily counters, one row a day; empty where unknown."""
-    hid = app.hotline_id(hotline_id)
-    first, last = _date(start), _date(end)
-    assert first is not None and last is not None
-    if last < first:
-        raise click.BadParameter(f"--to {last} is before --from {first}")
-    app.require_schema()
-    with read_session(app.engine) as session:
-        rows = {r.day: r for r in repo.daily_counters(session, hid, first, last)}
+    hid, first, last, stored = _daily_rows(app, hotline_id, start, end)
+    rows = {r.day: r for r in stored}
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
     def num(v: float | None) -> Any:
@@ -477,14 +483,7 @@ def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, o
     create-blocks-from openmetrics` (docs/history.md). Days of the last 3 hours are left out."""
     from hotline_kpi.history import HEAD_BLOCK, export_openmetrics as render_history
 
-    hid = app.hotline_id(hotline_id)
-    first, last = _date(start), _date(end)
-    assert first is not None and last is not None
-    if last < first:
-        raise click.BadParameter(f"--to {last} is before --from {first}")
-    app.require_schema()
-    with read_session(app.engine) as session:
-        rows = repo.daily_counters(session, hid, first, last)
+    hid, first, last, rows = _daily_rows(app, hotline_id, start, end)
     result = render_history(hid, app.catalogues.hotline(hid).zone, rows, lambda year: app.catalogues.get(hid, year),
                             app.settings.formulas, first, last, not_after=app.clock.now() - HEAD_BLOCK)
     err = _console(err=True)

@@ -7,7 +7,6 @@ quarantine with an error report beside it.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 
