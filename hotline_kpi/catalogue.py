@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
+from hotline_kpi.files import read_yaml
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
 
 
@@ -206,16 +206,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         chain = " -> ".join(str(p) for p in seen + (path,))
         raise CatalogueError(path, [f"field 'inherits': inheritance cycle {chain}"])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogueError(path, ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogueError(path, [f"cannot read: {exc}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogueError(path, [f"not valid YAML: {exc}"]) from None
+    data = read_yaml(path, CatalogueError)
     if not isinstance(data, dict):
         raise CatalogueError(path, ["the file must hold a mapping (hotline, year, indicators, ...)"])
     parent_name = data.pop("inherits", None)

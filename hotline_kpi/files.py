@@ -6,6 +6,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 
 @functools.cache
@@ -43,3 +44,19 @@ def display_name(name: str) -> str:
     control characters made visible. File names come from outside and may hold anything."""
     raw = os.fsencode(name).decode("utf-8", "backslashreplace")
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in raw)
+
+
+def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
+    """Parse a YAML config file; an unreadable or malformed one raises ``error(path, [why])``."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(path, [f"cannot read: {exc}"]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(path, [f"not valid YAML: {exc}"]) from None

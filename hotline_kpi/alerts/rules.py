@@ -19,10 +19,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.domain import Window
+from hotline_kpi.files import read_yaml
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 
@@ -184,16 +184,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> AlertsConfig:
 def load_rules(path: Path | str) -> AlertsConfig:
     """Load and validate a rules file; raises :class:`RulesError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesError(path, ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(path, [f"cannot read: {exc}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError(path, [f"not valid YAML: {exc}"]) from None
+    data = read_yaml(path, RulesError)
     return parse_rules(data, path)
 
 

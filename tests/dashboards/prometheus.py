@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -20,7 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.service.helpers import free_port
+from tests.service.helpers import free_port, stop_process
 
 
 def binary(name: str) -> str:
@@ -69,13 +68,7 @@ class PrometheusProcess:
         return self.api("query_range", {"query": expr, "start": start, "end": end, "step": step})["result"]
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout)
 
 
 def start_prometheus(config: Path, data_dir: Path, log_dir: Path,

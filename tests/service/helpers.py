@@ -52,6 +52,18 @@ def service_env(base: Path, targets_dir: Path = TARGETS, extra: Mapping[str, str
     return env
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> int | None:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
 def run_cli(env: Mapping[str, str], *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``hotline-kpi ARGS``; fails the test with its output when it exits non-zero."""
     proc = subprocess.run([*CLI, *args], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -104,14 +116,7 @@ class ServeProcess:
 
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
 
 def start_serve(env: Mapping[str, str], base: Path, addfinalizer: Callable[[Callable[[], object]], object],

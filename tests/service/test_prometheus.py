@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import math
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -34,7 +33,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from tests.service.helpers import ROOT, ServeProcess, free_port, prepare_demo, run_cli, start_serve
+from tests.service.helpers import ROOT, ServeProcess, free_port, prepare_demo, run_cli, start_serve, stop_process
 
 PROM_DIR = ROOT / "config" / "prometheus"
 PROM_CONFIG = PROM_DIR / "prometheus.yml"
@@ -160,13 +159,7 @@ class PrometheusProcess:
         return [(r["metric"], float(r["value"][1])) for r in data["result"]]
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, timeout)
 
 
 def _prometheus_config(service_port: int) -> dict[str, Any]:
