@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-deps bench clean
+.PHONY: setup demo test test-deps audit bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,9 +25,15 @@ test-deps:
 
 test: test-deps setup
 	$(BIN)/pytest
+	bash .ci/audit
+
+## pip-audit over the installed versions (fails on a known vulnerability; says NOT AUDITED
+## when the vulnerability service cannot be reached).
+audit: setup
+	bash .ci/audit
 
 bench: setup
 	$(BIN)/python bench/evaluate.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-audit var .pytest_cache .hypothesis
