@@ -589,7 +589,12 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     logs.configure(log_level)
     host = host or settings.service.host
     port = port or settings.service.port
-    service = Service(settings, catalogues, app.engine, app.clock)
+    from hotline_kpi.alerts.rules import RulesError
+
+    try:
+        service = Service(settings, catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        raise Failure(str(exc)) from None
     web = build_app(service.cache, settings, catalogues, app.clock.now, service.state)
     service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the port opens
     service.start()

@@ -101,3 +101,16 @@ def test_without_smtp_settings_the_commands_say_what_to_set(setup, monkeypatch: 
     assert "smtp.host" in run("alerts", "dispatch", ok=False).output
     assert "smtp.host" in run("alerts", "test-email", "--to", "a@example.org", ok=False).output
     assert "SMTP: not configured" in run("alerts", "list").output
+
+
+def test_serve_refuses_an_invalid_rules_file_with_the_problems_and_no_traceback(setup, tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    """Before: ``serve`` died with a Python traceback ending in RulesError."""
+    _, run = setup
+    bad = tmp_path / "bad-rules.yaml"
+    bad.write_text("rules:\n  - name: x\n    indicator: nope\n", encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__RULES_FILE", str(bad))
+    out = run("serve", "--port", "1", ok=False).output
+    assert f"{bad}: invalid alert rules" in out
+    assert "rule #1, field 'condition'" in out
+    assert "Traceback" not in out
