@@ -106,15 +106,17 @@ class Inbox:
                                                f"({', '.join(sorted(known))}); left alone"))
                 continue
             results.append(self._one(Path(entry.path), default))
-        loaded_hotlines = {r.hotline_id for r in results if r.outcome == "loaded"}
-        for hid in sorted(loaded_hotlines):
-            if self.on_loaded is not None:
-                self.on_loaded(hid)
+        # Logged before the loaded hotlines are evaluated: a failed evaluation must not hide
+        # what happened to the files.
         for r in results:
             if r.outcome in ("rejected", "error"):
                 log.warning("inbox: %s %s: %s", r.outcome, r.name, r.detail.splitlines()[0] if r.detail else "")
             elif r.outcome != "left":
                 log.info("inbox: %s %s -> %s", r.outcome, r.name, r.moved_to)
+        loaded_hotlines = {r.hotline_id for r in results if r.outcome == "loaded"}
+        for hid in sorted(loaded_hotlines):
+            if self.on_loaded is not None:
+                self.on_loaded(hid)
         return results
 
     def _one(self, path: Path, hotline_id: str) -> InboxResult:
@@ -153,8 +155,10 @@ class Inbox:
         try:
             target = _move(path, self.settings.archive_dir / f"{local:%Y}" / f"{local:%m}")
         except OSError as exc:
-            return InboxResult(name, hotline_id, "error",
-                               f"{r.status} but could not be archived ({exc}); left in the inbox", None, outcome.source)
+            detail = f"{r.status} but could not be archived ({exc}); left in the inbox"
+            # Recorded as an attempt too: hotline_kpi_ingest_files{result="error"} shows it.
+            self._record(hotline_id, outcome.source, name, "error", 0, detail)
+            return InboxResult(name, hotline_id, "error", detail, None, outcome.source)
         return InboxResult(name, hotline_id, r.status, "", target, outcome.source)  # type: ignore[arg-type]
 
     def _quarantine(self, path: Path, hotline_id: str, source: str, message: str) -> InboxResult:

@@ -67,10 +67,27 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc)
 
 
+def _cut_short(row: JobRunRow) -> bool:
+    """The last run recorded its start but neither a success nor a failure after it: the
+    process died mid-job (SIGKILL, power loss). A failure sets ``last_error``; a success
+    sets ``last_success_at`` after the start; every ended run counts in ``runs_total``."""
+    if row.last_started_at is None or row.last_error:
+        return False
+    if not row.runs_total:
+        return True
+    success = _aware(row.last_success_at)
+    return success is not None and success < _aware(row.last_started_at)
+
+
 def last_started(engine: Engine, job_id: str) -> dt.datetime | None:
+    """When the job last started a run that ran to its end; None if it never did, or if
+    its last run was cut short: that run did not happen, so the catch-up at start-up
+    (:func:`is_overdue`) runs it again instead of losing it until the next scheduled time."""
     with read_session(engine) as s:
         row = s.get(JobRunRow, job_id)
-        return _aware(row.last_started_at) if row else None
+        if row is None or _cut_short(row):
+            return None
+        return _aware(row.last_started_at)
 
 
 def job_runs(engine: Engine) -> list[JobRunRow]:
