@@ -30,6 +30,10 @@ DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
 #: Which source supplies a counter when several supply it for one day: first wins.
 #: Raw systems beat the typed daily report.
 DEFAULT_SOURCE_PRIORITY = ("queue-log", "tickets", "callbacks", "daily-report")
+#: Largest relative difference between two sources' values of one counter for one day.
+DEFAULT_SOURCE_TOLERANCE = 0.05
+#: A difference of at most this many units between two sources is never a disagreement.
+DEFAULT_SOURCE_TOLERANCE_UNITS = 10.0
 
 
 class ServiceSettings(BaseModel):
@@ -273,6 +277,19 @@ class Settings(BaseSettings):
     source_priority: tuple[str, ...] = Field(
         DEFAULT_SOURCE_PRIORITY,
         description="When several sources supply the same counter for a day, the first listed wins.",
+    )
+    source_tolerance: float = Field(
+        DEFAULT_SOURCE_TOLERANCE, ge=0, le=1,
+        description="Largest relative difference |a - b| / max(a, b) allowed between a file's counter for a "
+        "day and another source's stored value of that counter for that day; a file beyond it is rejected "
+        "whole. Within it, source_priority decides. 0: the sources must agree exactly; 1: no check (counts are "
+        "never negative, so two values are never more than 100% apart).",
+    )
+    source_tolerance_units: float = Field(
+        DEFAULT_SOURCE_TOLERANCE_UNITS, ge=0,
+        description="A difference of at most this many units (calls, tickets, seconds) is never a disagreement, "
+        "whatever source_tolerance says: 3 operator-fault returns against 4 are 25% apart but agree. 0: only "
+        "source_tolerance counts.",
     )
     sqlite_busy_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_file_bytes: int = Field(

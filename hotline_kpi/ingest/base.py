@@ -25,7 +25,12 @@ from zoneinfo import ZoneInfo
 from hotline_kpi.catalogue import CatalogueSet, Hotline
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.settings import QueueLogSettings, TicketSettings
+from hotline_kpi.settings import (
+    DEFAULT_SOURCE_TOLERANCE,
+    DEFAULT_SOURCE_TOLERANCE_UNITS,
+    QueueLogSettings,
+    TicketSettings,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -144,6 +149,10 @@ class StoreRequest:
     settings_json: str
     source_priority: tuple[str, ...]
     formulas: FormulaSettings = field(default_factory=FormulaSettings)
+    #: Setting ``source_tolerance``: how far this source's counters may be from another's.
+    source_tolerance: float = DEFAULT_SOURCE_TOLERANCE
+    #: Setting ``source_tolerance_units``: an absolute difference that is never a disagreement.
+    source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS
     queue_log: QueueLogSettings = field(default_factory=QueueLogSettings)
     tickets: TicketSettings = field(default_factory=TicketSettings)
 
@@ -242,14 +251,19 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -
 
 
 def _finite(v: float) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A number within the plausible range: only those are compared with each other (a value
+    beyond it is reported by :func:`_check_value`; an int of 400 digits cannot even be
+    converted to float for ``math.isfinite`` or ``:g``)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) <= MAX_COUNT if isinstance(v, int) else math.isfinite(v) and abs(v) <= MAX_COUNT
 
 
 def _check_value(name: str, value: float, file: str, row: int | None) -> list[Problem]:
     shown = repr(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return [Problem(file, f"{name} must be a number", row, name, shown)]
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)
         return [Problem(file, f"{name} must be a finite number", row, name, shown)]
     if value < 0:
         return [Problem(file, f"{name} cannot be negative", row, name, shown)]

@@ -107,6 +107,8 @@ _RATE_UNITS = {None, "%"}
 
 #: Rows searched for the header: title rows and two-level headers sit above it.
 HEADER_SEARCH_ROWS = 20
+#: Rows of a daily-report sheet: one a day, so a few thousand at most; more is not a daily report.
+MAX_REPORT_ROWS = 100_000
 _PROGRESS_EVERY = 200
 
 _TOTAL = re.compile(r"^(?:.*(?:合计|总计|小计)|total|grandtotal|subtotal|sum)$")
@@ -274,6 +276,13 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str]) -> _Grid:
         raise _reject(file, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     tried = []
     for ws in values.worksheets:
+        # The used range is where the farthest cell is: one stray cell at XFD1048576 would
+        # make the grid 17 billion cells. A daily report is far smaller: refuse before reading.
+        if ws.max_column > MAX_COLUMNS or ws.max_row > MAX_REPORT_ROWS:
+            far = f"{get_column_letter(ws.max_column)}{ws.max_row}"
+            raise _reject(file, f"sheet {ws.title!r} reaches cell {far} ({ws.max_row:,} rows, {ws.max_column:,} "
+                          f"columns): a daily report has at most {MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} "
+                          "columns; delete the cells beyond the table")
         grid = _sheet_grid(ws, formulas[ws.title], values.epoch)
         if _find_header(grid.head) is not None:
             if len(values.worksheets) > 1:

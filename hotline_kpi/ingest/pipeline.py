@@ -190,6 +190,8 @@ def ingest_file(
                     at=clock.now(),
                     settings_json=json.dumps(formulas_json, sort_keys=True),
                     source_priority=settings.source_priority,
+                    source_tolerance=settings.source_tolerance,
+                    source_tolerance_units=settings.source_tolerance_units,
                 )
             else:
                 used = {"formulas": formulas_json, "queue_log": settings.queue_log.model_dump(mode="json"),
@@ -197,7 +199,8 @@ def ingest_file(
                 request = StoreRequest(
                     hotline_id=hotline.id, zone=hotline.zone, file=file, at=clock.now(),
                     settings_json=json.dumps(used, sort_keys=True, ensure_ascii=False),
-                    source_priority=tuple(settings.source_priority), formulas=settings.formulas,
+                    source_priority=tuple(settings.source_priority), source_tolerance=settings.source_tolerance,
+                    source_tolerance_units=settings.source_tolerance_units, formulas=settings.formulas,
                     queue_log=settings.queue_log, tickets=settings.tickets,
                 )
                 result = ingestor.store(session, parsed, request)  # type: ignore[attr-defined]
@@ -211,6 +214,10 @@ def ingest_file(
                         prefix = file_hashes(path, [end])[2][end]
                     repo.save_log_mark(session, hotline.id, source, head_sha,
                                        repo.Mark(end, prefix, parsed.end_lines), result.ingest_id)
+    except IngestRejected:  # rejected while storing (another source disagrees): keep no original
+        if not kept_before:
+            original.unlink(missing_ok=True)
+        raise
     finally:
         if not isinstance(parsed, ParsedFile):
             parsed.close()

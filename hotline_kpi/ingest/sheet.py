@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
-from hotline_kpi.ingest.base import IngestRejected, Problem, Progress, ignored_note
+from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
 from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, header_key, is_blank
 
 #: Rows searched for the header (title rows may sit above it).
@@ -84,6 +84,8 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
         grids = _xlsx_sheets(path, file, totals)
     elif magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise IngestRejected(file, [Problem(file, "an old .xls or encrypted workbook: save it as .xlsx or CSV")])
+    elif path.suffix.lower() == ".xlsx" and magic:
+        raise IngestRejected(file, [Problem(file, "not an XLSX workbook (it is not a zip archive)")])
     else:
         grids = [("", _csv_rows(path, file, totals), False, WINDOWS_EPOCH)]
     tried: list[str] = []
@@ -198,11 +200,32 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int]
     epoch = wb.epoch
 
     def rows(ws) -> Iterator[tuple[int, list[object]]]:  # type: ignore[no-untyped-def]
-        for r, cells in enumerate(ws.iter_rows(values_only=True), 1):
+        # Read-only mode parses the sheet while it is iterated: damage shows only here.
+        parsed, r = ws.iter_rows(values_only=True), 0
+        while True:
+            try:
+                cells = next(parsed)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - a damaged sheet fails in any of openpyxl's parsers
+                raise IngestRejected(file, [Problem(file, f"sheet {ws.title!r} is damaged after row {r:,} "
+                                                    f"({type(exc).__name__}: {exc})", r + 1)]) from None
+            r += 1
+            if len(cells) > MAX_COLUMNS:  # blank styled cells far right are dropped; a value there is refused
+                beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if not is_blank(cells[i])), None)
+                if beyond is not None:
+                    letter = get_column_letter(beyond + 1)
+                    raise IngestRejected(file, [Problem(
+                        file, f"a cell in column {letter} ({beyond + 1:,}): an export has at most {MAX_COLUMNS:,} "
+                        "columns; delete the cells beyond the table", r, letter, str(cells[beyond]))])
+                cells = cells[:MAX_COLUMNS]
             yield r, list(cells)
 
     for ws in wb.worksheets:
         totals[ws.title] = ws.max_row or 0
+        # The declared dimension (<dimension ref="A1:XFD1048576"/>) would pad every row to
+        # its width: read each row only as wide as its own cells.
+        ws.reset_dimensions()
     return [(ws.title, rows(ws), True, epoch) for ws in wb.worksheets]
 
 
@@ -220,8 +243,21 @@ def parse_moment(value: object, zone: ZoneInfo, *, epoch: dt.datetime = WINDOWS_
 
     Accepts XLSX date-times, "2019-01-01 08:30:05", "2019/1/1 8:30", "2019年1月1日 08时30分",
     ISO with an offset, and Excel serial numbers with a fraction of a day. A date alone
-    means its midnight. None when blank; raises :class:`BadValue` otherwise.
+    means its midnight. None when blank; raises :class:`BadValue` otherwise, also for an
+    offset of a day or more and for a moment that cannot be expressed in ``zone`` or UTC
+    (0001-01-01 00:00+08:00 is in year 0 in UTC): callers convert every moment.
     """
+    try:
+        moment = _parse_moment(value, zone, epoch)
+        if moment is not None:
+            moment.astimezone(zone)
+            moment.astimezone(dt.timezone.utc)
+    except OverflowError:  # also a number cell too big for a float
+        raise BadValue("date and time out of range") from None
+    return moment
+
+
+def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datetime | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
@@ -260,6 +296,8 @@ def parse_moment(value: object, zone: ZoneInfo, *, epoch: dt.datetime = WINDOWS_
             return moment.replace(tzinfo=dt.timezone.utc)
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            raise BadValue(f"not a time zone offset: {tz}")
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return moment.replace(tzinfo=dt.timezone(sign * offset))
     return moment.replace(tzinfo=zone)

@@ -190,7 +190,7 @@ def parse_number(value: object) -> Number | None:
         if isinstance(value, float) and not math.isfinite(value):
             raise BadValue("not a finite number")
         # repr() is the shortest text that round-trips, so 0.9235 stays 0.9235.
-        return Number(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+        return Number(_bounded(Decimal(repr(value)) if isinstance(value, float) else Decimal(value)))
     if isinstance(value, (dt.date, dt.time, dt.timedelta)):
         raise BadValue("expected a number, got a date or time cell")
     if not isinstance(value, str):
@@ -208,12 +208,26 @@ def parse_number(value: object) -> Number | None:
     elif not _PLAIN.match(text):
         raise BadValue("not a number")
     try:
-        number = Decimal(text)
+        number = _bounded(Decimal(text))
     except InvalidOperation:
         raise BadValue("not a number") from None
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite: checked above
     return Number(number, percent, exponent)
+
+
+#: Numbers are refused beyond this many digits before or after the point ("1e309",
+#: "0e99999999", 5,000 nines): no figure of these files comes near, and such a number
+#: overflows a float, the int-to-text limit, or the decimal context further on.
+MAX_DIGITS = 100
+
+
+def _bounded(number: Decimal) -> Decimal:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: checked by the callers
+    if number.adjusted() >= MAX_DIGITS or not -MAX_DIGITS <= exponent <= MAX_DIGITS:
+        raise BadValue(f"number out of range (more than {MAX_DIGITS} digits)")
+    return number
 
 
 def parse_count(value: object, *, whole: bool = True) -> int | float | None:

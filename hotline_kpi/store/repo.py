@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hotline_kpi.catalogue import Hotline
 from hotline_kpi.domain import COUNTERS, WINDOWS, Aggregate, DailyCounters, DayRecord, ParsedFile, Window, window_bounds
 from hotline_kpi.formulas import Formula, Term
+from hotline_kpi.settings import DEFAULT_SOURCE_TOLERANCE, DEFAULT_SOURCE_TOLERANCE_UNITS
 from hotline_kpi.store.models import (
     CallbackRow,
     DailyCountersRow,
@@ -29,7 +30,7 @@ from hotline_kpi.store.models import (
 )
 
 if TYPE_CHECKING:
-    from hotline_kpi.ingest.base import StoreRequest
+    from hotline_kpi.ingest.base import Problem, StoreRequest
     from hotline_kpi.ingest.callbacks import Callback
     from hotline_kpi.ingest.tickets import Ticket
 
@@ -92,18 +93,24 @@ def store_parsed(
     at: dt.datetime,
     settings_json: str,
     source_priority: Sequence[str],
+    source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
+    source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS,
 ) -> StoreResult:
     """Store one parsed file inside the caller's transaction.
 
     The same content again (same hotline, source and SHA-256) changes nothing. A day this
     source already supplied with other values gets a new revision; the old one stays,
     marked not current. A day whose values are unchanged keeps its earlier provenance.
+    A counter further than ``source_tolerance`` (and more than ``source_tolerance_units``)
+    from another source's stored value for the same day raises :class:`~hotline_kpi.ingest.base.IngestRejected` (see
+    :func:`disagreements`): the caller's transaction must then be rolled back.
     """
     existing = find_loaded(session, hotline_id, parsed.source, file.sha256)
     if existing is not None:
         return StoreResult("already_loaded", existing.id)
     ingest = _new_ingest(session, hotline_id, parsed.source, file, at, settings_json)
-    return _store_days(session, ingest, parsed.source, parsed.days, source_priority, list(parsed.notes))
+    return _store_days(session, ingest, parsed.source, parsed.days, source_priority, list(parsed.notes),
+                       source_tolerance, source_tolerance_units)
 
 
 def _new_ingest(session: Session, hotline_id: str, source: str, file: FileMeta, at: dt.datetime,
@@ -134,12 +141,76 @@ def new_ingest(session: Session, hotline_id: str, source: str, request: "StoreRe
 def store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
                request: "StoreRequest", notes: Sequence[str] = ()) -> StoreResult:
     """Revise ``source``'s counters of the days in ``records`` (recomputed by a raw source)."""
-    return _store_days(session, ingest, source, records, request.source_priority, list(notes))
+    return _store_days(session, ingest, source, records, request.source_priority, list(notes),
+                       request.source_tolerance, request.source_tolerance_units)
+
+
+def relative_difference(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|): 0 when equal (both 0 included), at most 1 for counts >= 0."""
+    largest = max(abs(a), abs(b))
+    return 0.0 if largest == 0 else abs(a - b) / largest
+
+
+def _shown(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+
+
+def disagreements(session: Session, hotline_id: str, file_name: str, source: str, records: Sequence[DayRecord],
+                  tolerance: float, units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> list["Problem"]:
+    """Every counter of ``records`` further than ``tolerance`` (relative difference) and
+    more than ``units`` (absolute difference) from another source's current value of that
+    counter for the same day, with both places. The absolute floor keeps small counts
+    (3 returns against 4: 25% apart) from counting as a disagreement.
+
+    Only other sources are compared: a later file of the same source is a correction.
+    ``tolerance`` >= 1 checks nothing (counts are never negative: never more than 100% apart).
+    """
+    from hotline_kpi.ingest.base import Problem
+
+    if tolerance >= 1 or not records:
+        return []
+    by_day = {r.day: r for r in records}
+    others: dict[dt.date, list[SourceDayRow]] = {}
+    for chunk in _chunks(sorted(by_day)):
+        for row in session.scalars(select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id, SourceDayRow.source != source,
+                SourceDayRow.is_current.is_(True), SourceDayRow.day.in_(chunk))):
+            others.setdefault(row.day, []).append(row)
+    files: dict[int, str] = {}
+    for chunk in _chunks(sorted({r.ingest_id for rows in others.values() for r in rows})):
+        files.update((i, name) for i, name in session.execute(
+            select(IngestRow.id, IngestRow.file_name).where(IngestRow.id.in_(chunk))))
+    problems: list[Problem] = []
+    for day in sorted(others):
+        rec = by_day[day]
+        for counter in COUNTERS:
+            mine = rec.counters.get(counter)
+            if mine is None:
+                continue
+            for other in sorted(others[day], key=lambda r: r.source):
+                theirs = getattr(other, counter)
+                if theirs is None:
+                    continue
+                apart = relative_difference(mine, theirs)
+                if apart > tolerance and abs(mine - theirs) > units:
+                    problems.append(Problem(
+                        file_name, f"{day.isoformat()}: {source} gives {_shown(mine)} but {other.source} "
+                        f"({files.get(other.ingest_id, '?')}) gives {_shown(theirs)}, {apart:.1%} apart: more than "
+                        f"the source_tolerance of {tolerance:.1%}", rec.row, counter, _shown(mine)))
+    return problems
 
 
 def _store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
-                source_priority: Sequence[str], notes: list[str]) -> StoreResult:
+                source_priority: Sequence[str], notes: list[str],
+                source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
+                source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> StoreResult:
     hotline_id = ingest.hotline_id
+    disagree = disagreements(session, hotline_id, ingest.file_name, source, records, source_tolerance,
+                             source_tolerance_units)
+    if disagree:
+        from hotline_kpi.ingest.base import IngestRejected
+
+        raise IngestRejected(ingest.file_name, disagree)
     days = [r.day for r in records]
     ingest.first_day = min(days) if days else None
     ingest.last_day = max(days) if days else None
