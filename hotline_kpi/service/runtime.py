@@ -23,7 +23,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.service.exporter import MetricsCache
-from hotline_kpi.service.inbox import Inbox
+from hotline_kpi.service.inbox import Inbox, InboxResult
 from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, JobSpec, is_overdue, last_started, run_recorded
 from hotline_kpi.service.leader import Leadership
 from hotline_kpi.settings import Settings
@@ -57,6 +57,11 @@ class Service:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        #: Hotlines whose files loaded but whose evaluation has not succeeded yet (the
+        #: database went away in between): evaluated again after every inbox scan.
+        self._owed: set[str] = set()
+        #: One lock per job id: a run never overlaps another run of the same job here.
+        self._job_locks: dict[str, threading.Lock] = {}
 
     # --- jobs ------------------------------------------------------------------------
 
@@ -67,21 +72,49 @@ class Service:
         return done
 
     def _after_ingest(self, hotline_id: str) -> None:
-        self.evaluate("ingest", [hotline_id])
+        self._owed.add(hotline_id)
+        self._evaluate_owed()
+
+    def _evaluate_owed(self) -> None:
+        owed = sorted(self._owed)
+        self.evaluate("ingest", owed)
+        self._owed.difference_update(owed)
+
+    def scan_inbox(self) -> list[InboxResult]:
+        """The inbox job. A load commits before its evaluation runs; when that evaluation
+        fails (the database restarted in between) the job fails, and the next scans try
+        it again until it succeeds: new data is never left unevaluated until the next
+        scheduled run."""
+        results = self.inbox.scan()
+        if self._owed:
+            log.info("evaluating again after a failed evaluation: %s", ", ".join(sorted(self._owed)))
+            self._evaluate_owed()
+        return results
 
     def jobs(self) -> list[JobSpec]:
         s = self.settings.service
         hour, minute = (int(x) for x in s.evaluate_at.split(":"))
         zone = self.settings.zone
         return [
-            JobSpec(INBOX_SCAN, self.inbox.scan, IntervalTrigger(seconds=s.inbox_scan_seconds, timezone=zone)),
+            JobSpec(INBOX_SCAN, self.scan_inbox, IntervalTrigger(seconds=s.inbox_scan_seconds, timezone=zone)),
             JobSpec(EVALUATE_DAILY, lambda: self.evaluate("schedule"), CronTrigger(hour=hour, minute=minute,
                                                                                    timezone=zone), catch_up=True),
             *self.extra_jobs,
         ]
 
     def run_job(self, spec: JobSpec) -> bool:
-        ok = run_recorded(self.engine, self.clock, spec.id, spec.func)
+        """Run a job unless a run of it is still going on in this process. APScheduler's
+        max_instances holds within one scheduler only, and a scheduler stopped when the
+        lease is lost (the database restarted) leaves its running job running: the new
+        scheduler's first run would overlap it (two scans loading the same file)."""
+        lock = self._job_locks.setdefault(spec.id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            log.warning("job %s: a run is still going on (from before the scheduler restarted): skipped", spec.id)
+            return False
+        try:
+            ok = run_recorded(self.engine, self.clock, spec.id, spec.func)
+        finally:
+            lock.release()
         self.cache.refresh()
         return ok
 
@@ -109,6 +142,11 @@ class Service:
         sched.start()
         self.scheduler = sched
         log.info("scheduler started (leader %s): %s", self.leadership.holder, ", ".join(s.id for s in specs))
+        # When each job fires next, in the hotline's zone with its offset: an operator (and
+        # the reliability suite) can see that 08:30 means 08:30 in Shanghai, not on the machine.
+        for job in sched.get_jobs():
+            if job.next_run_time is not None:
+                log.info("job %s: next run at %s", job.id, job.next_run_time.isoformat())
         return sched
 
     def stop_scheduler(self, wait: bool = True) -> None:
