@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import subprocess
+import zipfile
 
 import pytest
 from pydantic import ValidationError
@@ -213,3 +214,37 @@ def test_an_invalid_auth_setting_is_refused_without_echoing_the_token(tmp_path):
                           timeout=60)
     assert proc.returncode == 1 and "http_auth" in proc.stderr.lower()
     assert "short-secret" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.postgres
+def test_a_report_carries_no_secret(pg_url, tmp_path):
+    """The year-end report in every format, drawn from a PostgreSQL store whose URL holds a
+    password, with the SMTP password and a bearer token set: none of the three appears in
+    the XLSX (every part of the zip), the PDF (its text by pdftotext and its raw bytes),
+    the HTML, the Markdown or the command's output."""
+    user_host, _, rest = pg_url.partition("@")
+    env = _secret_env(tmp_path, f"{user_host}:{PG_PASSWORD}@{rest}", HOTLINE_KPI_HTTP_AUTH__MODE="bearer",
+                      HOTLINE_KPI_HTTP_AUTH__TOKEN=TOKEN,
+                      HOTLINE_KPI_SERVICE__STATUS_URL="https://kpi.example.org/", HOTLINE_KPI_LANGUAGE="zh")
+    (tmp_path / "jan.csv").write_text(REPORT, encoding="utf-8")
+    outputs: list[str] = []
+    for args in (["ingest", "jan.csv"],
+                 ["report", "--year", "2019", "--format", "xlsx,pdf,html,md", "--out", str(tmp_path / "out")]):
+        proc = subprocess.run([*CLI, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outputs.append(proc.stdout + proc.stderr)
+    _assert_no_secret("the report command's output", "\n".join(outputs))
+    files = sorted((tmp_path / "out").iterdir())
+    assert {p.suffix for p in files} >= {".xlsx", ".pdf", ".html", ".md"}, files
+    for path in files:
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                for part in z.namelist():
+                    _assert_no_secret(f"{path.name}:{part}", z.read(part))
+        elif path.suffix == ".pdf":
+            text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True).stdout
+            assert "2019" in text.decode("utf-8", "replace"), "pdftotext read nothing: the check would be empty"
+            _assert_no_secret(f"{path.name} (text)", text)
+            _assert_no_secret(f"{path.name} (bytes)", path.read_bytes())
+        else:
+            _assert_no_secret(path.name, path.read_bytes())
