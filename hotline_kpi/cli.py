@@ -188,16 +188,26 @@ def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
 @click.option("--source", type=click.Choice(sorted(ingestors())), default=None,
               help="The system that produced the files (default: recognised from name and content).")
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--evaluate/--no-evaluate", "evaluate_after", default=True, show_default=True,
+              help="After loading, evaluate the hotline and store the snapshot that a running `serve` "
+                   "shows (and judge the alert rules against it).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_app
-def ingest(app: App, source: str | None, hotline_id: str | None, files: tuple[Path, ...]) -> None:
-    """Load files. Each file loads whole or not at all; exit status 1 if any was rejected."""
+def ingest(app: App, source: str | None, hotline_id: str | None, evaluate_after: bool,
+           files: tuple[Path, ...]) -> None:
+    """Load files. Each file loads whole or not at all; exit status 1 if any was rejected.
+
+    When something new was loaded, the hotline is then evaluated once, as the inbox of
+    `serve` does: the status page, /metrics and the alerts follow without waiting for the
+    next scheduled evaluation.
+    """
     from hotline_kpi.ingest.pipeline import ingest_file
 
     hid = app.hotline_id(hotline_id)
     app.require_schema()
     out, err = _console(), _console(err=True)
     rejected = 0
+    changed = 0
     for path in files:
         try:
             for progress in _progress_for(path) if path.is_file() else iter([None]):
@@ -216,14 +226,45 @@ def ingest(app: App, source: str | None, hotline_id: str | None, files: tuple[Pa
             out.print(f"= {path.name}: already loaded (ingest #{r.ingest_id}, {outcome.source}); nothing changed",
                       soft_wrap=True)
         else:
+            changed += 1
             span = f"{r.first_day} – {r.last_day}" if r.first_day else "no days"
             out.print(f"[green]✓[/green] {path.name}: {outcome.source}, {span}: {r.days_new} new, "
                       f"{r.days_revised} revised, {r.days_unchanged} unchanged day(s) (ingest #{r.ingest_id})",
                       soft_wrap=True)
         for note in outcome.notes:
             out.print(f"    note: {note}", soft_wrap=True)
+    if changed and evaluate_after:
+        _evaluate_after_ingest(app, hid)
     if rejected:
         raise Failure(f"{rejected} of {len(files)} file(s) rejected; nothing of them was stored")
+
+
+def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
+    """Evaluate ``hotline_id`` and store its snapshot (with the alert rules judged), as the
+    inbox does after a load. The load has committed already: a failure here is reported,
+    and the next evaluation of `serve` (scheduled, or after its next load) catches up."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline_kpi.alerts.rules import RulesError
+    from hotline_kpi.alerts.service import Alerting
+    from hotline_kpi.service.evaluation import evaluate_hotlines
+
+    err = _console(err=True)
+    try:
+        alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        alerting = None
+        err.print(f"alert rules not judged: {exc}", soft_wrap=True)
+    try:
+        done = evaluate_hotlines(app.engine, app.settings, app.catalogues, app.clock, "ingest", [hotline_id],
+                                 alerting=alerting)
+    except SQLAlchemyError as exc:
+        err.print(f"loaded, but the evaluation failed ({type(exc).__name__}); `serve` evaluates at its next "
+                  f"scheduled run", soft_wrap=True)
+        return
+    if done:
+        err.print(f"evaluated {hotline_id}: a running `serve` shows the new figures at its next metrics refresh",
+                  soft_wrap=True)
 
 
 # --- evaluate -----------------------------------------------------------------------------

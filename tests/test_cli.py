@@ -189,3 +189,47 @@ def test_invalid_settings_are_reported_at_start(run, monkeypatch):
 def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "hotline_kpi", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and "ingest" in proc.stdout and "evaluate" in proc.stdout
+
+
+def _snapshots(url: str) -> list[tuple[str, str, str]]:
+    from hotline_kpi.store.models import EvaluationSnapshotRow
+
+    engine = make_engine(url)
+    with read_session(engine) as s:
+        rows = [(r.hotline_id, r.as_of.isoformat(), r.trigger)
+                for r in s.scalars(select(EvaluationSnapshotRow).order_by(EvaluationSnapshotRow.id))]
+    engine.dispose()
+    return rows
+
+
+def test_ingest_evaluates_what_it_loaded_so_a_running_serve_shows_it(run, env, tmp_path):
+    """Before, a file loaded with the CLI reached the status page and /metrics only at the
+    next scheduled evaluation (08:30 the next day). Now a load that changed something is
+    evaluated at once, as the inbox does; nothing new loaded, or --no-evaluate, stores no
+    snapshot."""
+    url = env["HOTLINE_KPI_DATABASE_URL"]
+    jan = tmp_path / "jan.csv"
+    jan.write_text(REPORT, encoding="utf-8")
+    result = run("ingest", str(jan))
+    assert result.exit_code == 0, result.output
+    assert "evaluated shanghai-12345" in result.stderr
+    assert _snapshots(url) == [("shanghai-12345", "2019-01-04", "ingest")]
+
+    assert run("ingest", str(jan)).exit_code == 0  # already loaded: nothing to evaluate
+    assert len(_snapshots(url)) == 1
+
+    feb = tmp_path / "feb.csv"
+    feb.write_text(REPORT.replace("2019-01-0", "2019-02-0"), encoding="utf-8")
+    result = run("ingest", "--no-evaluate", str(feb))
+    assert result.exit_code == 0 and "evaluated" not in result.stderr, result.output
+    assert len(_snapshots(url)) == 1
+    # The snapshot holds what `evaluate --format json` computes for that day.
+    from hotline_kpi.store.models import EvaluationSnapshotRow
+
+    engine = make_engine(url)
+    with read_session(engine) as s:
+        stored = json.loads(s.scalars(select(EvaluationSnapshotRow.payload)).one())
+    engine.dispose()
+    board = json.loads(run("evaluate", "--as-of", "2019-01-04", "--format", "json").stdout)
+    assert stored["as_of"] == board["as_of"] == "2019-01-04"
+    assert stored["results"] == board["results"] and stored["results"]

@@ -438,8 +438,9 @@ def _zone_case(base: Path, machine_tz: str, addfinalizer: Callable[[Callable[[],
         finally:
             eng.dispose()
 
-    # Evaluated after the load (and at start-up when the catch-up ran), as of Shanghai's yesterday.
-    expected_snapshots = [("ingest", yesterday)] + ([("schedule", yesterday)] if overdue else [])
+    # Evaluated after the CLI load and after the inbox load (and at start-up when the
+    # catch-up ran), each as of Shanghai's yesterday.
+    expected_snapshots = [("ingest", yesterday)] * 2 + ([("schedule", yesterday)] if overdue else [])
     wait_for(lambda: [t for t, _ in snapshots()] == [t for t, _ in expected_snapshots], 30,
              f"the evaluations {expected_snapshots}, got {snapshots()}\n{served.log()}")
     assert snapshots() == expected_snapshots, (snapshots(), machine_tz)
