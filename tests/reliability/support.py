@@ -20,19 +20,21 @@ from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import (
     CallbackRow,
     DailyCountersRow,
+    IngestAttemptRow,
     IngestRow,
     LogMarkRow,
     QueueCallDayRow,
     SourceDayChannelRow,
     SourceDayRow,
     SourceStateRow,
+    SpendingRow,
     TicketRow,
 )
 from tests.service.helpers import CLI, ServeProcess, free_port
 
 #: Every table a load writes to (as tests/ingest/test_contract.py).
 DATA_TABLES = (IngestRow, SourceDayRow, SourceDayChannelRow, DailyCountersRow, TicketRow, CallbackRow, QueueCallDayRow,
-               LogMarkRow, SourceStateRow)
+               LogMarkRow, SourceStateRow, SpendingRow)
 
 #: Secrets planted in the environment of a serve process; none may show anywhere.
 PG_PASSWORD = "pg-PASSWORD-4f7e1c"
@@ -111,3 +113,50 @@ def drop(folder: Path, name: str, data: bytes | str, age_seconds: float = 60) ->
     stamp = time.time() - age_seconds
     os.utime(path, (stamp, stamp))
     return path
+
+
+#: A serve that scans its inbox every second, loads a file at once and refreshes /metrics
+#: every second.
+FAST_SCANS = {
+    "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1",
+    "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
+    "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
+}
+
+
+def attempts(url: str) -> list[tuple[str, str, str]]:
+    """(file name, result, message) of every inbox or CLI attempt, oldest first."""
+    eng = make_engine(url)
+    try:
+        with read_session(eng) as s:
+            return [(r.file_name, r.result, r.message)
+                    for r in s.scalars(select(IngestAttemptRow).order_by(IngestAttemptRow.id))]
+    finally:
+        eng.dispose()
+
+
+def metric(port: int, name: str, labels: str = "") -> float | None:
+    """The value of the series ``name`` on the /metrics of the serve on ``port``: with
+    exactly ``labels`` (e.g. ``job_id="x"``) when given, else unlabelled or the first one;
+    None when absent."""
+    status, body = raw_get(port, "/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    for line in body.decode().splitlines():
+        if labels and line.startswith(f"{name}{{{labels}}} "):
+            return float(line.rsplit(" ", 1)[1])
+        if not labels and (line.startswith(name + " ") or line.startswith(name + "{")):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def errors_on_metrics(port: int) -> float:
+    """The sum of ``hotline_kpi_ingest_files_total{result="error"}`` over the sources."""
+    status, body = raw_get(port, "/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("hotline_kpi_ingest_files_total{") and 'result="error"' in line)
+
+
+def files(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (none when it is not a folder), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []

@@ -29,10 +29,10 @@ from hotline_kpi.service.inbox import Inbox
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from hotline_kpi.store import repo
 from hotline_kpi.store.db import make_engine, read_session, write_session
-from hotline_kpi.store.models import CallbackRow, SpendingRow, TicketRow
+from hotline_kpi.store.models import CallbackRow, TicketRow
 from tests.conftest import SHANGHAI, TARGETS
 from tests.ingest.qlog import T0, answered
-from tests.reliability.support import counts as data_counts
+from tests.reliability.support import counts
 
 HEADER = "日期,受理量,呼入量,接通量,平均接通时长(秒),话务员受理量,一次性解答量,派单量,有责退单量,回访量,满意量"
 GOOD_ROW = "2019-01-01,11000,10000,9300,7.5,9300,5200,4100,180,400,372"
@@ -91,18 +91,6 @@ CASES = [
         ("\n".join(answered("c1", 0, wait=5)) + f"\n{T0 + 9}|c2|12345|NONE|ENTERQUEUE||1380000|1\n"
          f"{T0 + 20}|c2|12345|SIP/1|CONNECT|NaN|c2b|1\n").encode(), ("queue_log", "row 5"), "queue-log"),
 ]
-
-
-def counts(url: str) -> dict[str, int]:
-    """Rows in every data table, the spending ledger's included."""
-    found = data_counts(url)
-    eng = make_engine(url)
-    try:
-        with read_session(eng) as s:
-            found[SpendingRow.__tablename__] = s.scalar(select(func.count()).select_from(SpendingRow))
-    finally:
-        eng.dispose()
-    return found
 
 
 # --- XLSX daily reports -------------------------------------------------------------------------

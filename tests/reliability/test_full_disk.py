@@ -20,20 +20,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
-from hotline_kpi.store.db import make_engine, read_session
-from hotline_kpi.store.models import IngestAttemptRow
-from tests.reliability.support import counts, drop, raw_get, start_alive, wait_for
+from tests.reliability.support import FAST_SCANS, attempts, counts, drop, errors_on_metrics, files, start_alive, wait_for
 from tests.service.helpers import service_env
 from tests.test_cli import REPORT
-
-FAST = {
-    "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1",
-    "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
-    "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
-}
-
 
 @pytest.fixture
 def small_var(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
@@ -69,30 +58,9 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
-def _attempts(url: str) -> list[tuple[str, str, str]]:
-    eng = make_engine(url)
-    try:
-        with read_session(eng) as s:
-            return [(r.file_name, r.result, r.message)
-                    for r in s.scalars(select(IngestAttemptRow).order_by(IngestAttemptRow.id))]
-    finally:
-        eng.dispose()
-
-
-def _errors_on_metrics(port: int) -> float:
-    status, body = raw_get(port, "/metrics")
-    assert status == 200, f"/metrics answered {status}"
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith("hotline_kpi_ingest_files_total{") and 'result="error"' in line)
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-
-
 def test_a_full_disk_keeps_the_file_in_the_inbox_stores_nothing_and_it_loads_once_space_is_freed(
         small_var: Path, tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest):
-    env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, **FAST})
+    env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, **FAST_SCANS})
     for folder in ("inbox", "originals", "archive", "quarantine"):
         (small_var / folder).mkdir()
     path = drop(small_var / "inbox", "jan.csv", REPORT)
@@ -101,24 +69,24 @@ def test_a_full_disk_keeps_the_file_in_the_inbox_stores_nothing_and_it_loads_onc
     before = counts(sqlite_url)
 
     served = start_alive(env, tmp_path, request.addfinalizer)
-    wait_for(lambda: any(r[1] == "error" for r in _attempts(sqlite_url)) or served.proc.poll() is not None, 30,
+    wait_for(lambda: any(r[1] == "error" for r in attempts(sqlite_url)) or served.proc.poll() is not None, 30,
              "an inbox error recorded for jan.csv")
     assert served.proc.poll() is None, f"serve exited\n{served.log()}"
-    [error, *_] = [r for r in _attempts(sqlite_url) if r[1] == "error"]
+    [error, *_] = [r for r in attempts(sqlite_url) if r[1] == "error"]
     assert error[0] == "jan.csv" and "No space left on device" in error[2], error
     wait_for(lambda: "No space left on device" in served.log(), 15, "the error in the serve log")
-    wait_for(lambda: _errors_on_metrics(served.port) >= 1, 15, 'hotline_kpi_ingest_files_total{result="error"}')
+    wait_for(lambda: errors_on_metrics(served.port) >= 1, 15, 'hotline_kpi_ingest_files_total{result="error"}')
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest, "jan.csv left or changed"
     assert counts(sqlite_url) == before, "something was stored although the original could not be kept"
-    assert _files(small_var / "originals") == [], "a partial copy of the original was left behind"
+    assert files(small_var / "originals") == [], "a partial copy of the original was left behind"
 
     filler.unlink()  # space again
     wait_for(lambda: not path.exists(), 30, "jan.csv loaded and archived once space is free")
-    archived = _files(small_var / "archive")
+    archived = files(small_var / "archive")
     assert [p.name for p in archived] == ["jan.csv"]
     assert hashlib.sha256(archived[0].read_bytes()).hexdigest() == digest
-    assert len(_files(small_var / "originals")) == 1, "the original was not kept"
+    assert len(files(small_var / "originals")) == 1, "the original was not kept"
     after = counts(sqlite_url)
     assert after["ingest"] == before["ingest"] + 1 and after["source_day"] > before["source_day"]
-    assert [r[1] for r in _attempts(sqlite_url) if r[1] != "error"] == ["loaded"]
+    assert [r[1] for r in attempts(sqlite_url) if r[1] != "error"] == ["loaded"]
     assert served.stop() == 0

@@ -26,10 +26,10 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine, read_session
-from hotline_kpi.store.models import EvaluationSnapshotRow, IngestAttemptRow, IngestRow, SourceDayRow
+from hotline_kpi.store.models import EvaluationSnapshotRow, IngestRow, SourceDayRow
 from tests.ingest.qlog import answered
 from tests.pg import Cluster, _as_postgres, start_cluster
-from tests.reliability.support import counts, drop, raw_get, start_alive, wait_for
+from tests.reliability.support import attempts, counts, drop, metric, raw_get, start_alive, wait_for
 from tests.service.helpers import ServeProcess, service_env
 from tests.test_cli import REPORT
 
@@ -96,19 +96,6 @@ def _env(base: Path, url: str) -> dict[str, str]:
         "HOTLINE_KPI_DATABASE_URL": url, "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1",
         "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0", "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
         "HOTLINE_KPI_SERVICE__LEASE_SECONDS": "3"})
-
-
-def _metric(served: ServeProcess, name: str, labels: str = "") -> float | None:
-    """The value of the series ``name`` (with exactly ``labels``, e.g. ``job_id="x"``; else
-    unlabelled or the first) on /metrics; None when absent."""
-    status, body = raw_get(served.port, "/metrics")
-    assert status == 200, f"/metrics answered {status}"
-    for line in body.decode().splitlines():
-        if labels and line.startswith(f"{name}{{{labels}}} "):
-            return float(line.rsplit(" ", 1)[1])
-        if not labels and (line.startswith(name + " ") or line.startswith(name + "{")):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def _scoreboard(served: ServeProcess) -> dict | None:
@@ -181,13 +168,7 @@ def _big_queue_log(calls: int) -> bytes:
 
 def _attempts(url: str, file_name: str) -> list[str]:
     """The results recorded for ``file_name`` in ingest_attempt, oldest first."""
-    eng = make_engine(url)
-    try:
-        with read_session(eng) as s:
-            return list(s.scalars(select(IngestAttemptRow.result).where(IngestAttemptRow.file_name == file_name)
-                                  .order_by(IngestAttemptRow.id)))
-    finally:
-        eng.dispose()
+    return [result for name, result, _ in attempts(url) if name == file_name]
 
 
 def _loaded_files(url: str) -> list[str]:
@@ -243,7 +224,7 @@ def test_postgresql_restarted_inside_an_inbox_load_stores_nothing_and_the_file_t
 
     private_pg.stop()  # cuts the load's transaction where it waits
     _forget(lock)
-    wait_for(lambda: _metric(served, "hotline_kpi_database_up") == 0, 30, "hotline_kpi_database_up 0")
+    wait_for(lambda: metric(served.port, "hotline_kpi_database_up") == 0, 30, "hotline_kpi_database_up 0")
     wait_for(lambda: "inbox: error queue_log" in served.log(), 30, "the failed load logged")
     status, body = _readyz(served)
     assert status == 503 and any("database unreachable" in r for r in body["reasons"]), body
@@ -272,7 +253,7 @@ def test_postgresql_restarted_inside_an_inbox_load_stores_nothing_and_the_file_t
             SourceDayRow.source == "queue-log", SourceDayRow.is_current.is_(True)))
     assert offered == CALLS, f"queue-log days hold {offered} offered calls, the file has {CALLS}"
     wait_for(lambda: _readyz(served)[0] == 200, 60, "ready again by itself")
-    assert _metric(served, "hotline_kpi_database_up") == 1
+    assert metric(served.port, "hotline_kpi_database_up") == 1
     assert served.stop() == 0
 
 
@@ -318,7 +299,7 @@ def test_the_scheduler_connection_cut_mid_load_restarts_the_scheduler_without_a_
     assert "IntegrityError" not in log and "inbox: error" not in log, log[-3000:]
     assert counts(url)["ingest"] == before["ingest"] + 1
     assert _loaded_files(url) == ["jan.csv", "queue_log"]
-    wait_for(lambda: _metric(served, "hotline_kpi_scheduler_leader") == 1, 30, "leading again")
+    wait_for(lambda: metric(served.port, "hotline_kpi_scheduler_leader") == 1, 30, "leading again")
     assert served.stop() == 0
 
 
@@ -404,8 +385,8 @@ def test_the_database_down_during_inbox_scans_leaves_the_file_and_it_loads_once_
     status, body = _readyz(served)
     assert status == 503 and any("database unreachable" in r for r in body["reasons"]), body
     assert body["leader"] is False
-    assert _metric(served, "hotline_kpi_database_up") == 0
-    assert _metric(served, "hotline_kpi_scheduler_leader") == 0
+    assert metric(served.port, "hotline_kpi_database_up") == 0
+    assert metric(served.port, "hotline_kpi_scheduler_leader") == 0
     assert served.proc.poll() is None
 
     private_pg.start()
@@ -415,7 +396,7 @@ def test_the_database_down_during_inbox_scans_leaves_the_file_and_it_loads_once_
     assert _attempts(url, "feb.csv").count("loaded") == 1
     wait_for(lambda: _readyz(served)[0] == 200 and (_scoreboard(served) or {}).get("data_date") == "2019-02-01",
              60, "ready and serving the new day")
-    assert _metric(served, "hotline_kpi_database_up") == 1
+    assert metric(served.port, "hotline_kpi_database_up") == 1
     assert served.stop() == 0
 
 
@@ -423,7 +404,7 @@ def test_the_database_down_during_inbox_scans_leaves_the_file_and_it_loads_once_
 
 
 def _leaders(a: ServeProcess, b: ServeProcess) -> tuple[float | None, float | None]:
-    return _metric(a, "hotline_kpi_scheduler_leader"), _metric(b, "hotline_kpi_scheduler_leader")
+    return metric(a.port, "hotline_kpi_scheduler_leader"), metric(b.port, "hotline_kpi_scheduler_leader")
 
 
 def _indicator_lines(served: ServeProcess) -> list[str]:
@@ -467,7 +448,7 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
         "HOTLINE_KPI_SMTP__HOST": "127.0.0.1", "HOTLINE_KPI_SMTP__PORT": str(smtp.port),
         "HOTLINE_KPI_SMTP__SECURITY": "none", "HOTLINE_KPI_SMTP__FROM_ADDRESS": "kpi@hotline.example"}
     a = start_alive(env, tmp_path, request.addfinalizer)
-    wait_for(lambda: _metric(a, "hotline_kpi_scheduler_leader") == 1, 30, "the first serve leads")
+    wait_for(lambda: metric(a.port, "hotline_kpi_scheduler_leader") == 1, 30, "the first serve leads")
     b = start_alive(env, tmp_path, request.addfinalizer)
     for _ in range(3):  # stable over several coordination steps (every second)
         assert _leaders(a, b) == (1, 0)
@@ -482,8 +463,8 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
     assert _loaded_files(db_url) == ["jan.csv"] and _attempts(db_url, "jan.csv") == ["loaded"]
     wait_for(lambda: len(smtp.messages) >= 1, 30, "the breach mailed")
     dispatch = 'job_id="alerts_dispatch"'
-    runs = _metric(a, "hotline_kpi_job_runs_total", dispatch) or 0
-    wait_for(lambda: (_metric(a, "hotline_kpi_job_runs_total", dispatch) or 0) >= runs + 2, 30,
+    runs = metric(a.port, "hotline_kpi_job_runs_total", dispatch) or 0
+    wait_for(lambda: (metric(a.port, "hotline_kpi_job_runs_total", dispatch) or 0) >= runs + 2, 30,
              "two more dispatch runs of the leader")
     assert [m.subject for m in smtp.messages] == ["[12345 KPI][严重] 热线接通率 当日 81.63% 低于目标 90%"]
     assert smtp.messages[0].rcpt_tos == [OFFICE]
@@ -491,7 +472,7 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
 
     os.killpg(a.proc.pid, signal.SIGKILL)
     a.proc.wait(timeout=10)
-    wait_for(lambda: _metric(b, "hotline_kpi_scheduler_leader") == 1, 3 + 20, "the standby leads after the lease")
+    wait_for(lambda: metric(b.port, "hotline_kpi_scheduler_leader") == 1, 3 + 20, "the standby leads after the lease")
     drop(inbox, "feb.csv", FEB)
     wait_for(lambda: (_scoreboard(b) or {}).get("data_date") == "2019-02-01", 60, "feb.csv loaded by the new leader")
     assert _loaded_files(db_url) == ["feb.csv", "jan.csv"]
@@ -499,8 +480,8 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
     assert _archived(tmp_path) == ["feb.csv", "jan.csv"] and not any(inbox.iterdir())
     wait_for(lambda: len(smtp.messages) >= 2, 30, "the recovery mailed by the new leader")
     # A few more dispatch runs of the new leader: nothing more is sent.
-    runs = _metric(b, "hotline_kpi_job_runs_total", dispatch) or 0
-    wait_for(lambda: (_metric(b, "hotline_kpi_job_runs_total", dispatch) or 0) >= runs + 2, 30,
+    runs = metric(b.port, "hotline_kpi_job_runs_total", dispatch) or 0
+    wait_for(lambda: (metric(b.port, "hotline_kpi_job_runs_total", dispatch) or 0) >= runs + 2, 30,
              "two more dispatch runs of the new leader")
     assert [m.subject for m in smtp.messages] == ["[12345 KPI][严重] 热线接通率 当日 81.63% 低于目标 90%",
                                                   "[12345 KPI][已恢复] 热线接通率 当日 93.14% 达到目标 90%"]

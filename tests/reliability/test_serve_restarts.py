@@ -27,9 +27,20 @@ import pytest
 from sqlalchemy import select
 
 from hotline_kpi.store.db import make_engine, read_session
-from hotline_kpi.store.models import EvaluationSnapshotRow, IngestAttemptRow, JobRunRow
+from hotline_kpi.store.models import EvaluationSnapshotRow, JobRunRow
 from tests.ingest.qlog import answered, write
-from tests.reliability.support import counts, drop, raw_get, start_alive, wait_for
+from tests.reliability.support import (
+    FAST_SCANS,
+    attempts,
+    counts,
+    drop,
+    errors_on_metrics,
+    files,
+    metric,
+    raw_get,
+    start_alive,
+    wait_for,
+)
 from tests.service.helpers import CLI, ServeProcess, free_port, prepare_demo, run_cli, service_env, start_serve
 from tests.test_cli import REPORT
 
@@ -38,12 +49,7 @@ EVALUATE_DAILY = "evaluate_daily"
 INBOX_SCAN = "inbox_scan"
 
 #: Fast scans, no settle delay, a short lease (a SIGKILLed leader's lease expires soon).
-FAST = {
-    "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1",
-    "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
-    "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
-    "HOTLINE_KPI_SERVICE__LEASE_SECONDS": "2",
-}
+FAST = {**FAST_SCANS, "HOTLINE_KPI_SERVICE__LEASE_SECONDS": "2"}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -100,40 +106,6 @@ def _snapshots(url: str) -> list[tuple[str, str, dict]]:
         eng.dispose()
 
 
-def _attempts(url: str) -> list[tuple[str, str, str]]:
-    """(file name, result, message) of every inbox attempt, oldest first."""
-    eng = make_engine(url)
-    try:
-        with read_session(eng) as s:
-            rows = s.scalars(select(IngestAttemptRow).order_by(IngestAttemptRow.id))
-            return [(r.file_name, r.result, r.message) for r in rows]
-    finally:
-        eng.dispose()
-
-
-def _metric(served: ServeProcess, name: str, labels: str = "") -> float | None:
-    """The value of ``name{labels}`` on the served /metrics, or None when absent."""
-    status, body = raw_get(served.port, "/metrics")
-    assert status == 200, f"/metrics answered {status}"
-    wanted = f"{name}{{{labels}}} " if labels else f"{name} "
-    for line in body.decode().splitlines():
-        if line.startswith(wanted):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def _errors_on_metrics(served: ServeProcess) -> float:
-    """The sum of ``hotline_kpi_ingest_files_total{result="error"}`` over the sources."""
-    status, body = raw_get(served.port, "/metrics")
-    assert status == 200, f"/metrics answered {status}"
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith("hotline_kpi_ingest_files_total{") and 'result="error"' in line)
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -180,21 +152,21 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     assert counts(sqlite_url) == before, "a SIGKILLed ingest left rows behind"
     assert (inbox / "queue_log").is_file() and _sha(inbox / "queue_log") == digest, \
         "var/inbox/queue_log is gone or changed after the kill"
-    assert _files(archive) == [] and _files(quarantine) == [], \
-        f"moved although not loaded: archive {_files(archive)}, quarantine {_files(quarantine)}"
+    assert files(archive) == [] and files(quarantine) == [], \
+        f"moved although not loaded: archive {files(archive)}, quarantine {files(quarantine)}"
 
     again = start_alive(env, tmp_path, request.addfinalizer)
     wait_for(lambda: not (inbox / "queue_log").exists() or again.proc.poll() is not None, 240,
              "the restarted serve moved queue_log out of the inbox")
     assert again.proc.poll() is None, f"the restarted serve exited\n{again.log()}"
-    archived = _files(archive)
+    archived = files(archive)
     assert [p.name for p in archived] == ["queue_log"] and _sha(archived[0]) == digest, \
         f"archive holds {archived}, not the one original queue_log"
-    assert _files(quarantine) == []
+    assert files(quarantine) == []
     loaded = counts(sqlite_url)
     assert loaded["ingest"] == before["ingest"] + 1, f"ingest rows {before['ingest']} -> {loaded['ingest']}"
     assert loaded["source_day"] > before["source_day"] and loaded["queue_call_day"] > before["queue_call_day"]
-    assert [r for r in _attempts(sqlite_url) if r[1] == "loaded"] == [("queue_log", "loaded", "")]
+    assert [r for r in attempts(sqlite_url) if r[1] == "loaded"] == [("queue_log", "loaded", "")]
 
     # The same content once more: a later scan finds it already loaded and stores nothing.
     shutil.copyfile(archived[0], tmp_path / "copy")
@@ -202,8 +174,8 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     os.rename(tmp_path / "copy", inbox / "queue_log")
     wait_for(lambda: not (inbox / "queue_log").exists(), 120, "the second copy left the inbox")
     assert counts(sqlite_url) == loaded, "the same queue_log was loaded twice"
-    assert [r[1] for r in _attempts(sqlite_url) if r[0] == "queue_log"] == ["loaded", "already_loaded"]
-    assert len(_files(archive)) == 2 and _files(quarantine) == []
+    assert [r[1] for r in attempts(sqlite_url) if r[0] == "queue_log"] == ["loaded", "already_loaded"]
+    assert len(files(archive)) == 2 and files(quarantine) == []
     assert again.stop() == 0
 
 
@@ -263,7 +235,7 @@ def test_serve_sigkilled_during_an_evaluation_serves_the_complete_scoreboard_aft
     assert [(h, t) for h, t, _ in snaps] == [("shanghai-12345", "schedule")], snaps and [s[:2] for s in snaps]
     assert snaps[0][2] == expected, "the stored snapshot differs from `hotline-kpi evaluate --format json`"
     assert _job(url, EVALUATE_DAILY)[1] == 1
-    wait_for(lambda: _metric(again, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 1, 15,
+    wait_for(lambda: metric(again.port, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 1, 15,
              'hotline_kpi_job_runs_total{job_id="evaluate_daily"} 1 on /metrics')
     assert again.stop() == 0
 
@@ -307,9 +279,9 @@ def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_
     assert started_utc > due, f"caught-up run started {started_utc}, not after the scheduled {due}"
     assert "job evaluate_daily is overdue: running it now" in second.log()
     assert [t for _, t, _ in _snapshots(url)] == ["schedule", "schedule"]
-    wait_for(lambda: _metric(second, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 2, 15,
+    wait_for(lambda: metric(second.port, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 2, 15,
              'hotline_kpi_job_runs_total{job_id="evaluate_daily"} 2 on /metrics')
-    last_ok = _metric(second, "hotline_kpi_job_last_success_timestamp_seconds", 'job_id="evaluate_daily"')
+    last_ok = metric(second.port, "hotline_kpi_job_last_success_timestamp_seconds", 'job_id="evaluate_daily"')
     assert last_ok is not None and last_ok > due.timestamp()
     assert second.stop() == 0
 
@@ -321,7 +293,7 @@ def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_
     time.sleep(1)  # a catch-up would have been scheduled for the same instant as that scan
     assert "overdue" not in third.log(), "the third serve caught up a run that already happened"
     assert _job(url, EVALUATE_DAILY)[1] == 2 and len(_snapshots(url)) == 2
-    assert _metric(third, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 2
+    assert metric(third.port, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 2
     assert third.stop() == 0
 
 
@@ -348,15 +320,15 @@ def test_an_unwritable_archive_or_originals_folder_keeps_the_file_in_the_inbox_a
     path = drop(var / "inbox", "jan.csv", REPORT)
     digest = _sha(path)
 
-    wait_for(lambda: any(r[1] == "error" for r in _attempts(sqlite_url)) or served.proc.poll() is not None, 30,
+    wait_for(lambda: any(r[1] == "error" for r in attempts(sqlite_url)) or served.proc.poll() is not None, 30,
              "an inbox error recorded for jan.csv")
     assert served.proc.poll() is None, f"serve exited\n{served.log()}"
-    errors = [r for r in _attempts(sqlite_url) if r[1] == "error"]
+    errors = [r for r in attempts(sqlite_url) if r[1] == "error"]
     assert errors[0][0] == "jan.csv" and "Not a directory" in errors[0][2], errors
     wait_for(lambda: re.search(r"inbox: error jan\.csv: .*Not a directory", served.log()) is not None, 15,
              "the error in the serve log")
     # The source is unknown when the load itself failed (originals), daily-report when only the move did.
-    wait_for(lambda: _errors_on_metrics(served) >= 1, 15, 'hotline_kpi_ingest_files_total{result="error",...} >= 1')
+    wait_for(lambda: errors_on_metrics(served.port) >= 1, 15, 'hotline_kpi_ingest_files_total{result="error",...} >= 1')
     assert path.is_file() and _sha(path) == digest, "jan.csv left the inbox or changed"
     assert blocker.is_file() and blocker.read_text(encoding="utf-8").startswith("a file where")
     stored = counts(sqlite_url)
@@ -367,12 +339,12 @@ def test_an_unwritable_archive_or_originals_folder_keeps_the_file_in_the_inbox_a
 
     blocker.unlink()  # the folder can be created again
     wait_for(lambda: not path.exists(), 30, "jan.csv archived once the folder can be written")
-    archived = _files(var / "archive")
+    archived = files(var / "archive")
     assert [p.name for p in archived] == ["jan.csv"] and _sha(archived[0]) == digest
-    assert _files(var / "quarantine") == []
+    assert files(var / "quarantine") == []
     after = counts(sqlite_url)
     assert after["ingest"] == before["ingest"] + 1, f"ingest rows {before['ingest']} -> {after['ingest']}"
-    results = [r[1] for r in _attempts(sqlite_url) if r[1] != "error"]
+    results = [r[1] for r in attempts(sqlite_url) if r[1] != "error"]
     # While the archive was blocked every scan found the file already loaded; it loaded once.
     assert results[0] == "loaded" and set(results[1:]) <= {"already_loaded"}, results
     assert results.count("loaded") == 1 and (folder == "archive") == (len(results) > 1), results
