@@ -6,7 +6,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 
 @functools.cache
@@ -25,12 +25,19 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    write_atomic_parts(path, [data])
+
+
+def write_atomic_parts(path: Path, parts: Iterable[bytes], temp_prefix: str | None = None) -> None:
+    """Write ``parts`` one after the other to ``path``, atomically: a reader sees the old
+    file or the whole new one, never a part (``temp_prefix`` names the temp file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix or f".{path.name}.")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for part in parts:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -8,9 +8,10 @@ transaction of :mod:`hotline_kpi.ingest.pipeline`, so a rejected file stores not
 Raw sources (call log, tickets, callbacks) hold records rather than finished days: a call,
 a ticket or a callback may be seen again in a later file, and must then update what was
 stored rather than count twice. Their ingestors follow :class:`RecordIngestor`: ``parse``
-reads and validates the file into :class:`ParsedRecords` (still without a database), and
-``store`` merges those records with the stored ones inside the pipeline's write
-transaction and recomputes the counters of the days they touch.
+reads and validates the file into :class:`ParsedRecords` (still without a database); the
+store step of :mod:`hotline_kpi.ingest.storing` then merges those records with the stored
+ones inside the pipeline's write transaction and recomputes the counters of the days they
+touch. Nothing here imports the store: the pipeline and the store steps are the only doors.
 """
 
 from __future__ import annotations
@@ -19,23 +20,13 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
-from zoneinfo import ZoneInfo
+from typing import Callable, Iterable, Protocol
 
 from hotline_kpi.catalogue import CatalogueSet, Hotline
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.settings import (
-    DEFAULT_SOURCE_TOLERANCE,
-    DEFAULT_SOURCE_TOLERANCE_UNITS,
-    QueueLogSettings,
-    TicketSettings,
-)
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from hotline_kpi.store.repo import FileMeta, StoreResult
+from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.settings import QueueLogSettings, TicketSettings
 
 #: Called with (units done, units total) while a file is read; units are bytes or rows.
 Progress = Callable[[int, int], None]
@@ -53,46 +44,6 @@ def ignored_note(ignored: list[str], shown: int = 20) -> str:
     """The note listing ignored columns, the first ``shown`` of them."""
     more = f" ... and {len(ignored) - shown:,} more" if len(ignored) > shown else ""
     return "ignored columns: " + ", ".join(ignored[:shown]) + more
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a file was rejected, with its place."""
-
-    file: str
-    why: str
-    row: int | None = None
-    column: str | None = None
-    value: str | None = None
-
-    def __str__(self) -> str:
-        place = self.file
-        if self.row is not None:
-            place += f", row {self.row}"
-        if self.column is not None:
-            place += f", column {self.column}"
-        shown = ""
-        if self.value is not None:
-            v = self.value if len(self.value) <= 80 else self.value[:77] + "..."
-            shown = f", value {v!r}"
-        return f"{place}{shown}: {self.why}"
-
-
-class IngestRejected(ValueError):
-    """A file was rejected as a whole; ``problems`` lists every reason found."""
-
-    def __init__(self, file: str, problems: Iterable[Problem]):
-        self.file = file
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        if not self.problems:
-            raise ValueError("IngestRejected needs at least one problem")
-        shown = self.problems[:50]
-        more = len(self.problems) - len(shown)
-        lines = [f"{file}: rejected, nothing stored ({len(self.problems)} problem(s)):"]
-        lines += [f"  - {p}" for p in shown]
-        if more:
-            lines.append(f"  ... and {more} more")
-        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -137,26 +88,6 @@ class ParsedRecords:
         """Release temporary resources; the records cannot be stored afterwards."""
 
 
-@dataclass(frozen=True)
-class StoreRequest:
-    """Everything a :class:`RecordIngestor` needs to store besides the session and records."""
-
-    hotline_id: str
-    zone: ZoneInfo
-    file: "FileMeta"
-    at: dt.datetime
-    #: The settings in force (JSON), recorded with the load for provenance.
-    settings_json: str
-    source_priority: tuple[str, ...]
-    formulas: FormulaSettings = field(default_factory=FormulaSettings)
-    #: Setting ``source_tolerance``: how far this source's counters may be from another's.
-    source_tolerance: float = DEFAULT_SOURCE_TOLERANCE
-    #: Setting ``source_tolerance_units``: an absolute difference that is never a disagreement.
-    source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS
-    queue_log: QueueLogSettings = field(default_factory=QueueLogSettings)
-    tickets: TicketSettings = field(default_factory=TicketSettings)
-
-
 class Ingestor(Protocol):
     #: The ``--source`` name, e.g. ``daily-report``.
     source: str
@@ -190,12 +121,6 @@ class RecordIngestor(Protocol):
 
         Must not touch the database. Raises :class:`IngestRejected` listing every problem.
         """
-        ...
-
-    def store(self, session: "Session", parsed: ParsedRecords, request: StoreRequest) -> "StoreResult":
-        """Merge ``parsed`` into the stored records inside the caller's write transaction:
-        records seen before are updated, never counted twice; the touched days get a new
-        revision of this source's counters when their values changed."""
         ...
 
 

@@ -24,7 +24,6 @@ from hotline_kpi.ingest.base import (
     IngestRejected,
     ParsedRecords,
     Problem,
-    StoreRequest,
     day_problems,
 )
 from hotline_kpi.ingest.sheet import cell_text, parse_moment, read_table, value_key
@@ -154,16 +153,3 @@ class CallbackIngestor:
         if repeated:
             notes.append(f"{repeated:,} callback(s) appear more than once: the last row of each is kept")
         return ParsedCallbacks(source=SOURCE, notes=notes, callbacks=callbacks)
-
-    def store(self, session, parsed: ParsedCallbacks, request: StoreRequest):
-        from hotline_kpi.store import repo
-
-        repo.lock_source_state(session, request.hotline_id, SOURCE, request.at)
-        ingest = repo.new_ingest(session, request.hotline_id, SOURCE, request)
-        touched, new, updated = repo.merge_callbacks(session, request.hotline_id, parsed.callbacks, ingest.id)
-        records = repo.callback_day_records(session, request.hotline_id, sorted(touched),
-                                            satisfied_results(request.formulas), RESPONSES)
-        notes = list(parsed.notes)
-        notes.append(f"{new:,} new callback(s), {updated:,} updated, "
-                     f"{len(parsed.callbacks) - new - updated:,} unchanged")
-        return repo.store_days(session, ingest, SOURCE, records, request, notes)

@@ -1,8 +1,8 @@
 """Loading one file: hash, parse and validate outside any transaction, keep the original,
 then store everything in one short write transaction. A file loads whole or not at all.
 
-Raw sources (:class:`~hotline_kpi.ingest.base.RecordIngestor`) store through their own
-``store``, which merges with what earlier files left. For an append-only log the
+Raw sources (:class:`~hotline_kpi.ingest.base.RecordIngestor`) store through their store
+step (:mod:`hotline_kpi.ingest.storing`), which merges with what earlier files left. For an append-only log the
 pipeline also keeps a high-water mark: a file whose beginning is byte for byte a log
 loaded before (same first line, same hash of the loaded part) is read from where the
 last load stopped.
@@ -13,25 +13,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.files import display_name
+from hotline_kpi.files import display_name, write_atomic_parts
 from hotline_kpi.domain import ParsedFile
-from hotline_kpi.ingest.base import IngestContext, IngestRejected, Problem, Progress, Resume, StoreRequest
+from hotline_kpi.ingest.base import IngestContext, Progress, Resume
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
+from hotline_kpi.ingest.storing import store_records
+from hotline_kpi.problems import IngestRejected, Problem
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance, records
 from hotline_kpi.store.db import read_session, write_session
+from hotline_kpi.store.provenance import FileMeta, StoreRequest, StoreResult
 
 _HEAD_BYTES = 64 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._\-\u4e00-\u9fff]+")
@@ -43,18 +44,12 @@ class IngestOutcome:
     source: str
     hotline_id: str
     sha256: str
-    result: repo.StoreResult
+    result: StoreResult
     notes: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
         return self.result.status
-
-
-def file_sha256(path: Path, prefixes: Iterable[int] = ()) -> tuple[str, int]:
-    """SHA-256 and size of the file; with ``prefixes``, see :func:`file_hashes`."""
-    sha, size, _ = file_hashes(path, prefixes)
-    return sha, size
 
 
 def file_hashes(path: Path, prefixes: Iterable[int] = ()) -> tuple[str, int, dict[int, str]]:
@@ -93,25 +88,19 @@ def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, sou
     Content-addressed, so keeping the same file twice is a no-op.
     """
     target = original_path(path, sha256, originals, hotline_id, source, today)
-    if target.exists():
-        return target
-    folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-            left = length
-            while chunk := src.read(1 << 20 if left is None else min(1 << 20, left)):
-                out.write(chunk)
-                if left is not None:
-                    left -= len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not target.exists():
+        write_atomic_parts(target, _read(path, length), temp_prefix=".incoming-")
     return target
+
+
+def _read(path: Path, length: int | None) -> Iterator[bytes]:
+    """The file's first ``length`` bytes (all of it for None), a MiB at a time."""
+    with path.open("rb") as src:
+        left = length
+        while chunk := src.read(1 << 20 if left is None else min(1 << 20, left)):
+            yield chunk
+            if left is not None:
+                left -= len(chunk)
 
 
 def ingest_file(
@@ -138,23 +127,22 @@ def ingest_file(
         head = f.read(_HEAD_BYTES)
     source = source or detect_source(path, head)
     ingestor = get_ingestor(source)
-    records = hasattr(ingestor, "store")
 
     # An append-only log grown since it was loaded: find where the last load stopped.
     head_sha: str | None = None
-    marks: list[repo.Mark] = []
-    if records and getattr(ingestor, "resumable", False):
+    marks: list[records.Mark] = []
+    if getattr(ingestor, "resumable", False):
         line_end = head.find(b"\n")
         if line_end >= 0:
             head_sha = hashlib.sha256(head[: line_end + 1]).hexdigest()
             with read_session(engine) as session:
-                marks = repo.log_marks(session, hotline.id, source, head_sha)
+                marks = records.log_marks(session, hotline.id, source, head_sha)
     sha256, size, prefix_hashes = file_hashes(path, [m.length for m in marks])
 
     with read_session(engine) as session:
-        existing = repo.find_loaded(session, hotline.id, source, sha256)
+        existing = provenance.find_loaded(session, hotline.id, source, sha256)
     if existing is not None:
-        return IngestOutcome(path, source, hotline.id, sha256, repo.StoreResult("already_loaded", existing.id))
+        return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
 
     matching = [m for m in marks if prefix_hashes.get(m.length) == m.prefix_sha256]
     mark = max(matching, key=lambda m: m.length, default=None)
@@ -177,12 +165,12 @@ def ingest_file(
             raise
         original = keeping.result()
     try:
-        file = repo.FileMeta(display_name(path.name), sha256, size, str(original))
+        file = FileMeta(display_name(path.name), sha256, size, str(original))
         formulas_json = settings.formulas.model_dump(mode="json")
         with write_session(engine) as session:
-            repo.ensure_hotline(session, hotline)
+            provenance.ensure_hotline(session, hotline)
             if isinstance(parsed, ParsedFile):
-                result = repo.store_parsed(
+                result = provenance.store_parsed(
                     session,
                     hotline_id=hotline.id,
                     parsed=parsed,
@@ -203,7 +191,7 @@ def ingest_file(
                     source_tolerance_units=settings.source_tolerance_units, formulas=settings.formulas,
                     queue_log=settings.queue_log, tickets=settings.tickets,
                 )
-                result = ingestor.store(session, parsed, request)  # type: ignore[attr-defined]
+                result = store_records(session, parsed, request)
                 if head_sha is not None and getattr(parsed, "appendable", False) and parsed.end_offset > 0:
                     end = parsed.end_offset
                     if end == size:
@@ -212,8 +200,8 @@ def ingest_file(
                         prefix = mark.prefix_sha256
                     else:  # an unfinished last line was left out: hash what was read
                         prefix = file_hashes(path, [end])[2][end]
-                    repo.save_log_mark(session, hotline.id, source, head_sha,
-                                       repo.Mark(end, prefix, parsed.end_lines), result.ingest_id)
+                    records.save_log_mark(session, hotline.id, source, head_sha,
+                                       records.Mark(end, prefix, parsed.end_lines), result.ingest_id)
     except IngestRejected:  # rejected while storing (another source disagrees): keep no original
         if not kept_before:
             original.unlink(missing_ok=True)

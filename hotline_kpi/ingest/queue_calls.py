@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.ingest.base import StoreRequest
 from hotline_kpi.settings import QueueLogSettings
+from hotline_kpi.store.provenance import StoreRequest
 
 if TYPE_CHECKING:
     from hotline_kpi.ingest.queue_log import ParsedQueueLog

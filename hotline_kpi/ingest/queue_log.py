@@ -49,7 +49,6 @@ from hotline_kpi.ingest.base import (
     IngestRejected,
     ParsedRecords,
     Problem,
-    StoreRequest,
     day_problems,
 )
 from hotline_kpi.ingest.queue_calls import (
@@ -65,7 +64,6 @@ from hotline_kpi.ingest.queue_calls import (
     TIMEOUT,
     LocalDays,
     Spool,
-    store_calls,
 )
 
 SOURCE = "queue-log"
@@ -634,9 +632,6 @@ class QueueLogIngestor:
         except BaseException:
             spool.close()
             raise
-
-    def store(self, session, parsed: ParsedQueueLog, request: StoreRequest):
-        return store_calls(session, parsed, request)
 
     def _parse_file(self, f: BinaryIO, size: int, scan: _Scan, spool: Spool, days: LocalDays, allowed_day,
                     latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):

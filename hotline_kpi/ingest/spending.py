@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from hotline_kpi.catalogue import BudgetLine
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, ParsedRecords, Problem, StoreRequest, day_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, ParsedRecords, Problem, day_problems
 from hotline_kpi.ingest.sheet import cell_text, read_table
 from hotline_kpi.ingest.text import BadValue, header_key, parse_date, parse_number
 
@@ -166,16 +166,3 @@ class SpendingIngestor:
         notes.append(f"{sum(fen.values()) / 100:,.2f} yuan on {len({k[2] for k in fen})} budget line(s), "
                      f"{len({k[0].replace(day=1) for k in fen})} month(s)")
         return ParsedSpending(source=SOURCE, notes=notes, amounts=fen)
-
-    def store(self, session, parsed: ParsedSpending, request: StoreRequest):  # noqa: ANN001, ANN201
-        from hotline_kpi.store import repo
-
-        repo.lock_source_state(session, request.hotline_id, SOURCE, request.at)
-        ingest = repo.new_ingest(session, request.hotline_id, SOURCE, request)
-        days = sorted({k[0] for k in parsed.amounts})
-        ingest.first_day, ingest.last_day, ingest.days = days[0], days[-1], len(days)
-        removed, written = repo.replace_spending(session, request.hotline_id, ingest.id, parsed.amounts)
-        notes = [*parsed.notes, f"{written} spending row(s) stored, {removed} earlier row(s) of those months replaced"]
-        ingest.notes = "\n".join(notes)
-        return repo.StoreResult("loaded", ingest.id, days_new=written, first_day=days[0], last_day=days[-1],
-                                notes=tuple(notes))

@@ -25,7 +25,6 @@ from hotline_kpi.ingest.base import (
     IngestRejected,
     ParsedRecords,
     Problem,
-    StoreRequest,
     day_problems,
 )
 from hotline_kpi.ingest.sheet import cell_text, parse_moment, read_table, value_key
@@ -236,16 +235,3 @@ class TicketIngestor:
             notes.append(f"{replaced:,} ticket number(s) appear more than once: the row with the latest time "
                          "(acceptance, return, closing) is kept")
         return ParsedTickets(source=SOURCE, notes=notes, tickets=tickets)
-
-    def store(self, session, parsed: ParsedTickets, request: StoreRequest):
-        from hotline_kpi.store import repo
-
-        repo.lock_source_state(session, request.hotline_id, SOURCE, request.at)
-        ingest = repo.new_ingest(session, request.hotline_id, SOURCE, request)
-        touched, new, updated = repo.merge_tickets(session, request.hotline_id, parsed.tickets, ingest.id)
-        records = repo.ticket_day_records(session, request.hotline_id, sorted(touched),
-                                          request.tickets.operator_channels)
-        notes = list(parsed.notes)
-        kept = len(parsed.tickets) - new - updated
-        notes.append(f"{new:,} new ticket(s), {updated:,} updated, {kept:,} unchanged or older than stored")
-        return repo.store_days(session, ingest, SOURCE, records, request, notes)

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.files import display_name, write_atomic
-from hotline_kpi.ingest.base import IngestRejected
+from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
 from hotline_kpi.settings import Settings

@@ -14,13 +14,24 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 _IMMEDIATE = "hotline_kpi_begin_immediate"
+
+#: Keep IN lists well under every backend's bound-parameter limit.
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    """``items`` in slices of at most ``size``: for IN lists and batched statements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
@@ -58,10 +69,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import DayRecord, ParsedFile
 from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY, Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance
 from hotline_kpi.store.db import make_engine, write_session
 from tests.conftest import TARGETS
 from tests.pg import free_port
@@ -177,11 +177,11 @@ def load_days(engine: Engine, catalogues: CatalogueSet, at: dt.datetime, days: d
               source: str = "daily-report") -> None:
     """Store days as one loaded file of ``source`` (the store path of every ingest)."""
     parsed = ParsedFile(source, tuple(DayRecord(d, c) for d, c in sorted(days.items())))
-    meta = repo.FileMeta(f"{source}-{uuid.uuid4().hex[:6]}.csv", uuid.uuid4().hex * 2, 1, "")
+    meta = provenance.FileMeta(f"{source}-{uuid.uuid4().hex[:6]}.csv", uuid.uuid4().hex * 2, 1, "")
     with write_session(engine) as s:
-        repo.ensure_hotline(s, catalogues.hotline(SH))
+        provenance.ensure_hotline(s, catalogues.hotline(SH))
         # UTC, as the pipeline's clock gives it: SQLite keeps the wall time without its offset.
-        repo.store_parsed(s, hotline_id=SH, parsed=parsed, file=meta, at=at.astimezone(dt.timezone.utc),
+        provenance.store_parsed(s, hotline_id=SH, parsed=parsed, file=meta, at=at.astimezone(dt.timezone.utc),
                           settings_json="{}",
                           source_priority=DEFAULT_SOURCE_PRIORITY)
 

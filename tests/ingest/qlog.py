@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
 from tests.conftest import SHANGHAI, TZ
 
@@ -56,5 +56,5 @@ def counters(engine, source: str = "queue-log") -> dict[dt.date, dict[str, float
 
 def effective(engine, day: dt.date) -> dict[str, float | None]:
     with read_session(engine) as s:
-        rows = repo.daily_counters(s, SHANGHAI, day, day)
+        rows = sums.daily_counters(s, SHANGHAI, day, day)
     return dict(rows[0].values) if rows else {}

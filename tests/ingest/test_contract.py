@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import ingest_file
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance
 from hotline_kpi.store.db import read_session
 from hotline_kpi.store.models import (
     CallbackRow,
@@ -160,9 +160,9 @@ def test_a_good_file_loads_with_provenance_and_its_original_kept(fmt, engine, tm
             fmt.source, path.name, outcome.sha256, 2)
         assert Path(ingest.original_path).read_bytes() == path.read_bytes()
         for day in (D1, D2):
-            revs = repo.revisions(s, SHANGHAI, day, fmt.source)
+            revs = provenance.revisions(s, SHANGHAI, day, fmt.source)
             assert [(r.revision, r.is_current, r.ingest_id) for r in revs] == [(1, True, ingest.id)]
-            assert repo.provenance(s, SHANGHAI, day)[fmt.counter] == (fmt.source, path.name, outcome.sha256)
+            assert provenance.provenance(s, SHANGHAI, day)[fmt.counter] == (fmt.source, path.name, outcome.sha256)
 
 
 def test_loading_the_same_content_again_changes_nothing(fmt, engine, tmp_path, settings, catalogues, clock):
@@ -194,7 +194,7 @@ def test_a_failure_inside_the_write_transaction_stores_nothing(fmt, engine, tmp_
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(repo, "recompute_effective", boom)
+    monkeypatch.setattr(provenance, "recompute_effective", boom)
     before = _row_counts(engine)
     with pytest.raises(RuntimeError, match="disk on fire"):
         _ingest(engine, fmt.good(tmp_path), settings, catalogues, clock, source=fmt.source)

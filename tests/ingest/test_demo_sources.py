@@ -7,7 +7,7 @@ import datetime as dt
 from hotline_kpi.demo import generate_year
 from hotline_kpi.demo_sources import write_demo_sources
 from hotline_kpi.ingest.pipeline import ingest_file
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
 from tests.conftest import SHANGHAI
 
@@ -30,7 +30,7 @@ def test_queue_log_tickets_and_callbacks_reproduce_the_plan_of_january(tmp_path,
             assert outcome.status == "loaded"
     plan = {d.day: d for d in generate_year(2019, 12345) if d.day.month == 1}
     with read_session(sqlite_engine) as s:
-        got = {r.day: r.values for r in repo.daily_counters(s, SHANGHAI, dt.date(2019, 1, 1), dt.date(2019, 1, 31))}
+        got = {r.day: r.values for r in sums.daily_counters(s, SHANGHAI, dt.date(2019, 1, 1), dt.date(2019, 1, 31))}
     s = lambda n: round(n * SCALE)  # noqa: E731
     for day, p in plan.items():
         g = got[day]

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from hotline_kpi.ingest.base import IngestRejected
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
 from tests.ingest import qlog
 from tests.ingest.test_tickets import write_csv
@@ -19,7 +19,7 @@ SH = "shanghai-12345"
 
 def spent(engine):
     with read_session(engine) as s:
-        return repo.monthly_spending(s, SH, 2019)
+        return sums.monthly_spending(s, SH, 2019)
 
 
 def test_monthly_rows_by_id_and_name_are_stored_per_line(tmp_path, engine, settings, catalogues, clock):

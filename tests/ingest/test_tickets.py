@@ -10,7 +10,7 @@ import pytest
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.tickets import TicketIngestor
 from hotline_kpi.settings import TicketSettings
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance, sums
 from hotline_kpi.store.db import read_session
 from tests.conftest import SHANGHAI
 from tests.ingest import qlog
@@ -67,7 +67,7 @@ def test_counters_by_local_acceptance_date_with_channels(tmp_path, sqlite_engine
                  tickets_returned_operator_fault=0),
     }
     with read_session(sqlite_engine) as s:
-        assert repo.channel_totals(s, SHANGHAI, D1, D2) == {"电话": 3, "网站": 1, "微信": 1}
+        assert sums.channel_totals(s, SHANGHAI, D1, D2) == {"电话": 3, "网站": 1, "微信": 1}
 
 
 def test_a_ticket_seen_again_with_a_new_state_updates_it_and_never_counts_twice(tmp_path, engine, settings,
@@ -82,7 +82,7 @@ def test_a_ticket_seen_again_with_a_new_state_updates_it_and_never_counts_twice(
     assert ticket_counters(engine)[D1] == dict(requests_accepted=3, first_contact_eligible=3, first_contact_resolved=2,
                                                tickets_dispatched=1, tickets_returned_operator_fault=1)
     with read_session(engine) as s:
-        revs = repo.revisions(s, SHANGHAI, D1, "tickets")
+        revs = provenance.revisions(s, SHANGHAI, D1, "tickets")
     assert [(r.revision, r.is_current, r.file_name) for r in revs] == [(1, False, "工单-1.csv"), (2, True, "工单-2.csv")]
     # An older export loaded late does not undo the return.
     load(engine, write_csv(tmp_path / "工单-0.csv", first), settings, catalogues, clock)

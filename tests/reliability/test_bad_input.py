@@ -27,9 +27,9 @@ from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.service.inbox import Inbox
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance, sums
 from hotline_kpi.store.db import make_engine, read_session, write_session
-from hotline_kpi.store.models import CallbackRow, TicketRow
+from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
 from tests.conftest import SHANGHAI, TARGETS
 from tests.ingest.qlog import T0, answered
 from tests.reliability.support import counts
@@ -473,20 +473,20 @@ def test_the_inbox_quarantines_a_file_that_disagrees_with_another_source(case: D
 
 
 def _store(engine, catalogues, source: str, sha: str, name: str, tolerance: float = 0.05, units: float = 10,
-           **counters: float) -> repo.StoreResult:
+           **counters: float) -> provenance.StoreResult:
     with write_session(engine) as s:
-        repo.ensure_hotline(s, catalogues.hotline(SHANGHAI))
-        return repo.store_parsed(
+        provenance.ensure_hotline(s, catalogues.hotline(SHANGHAI))
+        return provenance.store_parsed(
             s, hotline_id=SHANGHAI, parsed=ParsedFile(source, (DayRecord(dt.date(2019, 3, 1), counters, row=2),)),
-            file=repo.FileMeta(name, sha * 64, 1, f"/originals/{sha}"),
+            file=provenance.FileMeta(name, sha * 64, 1, f"/originals/{sha}"),
             at=dt.datetime(2020, 1, 2, tzinfo=dt.timezone.utc), settings_json="{}",
             source_priority=DEFAULT_SOURCE_PRIORITY, source_tolerance=tolerance, source_tolerance_units=units)
 
 
 def _stored(engine) -> tuple[int, dict[str, float | None]]:
     with read_session(engine) as s:
-        ingests = s.scalar(select(func.count()).select_from(repo.IngestRow))
-        [day] = repo.daily_counters(s, SHANGHAI, dt.date(2019, 3, 1), dt.date(2019, 3, 1))
+        ingests = s.scalar(select(func.count()).select_from(IngestRow))
+        [day] = sums.daily_counters(s, SHANGHAI, dt.date(2019, 3, 1), dt.date(2019, 3, 1))
     return ingests, dict(day.values)
 
 

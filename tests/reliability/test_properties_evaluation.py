@@ -34,7 +34,7 @@ from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.scoreboard import load_scoreboard
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import make_engine, read_session
 from tests.conftest import SHANGHAI, TARGETS, TZ
 from tests.reliability.test_properties_parsers import Call, call_days, csv_bytes, expected_counters
@@ -275,7 +275,7 @@ def evaluate_in_order(files: list[tuple[str, str, bytes]], order: list[int], fol
             assert outcome.status == "loaded"
         with read_session(engine) as s:
             board = scoreboard_to_json(load_scoreboard(s, CATALOGUES, FORMULAS, SHANGHAI, D(2019, 12, 31)))
-            daily = [(r.day, dict(r.values)) for r in repo.daily_counters(s, SHANGHAI, D(2019, 1, 1), D(2019, 12, 31))]
+            daily = [(r.day, dict(r.values)) for r in sums.daily_counters(s, SHANGHAI, D(2019, 1, 1), D(2019, 12, 31))]
         return board, daily
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.report.run import REPORT_DRAFT, draft_previous_year, draft_trigger, report_job
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import runs
 from hotline_kpi.store.db import read_session
 from tests.alerts.conftest import SH, load_days, rates, smtp_server  # noqa: F401 - fixture
 from tests.conftest import TARGETS
@@ -46,6 +46,6 @@ def test_drafts_and_mails_last_years_report_exactly_once(tmp_path, engine, catal
     names = sorted(p.get_filename() for p in msg.iter_attachments())
     assert names == ["shanghai-12345-2019-绩效自评.md", "shanghai-12345-2019-绩效自评.xlsx"]
     with read_session(engine) as s:
-        run = repo.report_run(s, SH, 2019)
+        run = runs.report_run(s, SH, 2019)
         assert run.mailed_at is not None and "绩效自评.xlsx" in run.files
     assert (tmp_path / "reports" / SH / "2019" / "shanghai-12345-2019-绩效自评.xlsx").is_file()

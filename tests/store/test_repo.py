@@ -13,7 +13,7 @@ from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile, WINDOWS
 from hotline_kpi.evaluate import aggregates_from_rows
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
-from hotline_kpi.store import migrate, repo
+from hotline_kpi.store import migrate, provenance, sums
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import DailyCountersRow, IngestRow, SourceDayRow
 from tests.conftest import SHANGHAI
@@ -21,14 +21,14 @@ from tests.conftest import SHANGHAI
 D = dt.date
 
 
-def _meta(name: str, sha: str) -> repo.FileMeta:
-    return repo.FileMeta(name=name, sha256=sha, size_bytes=1, original_path=f"/originals/{sha}")
+def _meta(name: str, sha: str) -> provenance.FileMeta:
+    return provenance.FileMeta(name=name, sha256=sha, size_bytes=1, original_path=f"/originals/{sha}")
 
 
-def _store(engine, catalogues, parsed: ParsedFile, sha: str, name: str = "f.csv") -> repo.StoreResult:
+def _store(engine, catalogues, parsed: ParsedFile, sha: str, name: str = "f.csv") -> provenance.StoreResult:
     with write_session(engine) as s:
-        repo.ensure_hotline(s, catalogues.hotline(SHANGHAI))
-        return repo.store_parsed(
+        provenance.ensure_hotline(s, catalogues.hotline(SHANGHAI))
+        return provenance.store_parsed(
             s, hotline_id=SHANGHAI, parsed=parsed, file=_meta(name, sha),
             at=dt.datetime(2020, 1, 2, tzinfo=dt.timezone.utc), settings_json="{}",
             source_priority=DEFAULT_SOURCE_PRIORITY,
@@ -45,7 +45,7 @@ def _report(*days: DayRecord, source: str = "daily-report") -> ParsedFile:
 
 def _effective(engine, day: D) -> dict[str, float | None]:
     with read_session(engine) as s:
-        rows = repo.daily_counters(s, SHANGHAI, day, day)
+        rows = sums.daily_counters(s, SHANGHAI, day, day)
     assert len(rows) == 1
     return dict(rows[0].values)
 
@@ -80,12 +80,12 @@ def test_a_corrected_file_revises_its_days_and_keeps_the_earlier_revision(engine
     assert (result.days_new, result.days_revised, result.days_unchanged) == (0, 1, 1)
     assert _effective(engine, D(2019, 1, 2))["calls_answered"] == 180
     with read_session(engine) as s:
-        revs = repo.revisions(s, SHANGHAI, D(2019, 1, 2), "daily-report")
+        revs = provenance.revisions(s, SHANGHAI, D(2019, 1, 2), "daily-report")
         assert [(r.revision, r.is_current, r.file_name, r.values["calls_answered"]) for r in revs] == [
             (1, False, "jan-v1.csv", 150), (2, True, "jan-v2.csv", 180)]
         # The unchanged day keeps the provenance of the file that first supplied it.
-        assert repo.provenance(s, SHANGHAI, D(2019, 1, 1))["calls_answered"][1] == "jan-v1.csv"
-        assert repo.provenance(s, SHANGHAI, D(2019, 1, 2))["calls_answered"] == ("daily-report", "jan-v2.csv", "b" * 64)
+        assert provenance.provenance(s, SHANGHAI, D(2019, 1, 1))["calls_answered"][1] == "jan-v1.csv"
+        assert provenance.provenance(s, SHANGHAI, D(2019, 1, 2))["calls_answered"] == ("daily-report", "jan-v2.csv", "b" * 64)
 
 
 def test_several_sources_fill_one_day_and_raw_systems_win(engine, catalogues):
@@ -98,7 +98,7 @@ def test_several_sources_fill_one_day_and_raw_systems_win(engine, catalogues):
     assert (eff["calls_offered"], eff["calls_answered"]) == (98, 90)   # the call platform's figures
     assert (eff["survey_responses"], eff["survey_satisfied"]) == (10, 9)  # only the report has them
     with read_session(engine) as s:
-        prov = repo.provenance(s, SHANGHAI, D(2019, 3, 1))
+        prov = provenance.provenance(s, SHANGHAI, D(2019, 3, 1))
     assert prov["calls_offered"][0] == "queue-log" and prov["survey_satisfied"][0] == "daily-report"
 
 
@@ -106,14 +106,14 @@ def test_requests_by_channel_are_kept_per_revision(engine, catalogues):
     day = DayRecord(D(2019, 5, 1), {"requests_accepted": 30}, channels={"电话": 20, "网站": 10})
     _store(engine, catalogues, _report(day, source="tickets"), "a" * 64)
     with read_session(engine) as s:
-        assert repo.channel_totals(s, SHANGHAI, D(2019, 5, 1), D(2019, 5, 31)) == {"电话": 20, "网站": 10}
+        assert sums.channel_totals(s, SHANGHAI, D(2019, 5, 1), D(2019, 5, 31)) == {"电话": 20, "网站": 10}
 
 
 def test_a_failure_inside_the_transaction_stores_nothing(engine, catalogues, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(repo, "recompute_effective", boom)
+    monkeypatch.setattr(provenance, "recompute_effective", boom)
     with pytest.raises(RuntimeError):
         _store(engine, catalogues, _report(_day(D(2019, 1, 1), calls_offered=1)), "a" * 64)
     with read_session(engine) as s:
@@ -156,8 +156,8 @@ def test_sql_window_sums_equal_the_python_sums(engine, catalogues, as_of):
                 s.add(DailyCountersRow(hotline_id=SHANGHAI, day=rec.day, provenance="{}",
                                        **{c: rec.counters.get(c) for c in COUNTERS}))
         with read_session(engine) as s:
-            sql = repo.window_aggregates(s, [SHANGHAI], as_of, formulas)[SHANGHAI]
-            rows = repo.daily_counters(s, SHANGHAI, D(2018, 1, 1), as_of)
+            sql = sums.window_aggregates(s, [SHANGHAI], as_of, formulas)[SHANGHAI]
+            rows = sums.daily_counters(s, SHANGHAI, D(2018, 1, 1), as_of)
         py = aggregates_from_rows(cat, fs, rows, as_of)
         for key in [(i, w) for i in formulas for w in WINDOWS]:
             a = py[key]
@@ -173,7 +173,7 @@ def test_sql_window_sums_equal_the_python_sums(engine, catalogues, as_of):
                 assert a.denominator == pytest.approx(b.denominator, rel=1e-12, abs=1e-9), key
 
     with write_session(engine) as s:
-        repo.ensure_hotline(s, catalogues.hotline(SHANGHAI))
+        provenance.ensure_hotline(s, catalogues.hotline(SHANGHAI))
     check()
 
 
@@ -181,7 +181,7 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(sqlite_url, catal
     """Two threads each read-then-write in a loop: with BEGIN IMMEDIATE none sees 'database is locked'."""
     engine = make_engine(sqlite_url, busy_timeout_seconds=30)
     with write_session(engine) as s:
-        repo.ensure_hotline(s, catalogues.hotline(SHANGHAI))
+        provenance.ensure_hotline(s, catalogues.hotline(SHANGHAI))
     errors: list[BaseException] = []
 
     def writer(offset: int) -> None:

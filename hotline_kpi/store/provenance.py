@@ -1,0 +1,384 @@
+"""Provenance: the loads (one row per file), each source's revisions of a day, and the
+effective counters chosen from them by source priority.
+
+The same content twice changes nothing; a corrected file revises its days and keeps the
+earlier revision (marked not current); a counter far from another source's value for the
+same day rejects the file with both places named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline_kpi.catalogue import Hotline
+from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile
+from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.settings import (
+    DEFAULT_SOURCE_TOLERANCE,
+    DEFAULT_SOURCE_TOLERANCE_UNITS,
+    QueueLogSettings,
+    TicketSettings,
+)
+from hotline_kpi.store.db import chunks
+from hotline_kpi.store.models import DailyCountersRow, HotlineRow, IngestAttemptRow, IngestRow, SourceDayChannelRow, SourceDayRow
+
+
+def ensure_hotline(session: Session, hotline: Hotline) -> None:
+    row = session.get(HotlineRow, hotline.id)
+    if row is None:
+        session.add(HotlineRow(id=hotline.id, name=hotline.name, name_en=hotline.name_en, timezone=hotline.timezone))
+    else:
+        row.name, row.name_en, row.timezone = hotline.name, hotline.name_en, hotline.timezone
+
+
+def find_loaded(session: Session, hotline_id: str, source: str, sha256: str) -> IngestRow | None:
+    return session.scalars(
+        select(IngestRow).where(
+            IngestRow.hotline_id == hotline_id, IngestRow.source == source, IngestRow.content_sha256 == sha256
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    name: str
+    sha256: str
+    size_bytes: int
+    original_path: str
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    status: Literal["loaded", "already_loaded"]
+    ingest_id: int
+    days_new: int = 0
+    days_revised: int = 0
+    days_unchanged: int = 0
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    #: Remarks from storing (raw sources: open, unresolved and orphan calls ...).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """Everything a :class:`RecordIngestor` needs to store besides the session and records."""
+
+    hotline_id: str
+    zone: ZoneInfo
+    file: "FileMeta"
+    at: dt.datetime
+    #: The settings in force (JSON), recorded with the load for provenance.
+    settings_json: str
+    source_priority: tuple[str, ...]
+    formulas: FormulaSettings = field(default_factory=FormulaSettings)
+    #: Setting ``source_tolerance``: how far this source's counters may be from another's.
+    source_tolerance: float = DEFAULT_SOURCE_TOLERANCE
+    #: Setting ``source_tolerance_units``: an absolute difference that is never a disagreement.
+    source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS
+    queue_log: QueueLogSettings = field(default_factory=QueueLogSettings)
+    tickets: TicketSettings = field(default_factory=TicketSettings)
+
+
+def _values(row: SourceDayRow) -> dict[str, float | None]:
+    return {c: getattr(row, c) for c in COUNTERS}
+
+
+def store_parsed(
+    session: Session,
+    *,
+    hotline_id: str,
+    parsed: ParsedFile,
+    file: FileMeta,
+    at: dt.datetime,
+    settings_json: str,
+    source_priority: Sequence[str],
+    source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
+    source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS,
+) -> StoreResult:
+    """Store one parsed file inside the caller's transaction.
+
+    The same content again (same hotline, source and SHA-256) changes nothing. A day this
+    source already supplied with other values gets a new revision; the old one stays,
+    marked not current. A day whose values are unchanged keeps its earlier provenance.
+    A counter further than ``source_tolerance`` (and more than ``source_tolerance_units``)
+    from another source's stored value for the same day raises :class:`~hotline_kpi.problems.IngestRejected` (see
+    :func:`disagreements`): the caller's transaction must then be rolled back.
+    """
+    existing = find_loaded(session, hotline_id, parsed.source, file.sha256)
+    if existing is not None:
+        return StoreResult("already_loaded", existing.id)
+    ingest = _new_ingest(session, hotline_id, parsed.source, file, at, settings_json)
+    return _store_days(session, ingest, parsed.source, parsed.days, source_priority, list(parsed.notes),
+                       source_tolerance, source_tolerance_units)
+
+
+def _new_ingest(session: Session, hotline_id: str, source: str, file: FileMeta, at: dt.datetime,
+                settings_json: str) -> IngestRow:
+    ingest = IngestRow(
+        hotline_id=hotline_id,
+        source=source,
+        file_name=file.name,
+        content_sha256=file.sha256,
+        size_bytes=file.size_bytes,
+        original_path=file.original_path,
+        ingested_at=at,
+        days=0,
+        days_revised=0,
+        settings_json=settings_json,
+        notes="",
+    )
+    session.add(ingest)
+    session.flush()
+    return ingest
+
+
+def new_ingest(session: Session, hotline_id: str, source: str, request: StoreRequest) -> IngestRow:
+    """The provenance row of one file of a raw source (its days are filled by :func:`store_days`)."""
+    return _new_ingest(session, hotline_id, source, request.file, request.at, request.settings_json)
+
+
+def store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
+               request: StoreRequest, notes: Sequence[str] = ()) -> StoreResult:
+    """Revise ``source``'s counters of the days in ``records`` (recomputed by a raw source)."""
+    return _store_days(session, ingest, source, records, request.source_priority, list(notes),
+                       request.source_tolerance, request.source_tolerance_units)
+
+
+def relative_difference(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|): 0 when equal (both 0 included), at most 1 for counts >= 0."""
+    largest = max(abs(a), abs(b))
+    return 0.0 if largest == 0 else abs(a - b) / largest
+
+
+def _shown(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+
+
+def disagreements(session: Session, hotline_id: str, file_name: str, source: str, records: Sequence[DayRecord],
+                  tolerance: float, units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> list[Problem]:
+    """Every counter of ``records`` further than ``tolerance`` (relative difference) and
+    more than ``units`` (absolute difference) from another source's current value of that
+    counter for the same day, with both places. The absolute floor keeps small counts
+    (3 returns against 4: 25% apart) from counting as a disagreement.
+
+    Only other sources are compared: a later file of the same source is a correction.
+    ``tolerance`` >= 1 checks nothing (counts are never negative: never more than 100% apart).
+    """
+    if tolerance >= 1 or not records:
+        return []
+    by_day = {r.day: r for r in records}
+    others: dict[dt.date, list[SourceDayRow]] = {}
+    for chunk in chunks(sorted(by_day)):
+        for row in session.scalars(select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id, SourceDayRow.source != source,
+                SourceDayRow.is_current.is_(True), SourceDayRow.day.in_(chunk))):
+            others.setdefault(row.day, []).append(row)
+    files: dict[int, str] = {}
+    for chunk in chunks(sorted({r.ingest_id for rows in others.values() for r in rows})):
+        files.update((i, name) for i, name in session.execute(
+            select(IngestRow.id, IngestRow.file_name).where(IngestRow.id.in_(chunk))))
+    problems: list[Problem] = []
+    for day in sorted(others):
+        rec = by_day[day]
+        for counter in COUNTERS:
+            mine = rec.counters.get(counter)
+            if mine is None:
+                continue
+            for other in sorted(others[day], key=lambda r: r.source):
+                theirs = getattr(other, counter)
+                if theirs is None:
+                    continue
+                apart = relative_difference(mine, theirs)
+                if apart > tolerance and abs(mine - theirs) > units:
+                    problems.append(Problem(
+                        file_name, f"{day.isoformat()}: {source} gives {_shown(mine)} but {other.source} "
+                        f"({files.get(other.ingest_id, '?')}) gives {_shown(theirs)}, {apart:.1%} apart: more than "
+                        f"the source_tolerance of {tolerance:.1%}", rec.row, counter, _shown(mine)))
+    return problems
+
+
+def _store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
+                source_priority: Sequence[str], notes: list[str],
+                source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
+                source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> StoreResult:
+    hotline_id = ingest.hotline_id
+    disagree = disagreements(session, hotline_id, ingest.file_name, source, records, source_tolerance,
+                             source_tolerance_units)
+    if disagree:
+        raise IngestRejected(ingest.file_name, disagree)
+    days = [r.day for r in records]
+    ingest.first_day = min(days) if days else None
+    ingest.last_day = max(days) if days else None
+    ingest.days = len(days)
+    ingest.notes = "\n".join(notes)
+
+    current: dict[dt.date, SourceDayRow] = {}
+    for chunk in chunks(days):
+        for row in session.scalars(
+            select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id,
+                SourceDayRow.source == source,
+                SourceDayRow.is_current.is_(True),
+                SourceDayRow.day.in_(chunk),
+            )
+        ):
+            current[row.day] = row
+    old_channels: dict[int, dict[str, int]] = {}
+    ids = [r.id for r in current.values()]
+    for chunk in chunks(ids):
+        for ch in session.scalars(select(SourceDayChannelRow).where(SourceDayChannelRow.source_day_id.in_(chunk))):
+            old_channels.setdefault(ch.source_day_id, {})[ch.channel] = ch.requests
+
+    new = revised = same = 0
+    changed: list[dt.date] = []
+    new_rows: list[tuple[SourceDayRow, Mapping[str, int]]] = []
+    for rec in records:
+        values = {c: rec.counters.get(c) for c in COUNTERS}
+        derived = ",".join(sorted(rec.derived))
+        old = current.get(rec.day)
+        if old is not None:
+            if (
+                _values(old) == values
+                and old.derived == derived
+                and old_channels.get(old.id, {}) == dict(rec.channels)
+            ):
+                same += 1
+                continue
+            old.is_current = False
+            revised += 1
+        else:
+            new += 1
+        row = SourceDayRow(
+            hotline_id=hotline_id,
+            day=rec.day,
+            source=source,
+            revision=1 if old is None else old.revision + 1,
+            is_current=True,
+            ingest_id=ingest.id,
+            derived=derived,
+            **values,
+        )
+        new_rows.append((row, rec.channels))
+        changed.append(rec.day)
+    # Old revisions are flagged before the new ones are inserted (flush order).
+    session.flush()
+    session.add_all([r for r, _ in new_rows])
+    session.flush()
+    for row, channels in new_rows:
+        session.add_all(
+            SourceDayChannelRow(source_day_id=row.id, channel=ch, requests=int(n)) for ch, n in channels.items()
+        )
+    ingest.days_revised = revised
+    recompute_effective(session, hotline_id, changed, source_priority)
+    session.flush()
+    return StoreResult("loaded", ingest.id, new, revised, same, ingest.first_day, ingest.last_day, tuple(notes))
+
+
+def _priority_key(source_priority: Sequence[str]):
+    order = {s: i for i, s in enumerate(source_priority)}
+    return lambda row: (order.get(row.source, len(order)), row.source)
+
+
+def recompute_effective(
+    session: Session, hotline_id: str, days: Sequence[dt.date], source_priority: Sequence[str]
+) -> None:
+    """Rebuild ``daily_counters`` for ``days`` from the current source rows, by priority."""
+    if not days:
+        return
+    by_day: dict[dt.date, list[SourceDayRow]] = {}
+    existing: dict[dt.date, DailyCountersRow] = {}
+    for chunk in chunks(sorted(set(days))):
+        for row in session.scalars(
+            select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id,
+                SourceDayRow.is_current.is_(True),
+                SourceDayRow.day.in_(chunk),
+            )
+        ):
+            by_day.setdefault(row.day, []).append(row)
+        for eff in session.scalars(
+            select(DailyCountersRow).where(DailyCountersRow.hotline_id == hotline_id, DailyCountersRow.day.in_(chunk))
+        ):
+            existing[eff.day] = eff
+    key = _priority_key(source_priority)
+    for day in sorted(set(days)):
+        rows = sorted(by_day.get(day, []), key=key)
+        values: dict[str, float | None] = {}
+        provenance: dict[str, int] = {}
+        for counter in COUNTERS:
+            values[counter] = None
+            for row in rows:
+                v = getattr(row, counter)
+                if v is not None:
+                    values[counter] = v
+                    provenance[counter] = row.id
+                    break
+        eff = existing.get(day)
+        if eff is None:
+            eff = DailyCountersRow(hotline_id=hotline_id, day=day)
+            session.add(eff)
+        for counter, v in values.items():
+            setattr(eff, counter, v)
+        eff.provenance = json.dumps(provenance, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Revision:
+    source_day_id: int
+    revision: int
+    is_current: bool
+    ingest_id: int
+    file_name: str
+    content_sha256: str
+    ingested_at: dt.datetime
+    values: Mapping[str, float | None]
+    derived: frozenset[str]
+
+
+def revisions(session: Session, hotline_id: str, day: dt.date, source: str) -> list[Revision]:
+    """Every revision a source supplied for one day, oldest first, with its file's provenance."""
+    q = (
+        select(SourceDayRow, IngestRow)
+        .join(IngestRow, IngestRow.id == SourceDayRow.ingest_id)
+        .where(SourceDayRow.hotline_id == hotline_id, SourceDayRow.day == day, SourceDayRow.source == source)
+        .order_by(SourceDayRow.revision)
+    )
+    out = []
+    for sd, ing in session.execute(q):
+        out.append(
+            Revision(
+                sd.id, sd.revision, sd.is_current, ing.id, ing.file_name, ing.content_sha256, ing.ingested_at,
+                _values(sd), frozenset(filter(None, sd.derived.split(","))),
+            )
+        )
+    return out
+
+
+def provenance(session: Session, hotline_id: str, day: dt.date) -> dict[str, tuple[str, str, str]]:
+    """For one day: counter -> (source, file name, content SHA-256) of its effective value."""
+    eff = session.get(DailyCountersRow, (hotline_id, day))
+    if eff is None:
+        return {}
+    ids: dict[str, int] = json.loads(eff.provenance or "{}")
+    out = {}
+    for counter, sd_id in ids.items():
+        sd = session.get(SourceDayRow, sd_id)
+        ing = session.get(IngestRow, sd.ingest_id) if sd is not None else None
+        if sd is not None and ing is not None:
+            out[counter] = (sd.source, ing.file_name, ing.content_sha256)
+    return out
+
+
+def record_attempt(session: Session, *, at: dt.datetime, hotline_id: str, source: str, file_name: str,
+                   result: str, days: int, message: str) -> None:
+    session.add(IngestAttemptRow(at=at, hotline_id=hotline_id, source=source, file_name=file_name[:512],
+                                 result=result, days=days, message=message))
