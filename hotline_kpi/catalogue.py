@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
-from hotline_kpi.files import read_yaml
+from hotline_kpi.files import describe_location, read_yaml
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
 
 
@@ -221,17 +221,6 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return data
 
 
-def _describe(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
-    """'indicator 'connection_rate', field 'threshold'' from a pydantic error location."""
-    if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int):
-        inds = raw.get("indicators") or []
-        ident = inds[loc[1]].get("id") if loc[1] < len(inds) and isinstance(inds[loc[1]], dict) else None
-        who = f"indicator {ident!r}" if ident else f"indicator #{loc[1] + 1}"
-        rest = [str(p) for p in loc[2:]]
-        return f"{who}, field {'.'.join(rest)!r}" if rest else who
-    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else "catalogue"
-
-
 def load_catalogue(path: Path | str) -> Catalogue:
     """Load and validate one catalogue file; raises :class:`CatalogueError`."""
     path = Path(path)
@@ -241,7 +230,7 @@ def load_catalogue(path: Path | str) -> Catalogue:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = _describe(tuple(err["loc"]), raw)
+            where = describe_location(tuple(err["loc"]), raw, "indicators", "indicator", "catalogue")
             value = err.get("input")
             shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
             problems.append(f"{where}: {err['msg']}{shown}")

@@ -246,7 +246,7 @@ def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from hotline_kpi.alerts.rules import RulesError
-    from hotline_kpi.alerts.service import Alerting
+    from hotline_kpi.alerts.alerting import Alerting
     from hotline_kpi.service.evaluation import evaluate_hotlines
 
     err = _console(err=True)
@@ -717,7 +717,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
 
 def _alerting(app: App):  # noqa: ANN202 - imported lazily with the alerts package
     from hotline_kpi.alerts.rules import RulesError
-    from hotline_kpi.alerts.service import Alerting
+    from hotline_kpi.alerts.alerting import Alerting
 
     try:
         alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)

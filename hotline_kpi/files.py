@@ -6,7 +6,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 
 @functools.cache
@@ -67,3 +67,15 @@ def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise error(path, [f"not valid YAML: {exc}"]) from None
+
+
+def describe_location(loc: tuple[Any, ...], raw: Mapping[str, Any], items: str, noun: str, whole: str) -> str:
+    """Where a pydantic error is, in the config file's terms: ``rule 'x', field 'for'``
+    for ``loc`` ``(items, 3, "for")`` when the 4th of the ``items`` list has id ``x``."""
+    if len(loc) >= 2 and loc[0] == items and isinstance(loc[1], int):
+        entries = raw.get(items) or []
+        ident = entries[loc[1]].get("id") if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else None
+        who = f"{noun} {ident!r}" if ident else f"{noun} #{loc[1] + 1}"
+        rest = [str(p) for p in loc[2:]]
+        return f"{who}, field {'.'.join(rest)!r}" if rest else who
+    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else whole

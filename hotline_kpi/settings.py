@@ -8,6 +8,8 @@ default ``./hotline-kpi.toml`` when that file exists.
 from __future__ import annotations
 
 import os
+import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo
@@ -23,7 +25,18 @@ from pydantic_settings import (
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.report.scoring import ScoringRules
+from hotline_kpi.scoring_rules import ScoringRules
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def check_address(value: str) -> str:
+    """A bare e-mail address (no display name, no CR/LF); raises ``ValueError``."""
+    value = value.strip()
+    name, addr = parseaddr(value)
+    if name or addr != value or not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
+    return value
 
 DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
 
@@ -141,8 +154,6 @@ class SmtpSettings(BaseModel):
     @field_validator("from_address")
     @classmethod
     def _address(cls, v: str) -> str:
-        from hotline_kpi.alerts.rules import check_address
-
         return check_address(v)
 
     @property
@@ -232,8 +243,6 @@ class ReportSettings(BaseModel):
     @field_validator("recipients")
     @classmethod
     def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from hotline_kpi.alerts.rules import check_address
-
         return tuple(check_address(a) for a in v)
 
 

@@ -13,8 +13,6 @@ says otherwise) and ``rules``. Conditions (docs/alerts.md):
 
 from __future__ import annotations
 
-import re
-from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -22,10 +20,8 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.domain import Window
-from hotline_kpi.files import read_yaml
-
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
-
+from hotline_kpi.files import describe_location, read_yaml
+from hotline_kpi.settings import check_address
 
 class Condition(StrEnum):
     BREACHED = "breached"
@@ -46,15 +42,6 @@ class RulesError(ValueError):
         self.path = str(path)
         self.problems = problems
         super().__init__(f"{path}: invalid alert rules:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def check_address(value: str) -> str:
-    """A bare e-mail address (no display name, no CR/LF); raises ``ValueError``."""
-    value = value.strip()
-    name, addr = parseaddr(value)
-    if name or addr != value or not _ADDRESS.match(value):
-        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
-    return value
 
 
 class _Model(BaseModel):
@@ -148,16 +135,6 @@ class AlertsConfig(_Model):
         return rule.recipients or self.default_recipients
 
 
-def _describe(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        rules = raw.get("rules") or []
-        ident = rules[loc[1]].get("id") if loc[1] < len(rules) and isinstance(rules[loc[1]], dict) else None
-        who = f"rule {ident!r}" if ident else f"rule #{loc[1] + 1}"
-        rest = [str(p) for p in loc[2:]]
-        return f"{who}, field {'.'.join(rest)!r}" if rest else who
-    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else "rules file"
-
-
 def parse_rules(data: Any, path: Path | str = "<rules>") -> AlertsConfig:
     """Validate already-parsed YAML; raises :class:`RulesError`."""
     if not isinstance(data, dict):
@@ -177,7 +154,7 @@ def parse_rules(data: Any, path: Path | str = "<rules>") -> AlertsConfig:
         for err in exc.errors():
             value = err.get("input")
             shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
-            problems.append(f"{_describe(tuple(err['loc']), data)}: {err['msg']}{shown}")
+            problems.append(f"{describe_location(tuple(err['loc']), data, 'rules', 'rule', 'rules file')}: {err['msg']}{shown}")
         raise RulesError(path, problems) from None
 
 

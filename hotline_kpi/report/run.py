@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from hotline_kpi.alerts.smtp import Transport
     from hotline_kpi.catalogue import CatalogueSet
     from hotline_kpi.clock import Clock
-    from hotline_kpi.service.jobs import JobSpec
+    from hotline_kpi.schedule import JobSpec
     from hotline_kpi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def draft_previous_year(engine: "Engine", settings: "Settings", catalogues: "Cat
 
 
 def report_job(engine: "Engine", settings: "Settings", catalogues: "CatalogueSet", clock: "Clock") -> "JobSpec":
-    from hotline_kpi.service.jobs import JobSpec
+    from hotline_kpi.schedule import JobSpec
 
     return JobSpec(REPORT_DRAFT, lambda: draft_previous_year(engine, settings, catalogues, clock),
                    draft_trigger(settings), catch_up=True)

@@ -16,7 +16,7 @@ from hotline_kpi.store import repo
 from hotline_kpi.store.db import read_session, write_session
 
 if TYPE_CHECKING:
-    from hotline_kpi.alerts.service import Alerting
+    from hotline_kpi.alerts.alerting import Alerting
 
 log = logging.getLogger(__name__)
 

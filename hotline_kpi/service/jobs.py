@@ -1,9 +1,10 @@
-"""Scheduled jobs: stable ids, run bookkeeping, and catching up an overdue run.
+"""Scheduled jobs: stable ids, run bookkeeping, and what a catch-up at start-up needs.
 
 APScheduler 3 keeps jobs in memory here (a SQLite job store on the busy database hits
 "database is locked", and runs are at most once anyway: reliability.md). What survives a
 restart is the ``job_run`` table: at start-up a cron job whose last run is older than
-its most recent scheduled time is run at once instead of being silently dropped.
+its most recent scheduled time is run at once instead of being silently dropped (the
+pure schedule arithmetic is :mod:`hotline_kpi.schedule`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import Callable
 
-from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, select
 
 from hotline_kpi.clock import Clock
@@ -26,39 +25,6 @@ log = logging.getLogger(__name__)
 #: Stable job ids (metrics labels, the job_run table, alert and report jobs join them).
 INBOX_SCAN = "inbox_scan"
 EVALUATE_DAILY = "evaluate_daily"
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    id: str
-    func: Callable[[], object]
-    trigger: BaseTrigger
-    #: Whether a run missed while the service was down is run at start-up.
-    catch_up: bool = False
-
-
-def last_scheduled_before(trigger: BaseTrigger, now: dt.datetime, lookback: dt.timedelta) -> dt.datetime | None:
-    """The trigger's latest fire time in (now - lookback, now]; pure (``now`` is passed in)."""
-    t = now - lookback
-    last = None
-    previous = None
-    for _ in range(10_000):
-        nxt = trigger.get_next_fire_time(previous, t)
-        if nxt is None or nxt > now:
-            return last
-        last = nxt
-        previous = nxt
-        t = nxt + dt.timedelta(microseconds=1)
-    return last
-
-
-def is_overdue(trigger: BaseTrigger, last_started: dt.datetime | None, now: dt.datetime,
-               lookback: dt.timedelta = dt.timedelta(days=7)) -> bool:
-    """A scheduled time has passed since the job last started (or it never ran); pure."""
-    due = last_scheduled_before(trigger, now, lookback)
-    if due is None:
-        return False
-    return last_started is None or last_started < due
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
-import uuid
 
 from sqlalchemy import Engine, delete, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline_kpi.clock import Clock
+from hotline_kpi.schedule import new_holder_id
 from hotline_kpi.store.db import write_session
 from hotline_kpi.store.models import LeaseRow
 
@@ -27,10 +25,6 @@ log = logging.getLogger(__name__)
 
 #: pg_try_advisory_lock key: "hotline-kpi scheduler" as a stable 63-bit number.
 ADVISORY_KEY = 0x486F746C696E654B
-
-
-def new_holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Leadership:

@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from hotline_kpi.alerts.dispatch import PassReport
-from hotline_kpi.alerts.service import Alerting
+from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import DayRecord, ParsedFile

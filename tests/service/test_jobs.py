@@ -11,7 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from hotline_kpi.clock import FixedClock
-from hotline_kpi.service.jobs import EVALUATE_DAILY, is_overdue, last_scheduled_before, run_recorded
+from hotline_kpi.schedule import is_overdue, last_scheduled_before
+from hotline_kpi.service.jobs import EVALUATE_DAILY, run_recorded
 from hotline_kpi.service.runtime import Service
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import EvaluationSnapshotRow, JobRunRow

@@ -26,8 +26,7 @@ from hotline_kpi.alerts.rules import AlertsConfig, RulesError, check_against, lo
 from hotline_kpi.alerts.smtp import SmtpTransport, Transport
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.service.jobs import JobSpec
-from hotline_kpi.service.leader import new_holder_id
+from hotline_kpi.schedule import JobSpec, new_holder_id
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import write_session
 

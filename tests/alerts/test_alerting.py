@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotline_kpi.alerts.rules import RulesError
-from hotline_kpi.alerts.service import ALERTS_DIGEST, ALERTS_DISPATCH
+from hotline_kpi.alerts.alerting import ALERTS_DIGEST, ALERTS_DISPATCH
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.jobs import EVALUATE_DAILY
