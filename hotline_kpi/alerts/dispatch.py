@@ -24,7 +24,7 @@ from typing import Sequence
 
 from sqlalchemy import Engine, or_, select, update
 
-from hotline_kpi.alerts.outbox import aware, done_recipients, utc
+from hotline_kpi.alerts.outbox import done_recipients, utc
 from hotline_kpi.alerts.smtp import RecipientResult, Transport, build_message
 from hotline_kpi.clock import Clock
 from hotline_kpi.store.db import read_session, write_session
@@ -122,7 +122,7 @@ class Dispatcher:
             done = done_recipients(s, event_id)
             return Claim(ev.id, ev.attempts, ev.alert_id, ev.hotline_id, ev.kind, recipients,
                          tuple(r for r in recipients if r not in done), ev.subject, ev.body_text, ev.body_html,
-                         ev.message_id, ev.in_reply_to, aware(ev.at), ev.figures)  # type: ignore[arg-type]
+                         ev.message_id, ev.in_reply_to, ev.at, ev.figures)  # type: ignore[arg-type]
 
     def send(self, claim: Claim) -> list[RecipientResult]:
         if not claim.remaining:
@@ -157,7 +157,7 @@ class Dispatcher:
             errors = [r.error for r in results if r.outcome != "sent" and r.error]
             if errors:
                 ev.last_error = errors[0][:2000]
-            deliver_by = aware(ev.deliver_by)
+            deliver_by = ev.deliver_by
             expired = 0
             if open_ and deliver_by is not None and n >= deliver_by:
                 for rcpt in open_:

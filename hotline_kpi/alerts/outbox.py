@@ -88,7 +88,7 @@ def alert_key(rule_id: str, hotline_id: str) -> str:
 
 
 def _state(row: AlertRow) -> AlertState:
-    return AlertState(AlertStatus(row.state), row.held_days or 0, row.last_day, aware(row.since), aware(row.fired_at))
+    return AlertState(AlertStatus(row.state), row.held_days or 0, row.last_day, row.since, row.fired_at)
 
 
 def _apply(row: AlertRow, new: AlertState) -> None:
@@ -103,7 +103,7 @@ def last_loads(session: Session, hotline_id: str) -> dict[str, dt.datetime]:
     """When a file of each source was last loaded for the hotline (the no_data rules)."""
     q = (select(IngestRow.source, func.max(IngestRow.ingested_at))
          .where(IngestRow.hotline_id == hotline_id).group_by(IngestRow.source))
-    return {src: aware(at) for src, at in session.execute(q) if at is not None}  # type: ignore[misc]
+    return {src: at for src, at in session.execute(q) if at is not None}  # type: ignore[misc]
 
 
 def _indicator(catalogues: CatalogueSet, hotline_id: str, figures: Mapping[str, Any]) -> Indicator | None:
@@ -270,7 +270,7 @@ def enqueue_digests(session: Session, ctx: AlertContext, now: dt.datetime) -> li
         per_recipient: dict[str, list[AlertRow]] = {}
         for row in rows:
             rule = ctx.config.rule(row.rule_id)
-            fired = aware(row.fired_at)
+            fired = row.fired_at
             if rule is None or rule.repeat != "digest" or fired is None or fired > slot - ctx.digest_quiet:
                 continue
             for rcpt in ctx.config.recipients(rule):
@@ -287,7 +287,7 @@ def enqueue_digests(session: Session, ctx: AlertContext, now: dt.datetime) -> li
             for row in sorted(members, key=lambda r: (r.severity != "critical", r.id)):
                 figures = json.loads(row.figures or "{}")
                 items.append(DigestItem(row.severity, summary(ctx.catalogues, hid, figures, ctx.lang),
-                                        aware(row.fired_at), row.held_days))
+                                        row.fired_at, row.held_days))
             content = render_digest(lang=ctx.lang, hotline=hotline, items=items, links=ctx.links)
             ev = AlertEventRow(
                 alert_id=None, hotline_id=hid, kind="digest", at=utc(now), dedupe_key=key,
@@ -369,8 +369,8 @@ class OwedView:
 
 
 def list_alerts(session: Session) -> list[AlertView]:
-    return [AlertView(r.id, r.rule_id, r.hotline_id, r.severity, r.state, r.held_days or 0, aware(r.since),
-                      aware(r.fired_at), aware(r.last_notified_at), json.loads(r.figures or "{}"))
+    return [AlertView(r.id, r.rule_id, r.hotline_id, r.severity, r.state, r.held_days or 0, r.since,
+                      r.fired_at, r.last_notified_at, json.loads(r.figures or "{}"))
             for r in session.scalars(select(AlertRow).order_by(AlertRow.hotline_id, AlertRow.id))]
 
 
@@ -388,8 +388,8 @@ def owed_notifications(session: Session) -> list[OwedView]:
                               .order_by(AlertEventRow.next_attempt_at, AlertEventRow.id)):
         done = done_recipients(session, ev.id)
         remaining = tuple(r for r in json.loads(ev.recipients) if r not in done)
-        out.append(OwedView(ev.id, ev.kind, ev.alert_id, ev.hotline_id, ev.subject, aware(ev.at),  # type: ignore[arg-type]
-                            ev.attempts, aware(ev.next_attempt_at), aware(ev.deliver_by), ev.claimed_by, remaining,
+        out.append(OwedView(ev.id, ev.kind, ev.alert_id, ev.hotline_id, ev.subject, ev.at,  # type: ignore[arg-type]
+                            ev.attempts, ev.next_attempt_at, ev.deliver_by, ev.claimed_by, remaining,
                             ev.last_error))
     return out
 
@@ -421,4 +421,4 @@ def alert_stats(session: Session) -> AlertStats:
     owed, oldest = session.execute(
         select(func.count(), func.min(AlertEventRow.at)).where(AlertEventRow.processed_at.is_(None))).one()
     return AlertStats(by_state, outcomes.get("sent", 0), outcomes.get("permanent", 0) + outcomes.get("expired", 0),
-                      int(owed or 0), aware(oldest))
+                      int(owed or 0), oldest)

@@ -26,7 +26,6 @@ from sqlalchemy import Engine, func, select
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats, alert_stats
-from hotline_kpi.service.jobs import _aware
 from hotline_kpi.service.snapshots import Snapshot, latest_snapshots_reusing
 from hotline_kpi.store.db import read_session
 from hotline_kpi.store.models import IngestAttemptRow, JobRunRow
@@ -78,7 +77,7 @@ def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Sna
             )
         }
         last_ok = {
-            (hid, src): _aware(at)
+            (hid, src): at
             for hid, src, at in s.execute(
                 select(IngestAttemptRow.hotline_id, IngestAttemptRow.source, func.max(IngestAttemptRow.at))
                 .where(IngestAttemptRow.result.in_(("loaded", "already_loaded")))
@@ -87,7 +86,7 @@ def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Sna
         }
         jobs = tuple(
             JobStat(r.job_id, r.runs_total or 0, r.failures_total or 0, r.last_duration_seconds,
-                    _aware(r.last_success_at))
+                    r.last_success_at)
             for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
         )
         alerts = alert_stats(s)

@@ -27,12 +27,6 @@ INBOX_SCAN = "inbox_scan"
 EVALUATE_DAILY = "evaluate_daily"
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
-
-
 def _cut_short(row: JobRunRow) -> bool:
     """The last run recorded its start but neither a success nor a failure after it: the
     process died mid-job (SIGKILL, power loss). A failure sets ``last_error``; a success
@@ -41,8 +35,8 @@ def _cut_short(row: JobRunRow) -> bool:
         return False
     if not row.runs_total:
         return True
-    success = _aware(row.last_success_at)
-    return success is not None and success < _aware(row.last_started_at)
+    success = row.last_success_at
+    return success is not None and success < row.last_started_at
 
 
 def last_started(engine: Engine, job_id: str) -> dt.datetime | None:
@@ -53,7 +47,7 @@ def last_started(engine: Engine, job_id: str) -> dt.datetime | None:
         row = s.get(JobRunRow, job_id)
         if row is None or _cut_short(row):
             return None
-        return _aware(row.last_started_at)
+        return row.last_started_at
 
 
 def job_runs(engine: Engine) -> list[JobRunRow]:

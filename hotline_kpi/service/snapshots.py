@@ -29,13 +29,8 @@ class Snapshot:
     payload: dict[str, Any]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes for DateTime(timezone=True); they were stored in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-
-
 def _snapshot(row: EvaluationSnapshotRow) -> Snapshot:
-    return Snapshot(row.id, row.hotline_id, row.as_of, row.data_date, _aware(row.evaluated_at), row.trigger,
+    return Snapshot(row.id, row.hotline_id, row.as_of, row.data_date, row.evaluated_at, row.trigger,
                     json.loads(row.payload))
 
 

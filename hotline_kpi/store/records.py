@@ -109,13 +109,6 @@ def put_queue_day(session: Session, hotline_id: str, day: dt.date, calls: bytes,
         session.execute(insert(t).values(hotline_id=hotline_id, day=day, **values))
 
 
-def _comparable(value: object) -> object:
-    # SQLite hands back DateTime(timezone=True) values naive (they are stored in UTC).
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def _merge_records(session: Session, table, key: str, hotline_id: str, records: Mapping[str, dict[str, object]],
                    ingest_id: int, newer) -> tuple[set[dt.date], int, int]:
     """Insert new records, update changed ones (when ``newer(stored, fields)``); the days touched.
@@ -135,7 +128,7 @@ def _merge_records(session: Session, table, key: str, hotline_id: str, records: 
             if old is None:
                 inserts.append({"hotline_id": hotline_id, key: k, **fields, "ingest_id": ingest_id})
                 touched.add(fields["day"])  # type: ignore[arg-type]
-            elif newer(old, fields) and any(_comparable(getattr(old, f)) != _comparable(v) for f, v in fields.items()):
+            elif newer(old, fields) and any(getattr(old, f) != v for f, v in fields.items()):
                 updates.append({"b_hotline": hotline_id, "b_key": k, **fields, "ingest_id": ingest_id})
                 touched.update((fields["day"], old.day))  # type: ignore[arg-type]
     for part in chunks(inserts, 5000):
