@@ -37,3 +37,13 @@ def fmt_target(ind: Indicator, lang: Lang = "zh") -> str:
     if ind.aggregation == "annual_total":
         text += t("per_year", lang)
     return text
+
+
+def fmt_required(value: float | None, required_unit: str | None, unit: str, lang: Lang = "zh") -> str | None:
+    """The pace the rest of the year must hold: requests a day for an annual volume, the
+    indicator's own unit otherwise; None when there is none to show."""
+    if value is None:
+        return None
+    if required_unit == "requests_per_day":
+        return f"{value:,.0f}{t('per_day', lang)}"
+    return fmt_value(value, unit, lang)
