@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Literal
+from typing import Iterable
 
 from hotline_kpi.domain import Comparator
-from hotline_kpi.scoring_rules import Band, Grade, ScoringError, ScoringRules
+from hotline_kpi.scoring_rules import ScoringError, ScoringRules
 
 
 def round_score(x: float, decimals: int = 2) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session

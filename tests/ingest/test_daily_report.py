@@ -20,7 +20,8 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import ParsedFile
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, Problem
-from hotline_kpi.ingest.daily_report import HEADER_ALIASES, DailyReportIngestor
+from hotline_kpi.ingest.daily_report import DailyReportIngestor
+from hotline_kpi.ingest.grid import HEADER_ALIASES
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = CatalogueSet.from_dir(ROOT / "config" / "targets")

@@ -226,7 +226,7 @@ days_2019 = st.dates(YEAR_START, YEAR_END)
 
 # --- daily report: round trip ---------------------------------------------------------------------------------
 
-#: Counter -> header names offices use (a subset of daily_report.HEADER_ALIASES).
+#: Counter -> header names offices use (a subset of grid.HEADER_ALIASES).
 REPORT_HEADERS: dict[str, tuple[str, ...]] = {
     "requests_accepted": ("受理量", "平台受理量", "Requests Accepted"),
     "calls_offered": ("呼入量", "人工呼入量", "来电量"),

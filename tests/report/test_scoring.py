@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hotline_kpi.domain import Comparator
+from hotline_kpi.scoring_rules import Band, ScoringError, ScoringRules
 from hotline_kpi.report.scoring import (
-    Band,
-    ScoringError,
-    ScoringRules,
     Scored,
     budget_execution_score,
     grade,

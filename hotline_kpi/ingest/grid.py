@@ -1,0 +1,253 @@
+"""The daily report read into a grid: the sheet or CSV as rows of cells, its header found
+by the names offices use for each column (:data:`HEADER_ALIASES`, docs/data-formats.md).
+
+XLSX adds what a CSV cannot say: merged ranges (a 日期 merged down over a two-level
+header), percent formats, formulas without a cached value, the workbook's date system.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import WINDOWS_EPOCH
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+from openpyxl.worksheet.worksheet import Worksheet
+
+from hotline_kpi.domain import COUNTERS
+from hotline_kpi.ingest.base import MAX_COLUMNS
+from hotline_kpi.ingest.text import UndecodableText, decode_bytes, header_key, is_blank, split_unit
+from hotline_kpi.problems import IngestRejected, Problem
+
+
+#: Canonical column -> the header names offices use for it. Matched after
+#: :func:`~hotline_kpi.ingest.text.split_unit` (NFKC, no whitespace, case-folded, no
+#: ``_``/``-``, unit suffix such as "(秒)" or "(%)" split off). The canonical name itself
+#: is always accepted too, so "Calls Offered" and "calls_offered" need no entry.
+#: Documented in docs/data-formats.md: keep the two in step.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("日期", "统计日期", "报表日期", "day", "report date"),
+    # counts
+    "requests_accepted": ("受理量", "受理总量", "平台受理量", "总受理量", "accepted requests"),
+    "calls_offered": ("呼入量", "人工呼入量", "人工请求量", "来电量", "offered calls", "inbound calls"),
+    "calls_answered": ("接通量", "人工接通量", "接听量", "answered calls"),
+    "calls_abandoned_short": ("短时放弃量", "short abandons", "short abandoned calls"),
+    "calls_answered_within_15s": ("15秒接通量", "15秒内接通量", "answered within 15s"),
+    "answer_wait_seconds_sum": ("等待总时长", "answer wait seconds", "total wait seconds", "total answer wait"),
+    "first_contact_eligible": ("话务员受理量", "operator handled requests"),
+    "first_contact_resolved": ("一次性解答量", "resolved first contact"),
+    "tickets_dispatched": ("派单量", "dispatched tickets"),
+    "tickets_returned_operator_fault": ("有责退单量", "话务员有责退单量", "operator fault returns"),
+    "survey_responses": ("回访量", "有效回访量", "callbacks"),
+    "survey_satisfied": ("满意量", "satisfied"),
+    # rates and averages: become counts only with their base
+    "connection_rate": ("接通率", "人工接通率", "answer rate"),
+    "average_answer_seconds": ("平均接通时长", "平均应答时长", "average speed of answer", "asa"),
+    "first_contact_resolution_rate": ("一次性解答率", "话务员一次性解答率", "fcr", "fcr rate"),
+    "operator_fault_return_rate": ("退单率", "有责退单率", "return rate"),
+    "satisfaction_rate": ("满意度", "满意率", "回访满意率", "satisfaction"),
+    "answered_within_15s_rate": ("15秒接通率", "15秒内接通率", "service level"),
+}
+
+
+def _alias_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for column, aliases in HEADER_ALIASES.items():
+        for alias in (column, *aliases):
+            key = header_key(alias)
+            if index.setdefault(key, column) != column:
+                raise AssertionError(f"header alias {alias!r} maps to both {index[key]} and {column}")
+    return index
+
+
+_ALIASES = _alias_index()
+assert set(COUNTERS) <= set(HEADER_ALIASES), "every counter needs a daily-report column"
+
+
+def column_for(header: object) -> tuple[str | None, str | None]:
+    """(canonical column or None, unit suffix or None) of one header cell."""
+    if not isinstance(header, str) or is_blank(header):
+        return None, None
+    name, unit = split_unit(header)
+    if name in _ALIASES:
+        return _ALIASES[name], unit
+    whole = header_key(header)  # a header whose name itself ends in ")" or "%"
+    return _ALIASES.get(whole), None
+
+
+#: Rows searched for the header: title rows and two-level headers sit above it.
+HEADER_SEARCH_ROWS = 20
+
+
+#: Rows of a daily-report sheet: one a day, so a few thousand at most; more is not a daily report.
+MAX_REPORT_ROWS = 100_000
+
+
+@dataclass
+class Grid:
+    """One sheet (or a CSV) as rows of cell values, with what XLSX adds."""
+
+    #: (1-based row number as a person sees it, cell values) in file order.
+    rows: list[tuple[int, list[object]]]
+    #: The first rows with every merged range filled from its top-left cell.
+    head: list[list[object]]
+    #: Whether problems name columns by letter ("接通率 (E)"): XLSX yes, CSV no.
+    letters: bool = False
+    #: Day 0 of serial dates: the workbook's (1900 or 1904 system); CSV assumes 1900.
+    epoch: dt.datetime = WINDOWS_EPOCH
+    #: (row, 0-based column) of numeric cells with a % number format: they store ratios.
+    percent_cells: set[tuple[int, int]] = field(default_factory=set)
+    #: (row, 0-based column) -> formula text, for formulas without a cached value.
+    uncached: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: (first row, last row, first col, last col), 0-based columns, of merges over rows.
+    row_merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+def find_header(head: Sequence[Sequence[object]]) -> tuple[int, int] | None:
+    """(index into ``head``, number of known columns) of the header row, or None.
+
+    The header is the row with a date column and the most known names; on a tie the
+    lower row wins, since a two-level header repeats vertically merged names.
+    """
+    best: tuple[int, int] | None = None
+    for i, cells in enumerate(head[:HEADER_SEARCH_ROWS]):
+        names = {column_for(c)[0] for c in cells} - {None}
+        if "date" in names and (best is None or len(names) >= best[1]):
+            best = (i, len(names))
+    return best
+
+
+def reject(file: str, why: str, row: int | None = None) -> IngestRejected:
+    return IngestRejected(file, [Problem(file, why, row)])
+
+
+def read_grid(path: Path, file: str, notes: list[str]) -> Grid:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise reject(file, f"cannot read the file: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise reject(file, "the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        return _xlsx_grid(data, file, notes)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise reject(file, "an old .xls or encrypted workbook: save it as .xlsx (Excel workbook) or CSV")
+    if path.suffix.lower() == ".xlsx":
+        raise reject(file, "not an XLSX workbook (it is not a zip archive)")
+    try:
+        decoded = decode_bytes(data)
+    except UndecodableText as exc:
+        raise reject(file, exc.why) from None
+    if not decoded.text.strip():
+        raise reject(file, "the file is empty")
+    notes.append(f"decoded as {decoded.encoding}" + (" (with BOM)" if decoded.had_bom else ""))
+    return _csv_grid(decoded.text, file)
+
+
+def _xlsx_grid(data: bytes, file: str, notes: list[str]) -> Grid:
+    """The first sheet whose header is found.
+
+    Not read-only mode: merged ranges are only known to a fully loaded sheet. Loaded a
+    second time with formulas, to tell a formula never calculated (no cached value:
+    an error) from an empty cell (unknown).
+    """
+    try:
+        values = load_workbook(io.BytesIO(data), data_only=True)
+        formulas = load_workbook(io.BytesIO(data), data_only=False)
+    except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
+        raise reject(file, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    tried = []
+    for ws in values.worksheets:
+        # The used range is where the farthest cell is: one stray cell at XFD1048576 would
+        # make the grid 17 billion cells. A daily report is far smaller: refuse before reading.
+        if ws.max_column > MAX_COLUMNS or ws.max_row > MAX_REPORT_ROWS:
+            far = f"{get_column_letter(ws.max_column)}{ws.max_row}"
+            raise reject(file, f"sheet {ws.title!r} reaches cell {far} ({ws.max_row:,} rows, {ws.max_column:,} "
+                          f"columns): a daily report has at most {MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} "
+                          "columns; delete the cells beyond the table")
+        grid = _sheet_grid(ws, formulas[ws.title], values.epoch)
+        if find_header(grid.head) is not None:
+            if len(values.worksheets) > 1:
+                notes.append(f"read sheet {ws.title!r}")
+            return grid
+        tried.append(f"{ws.title!r}: {no_header_why(grid)}")
+    if not tried:
+        raise reject(file, "the workbook has no worksheets")
+    raise IngestRejected(file, [Problem(file, f"sheet {t}") for t in tried])
+
+
+def _sheet_grid(ws: Worksheet, ws_formulas: Worksheet, epoch: dt.datetime) -> Grid:
+    grid = Grid(rows=[], head=[], letters=True, epoch=epoch)
+    bounds = dict(min_row=1, max_row=ws.max_row, min_col=1, max_col=ws.max_column)
+    for r, cells in enumerate(ws.iter_rows(**bounds), 1):
+        grid.rows.append((r, [cell.value for cell in cells]))
+        for c, cell in enumerate(cells):
+            if isinstance(cell.value, (int, float)) and "%" in (cell.number_format or ""):
+                grid.percent_cells.add((r, c))
+    for cells in ws_formulas.iter_rows(**bounds):
+        for cell in cells:
+            if cell.data_type == "f" and grid.rows[cell.row - 1][1][cell.column - 1] is None:
+                f = cell.value
+                grid.uncached[(cell.row, cell.column - 1)] = (
+                    f.text if isinstance(f, ArrayFormula) else f"={f.ref}" if isinstance(f, DataTableFormula)
+                    else str(f))
+    # A merged range holds its value only in its top-left cell; header detection sees
+    # it in every cell, so a 日期 merged down over a two-level header is on both rows.
+    grid.head = [list(cells) for _, cells in grid.rows[:HEADER_SEARCH_ROWS]]
+    for merged in ws.merged_cells.ranges:
+        top_left = grid.rows[merged.min_row - 1][1][merged.min_col - 1]
+        for r in range(merged.min_row, min(merged.max_row, HEADER_SEARCH_ROWS) + 1):
+            for c in range(merged.min_col, merged.max_col + 1):
+                grid.head[r - 1][c - 1] = top_left
+        if merged.max_row > merged.min_row:
+            grid.row_merges.append((merged.min_row, merged.max_row, merged.min_col - 1, merged.max_col - 1))
+    return grid
+
+
+def csv_rows(text: str, delimiter: str, limit: int | None = None) -> list[list[object]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[object]] = []
+    try:
+        for cells in reader:
+            rows.append(list(cells))
+            if limit is not None and len(rows) >= limit:
+                break
+    except csv.Error:
+        pass  # only a guess here; the full read reports it with its line
+    return rows
+
+
+def _csv_grid(text: str, file: str) -> Grid:
+    # Comma unless the header reads better split on a tab or semicolon.
+    scores = []
+    for delimiter in (",", "\t", ";"):
+        found = find_header(csv_rows(text, delimiter, HEADER_SEARCH_ROWS))
+        scores.append((found[1] if found else 0, delimiter))
+    best = max(scores, key=lambda s: s[0])
+    delimiter = best[1] if best[0] > 0 else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[object]]] = []
+    line = 1
+    try:
+        for cells in reader:
+            rows.append((line, list(cells)))
+            line = reader.line_num + 1  # a quoted cell may span lines
+    except csv.Error as exc:
+        raise reject(file, f"not valid CSV: {exc}", row=line) from None
+    return Grid(rows=rows, head=[cells for _, cells in rows[:HEADER_SEARCH_ROWS]])
+
+
+def no_header_why(grid: Grid) -> str:
+    for (row, _), cells in zip(grid.rows, grid.head):
+        names = {column_for(c)[0] for c in cells} - {None}
+        if len(names) >= 2:
+            return (f"row {row} looks like the header ({', '.join(sorted(names))}) but has no date column "
+                    "(日期 or date)")
+    return (f"no header row found in the first {HEADER_SEARCH_ROWS} rows: expected a date column (日期 or date) "
+            "and columns such as 受理量, 呼入量, 接通量 (see docs/data-formats.md)")
