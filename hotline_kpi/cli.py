@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -56,10 +55,8 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
-        if self.config_file:
-            os.environ["HOTLINE_KPI_CONFIG_FILE"] = self.config_file
         try:
-            return load_settings()
+            return load_settings(config_file=self.config_file)
         except ValidationError as exc:
             lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']}"
                      + _shown_input(e) for e in exc.errors()]
