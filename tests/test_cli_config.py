@@ -7,7 +7,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from hotline_kpi.cli import App, cli
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
 from hotline_kpi.settings import load_settings
 from tests.conftest import TARGETS
 
