@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -246,8 +247,13 @@ class ReportSettings(BaseModel):
         return tuple(check_address(a) for a in v)
 
 
+#: The settings file given to ``load_settings`` (``--config``), for the duration of that call:
+#: pydantic calls ``settings_customise_sources`` on the class, with no way to pass it an argument.
+_given_config_file: ContextVar[str | Path | None] = ContextVar("hotline_kpi_config_file", default=None)
+
+
 def _config_file() -> Path | None:
-    explicit = os.environ.get("HOTLINE_KPI_CONFIG_FILE")
+    explicit = _given_config_file.get() or os.environ.get("HOTLINE_KPI_CONFIG_FILE")
     if explicit:
         return Path(explicit)
     default = Path(DEFAULT_CONFIG_FILE)
@@ -380,9 +386,16 @@ def unknown_keys(environ: Mapping[str, str] | None = None, env_file: Path | None
     return bad
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build the settings once, at the edge; unknown HOTLINE_KPI_* keys are an error."""
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once, at the edge; unknown HOTLINE_KPI_* keys are an error.
+
+    ``config_file`` (``--config``) names the settings file in place of HOTLINE_KPI_CONFIG_FILE
+    and ./hotline-kpi.toml; the environment is read, never written."""
     bad = unknown_keys()
     if bad:
         raise ValueError(f"unknown setting(s) {', '.join(bad)} (see config/hotline-kpi.example.toml)")
-    return Settings(**overrides)
+    token = _given_config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    finally:
+        _given_config_file.reset(token)

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from hotline_kpi.cli import App, cli
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import IngestRow, SourceDayRow

@@ -69,13 +69,6 @@ def utc(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.timezone.utc)
 
 
-def aware(at: dt.datetime | None) -> dt.datetime | None:
-    """SQLite returns naive datetimes for DateTime(timezone=True); they were stored in UTC."""
-    if at is None or at.tzinfo is not None:
-        return at
-    return at.replace(tzinfo=dt.timezone.utc)
-
-
 def message_id(kind: str, event_id: int, key: str, at: dt.datetime, domain: str) -> str:
     """Stable for one notification (retries reuse it), distinct across alerts,
     transitions and databases (the hash covers the alert key and the transition time)."""

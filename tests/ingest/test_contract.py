@@ -212,7 +212,8 @@ def test_progress_is_reported_to_the_end(fmt, sqlite_engine, tmp_path, settings,
 
 
 def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clock, monkeypatch):
-    from hotline_kpi.cli import App, cli
+    from hotline_kpi.cli import cli
+    from hotline_kpi.cli.app import App
     from tests.conftest import TARGETS
 
     for key in list(__import__("os").environ):

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from hotline_kpi.cli import App, cli
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
 from hotline_kpi.domain import DayRecord, ParsedFile
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import ingest_file

@@ -1,0 +1,147 @@
+"""``hotline-kpi alerts``: alert state, undelivered mail, test mail, resend and dispatch."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from rich.table import Table
+
+from hotline_kpi.cli.app import App, Failure, _console, pass_app
+from hotline_kpi.store.db import read_session
+
+
+def _alerting(app: App):  # noqa: ANN202 - imported lazily with the alerts package
+    from hotline_kpi.alerts.rules import RulesError
+    from hotline_kpi.alerts.alerting import Alerting
+
+    try:
+        alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        raise Failure(str(exc)) from None
+    if alerting is None:
+        raise Failure(f"alerting is off: no rules file {app.settings.alerts.rules_file} (alerts.rules_file)")
+    return alerting
+
+
+def _local_time(at: dt.datetime | None, app: App) -> str:
+    return "—" if at is None else at.astimezone(app.settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group()
+def alerts() -> None:
+    """Breach alerts: state, undelivered mail, test and resend (docs/alerts.md)."""
+
+
+@alerts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list inactive alerts.")
+@pass_app
+def alerts_list(app: App, show_all: bool) -> None:
+    """Alerts (state, since, last notified) and notifications not yet delivered."""
+    from hotline_kpi.alerts import outbox
+
+    app.require_schema()
+    with read_session(app.engine) as s:
+        views = outbox.list_alerts(s)
+        owed = outbox.owed_notifications(s)
+        failures = outbox.recent_failures(s, limit=10)
+    out = _console()
+    smtp = app.settings.smtp
+    out.print(f"SMTP: {f'{smtp.host}:{smtp.effective_port} ({smtp.security})' if smtp.host else 'not configured (smtp.host)'}"
+              f" · rules: {app.settings.alerts.rules_file}", soft_wrap=True)
+    table = Table(title="alerts")
+    for col in ("id", "hotline", "rule", "severity", "state", "days held", "since", "last notified", "summary"):
+        table.add_column(col)
+    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
+    shown = [v for v in views if show_all or v.state != "inactive"]
+    for v in shown:
+        table.add_row(str(v.id), v.hotline_id, v.rule_id, v.severity, f"[{style.get(v.state, '')}]{v.state}[/]",
+                      str(v.held_days), _local_time(v.since, app), _local_time(v.last_notified_at, app),
+                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang))
+    out.print(table)
+    if len(shown) < len(views):
+        out.print(f"{len(views) - len(shown)} inactive alert(s) not shown (--all)")
+    if owed:
+        pending = Table(title="undelivered notifications")
+        for col in ("event", "kind", "alert", "written", "attempts", "next attempt", "gives up", "waiting for",
+                    "last error"):
+            pending.add_column(col)
+        for o in owed:
+            pending.add_row(str(o.event_id), o.kind, str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
+                            _local_time(o.next_attempt_at, app), _local_time(o.deliver_by, app), ", ".join(o.remaining),
+                            o.last_error[:120])
+        out.print(pending)
+    else:
+        out.print("no undelivered notifications")
+    if failures:
+        failed = Table(title="recent delivery failures (not retried)")
+        for col in ("event", "recipient", "at", "outcome", "error"):
+            failed.add_column(col)
+        for d in failures:
+            failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), d.outcome,
+                           (d.error or "")[:160])
+        out.print(failed)
+
+
+@alerts.command("test-email")
+@click.option("--to", "to", multiple=True, required=True, help="Recipient (repeatable).")
+@pass_app
+def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
+    """Send a test mail now, straight through the SMTP settings; exit status 1 if any
+    recipient did not get it."""
+    from email.utils import make_msgid
+
+    from hotline_kpi.alerts.content import render_test
+    from hotline_kpi.alerts.rules import check_address
+    from hotline_kpi.alerts.smtp import SmtpTransport, build_message
+
+    smtp = app.settings.smtp
+    if not smtp.host:
+        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+    try:
+        recipients = [check_address(a) for a in to]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    now = app.clock.now()
+    hotline = app.catalogues.hotline(app.settings.default_hotline) if app.catalogues.hotlines() else None
+    content = render_test(lang=app.lang, label=hotline.label if hotline else "hotline", at=now,
+                          zone=app.settings.zone)
+    domain = smtp.from_address.rpartition("@")[2]
+    msg = build_message(subject=content.subject, text=content.text, html=content.html, sender=smtp.from_address,
+                        to=recipients, message_id=make_msgid("hotline-kpi.test", domain=domain), date=now)
+    transport = SmtpTransport(smtp)
+    results = transport.send(msg, smtp.from_address, recipients)
+    for r in results:
+        click.echo(f"{r.recipient}: {r.outcome}" + (f" ({r.error})" if r.error else ""))
+    if any(r.outcome != "sent" for r in results):
+        raise Failure(f"not delivered to every recipient via {transport.describe()}")
+
+
+@alerts.command("resend")
+@click.argument("event_id", type=int)
+@pass_app
+def alerts_resend(app: App, event_id: int) -> None:
+    """Queue a notification again (an event id from `alerts list`), with a new Message-ID."""
+    from hotline_kpi.alerts.outbox import NotANotification
+
+    app.require_schema()
+    alerting = _alerting(app)
+    try:
+        new_id = alerting.resend(event_id)
+    except NotANotification as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"event {event_id} queued again as event {new_id}; it goes out with the next delivery pass "
+               f"(`hotline-kpi alerts dispatch` or the service)")
+
+
+@alerts.command("dispatch")
+@pass_app
+def alerts_dispatch(app: App) -> None:
+    """Run one delivery pass now: every notification due is claimed, sent and recorded."""
+    app.require_schema()
+    alerting = _alerting(app)
+    if alerting.transport is None:
+        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+    report = alerting.dispatch()
+    click.echo(f"{report.processed} notification(s) processed: {report.sent} delivered, {report.transient} to "
+               f"retry, {report.permanent} refused for good, {report.expired} given up")

@@ -1,0 +1,108 @@
+"""What every command shares: the ``App`` (settings, engine, catalogues, clock, built on first
+use), ``Failure``, ``pass_app`` and the small helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy import Engine
+
+from hotline_kpi.catalogue import CatalogueError, CatalogueSet
+from hotline_kpi.clock import Clock, SystemClock, local_today
+from hotline_kpi.i18n import Lang
+from hotline_kpi.settings import Settings, load_settings
+from hotline_kpi.store import migrate
+from hotline_kpi.store.db import make_engine
+
+
+class Failure(click.ClickException):
+    """An error the user can act on: printed without a traceback, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@dataclass
+class App:
+    config_file: str | None = None
+    lang_override: str | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def settings(self) -> Settings:
+        try:
+            return load_settings(config_file=self.config_file)
+        except ValidationError as exc:
+            lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']}"
+                     + _shown_input(e) for e in exc.errors()]
+            raise Failure("invalid settings:\n  " + "\n  ".join(lines)) from None
+        except (FileNotFoundError, ValueError) as exc:
+            raise Failure(f"invalid settings: {exc}") from None
+
+    @property
+    def lang(self) -> Lang:
+        return (self.lang_override or self.settings.language)  # type: ignore[return-value]
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+
+    @cached_property
+    def catalogues(self) -> CatalogueSet:
+        try:
+            return CatalogueSet.from_dir(self.settings.targets_dir)
+        except CatalogueError as exc:
+            raise Failure(str(exc)) from None
+
+    def hotline_id(self, given: str | None) -> str:
+        hid = given or self.settings.default_hotline
+        try:
+            self.catalogues.hotline(hid)
+        except KeyError as exc:
+            raise Failure(exc.args[0]) from None
+        return hid
+
+    def require_schema(self) -> None:
+        try:
+            migrate.require_current(self.engine)
+        except migrate.SchemaNotCurrent as exc:
+            raise Failure(str(exc)) from None
+
+    def today(self, hotline_id: str) -> dt.date:
+        return local_today(self.clock, self.catalogues.hotline(hotline_id).zone)
+
+
+def _console(err: bool = False) -> Console:
+    stream = sys.stderr if err else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 160, highlight=False)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _shown_input(error: Any) -> str:
+    """The rejected value of a settings error, unless it may hold a secret: a whole group
+    (a model validator's input is every field of it) or a password or token field."""
+    value = error.get("input")
+    if isinstance(value, (dict, list, tuple)) or any(
+            str(p).lower() in ("password", "token") for p in error.get("loc", ())):
+        return ""
+    return f" (value {value!r})"
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None

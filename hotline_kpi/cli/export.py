@@ -1,0 +1,104 @@
+"""``hotline-kpi export``: the stored daily counters as CSV, JSON or OpenMetrics."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hotline_kpi.cli.app import App, _console, _date, pass_app
+from hotline_kpi.domain import COUNTERS
+from hotline_kpi.store import sums
+from hotline_kpi.store.db import read_session
+
+
+@click.group()
+def export() -> None:
+    """Export stored data."""
+
+
+def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa: ANN202
+    """(hotline id, first, last, the stored daily rows) for an export's --from/--to."""
+    hid = app.hotline_id(hotline_id)
+    first, last = _date(start), _date(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    app.require_schema()
+    with read_session(app.engine) as session:
+        return hid, first, last, sums.daily_counters(session, hid, first, last)
+
+
+@export.command("daily")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@pass_app
+def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: str, output: Path | None) -> None:
+    """The canonical daily counters, one row a day; empty where unknown."""
+    hid, first, last, stored = _daily_rows(app, hotline_id, start, end)
+    rows = {r.day: r for r in stored}
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def num(v: float | None) -> Any:
+        if v is None:
+            return None
+        return int(v) if float(v).is_integer() else v
+
+    if fmt == "json":
+        data = [{"date": d.isoformat(), **{c: num(rows[d].get(c)) if d in rows else None for c in COUNTERS}}
+                for d in days]
+        text = json.dumps({"hotline": hid, "days": data}, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+    else:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["date", *COUNTERS])
+        for d in days:
+            vals = [num(rows[d].get(c)) if d in rows else None for c in COUNTERS]
+            w.writerow([d.isoformat(), *["" if v is None else v for v in vals]])
+        text = buf.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from hotline_kpi.files import write_atomic
+
+        write_atomic(output, text.encode("utf-8"))
+        click.echo(f"wrote {len(days)} day(s) to {output}", err=True)
+
+
+@export.command("openmetrics")
+@click.option("--hotline", "hotline_id", default=None)
+@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@pass_app
+def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, output: Path | None) -> None:
+    """The daily history as OpenMetrics with timestamps, for `promtool tsdb
+    create-blocks-from openmetrics` (docs/history.md). Days of the last 3 hours are left out."""
+    from hotline_kpi.history import HEAD_BLOCK, export_openmetrics as render_history
+
+    hid, first, last, rows = _daily_rows(app, hotline_id, start, end)
+    result = render_history(hid, app.catalogues.hotline(hid).zone, rows, lambda year: app.catalogues.get(hid, year),
+                            app.settings.formulas, first, last, not_after=app.clock.now() - HEAD_BLOCK)
+    err = _console(err=True)
+    for year in result.years_without_catalogue:
+        err.print(f"note: no target catalogue for {hid} in {year}: counters only for that year", soft_wrap=True)
+    if result.days_too_recent:
+        err.print(f"note: left out {len(result.days_too_recent)} day(s) from {result.days_too_recent[0]} on: "
+                  f"younger than {HEAD_BLOCK.total_seconds() / 3600:g} h (Prometheus' head block)", soft_wrap=True)
+    if output is None:
+        click.echo(result.text, nl=False)
+    else:
+        from hotline_kpi.files import write_atomic
+
+        write_atomic(output, result.text.encode("utf-8"))
+        click.echo(f"wrote {result.samples} sample(s) to {output}", err=True)

@@ -1,0 +1,115 @@
+"""``hotline-kpi ingest``: load files, then evaluate the hotline as the inbox of ``serve`` does."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from hotline_kpi.cli.app import App, Failure, _console, pass_app
+from hotline_kpi.problems import IngestRejected
+from hotline_kpi.ingest.registry import UnknownSource, ingestors
+
+#: Files at least this big get a progress bar while they are read.
+PROGRESS_BYTES = 1 << 20
+
+
+def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar for big files (yielded as a callback), nothing for small ones."""
+    if path.stat().st_size < PROGRESS_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=_console(err=True), transient=True) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@click.command()
+@click.option("--source", type=click.Choice(sorted(ingestors())), default=None,
+              help="The system that produced the files (default: recognised from name and content).")
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--evaluate/--no-evaluate", "evaluate_after", default=True, show_default=True,
+              help="After loading, evaluate the hotline and store the snapshot that a running `serve` "
+                   "shows (and judge the alert rules against it).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_app
+def ingest(app: App, source: str | None, hotline_id: str | None, evaluate_after: bool,
+           files: tuple[Path, ...]) -> None:
+    """Load files. Each file loads whole or not at all; exit status 1 if any was rejected.
+
+    When something new was loaded, the hotline is then evaluated once, as the inbox of
+    `serve` does: the status page, /metrics and the alerts follow without waiting for the
+    next scheduled evaluation.
+    """
+    from hotline_kpi.ingest.pipeline import ingest_file
+
+    hid = app.hotline_id(hotline_id)
+    app.require_schema()
+    out, err = _console(), _console(err=True)
+    rejected = 0
+    changed = 0
+    for path in files:
+        try:
+            for progress in _progress_for(path) if path.is_file() else iter([None]):
+                outcome = ingest_file(app.engine, path, settings=app.settings, catalogues=app.catalogues,
+                                      clock=app.clock, hotline_id=hid, source=source, progress=progress)
+        except IngestRejected as exc:
+            rejected += 1
+            err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            continue
+        except (UnknownSource, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            rejected += 1
+            err.print(f"[red]✗[/red] {exc}", soft_wrap=True)
+            continue
+        r = outcome.result
+        if r.status == "already_loaded":
+            out.print(f"= {path.name}: already loaded (ingest #{r.ingest_id}, {outcome.source}); nothing changed",
+                      soft_wrap=True)
+        else:
+            changed += 1
+            span = f"{r.first_day} – {r.last_day}" if r.first_day else "no days"
+            out.print(f"[green]✓[/green] {path.name}: {outcome.source}, {span}: {r.days_new} new, "
+                      f"{r.days_revised} revised, {r.days_unchanged} unchanged day(s) (ingest #{r.ingest_id})",
+                      soft_wrap=True)
+        for note in outcome.notes:
+            out.print(f"    note: {note}", soft_wrap=True)
+    if changed and evaluate_after:
+        _evaluate_after_ingest(app, hid)
+    if rejected:
+        raise Failure(f"{rejected} of {len(files)} file(s) rejected; nothing of them was stored")
+
+
+def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
+    """Evaluate ``hotline_id`` and store its snapshot (with the alert rules judged), as the
+    inbox does after a load. The load has committed already: a failure here is reported,
+    and the next evaluation of `serve` (scheduled, or after its next load) catches up."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline_kpi.alerts.rules import RulesError
+    from hotline_kpi.alerts.alerting import Alerting
+    from hotline_kpi.service.evaluation import evaluate_hotlines
+
+    err = _console(err=True)
+    try:
+        alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        alerting = None
+        err.print(f"alert rules not judged: {exc}", soft_wrap=True)
+    try:
+        done = evaluate_hotlines(app.engine, app.settings, app.catalogues, app.clock, "ingest", [hotline_id],
+                                 alerting=alerting)
+    except SQLAlchemyError as exc:
+        err.print(f"loaded, but the evaluation failed ({type(exc).__name__}); `serve` evaluates at its next "
+                  f"scheduled run", soft_wrap=True)
+        return
+    if done:
+        err.print(f"evaluated {hotline_id}: a running `serve` shows the new figures at its next metrics refresh",
+                  soft_wrap=True)

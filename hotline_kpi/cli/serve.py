@@ -1,0 +1,74 @@
+"""``hotline-kpi serve``: the monitoring service (uvicorn, imported when it runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+
+import click
+
+from hotline_kpi.cli.app import App, Failure, pass_app
+
+
+def _uvicorn_server_class():  # noqa: ANN202 - imported lazily with uvicorn
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises a captured SIGTERM after it stops, which would kill the process
+        before the scheduler stops and the lease is released; our own handlers (set in
+        ``serve``) ask it to exit instead and the clean stop runs."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            yield
+
+    return Server
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default: the service.host setting, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="HTTP port (default: the service.port setting, 9105).")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@pass_app
+def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the monitoring service: scheduler, inbox, /metrics, API and status page.
+
+    Stops cleanly on SIGTERM or SIGINT (a running job finishes first).
+    """
+    import uvicorn
+
+    from hotline_kpi.service import logs
+
+    _Server = _uvicorn_server_class()
+    from hotline_kpi.service.runtime import Service, on_ready_message
+    from hotline_kpi.service.web import build_app
+
+    settings = app.settings
+    catalogues = app.catalogues
+    app.require_schema()
+    logs.configure(log_level)
+    host = host or settings.service.host
+    port = port or settings.service.port
+    from hotline_kpi.alerts.rules import RulesError
+
+    try:
+        service = Service(settings, catalogues, app.engine, app.clock)
+    except RulesError as exc:
+        raise Failure(str(exc)) from None
+    web = build_app(service.cache, settings, catalogues, app.clock.now, service.state)
+    service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the port opens
+    service.start()
+    server = _Server(uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False,
+                                    lifespan="off", timeout_graceful_shutdown=10))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
+    click.echo(on_ready_message(host, port)(), err=True)
+    click.echo(f"inbox: {settings.inbox_dir.resolve()} (scanned every {settings.service.inbox_scan_seconds:g} s); "
+               f"database: {app.engine.url.render_as_string(hide_password=True)}", err=True)
+    try:
+        server.run()
+    finally:
+        service.stop()
+        app.engine.dispose()
+    if not server.started:
+        raise Failure(f"could not listen on {host}:{port} (in use?)")
