@@ -18,14 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.ingest.base import (
-    MAX_PROBLEMS,
-    IngestContext,
-    IngestRejected,
-    ParsedRecords,
-    Problem,
-    day_problems,
-)
+from hotline_kpi.ingest.base import IngestContext, ParsedRecords, Problem
+from hotline_kpi.ingest.rows import RecordRows, sniff_export
 from hotline_kpi.ingest.sheet import cell_text, parse_moment, read_table, value_key
 from hotline_kpi.ingest.text import BadValue, header_key
 
@@ -87,33 +81,18 @@ class CallbackIngestor:
     resumable = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            return False
-        name = path.name.casefold()
-        if "回访" in name or "callback" in name:
-            return True
-        if suffix != ".csv":
-            return False
-        from hotline_kpi.ingest.text import decode_prefix
-
-        text = decode_prefix(head) or ""
-        first = [header_key(c) for c in text.splitlines()[0].replace("\t", ",").split(",")] if text else []
-        return all(any(header_key(a) in first for a in (c, *HEADER_ALIASES[c])) for c in ("called_at", "result"))
+        return sniff_export(path, head, names=("回访", "callback"), aliases=HEADER_ALIASES,
+                            header=("called_at", "result"))
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedCallbacks:
         file = path.name
         table = read_table(path, HEADER_ALIASES, REQUIRED, "callback export", ctx.progress)
         zone = ctx.hotline.zone
-        label = {name: c.label for name, c in table.columns.items()}
-        problems: list[Problem] = []
+        rows = RecordRows(table, file, ctx)
+        label = rows.label
         callbacks: dict[str, Callback] = {}
-        checked: dict[dt.date, list[Problem]] = {}
         repeated = 0
-        for row, cells in table.rows:
-            if len(problems) >= MAX_PROBLEMS:
-                problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
-                break
+        for row, cells in rows:
             found: list[Problem] = []
             ticket = cell_text(cells.get("ticket_no"))
             if not ticket:
@@ -131,12 +110,9 @@ class CallbackIngestor:
                 found.append(Problem(file, "回访结果 not understood: expected 非常满意, 满意, 基本满意, 不满意, 非常不满意, "
                                            "未接通 or 拒绝评价", row, label["result"], text))
             if called is not None:
-                day = called.astimezone(zone).date()
-                if day not in checked:
-                    checked[day] = day_problems(day, ctx, file, row, column=label["called_at"])
-                found += checked[day]
+                found += rows.day(called.astimezone(zone).date(), row, label["called_at"])
             if found:
-                problems += found
+                rows.problems += found
                 continue
             assert called is not None and result is not None
             local = called.astimezone(zone)
@@ -145,10 +121,7 @@ class CallbackIngestor:
                 repeated += 1
             callbacks[key[:128]] = Callback(key[:128], ticket[:64], called, local.date(),
                                             cell_text(cells.get("method"))[:16], result, row)
-        if problems:
-            raise IngestRejected(file, problems)
-        if not callbacks:
-            raise IngestRejected(file, [Problem(file, "the export holds no callbacks")])
+        rows.finish(len(callbacks), "callbacks")
         notes = list(table.notes)
         if repeated:
             notes.append(f"{repeated:,} callback(s) appear more than once: the last row of each is kept")

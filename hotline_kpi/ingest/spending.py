@@ -18,7 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from hotline_kpi.catalogue import BudgetLine
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, ParsedRecords, Problem, day_problems
+from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
+from hotline_kpi.ingest.rows import RecordRows
 from hotline_kpi.ingest.sheet import cell_text, read_table
 from hotline_kpi.ingest.text import BadValue, header_key, parse_date, parse_number
 
@@ -94,15 +95,11 @@ class SpendingIngestor:
         table = read_table(path, HEADER_ALIASES, ("budget_line", "amount"), "spending export", ctx.progress)
         if "date" not in table.columns and "month" not in table.columns:
             raise IngestRejected(file, [Problem(file, "the spending export needs a 日期 (date) or 月份 (month) column")])
-        label = {name: c.label for name, c in table.columns.items()}
-        problems: list[Problem] = []
+        rows = RecordRows(table, file, ctx)
+        label = rows.label
         amounts: dict[tuple[dt.date, bool, str], Decimal] = {}
         indexes: dict[int, dict[str, str]] = {}
-        checked: dict[dt.date, list[Problem]] = {}
-        for row, cells in table.rows:
-            if len(problems) >= MAX_PROBLEMS:
-                problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
-                break
+        for row, cells in rows:
             line_text = cell_text(cells.get("budget_line"))
             if header_key(line_text) in ("合计", "总计", "小计", "total"):
                 continue
@@ -136,9 +133,7 @@ class SpendingIngestor:
                 found.append(Problem(file, exc.why, row, label["amount"], cell_text(cells.get("amount"))))
             line_id: str | None = None
             if day is not None:
-                if day not in checked:
-                    checked[day] = day_problems(day, ctx, file, row, column=label.get("date") or label["month"])
-                found += checked[day]
+                found += rows.day(day, row, label.get("date") or label["month"])
                 cat = ctx.catalogues.get(ctx.hotline.id, day.year)
                 lines = cat.project.budget_lines if cat is not None and cat.project is not None else ()
                 if cat is not None and not lines:
@@ -152,15 +147,12 @@ class SpendingIngestor:
                         found.append(Problem(file, f"unknown budget line (known: {known})", row,
                                              label["budget_line"], line_text))
             if found:
-                problems += found
+                rows.problems += found
                 continue
             assert day is not None and amount is not None and line_id is not None
             key = (day, monthly, line_id)
             amounts[key] = amounts.get(key, Decimal(0)) + amount
-        if problems:
-            raise IngestRejected(file, problems)
-        if not amounts:
-            raise IngestRejected(file, [Problem(file, "the export holds no spending rows")])
+        rows.finish(len(amounts), "spending rows")
         fen = {k: int((v * 100).to_integral_value()) for k, v in amounts.items()}
         notes = list(table.notes)
         notes.append(f"{sum(fen.values()) / 100:,.2f} yuan on {len({k[2] for k in fen})} budget line(s), "

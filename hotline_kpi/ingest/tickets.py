@@ -19,14 +19,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline_kpi.ingest.base import (
-    MAX_PROBLEMS,
-    IngestContext,
-    IngestRejected,
-    ParsedRecords,
-    Problem,
-    day_problems,
-)
+from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
+from hotline_kpi.ingest.rows import RecordRows, sniff_export
 from hotline_kpi.ingest.sheet import cell_text, parse_moment, read_table, value_key
 from hotline_kpi.ingest.text import BadValue, header_key, normalise_text
 
@@ -122,21 +116,8 @@ class TicketIngestor:
     resumable = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            return False
-        name = path.name.casefold()
-        if "回访" in name or "callback" in name:
-            return False
-        if any(w in name for w in ("工单", "ticket")):
-            return True
-        if suffix != ".csv":
-            return False
-        from hotline_kpi.ingest.text import decode_prefix
-
-        text = decode_prefix(head) or ""
-        first = [header_key(c) for c in text.splitlines()[0].replace("\t", ",").split(",")] if text else []
-        return all(any(header_key(a) in first for a in (c, *HEADER_ALIASES[c])) for c in ("ticket_no", "handling"))
+        return sniff_export(path, head, names=("工单", "ticket"), not_names=("回访", "callback"),
+                            aliases=HEADER_ALIASES, header=("ticket_no", "handling"))
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedTickets:
         file = path.name
@@ -145,15 +126,11 @@ class TicketIngestor:
             raise IngestRejected(file, [Problem(file, "the ticket export needs 是否退单 or 退单时间 to tell "
                                                       "returned tickets")])
         zone = ctx.hotline.zone
-        problems: list[Problem] = []
+        rows = RecordRows(table, file, ctx)
         tickets: dict[str, Ticket] = {}
         replaced = 0
-        checked: dict[dt.date, list[Problem]] = {}
-        label = {name: c.label for name, c in table.columns.items()}
-        for row, cells in table.rows:
-            if len(problems) >= MAX_PROBLEMS:
-                problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
-                break
+        label = rows.label
+        for row, cells in rows:
             found: list[Problem] = []
 
             def bad(why: str, column: str, value: object = None) -> None:
@@ -203,12 +180,9 @@ class TicketIngestor:
             if fault and not returned:
                 bad("退单责任 is set on a ticket that was not returned", "return_fault", fault_text)
             if accepted is not None:
-                day = accepted.astimezone(zone).date()
-                if day not in checked:
-                    checked[day] = day_problems(day, ctx, file, row, column=label["accepted_at"])
-                found += checked[day]
+                found += rows.day(accepted.astimezone(zone).date(), row, label["accepted_at"])
             if found:
-                problems += found
+                rows.problems += found
                 continue
             assert accepted is not None and handling is not None
             version = max(int(m.timestamp()) for m in moments.values() if m is not None)
@@ -226,10 +200,7 @@ class TicketIngestor:
                 if earlier.version > ticket.version:
                     continue
             tickets[ticket.number] = ticket
-        if problems:
-            raise IngestRejected(file, problems)
-        if not tickets:
-            raise IngestRejected(file, [Problem(file, "the export holds no tickets")])
+        rows.finish(len(tickets), "tickets")
         notes = list(table.notes)
         if replaced:
             notes.append(f"{replaced:,} ticket number(s) appear more than once: the row with the latest time "

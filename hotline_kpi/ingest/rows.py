@@ -1,0 +1,72 @@
+"""What the exports of the raw systems (tickets, callbacks, spending) share around their
+rows: recognising the export, and reading its rows into records with every problem kept
+in its place, the read stopped after :data:`~hotline_kpi.ingest.base.MAX_PROBLEMS`, and
+each day's check (future, no catalogue) made once per file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, day_problems
+from hotline_kpi.ingest.sheet import Table
+from hotline_kpi.ingest.text import decode_prefix, header_key
+from hotline_kpi.problems import IngestRejected, Problem
+
+
+def sniff_export(path: Path, head: bytes, *, names: tuple[str, ...], not_names: tuple[str, ...] = (),
+                 aliases: Mapping[str, tuple[str, ...]], header: tuple[str, ...]) -> bool:
+    """A .csv/.xlsx whose name holds one of ``names`` (and none of ``not_names``), or a CSV
+    whose first line has every column of ``header`` under one of its ``aliases``."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        return False
+    name = path.name.casefold()
+    if any(w in name for w in not_names):
+        return False
+    if any(w in name for w in names):
+        return True
+    if suffix != ".csv":
+        return False  # the head of an XLSX is compressed: nothing to read in it
+    text = decode_prefix(head) or ""
+    first = [header_key(c) for c in text.splitlines()[0].replace("\t", ",").split(",")] if text else []
+    return all(any(header_key(a) in first for a in (c, *aliases[c])) for c in header)
+
+
+class RecordRows:
+    """The rows of one export table, read into records.
+
+    Iterating yields (row number, cells) until :data:`MAX_PROBLEMS` problems were found;
+    a row's problems go to :attr:`problems`; :meth:`finish` then rejects the file with all
+    of them, or when it held no record at all.
+    """
+
+    def __init__(self, table: Table, file: str, ctx: IngestContext):
+        self.table, self.file, self.ctx = table, file, ctx
+        #: The column headers as written in the file (with their letter in an XLSX).
+        self.label = {name: c.label for name, c in table.columns.items()}
+        self.problems: list[Problem] = []
+        self._days: dict[dt.date, list[Problem]] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, object]]]:
+        for row, cells in self.table.rows:
+            if len(self.problems) >= MAX_PROBLEMS:
+                self.problems.append(Problem(self.file, f"stopped reading after {MAX_PROBLEMS} problems"))
+                return
+            yield row, cells
+
+    def day(self, day: dt.date, row: int, column: str) -> list[Problem]:
+        """Whether ``day`` may be loaded (see :func:`day_problems`), checked once per file:
+        the first row of a day names the place."""
+        if day not in self._days:
+            self._days[day] = day_problems(day, self.ctx, self.file, row, column=column)
+        return self._days[day]
+
+    def finish(self, records: int, what: str) -> None:
+        """Reject the file with every problem found, or when it held no ``what``."""
+        if self.problems:
+            raise IngestRejected(self.file, self.problems)
+        if not records:
+            raise IngestRejected(self.file, [Problem(self.file, f"the export holds no {what}")])
