@@ -67,6 +67,7 @@ from hotline_kpi.ingest.queue_calls import (
     Spool,
     store_calls,
 )
+from hotline_kpi.settings import QueueLogSettings
 
 SOURCE = "queue-log"
 
@@ -101,9 +102,6 @@ _EARLIEST = 946_684_800
 #: Calls are kept in memory for this long of log time after their first line, then
 #: spooled; later lines of the same call join at store time. Only memory depends on it.
 MEMORY_HORIZON_SECONDS = 6 * 3600
-#: Spool the states held for days once this many have piled up.
-_SPOOL_EVERY = 100_000
-_CHUNK = 4 << 20
 
 _PIPE_LINE = re.compile(rb"^\d{9,11}(?:\.\d+)?\|[^|\r\n]*\|[^|\r\n]*\|[^|\r\n]*\|[A-Z_]+")
 _DB_COLUMNS = ("time", "callid", "queuename", "agent", "event")
@@ -211,6 +209,7 @@ def _scan_lines(batches: Iterable[list[bytes]], first_row: int, scan: _Scan, spo
     buffers: dict[dt.date, tuple[list[bytes], list[int]]] = {}
     buffered = spooled = watermark = 0
     horizon = MEMORY_HORIZON_SECONDS
+    spool_every = scan.ctx.queue_log.spool_every_calls
     problems = scan.problems
     checked_days: set[dt.date] = set()
     events = _EVENTS
@@ -373,7 +372,7 @@ def _scan_lines(batches: Iterable[list[bytes]], first_row: int, scan: _Scan, spo
         else:
             # Calls first seen more than the horizon before the log's latest line are spooled.
             spill(watermark - horizon)
-            if buffered >= _SPOOL_EVERY:
+            if buffered >= spool_every:
                 flush()
             row0 += len(lines)
             if progress is not None:
@@ -414,8 +413,8 @@ def _bad_data(scan: _Scan, code: int, parts: list[bytes], row: int) -> None:
 # --- the two file forms ------------------------------------------------------------------------------
 
 
-def _pipe_batches(f: BinaryIO, end: int, done: list[int]) -> Iterator[list[bytes]]:
-    """Complete lines of the file form, in batches of about 4 MB, up to byte ``end``.
+def _pipe_batches(f: BinaryIO, end: int, done: list[int], chunk_size: int) -> Iterator[list[bytes]]:
+    """Complete lines of the file form, in batches of about ``chunk_size`` bytes, up to byte ``end``.
 
     ``end`` is where the last line end is: an unfinished last line is left for the next
     read of the grown file. ``done[0]`` follows the bytes handed out (for progress).
@@ -423,7 +422,7 @@ def _pipe_batches(f: BinaryIO, end: int, done: list[int]) -> Iterator[list[bytes
     pos = f.tell()
     rest = b""
     while pos < end:
-        chunk = f.read(min(_CHUNK, end - pos))
+        chunk = f.read(min(chunk_size, end - pos))
         if not chunk:
             break
         pos += len(chunk)
@@ -435,11 +434,11 @@ def _pipe_batches(f: BinaryIO, end: int, done: list[int]) -> Iterator[list[bytes
         yield [rest]
 
 
-def _last_line_end(f: BinaryIO, size: int) -> int:
+def _last_line_end(f: BinaryIO, size: int, chunk_size: int) -> int:
     """The offset just after the file's last newline (0 when it has none)."""
     pos = size
     while pos > 0:
-        start = max(0, pos - _CHUNK)
+        start = max(0, pos - chunk_size)
         f.seek(start)
         block = f.read(pos - start)
         at = block.rfind(b"\n")
@@ -460,17 +459,14 @@ def _sniff_db_header(text: str) -> tuple[str, list[str]] | None:
 
 # --- reading a big file in parts, one process each ---------------------------------------------------
 
-#: Files (the part still to read) at least this big are read by several processes at once:
-#: the parts' states join at store time exactly as the pieces of a rotated log do.
-PARALLEL_MIN_BYTES = 64 << 20
-_PART_MIN_BYTES = 32 << 20
-
-
-def _workers(size: int) -> int:
-    if size < PARALLEL_MIN_BYTES:
+def _workers(size: int, settings: QueueLogSettings) -> int:
+    """Files (the part still to read) at least ``parallel_min_bytes`` big are read by several
+    processes at once: the parts' states join at store time exactly as the pieces of a
+    rotated log do."""
+    if size < settings.parallel_min_bytes:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, 4, size // _PART_MIN_BYTES))
+    return max(1, min(cpus, 4, size // settings.parallel_part_min_bytes))
 
 
 def _cuts(f: BinaryIO, start: int, end: int, parts: int) -> list[int]:
@@ -511,7 +507,7 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
         with open(path, "rb") as f:
             f.seek(start)
             max_time, spooled, lines = scan_lines(
-                _pipe_batches(f, end, [start]), 1, scan, spool, LocalDays(ctx.hotline.zone),
+                _pipe_batches(f, end, [start], ctx.queue_log.read_chunk_bytes), 1, scan, spool, LocalDays(ctx.hotline.zone),
                 lambda day, row: day_problems(day, ctx, file, row, column="time"), _latest(ctx),
                 ctx.queue_log.queue_patterns(ctx.hotline.id))
         handed = spool.detach()
@@ -641,16 +637,17 @@ class QueueLogIngestor:
     def _parse_file(self, f: BinaryIO, size: int, scan: _Scan, spool: Spool, days: LocalDays, allowed_day,
                     latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):
         start, first_row = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
-        end = _last_line_end(f, size)
-        cuts = _cuts(f, start, end, _workers(end - start))
+        end = _last_line_end(f, size, ctx.queue_log.read_chunk_bytes)
+        cuts = _cuts(f, start, end, _workers(end - start, ctx.queue_log))
         done = [start]
         progress = ctx.progress
         share = (end - start) / max(1, cuts[1] - start)  # the others' parts are read alongside this one
         tick = (lambda: progress(start + int((done[0] - start) * share), size)) if progress is not None else None
         with _Workers(path, cuts[1:], ctx) as others:
             f.seek(start)
-            max_time, spooled, lines = scan_lines(_pipe_batches(f, cuts[1], done), first_row, scan, spool, days,
-                                                  allowed_day, latest, patterns, tick)
+            batches = _pipe_batches(f, cuts[1], done, ctx.queue_log.read_chunk_bytes)
+            max_time, spooled, lines = scan_lines(batches, first_row, scan, spool, days, allowed_day, latest,
+                                                  patterns, tick)
             for part in others.results():
                 # Row numbers of a part go on from the lines of the parts before it.
                 shift = first_row - 1 + lines
