@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.base import IngestRejected
-from hotline_kpi.ingest import queue_calls
-from hotline_kpi.ingest.queue_calls import count_calls, join
+from hotline_kpi.ingest.queue_log import calls as queue_calls
+from hotline_kpi.ingest.queue_log.calls import count_calls, join
 from hotline_kpi.ingest.queue_log import QueueLogIngestor
 from hotline_kpi.settings import QueueLogSettings
 from hotline_kpi.store.db import make_engine
