@@ -129,122 +129,131 @@ def _scan_lines(batches: Iterable[list[bytes]], first_row: int, scan: Scan, spoo
                 progress=None) -> tuple[int | None, int, int]:
     """Feed lines (in batches) through the call states.
 
-    Returns (latest event time or None, states spooled, lines read). The hot loop of the
-    ingestor (12 million lines for a year of a big hotline), so kept flat: names are
-    locals, the rare cases (problems, new days, spilling) are out of line or once per
-    batch, and a line's number is only worked out when a problem needs it.
-
-    A call in memory is its state as a list, updated in place (no tuple per event).
+    Returns (latest event time or None, states spooled, lines read). The lines go through
+    :meth:`_Machine.batch`; between batches the calls of older log time leave memory.
     """
-    calls: dict[bytes, list] = {}
-    buffers: dict[dt.date, tuple[list[bytes], list[int]]] = {}
-    buffered = spooled = watermark = 0
+    held = _Held(spool, days)
+    machine = _Machine(scan, held.calls, days, allowed_day, latest, patterns)
     horizon = MEMORY_HORIZON_SECONDS
     spool_every = scan.ctx.queue_log.spool_every_calls
-    problems = scan.problems
-    checked_days: set[dt.date] = set()
-    events = _EVENTS
-    not_a_call = _NOT_A_CALL
-    wait_at = _WAIT_AT
-    earliest = _EARLIEST
-    enter_code, connect_code, abandon_code, tail_code, system_code = ENTER, CONNECT, ABANDON, TAIL, SYSTEM
-    no_time = NO_TIME
-    # Queue names of other hotlines are skipped; without patterns every queue counts.
-    belongs = _queue_filter(patterns) if patterns is not None else None
-    lo = hi = 0  # bounds of the local day of the last ENTERQUEUE
-    lo_s = hi_s = 0  # bounds of the day whose buffer ``buf`` is, while spilling
-    buf: tuple[list[bytes], list[int]] = ([], [])
     row0 = first_row  # the number of the first line of the current batch
-    lines: list[bytes] = []
+    for lines in batches:
+        stopped = machine.batch(lines, row0)
+        if stopped is not None:  # too many problems
+            row0 += stopped + 1
+            break
+        # Calls first seen more than the horizon before the log's latest line are spooled.
+        held.spill(machine.watermark - horizon)
+        if held.buffered >= spool_every:
+            held.flush()
+        row0 += len(lines)
+        if progress is not None:
+            progress()
+    held.spill(None)
+    held.flush()
+    return (machine.watermark or None), held.spooled, row0 - first_row
 
-    def row_of(line: bytes) -> int:
-        return row0 + next(i for i, x in enumerate(lines) if x is line)
 
-    def spill(limit: int | None) -> None:
+class _Held:
+    """The calls in memory (call id -> state as a list, updated in place), and the day
+    buffers of the calls moved out of memory until they are written to the spool."""
+
+    def __init__(self, spool: Spool, days: LocalDays):
+        self.spool = spool
+        self.days = days
+        self.calls: dict[bytes, list] = {}
+        self.buffers: dict[dt.date, tuple[list[bytes], list[int]]] = {}
+        self.buffered = self.spooled = 0
+        self.lo = self.hi = 0  # bounds of the day whose buffer ``buf`` is, while spilling
+        self.buf: tuple[list[bytes], list[int]] = ([], [])
+
+    def spill(self, limit: int | None) -> None:
         """Move the calls first seen before ``limit`` (all: None) to the day buffers."""
-        nonlocal buffered, lo_s, hi_s, buf
+        calls, days, buffers, no_time = self.calls, self.days, self.buffers, NO_TIME
+        lo, hi, buf = self.lo, self.hi, self.buf
         gone = list(calls) if limit is None else [cid for cid, st in calls.items() if st[6] < limit]
         for cid in gone:
             st = calls.pop(cid)
             t = st[0] if st[0] != no_time else st[6]
-            if not (lo_s <= t < hi_s):
+            if not (lo <= t < hi):
                 day = days.of(t)
-                lo_s, hi_s = days.lo, days.hi
+                lo, hi = days.lo, days.hi
                 buf = buffers.get(day)
                 if buf is None:
                     buf = buffers[day] = ([], [])
             buf[0].append(cid)
             buf[1].extend(st)
-        buffered += len(gone)
+        self.lo, self.hi, self.buf = lo, hi, buf
+        self.buffered += len(gone)
 
-    def flush() -> None:
-        nonlocal buffered, spooled, lo_s, hi_s
-        for day, (ids, numbers) in buffers.items():
-            spool.write(day, ids, numbers)
-            spooled += len(ids)
-        buffers.clear()
-        buffered = 0
-        lo_s = hi_s = 0  # the cached buffer is gone
+    def flush(self) -> None:
+        for day, (ids, numbers) in self.buffers.items():
+            self.spool.write(day, ids, numbers)
+            self.spooled += len(ids)
+        self.buffers.clear()
+        self.buffered = 0
+        self.lo = self.hi = 0  # the cached buffer is gone
 
-    def odd(line: bytes, parts: list[bytes]) -> int | None:
-        """A line that is not a plain call event line: returns its time, or None to skip it."""
-        row = row_of(line)
-        if len(parts) < 5:
-            if not line.strip():
-                scan.blank += 1
-            else:
-                scan.problem("not a queue_log line: expected time|callid|queuename|agent|event|data...", row,
-                             value=line)
-            return None
-        return _odd_time(parts[0], scan, row)
 
-    for lines in batches:
+class _Machine:
+    """The per-line state machine: each line of a call updates the call's state in
+    ``calls``. The log's watermark (its latest time) and the local day of the last
+    ENTERQUEUE carry over from one batch to the next.
+
+    :meth:`batch` is the hot loop of the ingestor (12 million lines for a year of a big
+    hotline), so kept flat: names are locals, the rare cases (problems, new days, exits)
+    are out of line, and a line's number is only worked out when a problem needs it.
+    """
+
+    def __init__(self, scan: Scan, calls: dict[bytes, list], days: LocalDays, allowed_day, latest: int,
+                 patterns: Sequence[str] | None):
+        self.scan = scan
+        self.calls = calls
+        self.days = days
+        self.allowed_day = allowed_day
+        self.latest = latest
+        # Queue names of other hotlines are skipped; without patterns every queue counts.
+        self.belongs = _queue_filter(patterns) if patterns is not None else None
+        self.watermark = 0
+        self.lo = self.hi = 0  # bounds of the local day of the last ENTERQUEUE
+        self.checked_days: set[dt.date] = set()
+
+    def batch(self, lines: list[bytes], row0: int) -> int | None:
+        """Scan a batch whose first line is row ``row0``: None, or the index of the line at
+        which the scan stopped (too many problems)."""
+        scan, calls, latest, belongs, problems = self.scan, self.calls, self.latest, self.belongs, self.scan.problems
+        events, not_a_call, earliest, no_time = _EVENTS, _NOT_A_CALL, _EARLIEST, NO_TIME
+        enter_code, connect_code, tail_code, system_code = ENTER, CONNECT, TAIL, SYSTEM
+        watermark, lo, hi = self.watermark, self.lo, self.hi
         for line in lines:
             parts = line.split(b"|")
             try:
                 code = events[parts[4]]
                 t = int(parts[0])
             except (IndexError, KeyError, ValueError):
-                if len(parts) >= 5 and parts[4] not in events:
-                    name = parts[4].strip()
-                    if name in events:
-                        code = events[name]
-                    else:
-                        name = _text(name) or "(empty)"
-                        scan.unknown_events[name] = scan.unknown_events.get(name, 0) + 1
-                        continue
-                else:
-                    code = events[parts[4]] if len(parts) >= 5 else 0
-                t = odd(line, parts)
-                if t is None:
-                    if len(problems) >= MAX_PROBLEMS:
+                got = self.irregular(line, parts, row0, lines)
+                if not got:
+                    if got is None and len(problems) >= MAX_PROBLEMS:
                         break
                     continue
-            if t > watermark:
-                if t > latest:
-                    scan.problem("time is in the future", row_of(line), "time", parts[0])
-                    if len(problems) >= MAX_PROBLEMS:
-                        break
-                    continue
+                code, t = got
+            if watermark < t <= latest:
                 watermark = t
-            elif t < earliest:
-                scan.problem("time before 2000: not a UNIX time in seconds?", row_of(line), "time", parts[0])
-                if len(problems) >= MAX_PROBLEMS:
+            elif t > latest or t < earliest:  # (the watermark is never past ``latest``)
+                if self.bad_time(t, parts[0], row0, lines, line):
                     break
                 continue
             if code == system_code:
                 scan.system += 1
                 continue
             if belongs is not None and not belongs(parts[2]):
-                name = _text(parts[2])
-                scan.other_queues[name] = scan.other_queues.get(name, 0) + 1
+                self.other_queue(parts[2])
                 continue
             cid = parts[1]
             st = calls.get(cid)
             if st is None:
                 if cid in not_a_call:
-                    scan.problem(f"{_text(parts[4].strip())} without a call id", row_of(line), "callid", cid)
-                    if len(problems) >= MAX_PROBLEMS:
+                    if self.stop(f"{_text(parts[4].strip())} without a call id", row0, lines, line, "callid", cid):
                         break
                     continue
                 st = calls[cid] = [no_time, -1, 0, -1, 0, -1, t]
@@ -254,66 +263,115 @@ def _scan_lines(batches: Iterable[list[bytes]], first_row: int, scan: Scan, spoo
                 if t < st[0]:
                     st[0] = t
                 if not (lo <= t < hi):
-                    day = days.of(t)
-                    lo, hi = days.lo, days.hi
-                    if day not in checked_days:
-                        checked_days.add(day)
-                        found = allowed_day(day, None)
-                        if found:
-                            row = row_of(line)  # only now: finding it costs a pass over the batch
-                            problems.extend(replace(p, row=row) for p in found)
-                            if len(problems) >= MAX_PROBLEMS:
-                                break
+                    lo, hi, stop = self.new_day(t, row0, lines, line)
+                    if stop:
+                        break
             elif code == connect_code:
                 try:
                     wait = int(parts[5])
                     if wait < 0:
                         raise ValueError
                 except (ValueError, IndexError):
-                    _bad_data(scan, code, parts, row_of(line))
-                    if len(problems) >= MAX_PROBLEMS:
+                    if _bad_data(scan, code, parts, _row(row0, lines, line)):
                         break
                     continue
                 # The earliest CONNECT decides (then the shorter wait): order-free.
                 if st[1] < 0 or t < st[1] or (t == st[1] and wait < st[2]):
-                    st[1] = t
-                    st[2] = wait
-            elif code != tail_code:
-                at = wait_at[code]
-                value = parts[at].strip() if len(parts) > at else b""
-                try:
-                    if value:
-                        wait = int(value)
-                        if wait < 0:
-                            raise ValueError
-                    elif code == abandon_code:
-                        raise ValueError
-                    else:
-                        wait = -1  # older versions write no waittime for these exits
-                except ValueError:
-                    _bad_data(scan, code, parts, row_of(line))
-                    if len(problems) >= MAX_PROBLEMS:
-                        break
-                    continue
-                # The latest exit decides (then the higher code, the longer wait): order-free.
-                if t > st[3] or (t == st[3] and (code, wait) > (st[4], st[5])):
-                    st[3] = t
-                    st[4] = code
-                    st[5] = wait
+                    st[1], st[2] = t, wait
+            elif code != tail_code and self.exit(st, code, t, parts, row0, lines, line):
+                break
         else:
-            # Calls first seen more than the horizon before the log's latest line are spooled.
-            spill(watermark - horizon)
-            if buffered >= spool_every:
-                flush()
-            row0 += len(lines)
-            if progress is not None:
-                progress()
-            continue
-        row0 += next(i for i, x in enumerate(lines) if x is line) + 1
-        break  # too many problems
-    spill(None)
-    flush()
-    return (watermark or None), spooled, row0 - first_row
+            line = None
+        self.watermark, self.lo, self.hi = watermark, lo, hi
+        return None if line is None else _index(lines, line)
+
+    def exit(self, st: list, code: int, t: int, parts: list[bytes], row0: int, lines: list[bytes],
+             line: bytes) -> bool:
+        """An exit of the queue (ABANDON, EXITWITH...): whether the scan stops (too many problems)."""
+        at = _WAIT_AT[code]
+        value = parts[at].strip() if len(parts) > at else b""
+        try:
+            if value:
+                wait = int(value)
+                if wait < 0:
+                    raise ValueError
+            elif code == ABANDON:
+                raise ValueError
+            else:
+                wait = -1  # older versions write no waittime for these exits
+        except ValueError:
+            return _bad_data(self.scan, code, parts, _row(row0, lines, line))
+        # The latest exit decides (then the higher code, the longer wait): order-free.
+        if t > st[3] or (t == st[3] and (code, wait) > (st[4], st[5])):
+            st[3], st[4], st[5] = t, code, wait
+        return False
+
+    def bad_time(self, t: int, raw: bytes, row0: int, lines: list[bytes], line: bytes) -> bool:
+        why = "time is in the future" if t > self.latest else "time before 2000: not a UNIX time in seconds?"
+        return self.stop(why, row0, lines, line, "time", raw)
+
+    def other_queue(self, queue: bytes) -> None:
+        name = _text(queue)
+        self.scan.other_queues[name] = self.scan.other_queues.get(name, 0) + 1
+
+    def new_day(self, t: int, row0: int, lines: list[bytes], line: bytes) -> tuple[int, int, bool]:
+        """An ENTERQUEUE outside the local day of the last one: that day's bounds, and
+        whether the scan stops (a date met for the first time is checked against the
+        catalogue)."""
+        days = self.days
+        day = days.of(t)
+        if day in self.checked_days:
+            return days.lo, days.hi, False
+        return days.lo, days.hi, self.first_of_day(day, row0, lines, line)
+
+    def stop(self, why: str, row0: int, lines: list[bytes], line: bytes, column: str, value: bytes) -> bool:
+        """Report a problem of ``line``: whether the scan stops (too many problems)."""
+        self.scan.problem(why, _row(row0, lines, line), column, value)
+        return len(self.scan.problems) >= MAX_PROBLEMS
+
+    def irregular(self, line: bytes, parts: list[bytes], row0: int, lines: list[bytes]) -> tuple[int, int] | tuple[()] | None:
+        """A line that is not a plain call event line: (event code, time); None to skip it
+        (a problem reported, or a blank line), () to skip it quietly (an unknown event)."""
+        scan = self.scan
+        if len(parts) >= 5 and parts[4] not in _EVENTS:
+            name = parts[4].strip()
+            if name not in _EVENTS:
+                name = _text(name) or "(empty)"
+                scan.unknown_events[name] = scan.unknown_events.get(name, 0) + 1
+                return ()
+            code = _EVENTS[name]
+        else:
+            code = _EVENTS[parts[4]] if len(parts) >= 5 else 0
+        row = _row(row0, lines, line)
+        if len(parts) < 5:
+            if not line.strip():
+                scan.blank += 1
+            else:
+                scan.problem("not a queue_log line: expected time|callid|queuename|agent|event|data...", row,
+                             value=line)
+            return None
+        t = _odd_time(parts[0], scan, row)
+        return None if t is None else (code, t)
+
+    def first_of_day(self, day: dt.date, row0: int, lines: list[bytes], line: bytes) -> bool:
+        """A local date met for the first time: checked against the catalogue. Whether the
+        scan stops (too many problems)."""
+        self.checked_days.add(day)
+        found = self.allowed_day(day, None)
+        if found:
+            row = _row(row0, lines, line)  # only now: finding it costs a pass over the batch
+            problems = self.scan.problems
+            problems.extend(replace(p, row=row) for p in found)
+            return len(problems) >= MAX_PROBLEMS
+        return False
+
+
+def _index(lines: list[bytes], line: bytes) -> int:
+    return next(i for i, x in enumerate(lines) if x is line)
+
+
+def _row(row0: int, lines: list[bytes], line: bytes) -> int:
+    return row0 + _index(lines, line)
 
 
 def _odd_time(raw: bytes, scan: Scan, row: int) -> int | None:
@@ -329,7 +387,8 @@ def _odd_time(raw: bytes, scan: Scan, row: int) -> int | None:
     return None
 
 
-def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> None:
+def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> bool:
+    """Report a CONNECT or exit without a usable wait: whether the scan stops (too many problems)."""
     name = OUTCOME_NAMES[code]
     if code == CONNECT:
         at, column, why = 5, "data1", "CONNECT needs its holdtime (data1): whole seconds, not negative"
@@ -339,6 +398,7 @@ def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> None:
         why = f"{name} needs its waittime ({column}): whole seconds, not negative"
     value = parts[at] if len(parts) > at else None
     scan.problem(why, row, column, value if value is not None else b"|".join(parts))
+    return len(scan.problems) >= MAX_PROBLEMS
 
 
 def latest_time(ctx: IngestContext) -> int:
