@@ -102,6 +102,25 @@ class QueueLogSettings(BaseModel):
         description="Zone of text times (2019-01-01 08:00:00) in the database/CSV form of the queue_log; "
         "default: the hotline's zone. UNIX epochs are UTC whatever this says.",
     )
+    read_chunk_bytes: int = Field(
+        4 << 20, ge=4 << 10, le=256 << 20,
+        description="The file form is read in blocks of this many bytes (a batch of lines each). Only speed "
+        "and memory depend on it.",
+    )
+    spool_every_calls: int = Field(
+        100_000, ge=100, le=10_000_000,
+        description="Call states moved out of memory are written to the parse's temporary spool file once "
+        "this many have piled up. Only speed and memory depend on it.",
+    )
+    parallel_min_bytes: int = Field(
+        64 << 20, ge=1, le=1 << 40,
+        description="A file form whose part still to read is at least this big is read by several processes "
+        "at once (at most 4, one per CPU); the counters are the same. Above the largest file: one process.",
+    )
+    parallel_part_min_bytes: int = Field(
+        32 << 20, ge=1, le=1 << 40,
+        description="Each process of a parallel read takes at least this many bytes of the file.",
+    )
 
     def queue_patterns(self, hotline_id: str) -> tuple[str, ...] | None:
         """The queue-name patterns of a hotline; None: every queue belongs to it."""

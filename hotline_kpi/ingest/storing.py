@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.base import ParsedRecords
 from hotline_kpi.ingest.callbacks import RESPONSES, ParsedCallbacks, satisfied_results
-from hotline_kpi.ingest.queue_calls import store_calls
 from hotline_kpi.ingest.queue_log import ParsedQueueLog
+from hotline_kpi.ingest.queue_log.store import store_calls
 from hotline_kpi.ingest.spending import ParsedSpending
 from hotline_kpi.ingest.tickets import ParsedTickets
 from hotline_kpi.store import provenance, records

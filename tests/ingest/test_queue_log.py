@@ -14,10 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.ingest import queue_log
 from hotline_kpi.ingest.base import IngestRejected
-from hotline_kpi.ingest import queue_calls
-from hotline_kpi.ingest.queue_calls import count_calls, join
+from hotline_kpi.ingest.queue_log import calls as queue_calls
+from hotline_kpi.ingest.queue_log.calls import count_calls, join
 from hotline_kpi.ingest.queue_log import QueueLogIngestor
 from hotline_kpi.settings import QueueLogSettings
 from hotline_kpi.store.db import make_engine
@@ -343,17 +342,17 @@ def test_joining_a_call_is_order_free_and_idempotent(perm, dup):
 
 
 def test_a_big_file_read_in_parallel_parts_gives_the_same_counters_and_rows(tmp_path, sqlite_template, settings,
-                                                                            catalogues, clock, monkeypatch):
+                                                                            catalogues, clock):
     lines = [line for i in range(400) for line in (answered if i % 5 else abandoned)(f"c{i}", i * 97, wait=i % 40)]
     path = write(tmp_path / "queue_log", lines)
 
     def run(parallel: bool):
-        monkeypatch.setattr(queue_log, "PARALLEL_MIN_BYTES", 1 if parallel else 1 << 40)
-        monkeypatch.setattr(queue_log, "_PART_MIN_BYTES", 1)
+        queue_log = QueueLogSettings(parallel_min_bytes=1 if parallel else 1 << 40, parallel_part_min_bytes=1)
         db = tmp_path / f"{parallel}.db"
         shutil.copy(sqlite_template, db)
         engine = make_engine(f"sqlite:///{db}")
-        outcome = load(engine, path, settings.model_copy(update={"var_dir": tmp_path / str(parallel)}),
+        outcome = load(engine, path, settings.model_copy(update={"var_dir": tmp_path / str(parallel),
+                                                                 "queue_log": queue_log}),
                        catalogues, clock)
         found = counters(engine)
         engine.dispose()
@@ -408,7 +407,7 @@ def test_sniffing_tells_the_file_form_and_the_database_form_from_other_sources(t
     assert not ing.sniff(tmp_path / "r.csv", "日期,受理量,呼入量\n2019-01-01,1,2\n".encode())
 
 
-def test_memory_does_not_grow_with_the_file(tmp_path, monkeypatch, catalogues):
+def test_memory_does_not_grow_with_the_file(tmp_path, catalogues):
     """Peak Python memory of the parse is about the same for two days of log as for eight."""
     import tracemalloc
 
@@ -416,12 +415,11 @@ def test_memory_does_not_grow_with_the_file(tmp_path, monkeypatch, catalogues):
     from hotline_kpi.demo_sources import queue_log_days
     from hotline_kpi.ingest.base import IngestContext
 
-    monkeypatch.setattr(queue_log, "_CHUNK", 64 << 10)
-    monkeypatch.setattr(queue_log, "_SPOOL_EVERY", 500)
-    monkeypatch.setattr(queue_log, "PARALLEL_MIN_BYTES", 1 << 40)
     plan = generate_year(2019, 12345)[60:68]
     ctx = IngestContext(hotline=catalogues.hotline("shanghai-12345"), catalogues=catalogues,
-                        today=dt.date(2020, 1, 1))
+                        today=dt.date(2020, 1, 1),
+                        queue_log=QueueLogSettings(read_chunk_bytes=64 << 10, spool_every_calls=500,
+                                                   parallel_min_bytes=1 << 40))
 
     def peak(days: int) -> tuple[int, int]:
         path = tmp_path / f"queue_log-{days}"

@@ -37,11 +37,11 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DailyCounters, ParsedFile
 from hotline_kpi.evaluate import aggregate_rows
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula
-from hotline_kpi.ingest import queue_calls
+from hotline_kpi.ingest.queue_log import calls as queue_calls
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords
 from hotline_kpi.ingest.callbacks import RESULTS, CallbackIngestor, ParsedCallbacks
 from hotline_kpi.ingest.daily_report import DailyReportIngestor
-from hotline_kpi.ingest.queue_calls import count_calls
+from hotline_kpi.ingest.queue_log.calls import count_calls
 from hotline_kpi.ingest.queue_log import ParsedQueueLog, QueueLogIngestor
 from hotline_kpi.ingest.registry import ingestors
 from hotline_kpi.ingest.spending import MAX_AMOUNT_YUAN, ParsedSpending, SpendingIngestor

@@ -1,0 +1,196 @@
+"""Call states of the queue_log: what a state is, how two partial states of one call join,
+their stored form, and how a day's calls are counted.
+
+The bottom of the package: it imports no other module of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+import zlib
+from array import array
+from dataclasses import dataclass
+from itertools import chain
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.settings import QueueLogSettings
+
+# --- events ---------------------------------------------------------------------------------
+
+#: Event classes: the deciding ones, TAIL (events of a call that decide nothing: after the
+#: answer, or while it rings) and SYSTEM (membership and system events, no call).
+ENTER, CONNECT, ABANDON, TIMEOUT, EMPTY, KEY, TAIL, SYSTEM = range(8)
+
+#: Outcome codes as stored (0: no outcome yet) and their event names.
+OUTCOME_NAMES = {CONNECT: "CONNECT", ABANDON: "ABANDON", TIMEOUT: "EXITWITHTIMEOUT", EMPTY: "EXITEMPTY",
+                 KEY: "EXITWITHKEY"}
+
+#: No ENTERQUEUE seen: larger than any time, so that min() joins enters.
+NO_TIME = 1 << 62
+
+# --- call states ---------------------------------------------------------------------------
+#
+# A call's state is seven integers, the same in memory (a list, updated in place), in the
+# spool and in the store (a tuple):
+#
+#   (enter, connect_at, connect_wait, exit_at, exit_code, exit_wait, first_seen)
+#
+# enter is NO_TIME without an ENTERQUEUE; connect_at and exit_at are -1 when not seen;
+# exit_wait is -1 when the exit did not say. So min() joins enters and first_seen, max()
+# joins exits (the latest, then the higher code, the longer wait), and the CONNECT is
+# the earliest seen (then the shorter wait).
+
+State = tuple[int, int, int, int, int, int, int]
+WIDTH = 7
+
+
+def join(a: State, b: State) -> State:
+    """The state of a call from two partial states: order-free, and join(a, a) == a."""
+    if b[1] < 0 or (0 <= a[1] and (a[1], a[2]) <= (b[1], b[2])):
+        c_at, c_wait = a[1], a[2]
+    else:
+        c_at, c_wait = b[1], b[2]
+    x = max((a[3], a[4], a[5]), (b[3], b[4], b[5]))
+    return (min(a[0], b[0]), c_at, c_wait, x[0], x[1], x[2], min(a[6], b[6]))
+
+
+def anchor(state: State) -> int:
+    """The time a call is filed under: its ENTERQUEUE, else its first event."""
+    return state[0] if state[0] != NO_TIME else state[6]
+
+
+def outcome(state: State) -> tuple[int, int, int]:
+    """(outcome code, its time, its wait): CONNECT if the call reached an agent, else its
+    deciding exit; (0, -1, -1) while it has neither."""
+    if state[1] >= 0:
+        return CONNECT, state[1], state[2]
+    if state[3] >= 0:
+        return state[4], state[3], state[5]
+    return 0, -1, -1
+
+
+_BLOB_MAGIC = b"HKQC2"
+_LITTLE = array("q", [1]).tobytes()[0] == 1
+
+
+def encode_calls(calls: dict[bytes, State]) -> bytes:
+    """Stored form of one day's calls: the ids, then the seven numbers of each (int64 LE),
+    compressed. Plain bytes and arrays, not pickle or marshal, whose formats change
+    between Pythons."""
+    return zlib.compress(pack_calls(calls), 1)
+
+
+def pack_calls(calls: dict[bytes, State]) -> bytes:
+    """:func:`encode_calls` before compression."""
+    ids = list(calls)
+    numbers = array("q", list(chain.from_iterable(calls.values())))
+    if not _LITTLE:
+        numbers.byteswap()
+    joined = b"\n".join(ids)
+    head = _BLOB_MAGIC + struct.pack("<II", len(ids), len(joined))
+    return head + joined + numbers.tobytes()
+
+
+def decode_calls(blob: bytes) -> dict[bytes, State]:
+    data = zlib.decompress(blob)
+    if not data.startswith(_BLOB_MAGIC):
+        raise ValueError("not a stored queue_log day (bad magic)")
+    count, size = struct.unpack_from("<II", data, len(_BLOB_MAGIC))
+    start = len(_BLOB_MAGIC) + 8
+    ids = data[start:start + size].split(b"\n") if count else []
+    numbers = array("q")
+    numbers.frombytes(data[start + size:])
+    if not _LITTLE:
+        numbers.byteswap()
+    it = iter(numbers)
+    return dict(zip(ids, zip(it, it, it, it, it, it, it)))
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+@dataclass
+class DayCount:
+    """The counters of one day's calls and what was left out of them."""
+
+    counters: dict[str, float]
+    entered: int = 0
+    orphans: int = 0
+    open: int = 0
+    unresolved: int = 0
+    #: The earliest ENTERQUEUE among the open calls (None: none open).
+    open_since: int | None = None
+
+
+def count_calls(states: Iterable[State], formulas: FormulaSettings, queue_log: QueueLogSettings,
+                watermark: int) -> DayCount:
+    """Counters of one day's calls under the formula settings, at the log's ``watermark``.
+
+    A call counts once it has an ENTERQUEUE and an outcome, or once the log has gone on
+    ``unresolved_after_hours`` past its ENTERQUEUE without one (unresolved: offered and
+    not answered when ``unresolved_offered``). A call without ENTERQUEUE never counts.
+    """
+    offered_exits = {code for code, name in OUTCOME_NAMES.items() if name in formulas.offered_exits}
+    short_limit = formulas.short_abandon_seconds if ABANDON in offered_exits else 0
+    within = formulas.answer_within_seconds
+    unresolved_before = watermark - round(queue_log.unresolved_after_hours * 3600)
+    offered = answered = short = fast = wait_sum = total = 0
+    out = DayCount({})
+    for total, (enter, c_at, c_wait, x_at, x_code, x_wait, _seen) in enumerate(states, 1):
+        if enter == NO_TIME:
+            out.orphans += 1
+        elif c_at >= 0:
+            answered += 1
+            wait_sum += c_wait
+            if c_wait <= within:
+                fast += 1
+        elif x_at >= 0:
+            if x_code in offered_exits:
+                offered += 1
+                if x_code == ABANDON and 0 <= x_wait < short_limit:
+                    short += 1
+        elif enter <= unresolved_before:
+            out.unresolved += 1
+            if queue_log.unresolved_offered:
+                offered += 1
+        else:
+            out.open += 1
+            out.open_since = enter if out.open_since is None else min(out.open_since, enter)
+    out.entered = total - out.orphans
+    out.counters = {
+        "calls_offered": offered + answered,
+        "calls_answered": answered,
+        "calls_abandoned_short": short,
+        "answer_wait_seconds_sum": float(wait_sum),
+        "calls_answered_within_15s": fast,
+    }
+    return out
+
+
+# --- local dates ------------------------------------------------------------------------------
+
+
+class LocalDays:
+    """UNIX seconds -> local date in the hotline's zone, with the current day's bounds cached
+    (lines come mostly in time order, so nearly every lookup is two comparisons)."""
+
+    def __init__(self, zone: ZoneInfo):
+        self.zone = zone
+        self.lo = self.hi = 0
+        self.day = dt.date(1970, 1, 1)
+
+    def of(self, t: int) -> dt.date:
+        if self.lo <= t < self.hi:
+            return self.day
+        day = dt.datetime.fromtimestamp(t, self.zone).date()
+        self.lo, self.hi = self.bounds(day)
+        self.day = day
+        return day
+
+    def bounds(self, day: dt.date) -> tuple[int, int]:
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=self.zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=self.zone)
+        return int(start.timestamp()), int(end.timestamp())

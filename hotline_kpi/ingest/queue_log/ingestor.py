@@ -1,0 +1,110 @@
+"""The queue_log ingestor (source ``queue-log``): tells the two forms apart, reads a file
+into spooled call states and hands them to the store step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import BinaryIO
+
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, Problem, day_problems
+from hotline_kpi.ingest.queue_log.calls import LocalDays
+from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
+from hotline_kpi.ingest.queue_log.parallel import scan_file
+from hotline_kpi.ingest.queue_log.reader import PIPE_LINE, last_line_end
+from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_notes
+from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog, Spool
+
+SOURCE = "queue-log"
+
+
+class QueueLogIngestor:
+    """Reads the Asterisk queue_log: the file form (pipe-delimited) and the database form (CSV)."""
+
+    source = SOURCE
+    #: The file form only grows: the pipeline passes ``ctx.resume`` to read only what is new.
+    resumable = True
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if b"\x00" in head:
+            return False
+        lines = [ln for ln in head.splitlines()[:20] if ln.strip()]
+        if not lines:
+            return "queue_log" in path.name.casefold()
+        if sum(1 for ln in lines if PIPE_LINE.match(ln)) >= max(1, len(lines) // 2):
+            return True
+        try:
+            text = head.decode("utf-8-sig", "ignore")
+        except UnicodeDecodeError:  # pragma: no cover - "ignore" never raises
+            return False
+        return sniff_db_header(text) is not None
+
+    def parse(self, path: Path, ctx: IngestContext) -> ParsedQueueLog:
+        """Read the lines (the file form from ``ctx.resume`` on) into spooled call states.
+
+        Raises :class:`IngestRejected` listing every bad line (up to MAX_PROBLEMS).
+        """
+        file = path.name
+        scan = Scan(file, ctx)
+        zone = ctx.hotline.zone
+        days = LocalDays(zone)
+        latest = latest_time(ctx)
+
+        def allowed_day(day: dt.date, row: int) -> list[Problem]:
+            return day_problems(day, ctx, file, row, column="time")
+
+        patterns = ctx.queue_log.queue_patterns(ctx.hotline.id)
+        size = path.stat().st_size if ctx.size is None else min(ctx.size, path.stat().st_size)
+        spool = Spool()
+        parsed = ParsedQueueLog(source=SOURCE, spool=spool)
+        try:
+            with path.open("rb") as f:
+                head = f.read(64 * 1024)
+                if not head.strip() and size <= len(head):
+                    # A log rotated on a quiet night: nothing to read, nothing wrong.
+                    parsed.notes.append("the file holds no lines")
+                    return parsed
+                if b"\x00" in head:
+                    raise IngestRejected(file, [Problem(file, "binary data, not a queue_log (NUL byte)")])
+                first = next((ln for ln in head.splitlines() if ln.strip()), b"")
+                db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
+                    head.decode("utf-8-sig", "replace"))
+                if db is None:
+                    max_time, spooled = self._parse_file(f, size, scan, spool, days, allowed_day, latest,
+                                                         patterns, ctx, parsed, path)
+                else:
+                    max_time, spooled = scan_db(f, db, scan, spool, days, allowed_day, latest, patterns, ctx,
+                                                size)
+                    parsed.end_offset = size
+            if ctx.progress is not None:
+                ctx.progress(size, size)
+            if scan.problems:
+                if len(scan.problems) >= MAX_PROBLEMS:
+                    scan.problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
+                raise IngestRejected(file, scan.problems)
+            parsed.max_time = max_time
+            parsed.calls = spooled
+            parsed.notes.extend(scan_notes(scan))
+            return parsed
+        except BaseException:
+            spool.close()
+            raise
+
+    def _parse_file(self, f: BinaryIO, size: int, scan: Scan, spool: Spool, days: LocalDays, allowed_day,
+                    latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):
+        start, first_row = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
+        end = last_line_end(f, size, ctx.queue_log.read_chunk_bytes)
+        max_time, spooled, lines, parts = scan_file(f, path, start, end, first_row, scan, spool, days, allowed_day,
+                                                    latest, patterns, ctx, size)
+        if parts > 1:
+            parsed.notes.append(f"read in {parts} parts at once (one process each)")
+        parsed.end_offset = max(end, start)
+        parsed.end_lines = first_row - 1 + lines
+        parsed.appendable = True
+        if start:
+            parsed.notes.append(f"read from byte {start:,} (line {first_row:,} on): the part before was loaded "
+                                "earlier from this log")
+        if end < size:
+            parsed.notes.append(f"the last line (from byte {end:,}) has no line end yet: it is read when the "
+                                "file has grown")
+        return max_time, spooled

@@ -1,0 +1,166 @@
+"""Reading a big file form in parts, one process each: the cuts, the worker processes and
+handing their parts (problems, tallies, spools) over to the caller's scan.
+
+The parts' states join at store time exactly as the pieces of a rotated log do.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, day_problems
+from hotline_kpi.ingest.queue_log.calls import LocalDays
+from hotline_kpi.ingest.queue_log.reader import pipe_batches
+from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
+from hotline_kpi.ingest.queue_log.spool import Spool
+from hotline_kpi.settings import QueueLogSettings
+
+
+def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, scan: Scan, spool: Spool,
+              days: LocalDays, allowed_day, latest: int, patterns, ctx: IngestContext, size: int):
+    """Scan bytes [start, end) of the file form: the first part here, the others (a big
+    file) in worker processes alongside. Returns (latest event time or None, states
+    spooled, lines read, parts)."""
+    cuts = _cuts(f, start, end, _workers(end - start, ctx.queue_log))
+    done = [start]
+    progress = ctx.progress
+    share = (end - start) / max(1, cuts[1] - start)  # the others' parts are read alongside this one
+    tick = (lambda: progress(start + int((done[0] - start) * share), size)) if progress is not None else None
+    with _Workers(path, cuts[1:], ctx) as others:
+        f.seek(start)
+        batches = pipe_batches(f, cuts[1], done, ctx.queue_log.read_chunk_bytes)
+        max_time, spooled, lines = scan_lines(batches, first_row, scan, spool, days, allowed_day, latest,
+                                              patterns, tick)
+        for part in others.results():
+            # Row numbers of a part go on from the lines of the parts before it.
+            part.hand_over(scan, spool, first_row - 1 + lines)
+            spooled += part.spooled
+            lines += part.lines
+            if part.max_time is not None and (max_time is None or part.max_time > max_time):
+                max_time = part.max_time
+    if len(cuts) > 2:
+        _dates_once(scan.problems)
+    return max_time, spooled, lines, len(cuts) - 1
+
+
+def _dates_once(problems: list[Problem]) -> None:
+    """A date outside the catalogue is reported once, by the first part that met it."""
+    seen: set[tuple] = set()
+    problems[:] = [p for p in problems if not (p.column == "time" and p.why.startswith(
+        ("no target catalogue", "date is in the future")) and ((p.why, p.value) in seen or seen.add(
+        (p.why, p.value))))][:MAX_PROBLEMS]
+
+
+def _workers(size: int, settings: QueueLogSettings) -> int:
+    """Files (the part still to read) at least ``parallel_min_bytes`` big are read by several
+    processes at once."""
+    if size < settings.parallel_min_bytes:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 4, size // settings.parallel_part_min_bytes))
+
+
+def _cuts(f: BinaryIO, start: int, end: int, parts: int) -> list[int]:
+    """[start, ..., end]: ``parts`` ranges of about equal size, each cut just after a line end."""
+    cuts = [start]
+    for k in range(1, parts):
+        f.seek(start + (end - start) * k // parts)
+        f.readline()
+        at = f.tell()
+        if cuts[-1] < at < end:
+            cuts.append(at)
+    cuts.append(end)
+    return cuts
+
+
+@dataclass
+class _Part:
+    """What a worker read from its range of the file."""
+
+    max_time: int | None
+    spooled: int
+    lines: int
+    problems: list[Problem]
+    blank: int
+    system: int
+    unknown_events: dict[str, int]
+    other_queues: dict[str, int]
+    #: (path, index, states) of the worker's spool, handed over to the parent's.
+    spool: tuple[str, dict, int] | None
+
+    def hand_over(self, scan: Scan, spool: Spool, shift: int) -> None:
+        """Add the part's problems (their rows shifted by ``shift``), tallies and spool to
+        the caller's."""
+        scan.problems += [replace(p, row=p.row + shift) if p.row is not None else p for p in self.problems]
+        scan.blank += self.blank
+        scan.system += self.system
+        _add(scan.unknown_events, self.unknown_events)
+        _add(scan.other_queues, self.other_queues)
+        spool.adopt(*self.spool)
+        self.spool = None
+
+
+def _add(counts: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        counts[k] = counts.get(k, 0) + v
+
+
+def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
+    """Worker: scan bytes [start, end) of the file form into a spool of its own."""
+    file = Path(path).name
+    scan = Scan(file, ctx)
+    spool = Spool()
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            max_time, spooled, lines = scan_lines(
+                pipe_batches(f, end, [start], ctx.queue_log.read_chunk_bytes), 1, scan, spool,
+                LocalDays(ctx.hotline.zone), lambda day, row: day_problems(day, ctx, file, row, column="time"),
+                latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id))
+        handed = spool.detach()
+    except BaseException:
+        spool.close()
+        raise
+    return _Part(max_time, spooled, lines, scan.problems, scan.blank, scan.system, scan.unknown_events,
+                 scan.other_queues, handed)
+
+
+class _Workers:
+    """Worker processes scanning the ranges after the first (``cuts`` from the first cut on)
+    while the caller scans the first; spools of parts never handed over are deleted."""
+
+    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext):
+        self.ranges = list(zip(cuts, cuts[1:]))
+        self.ctx = replace(ctx, progress=None, resume=None)
+        self.path = str(path)
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list = []
+
+    def __enter__(self) -> "_Workers":
+        if self.ranges:
+            # fork is quick and needs no importable __main__; a process with other threads
+            # (the service) spawns instead, as forking it could copy a lock mid-use.
+            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            self.pool = ProcessPoolExecutor(len(self.ranges), mp_context=multiprocessing.get_context(method))
+            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx) for a, b in self.ranges]
+        return self
+
+    def results(self) -> Iterator[_Part]:
+        for future in self.futures:
+            yield future.result()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for future in self.futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                part = future.result()
+                if part.spool is not None:  # not adopted: the parse failed
+                    Path(part.spool[0]).unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""Reading the file form of the queue_log: batches of complete lines, and where the last
+line end is (an unfinished last line is left for the next read of the grown file)."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Iterator
+
+#: A file-form line: ``epoch|callid|queuename|agent|EVENT``.
+PIPE_LINE = re.compile(rb"^\d{9,11}(?:\.\d+)?\|[^|\r\n]*\|[^|\r\n]*\|[^|\r\n]*\|[A-Z_]+")
+
+
+def pipe_batches(f: BinaryIO, end: int, done: list[int], chunk_size: int) -> Iterator[list[bytes]]:
+    """Complete lines of the file form, in batches of about ``chunk_size`` bytes, up to byte ``end``.
+
+    ``end`` is where the last line end is: an unfinished last line is left for the next
+    read of the grown file. ``done[0]`` follows the bytes handed out (for progress).
+    """
+    pos = f.tell()
+    rest = b""
+    while pos < end:
+        chunk = f.read(min(chunk_size, end - pos))
+        if not chunk:
+            break
+        pos += len(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        done[0] = pos - len(rest)
+        yield lines
+    if rest:  # cannot happen: end is just after a newline
+        yield [rest]
+
+
+def last_line_end(f: BinaryIO, size: int, chunk_size: int) -> int:
+    """The offset just after the file's last newline (0 when it has none)."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - chunk_size)
+        f.seek(start)
+        block = f.read(pos - start)
+        at = block.rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        pos = start
+    return 0

@@ -1,0 +1,94 @@
+"""The spool: call states written to a temporary file between parse and store, and
+:class:`ParsedQueueLog`, the spool of one parsed file with its marks (what the parse hands
+to the store step)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import marshal
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from hotline_kpi.ingest.base import ParsedRecords
+
+
+class Spool:
+    """Call states by local date, on disk: the parse's memory does not grow with the file.
+
+    Segments are marshal data (fast; written and read back by the same Python). A spool
+    can take over the files of other spools (those of parallel workers, :meth:`adopt`).
+    """
+
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="hotline-kpi-queue-log-", suffix=".spool")
+        self.paths = [Path(name)]
+        self._files: list[BinaryIO] = [os.fdopen(fd, "w+b")]
+        #: day -> [(file number, offset, size)]
+        self.index: dict[dt.date, list[tuple[int, int, int]]] = {}
+        self.states = 0
+
+    def write(self, day: dt.date, ids: list[bytes], numbers: list[int]) -> None:
+        data = marshal.dumps((ids, numbers))
+        f = self._files[0]
+        offset = f.seek(0, os.SEEK_END)
+        f.write(data)
+        self.index.setdefault(day, []).append((0, offset, len(data)))
+        self.states += len(ids)
+
+    def read(self, day: dt.date) -> tuple[list[bytes], list[int]]:
+        """Every state spooled for ``day``: ids, and their numbers (WIDTH per state) in one list."""
+        ids: list[bytes] = []
+        numbers: list[int] = []
+        for n, offset, size in self.index.get(day, ()):
+            f = self._files[n]
+            f.flush()
+            f.seek(offset)
+            more_ids, more_numbers = marshal.loads(f.read(size))
+            ids += more_ids
+            numbers += more_numbers
+        return ids, numbers
+
+    def days(self) -> list[dt.date]:
+        return sorted(self.index)
+
+    def detach(self) -> tuple[str, dict[dt.date, list[tuple[int, int]]], int]:
+        """Close the (single) file and hand it over: (path, day -> [(offset, size)], states)."""
+        self._files[0].close()
+        return str(self.paths[0]), {d: [(o, n) for _, o, n in segs] for d, segs in self.index.items()}, self.states
+
+    def adopt(self, path: str, index: dict[dt.date, list[tuple[int, int]]], states: int) -> None:
+        """Take over a detached spool's file (it is deleted with this spool)."""
+        self.paths.append(Path(path))
+        self._files.append(open(path, "rb"))
+        n = len(self._files) - 1
+        for day, segments in index.items():
+            self.index.setdefault(day, []).extend((n, o, size) for o, size in segments)
+        self.states += states
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+
+
+@dataclass
+class ParsedQueueLog(ParsedRecords):
+    """What one queue_log file held: spooled call states, ready to be joined at store time."""
+
+    spool: Spool | None = None
+    #: The latest event time in the file (UNIX seconds), None without any line.
+    max_time: int | None = None
+    #: Bytes of complete lines up to which the file was read, and the lines in them.
+    end_offset: int = 0
+    end_lines: int = 0
+    #: Whether the file is the append-only file form (high-water marks apply).
+    appendable: bool = False
+    calls: int = 0
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()

@@ -1,0 +1,139 @@
+"""The store step of the queue_log: join a parsed file's states with those earlier files
+left, recount the touched days and revise them, inside the pipeline's write transaction.
+
+The only module of the package that touches the store (:mod:`hotline_kpi.store`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+from hotline_kpi.domain import DayRecord
+from hotline_kpi.ingest.queue_log.calls import (
+    NO_TIME,
+    DayCount,
+    LocalDays,
+    State,
+    anchor,
+    count_calls,
+    decode_calls,
+    join,
+    pack_calls,
+)
+from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
+from hotline_kpi.store import provenance, records
+from hotline_kpi.store.provenance import StoreRequest
+
+
+def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
+    """Join the parsed states into the stored days and revise the touched days' counters.
+
+    Runs inside the caller's write transaction. Days are processed in date order with the
+    previous day still in memory, so a call whose lines were filed under two neighbouring
+    days (it entered before midnight and its lines after it were read in another piece,
+    or its ENTERQUEUE came in a later piece than its CONNECT) is joined into one. Lines
+    of one call more than a day apart are not joined.
+    """
+    hotline_id = request.hotline_id
+    source = parsed.source
+    state = records.lock_source_state(session, hotline_id, source, request.at)
+    watermark = max(state.watermark or 0, parsed.max_time or 0)
+    age = round(request.queue_log.unresolved_after_hours * 3600)
+    days = LocalDays(request.zone)
+    spool = parsed.spool
+    assert spool is not None
+    touched = set(spool.days())
+    recount = set(records.queue_days_open_before(session, hotline_id, watermark - age))
+    one = dt.timedelta(days=1)
+    wanted = touched | recount | {d - one for d in touched} | {d + one for d in touched}
+    ingest = provenance.new_ingest(session, hotline_id, source, request)
+
+    changed: set[dt.date] = touched | recount
+    day_records: list[DayRecord] = []
+    totals = DayCount({})
+    orphan_ids: list[str] = []
+
+    # zlib releases the GIL: days are compressed in a thread while the next is joined.
+    packer = ThreadPoolExecutor(1)
+    pending: deque = deque()
+
+    def write_one() -> None:
+        day, future, count, row = pending.popleft()
+        blob = future.result()
+        if row is None or row.calls != blob or row.open_since != count.open_since:
+            records.put_queue_day(session, hotline_id, day, blob, count.entered, count.orphans, count.open_since,
+                               ingest.id, exists=row is not None)
+
+    def finish(day: dt.date, calls: dict[bytes, State], row) -> None:
+        if day not in changed or (row is None and not calls):
+            return
+        count = count_calls(calls.values(), request.formulas, request.queue_log, watermark)
+        pending.append((day, packer.submit(zlib.compress, pack_calls(calls), 1), count, row))
+        if len(pending) > 2:
+            write_one()
+        totals.open += count.open
+        totals.unresolved += count.unresolved
+        totals.orphans += count.orphans
+        if count.orphans and len(orphan_ids) < 5:
+            orphan_ids.extend(islice((cid.decode("utf-8", "backslashreplace") for cid, s in calls.items()
+                                      if s[0] == NO_TIME), 5))
+        if count.entered or (row is not None and row.entered):
+            # A day whose calls all moved to the day before (joined with an earlier
+            # ENTERQUEUE there) is revised to zeros rather than left with stale counters.
+            day_records.append(DayRecord(day=day, counters=count.counters))
+
+    prev_day: dt.date | None = None
+    prev: dict[bytes, State] = {}
+    prev_row = None
+    for day, row in records.queue_days(session, hotline_id, sorted(wanted)):
+        ids, numbers = spool.read(day)
+        it = iter(numbers)
+        states = zip(it, it, it, it, it, it, it)
+        if row is None:
+            cur = dict(zip(ids, states))
+            if len(cur) < len(ids):  # a call spooled twice (split by the memory horizon): join
+                cur = {}
+                it = iter(numbers)
+                for cid, new in zip(ids, zip(it, it, it, it, it, it, it)):
+                    old = cur.get(cid)
+                    cur[cid] = new if old is None else join(old, new)
+        else:
+            cur = decode_calls(row.calls)
+            for cid, new in zip(ids, states):
+                old = cur.get(cid)
+                cur[cid] = new if old is None else join(old, new)
+        if prev_day is not None and prev_day == day - one and prev and cur:
+            for cid in prev.keys() & cur.keys():
+                joined = join(prev.pop(cid), cur.pop(cid))
+                (prev if days.of(anchor(joined)) == prev_day else cur)[cid] = joined
+                changed.update((prev_day, day))
+        if prev_day is not None:
+            finish(prev_day, prev, prev_row)
+        prev_day, prev, prev_row = day, cur, row
+    if prev_day is not None:
+        finish(prev_day, prev, prev_row)
+    try:
+        while pending:
+            write_one()
+    finally:
+        packer.shutdown(cancel_futures=True)
+
+    state.watermark = watermark
+    state.updated_at = request.at
+    notes = list(parsed.notes)
+    hours = f"{request.queue_log.unresolved_after_hours:g} h"
+    if totals.open:
+        notes.append(f"{totals.open:,} call(s) still in the queue at the end of the log: counted once their exit "
+                     f"is read, or as unresolved when the log has gone on {hours} past them")
+    if totals.unresolved:
+        how = "counted as offered, not answered" if request.queue_log.unresolved_offered else "not counted"
+        notes.append(f"{totals.unresolved:,} unresolved call(s) on the days touched (an ENTERQUEUE and no exit "
+                     f"{hours} of log later): {how}")
+    if totals.orphans:
+        notes.append(f"{totals.orphans:,} call(s) on the days touched without an ENTERQUEUE (orphans, not "
+                     f"counted), e.g. {', '.join(orphan_ids[:5])}")
+    return provenance.store_days(session, ingest, source, sorted(day_records, key=lambda r: r.day), request, notes)
