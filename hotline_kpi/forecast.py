@@ -8,7 +8,7 @@ docs/forecast.md.
 
 The model, in short (docs/forecast.md section 2):
 
-- the year-to-date sums are exact (the same :func:`~hotline_kpi.evaluate.aggregate_rows`
+- the year-to-date sums are exact (the same :func:`~hotline_kpi.aggregate.aggregate_rows`
   the scoreboard uses);
 - every day of the year without data for the indicator -- the days after the as-of date
   *and* past days missing from the rows -- is forecast, never counted as zero;
@@ -37,7 +37,8 @@ import chinese_calendar
 
 from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import Aggregate, Comparator, DailyCounters, Status, days_in_year
-from hotline_kpi.evaluate import AsOfOutsideCatalogue, RowError, aggregate_rows
+from hotline_kpi.aggregate import RowError, aggregate_rows
+from hotline_kpi.evaluate import AsOfOutsideCatalogue
 from hotline_kpi.formulas import Formula, FormulaSettings, Term
 
 #: Fewer days with data in the year than this: too little to say (no projection).
@@ -281,7 +282,7 @@ def _t_quantile(level: float, df: int) -> float:
 def _day_sums(row: DailyCounters, formula: Formula) -> tuple[float, float] | None:
     """(numerator, denominator) of one day, ``None`` when a required counter is unknown.
 
-    The same rule as :func:`~hotline_kpi.evaluate.aggregate_rows` (which has already
+    The same rule as :func:`~hotline_kpi.aggregate.aggregate_rows` (which has already
     checked the rows for duplicates and non-finite values).
     """
     if any(row.get(c) is None for c in formula.required_counters):
@@ -661,7 +662,7 @@ def project(
     other years are ignored); ``previous_year_rows``: its rows of the year before, if
     any (other days ignored). ``level``: the interval's coverage, strictly between 0 and
     1. Raises :class:`~hotline_kpi.evaluate.AsOfOutsideCatalogue` when ``as_of`` is not
-    in the catalogue's year, :class:`~hotline_kpi.evaluate.RowError` for a day given
+    in the catalogue's year, :class:`~hotline_kpi.aggregate.RowError` for a day given
     twice, a non-finite value or a row of another hotline, ``ValueError`` for a bad level.
     """
     if not catalogue.covers(as_of):

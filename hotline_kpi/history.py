@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 from hotline_kpi.catalogue import Catalogue
 from hotline_kpi.domain import COUNTERS, DailyCounters, Window
-from hotline_kpi.evaluate import aggregate_rows, evaluate_window
+from hotline_kpi.aggregate import aggregate_rows
+from hotline_kpi.evaluate import evaluate_window
 from hotline_kpi.formulas import FormulaSettings
 
 VALUE = "hotline_kpi_daily_indicator_value"

@@ -12,13 +12,11 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 
 from hotline_kpi.catalogue import load_catalogue
 from hotline_kpi.domain import COUNTERS, WINDOWS, Aggregate, Comparator, DailyCounters, Status, Window
+from hotline_kpi.aggregate import RowError, aggregate_rows, aggregates_from_rows
 from hotline_kpi.evaluate import (
     SCHEMA_VERSION,
     AsOfOutsideCatalogue,
-    RowError,
     WindowResult,
-    aggregate_rows,
-    aggregates_from_rows,
     build_scoreboard,
     completeness,
     evaluate,

@@ -19,7 +19,8 @@ from hypothesis import assume, given, settings as hyp_settings, strategies as st
 
 from hotline_kpi.catalogue import Catalogue, load_catalogue
 from hotline_kpi.domain import Comparator, DailyCounters, Status, days_in_year
-from hotline_kpi.evaluate import AsOfOutsideCatalogue, RowError, aggregate_rows
+from hotline_kpi.aggregate import RowError, aggregate_rows
+from hotline_kpi.evaluate import AsOfOutsideCatalogue
 from hotline_kpi.forecast import (
     PaceStatus,
     Projection,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
-from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.report.analysis import draft_deviation
