@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 from dataclasses import dataclass
 from typing import Any
 
+from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate, scoreboard_to_json
 from hotline_kpi.forecast import Projection, project, projection_to_json
 from hotline_kpi.domain import Window
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.report.build import Execution, execution_of
 from hotline_kpi.store import repo
 
 
