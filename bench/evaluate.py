@@ -28,8 +28,8 @@ from hotline_kpi.aggregate import aggregates_from_rows  # noqa: E402
 from hotline_kpi.catalogue import CatalogueSet, load_catalogue  # noqa: E402
 from hotline_kpi.domain import COUNTERS  # noqa: E402
 from hotline_kpi.evaluate import evaluate  # noqa: E402
+from hotline_kpi.evaluation import evaluate_many  # noqa: E402
 from hotline_kpi.formulas import FormulaSettings  # noqa: E402
-from hotline_kpi.scoreboard import evaluate_many  # noqa: E402
 from hotline_kpi.store import migrate, repo  # noqa: E402
 from hotline_kpi.store.db import make_engine, read_session  # noqa: E402
 from hotline_kpi.store.models import DailyCountersRow, HotlineRow  # noqa: E402

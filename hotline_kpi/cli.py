@@ -356,7 +356,7 @@ def render_projections(projections, app: App, sb: Scoreboard) -> Table:  # noqa:
 @pass_app
 def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> None:
     """Evaluate every indicator over day, 7/30 days, month, quarter and year to date."""
-    from hotline_kpi.scoreboard import default_as_of, load_evaluation
+    from hotline_kpi.evaluation import default_as_of, load_evaluation
 
     hid = app.hotline_id(hotline_id)
     app.require_schema()
@@ -522,7 +522,7 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
 def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, output: Path | None) -> None:
     """The daily history as OpenMetrics with timestamps, for `promtool tsdb
     create-blocks-from openmetrics` (docs/history.md). Days of the last 3 hours are left out."""
-    from hotline_kpi.history import HEAD_BLOCK, export_openmetrics as render_history
+    from hotline_kpi.backfill import HEAD_BLOCK, export_openmetrics as render_history
 
     hid, first, last, rows = _daily_rows(app, hotline_id, start, end)
     result = render_history(hid, app.catalogues.hotline(hid).zone, rows, lambda year: app.catalogues.get(hid, year),
@@ -671,7 +671,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
     from hotline_kpi.demo import write_daily_reports, write_spending_ledger
     from hotline_kpi.demo_sources import write_demo_sources
     from hotline_kpi.ingest.pipeline import ingest_file
-    from hotline_kpi.scoreboard import load_scoreboard
+    from hotline_kpi.evaluation import load_scoreboard
 
     hid = app.hotline_id("shanghai-12345")
     if app.catalogues.get(hid, year) is None:

@@ -16,9 +16,8 @@ values computed by the store in SQL); the rules that both must follow
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from hotline_kpi.aggregate import RowError, check_row, rows_by_day
 from hotline_kpi.catalogue import Catalogue, Indicator
@@ -34,10 +33,6 @@ from hotline_kpi.domain import (
     window_bounds,
 )
 from hotline_kpi.formulas import Formula, FormulaSettings, build_formula
-
-#: Version of the JSON produced by :func:`scoreboard_to_json`; bumped on any change that
-#: is not a pure addition of keys.
-SCHEMA_VERSION = 1
 
 DateRange = tuple[dt.date, dt.date]
 
@@ -304,76 +299,3 @@ def build_scoreboard(
         completeness=completeness(rows, as_of),
         settings=settings,
     )
-
-
-def _real(x: float | None) -> float | None:
-    """A JSON-safe real; NaN or infinity here is a bug upstream, not something to hide."""
-    if x is None:
-        return None
-    if not math.isfinite(x):
-        raise ValueError(f"non-finite number {x!r} in a scoreboard")
-    return float(x)
-
-
-def _count(x: float | None) -> float | int | None:
-    """Sums of counts: ints when integral (exact beyond 2**53), floats otherwise."""
-    if isinstance(x, int):
-        return x
-    x = _real(x)
-    return int(x) if x is not None and x.is_integer() else x
-
-
-def _iso(d: dt.date | None) -> str | None:
-    return None if d is None else d.isoformat()
-
-
-def _ranges(runs: tuple[DateRange, ...]) -> list[dict[str, str]]:
-    return [{"first": a.isoformat(), "last": b.isoformat()} for a, b in runs]
-
-
-def result_to_json(r: WindowResult) -> dict[str, Any]:
-    return {
-        "id": r.indicator_id,
-        "window": r.window.value,
-        "start": r.start.isoformat(),
-        "end": r.end.isoformat(),
-        "value": _real(r.value),
-        "target": _real(r.target),
-        "annual_target": _real(r.annual_target),
-        "comparator": None if r.comparator is None else r.comparator.value,
-        "status": r.status.value,
-        "numerator": _count(r.numerator),
-        "denominator": _count(r.denominator),
-        "days_with_data": r.days_with_data,
-        "days_in_window": r.days_in_window,
-        "unit": r.unit,
-        "pace": _real(r.pace),
-        "shortfall": _real(r.shortfall),
-    }
-
-
-def completeness_to_json(c: Completeness) -> dict[str, Any]:
-    return {
-        "start": c.start.isoformat(),
-        "as_of": c.as_of.isoformat(),
-        "days_elapsed": c.days_elapsed,
-        "days_with_data": c.days_with_data,
-        "ratio": _real(c.ratio),
-        "missing": _ranges(c.missing),
-        "counters": {
-            cc.counter: {"days_present": cc.days_present, "missing": _ranges(cc.missing)} for cc in c.counters
-        },
-    }
-
-
-def scoreboard_to_json(sb: Scoreboard) -> dict[str, Any]:
-    """The stable JSON contract (schema_version 1, docs/kpi-definitions.md); JSON-safe."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "hotline": sb.hotline_id,
-        "as_of": sb.as_of.isoformat(),
-        "data_date": _iso(sb.data_date),
-        "settings": sb.settings.model_dump(mode="json"),
-        "completeness": completeness_to_json(sb.completeness),
-        "results": [result_to_json(r) for r in sb.results],
-    }

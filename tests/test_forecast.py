@@ -26,9 +26,9 @@ from hotline_kpi.forecast import (
     Projection,
     day_type,
     project,
-    projection_to_json,
 )
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.snapshot import projection_to_json
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
 CATALOGUE_2020 = CATALOGUE.model_copy(update={"year": 2020})

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.scoreboard import default_as_of, load_evaluation
+from hotline_kpi.evaluation import default_as_of, load_evaluation
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import repo

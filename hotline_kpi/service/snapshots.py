@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline_kpi.evaluate import Scoreboard, scoreboard_to_json
+from hotline_kpi.evaluate import Scoreboard
+from hotline_kpi.snapshot import scoreboard_to_json
 from hotline_kpi.store.models import EvaluationSnapshotRow
 
 

@@ -26,15 +26,16 @@ from typing import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from hotline_kpi.aggregate import aggregates_from_rows
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import COUNTERS, DailyCounters, Status, Window
-from hotline_kpi.aggregate import aggregates_from_rows
-from hotline_kpi.evaluate import evaluate, scoreboard_to_json
+from hotline_kpi.evaluate import evaluate
+from hotline_kpi.evaluation import load_scoreboard
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.pipeline import ingest_file
-from hotline_kpi.scoreboard import load_scoreboard
 from hotline_kpi.settings import Settings
+from hotline_kpi.snapshot import scoreboard_to_json
 from hotline_kpi.store import repo
 from hotline_kpi.store.db import make_engine, read_session
 from tests.conftest import SHANGHAI, TARGETS, TZ

@@ -1,21 +1,21 @@
-"""Scoreboards from the store: the SQL window sums fed to the pure evaluation."""
+"""The store-backed evaluation: the SQL window sums, daily rows and spending of one
+hotline fed to the pure evaluation (:mod:`hotline_kpi.evaluate`), forecast and budget."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from sqlalchemy.orm import Session
 
-from dataclasses import dataclass
-from typing import Any
-
 from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate, scoreboard_to_json
-from hotline_kpi.forecast import Projection, project, projection_to_json
 from hotline_kpi.domain import Window
+from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate
+from hotline_kpi.forecast import Projection, project
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.snapshot import extras_to_json, scoreboard_to_json
 from hotline_kpi.store import repo
 
 
@@ -44,10 +44,7 @@ class Evaluation:
     def extra_json(self) -> dict[str, Any]:
         """The keys the projections and budget execution add to the scoreboard JSON
         (docs/forecast.md, docs/report.md)."""
-        out: dict[str, Any] = {"projections": [projection_to_json(p) for p in self.projections]}
-        if self.budget is not None:
-            out["budget"] = budget_to_json(self.budget, self.scoreboard.as_of)
-        return out
+        return extras_to_json(self.projections, self.budget, self.scoreboard.as_of)
 
     def to_json(self) -> dict[str, Any]:
         return {**scoreboard_to_json(self.scoreboard), **self.extra_json()}
@@ -82,20 +79,6 @@ def load_evaluation(
                              if r.indicator_id == "requests_accepted" and r.window == Window.YEAR_TO_DATE), None)
         budget = execution_of(catalogue, spending, ytd_requests)
     return Evaluation(board, project(catalogue, formulas, rows, as_of, previous_year_rows=previous), budget)
-
-
-def budget_to_json(e: Execution, as_of: dt.date) -> dict[str, Any]:
-    """Budget execution up to the as-of month: per line and in all, against an even pace."""
-    return {
-        "budget_yuan": e.budget_yuan,
-        "executed_yuan": e.executed_yuan,
-        "execution_rate": e.rate,
-        "even_pace_yuan": e.even_pace_yuan(as_of.month),
-        "cost_per_request_yuan": e.cost_per_request,
-        "lines": [{"id": ln.id, "name": ln.name, "budget_yuan": ln.budget_yuan, "executed_yuan": ln.executed_yuan,
-                   "execution_rate": ln.rate} for ln in e.lines],
-        "monthly_yuan": list(e.monthly_yuan),
-    }
 
 
 def evaluate_many(
