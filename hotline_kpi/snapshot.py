@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping, TypeVar
 
 from hotline_kpi.budget import Execution
+from hotline_kpi.domain import Comparator, Status
 from hotline_kpi.evaluate import Completeness, DateRange, Scoreboard, WindowResult
-from hotline_kpi.forecast import Projection
+from hotline_kpi.forecast import PaceStatus, Projection
+
+E = TypeVar("E", bound=Enum)
 
 #: Version of the JSON produced by :func:`scoreboard_to_json`; bumped on any change that
 #: is not a pure addition of keys.
@@ -159,3 +164,215 @@ def extras_to_json(projections: Iterable[Projection], budget: Execution | None, 
     if budget is not None:
         out["budget"] = budget_to_json(budget, as_of)
     return out
+
+
+# --------------------------------------------------------------------------- reading
+#
+# The reader is lenient where the readers always were: a key missing from a document
+# (an older snapshot, a test's partial one) reads as None (counts: 0, texts: ""), and an
+# enum value this build does not know reads as None. The defaults live here only.
+
+
+def _date(text: Any) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _member(enum: type[E], value: Any) -> E | None:
+    try:
+        return None if value is None else enum(value)
+    except ValueError:
+        return None
+
+
+def _range_docs(runs: Any) -> tuple[DateRange, ...]:
+    return tuple((dt.date.fromisoformat(r["first"]), dt.date.fromisoformat(r["last"])) for r in runs or ())
+
+
+@dataclass(frozen=True)
+class ResultDoc:
+    """One entry of ``results``: an indicator over a window (see :func:`result_to_json`)."""
+
+    id: str
+    #: The window's name, e.g. ``year_to_date`` (equal to the :class:`~hotline_kpi.domain.Window`).
+    window: str
+    status: Status | None = None
+    value: float | None = None
+    target: float | None = None
+    annual_target: float | None = None
+    comparator: Comparator | None = None
+    unit: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    days_with_data: int = 0
+    days_in_window: int | None = None
+    pace: float | None = None
+    shortfall: float | None = None
+    #: The entry as stored, keys this build does not know included (what a mail quotes).
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def read(cls, r: Mapping[str, Any]) -> ResultDoc:
+        return cls(
+            id=r["id"], window=r["window"], status=_member(Status, r.get("status")), value=r.get("value"),
+            target=r.get("target"), annual_target=r.get("annual_target"),
+            comparator=_member(Comparator, r.get("comparator")), unit=r.get("unit"), start=_date(r.get("start")),
+            end=_date(r.get("end")), numerator=r.get("numerator"), denominator=r.get("denominator"),
+            days_with_data=r.get("days_with_data") or 0, days_in_window=r.get("days_in_window"),
+            pace=r.get("pace"), shortfall=r.get("shortfall"), raw=dict(r),
+        )
+
+
+@dataclass(frozen=True)
+class CounterDoc:
+    days_present: int = 0
+    missing: tuple[DateRange, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompletenessDoc:
+    """``completeness``: which days of the year to date have data (see :func:`completeness_to_json`)."""
+
+    start: dt.date | None = None
+    as_of: dt.date | None = None
+    days_elapsed: int = 0
+    days_with_data: int = 0
+    ratio: float | None = None
+    missing: tuple[DateRange, ...] = ()
+    counters: Mapping[str, CounterDoc] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, c: Mapping[str, Any]) -> CompletenessDoc:
+        return cls(
+            start=_date(c.get("start")), as_of=_date(c.get("as_of")), days_elapsed=c.get("days_elapsed", 0),
+            days_with_data=c.get("days_with_data", 0), ratio=c.get("ratio"), missing=_range_docs(c.get("missing")),
+            counters={name: CounterDoc(cc.get("days_present", 0), _range_docs(cc.get("missing")))
+                      for name, cc in (c.get("counters") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ProjectionDoc:
+    """One entry of ``projections``: the year-end outlook of a target (see :func:`projection_to_json`)."""
+
+    id: str
+    pace_status: PaceStatus | None = None
+    projected_status: Status | None = None
+    as_of: dt.date | None = None
+    unit: str | None = None
+    comparator: Comparator | None = None
+    threshold: float | None = None
+    ytd_value: float | None = None
+    projected_value: float | None = None
+    interval_low: float | None = None
+    interval_high: float | None = None
+    interval_level: float | None = None
+    budget_remaining: float | None = None
+    budget_unit: str = ""
+    required_value: float | None = None
+    required_unit: str | None = None
+    burn_rate_7d: float | None = None
+    burn_rate_30d: float | None = None
+    days_with_data: int | None = None
+    days_forecast: int | None = None
+    forecast_numerator: float | None = None
+    forecast_denominator: float | None = None
+    note_zh: str = ""
+    note_en: str = ""
+    #: The entry as stored (what a mail quotes).
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def read(cls, p: Mapping[str, Any]) -> ProjectionDoc:
+        return cls(
+            id=p["id"], pace_status=_member(PaceStatus, p.get("pace_status")),
+            projected_status=_member(Status, p.get("projected_status")), as_of=_date(p.get("as_of")),
+            unit=p.get("unit"), comparator=_member(Comparator, p.get("comparator")), threshold=p.get("threshold"),
+            ytd_value=p.get("ytd_value"), projected_value=p.get("projected_value"),
+            interval_low=p.get("interval_low"), interval_high=p.get("interval_high"),
+            interval_level=p.get("interval_level"), budget_remaining=p.get("budget_remaining"),
+            budget_unit=p.get("budget_unit", ""), required_value=p.get("required_value"),
+            required_unit=p.get("required_unit"), burn_rate_7d=p.get("burn_rate_7d"),
+            burn_rate_30d=p.get("burn_rate_30d"), days_with_data=p.get("days_with_data"),
+            days_forecast=p.get("days_forecast"), forecast_numerator=p.get("forecast_numerator"),
+            forecast_denominator=p.get("forecast_denominator"), note_zh=p.get("note_zh") or "",
+            note_en=p.get("note_en") or "", raw=dict(p),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetLineDoc:
+    id: str
+    budget_yuan: float
+    executed_yuan: float
+    name: str | None = None
+    execution_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class BudgetDoc:
+    """``budget``: budget execution up to the as-of month (see :func:`budget_to_json`)."""
+
+    even_pace_yuan: float
+    budget_yuan: float | None = None
+    executed_yuan: float | None = None
+    execution_rate: float | None = None
+    cost_per_request_yuan: float | None = None
+    lines: tuple[BudgetLineDoc, ...] = ()
+    monthly_yuan: tuple[float, ...] = ()
+
+    @classmethod
+    def read(cls, b: Mapping[str, Any]) -> BudgetDoc:
+        return cls(
+            even_pace_yuan=b["even_pace_yuan"], budget_yuan=b.get("budget_yuan"),
+            executed_yuan=b.get("executed_yuan"), execution_rate=b.get("execution_rate"),
+            cost_per_request_yuan=b.get("cost_per_request_yuan"),
+            lines=tuple(BudgetLineDoc(ln["id"], ln["budget_yuan"], ln["executed_yuan"], ln.get("name"),
+                                      ln.get("execution_rate")) for ln in b.get("lines") or ()),
+            monthly_yuan=tuple(b.get("monthly_yuan") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotDoc:
+    """A whole evaluation document: the scoreboard and the keys added to it."""
+
+    hotline: str | None = None
+    as_of: dt.date | None = None
+    #: The last day with any known counter (``None``: none).
+    data_date: dt.date | None = None
+    schema_version: int | None = None
+    #: The formula settings the figures were computed with, as stored.
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    completeness: CompletenessDoc = CompletenessDoc()
+    results: tuple[ResultDoc, ...] = ()
+    #: Empty when the document has no projections (none stored, or none targeted).
+    projections: tuple[ProjectionDoc, ...] = ()
+    #: ``None`` without a budget execution.
+    budget: BudgetDoc | None = None
+
+    def result(self, indicator: str, window: str) -> ResultDoc | None:
+        """The first result of ``indicator`` over ``window``; ``None`` if the document has none."""
+        return next((r for r in self.results if r.id == indicator and r.window == window), None)
+
+    def projection(self, indicator: str) -> ProjectionDoc | None:
+        return next((p for p in self.projections if p.id == indicator), None)
+
+
+def read(payload: Mapping[str, Any]) -> SnapshotDoc:
+    """A stored evaluation document (:func:`scoreboard_to_json` plus :func:`extras_to_json`)
+    as typed values. Raises ``KeyError`` for a result or projection without its id or
+    window or a budget without its figures, ``ValueError`` for a date that is not ISO."""
+    budget = payload.get("budget")
+    return SnapshotDoc(
+        hotline=payload.get("hotline"),
+        as_of=_date(payload.get("as_of")),
+        data_date=_date(payload.get("data_date")),
+        schema_version=payload.get("schema_version"),
+        settings=dict(payload.get("settings") or {}),
+        completeness=CompletenessDoc.read(payload.get("completeness") or {}),
+        results=tuple(ResultDoc.read(r) for r in payload.get("results") or ()),
+        projections=tuple(ProjectionDoc.read(p) for p in payload.get("projections") or () if isinstance(p, Mapping)),
+        budget=BudgetDoc.read(budget) if budget else None,
+    )
