@@ -45,7 +45,7 @@ import chinese_calendar  # noqa: E402
 from hotline_kpi.catalogue import Catalogue, load_catalogue  # noqa: E402
 from hotline_kpi.demo import generate_year  # noqa: E402
 from hotline_kpi.domain import DailyCounters, Status  # noqa: E402
-from hotline_kpi.evaluate import aggregate_rows  # noqa: E402
+from hotline_kpi.aggregate import aggregate_rows  # noqa: E402
 from hotline_kpi.forecast import project  # noqa: E402
 from hotline_kpi.formulas import FormulaSettings  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 300 hotlines x 3 years (2017-2019) of daily counters are written straight into the
 store's ``daily_counters`` table (this measures evaluation, not file parsing), then
-``scoreboard.evaluate_many`` evaluates all hotlines as of 2019-12-31 with the sums pushed
+``evaluation.evaluate_many`` evaluates all hotlines as of 2019-12-31 with the sums pushed
 into SQL. The reference is the same evaluation done by loading the rows and summing in
 Python (``evaluate.aggregates_from_rows``). Goal (issue #2): under 2 s on a 2-core machine.
 
@@ -24,12 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text  # noqa: E402
 
+from hotline_kpi.aggregate import aggregates_from_rows  # noqa: E402
 from hotline_kpi.catalogue import CatalogueSet, load_catalogue  # noqa: E402
 from hotline_kpi.domain import COUNTERS  # noqa: E402
-from hotline_kpi.evaluate import aggregates_from_rows, evaluate  # noqa: E402
+from hotline_kpi.evaluate import evaluate  # noqa: E402
+from hotline_kpi.evaluation import evaluate_many  # noqa: E402
 from hotline_kpi.formulas import FormulaSettings  # noqa: E402
-from hotline_kpi.scoreboard import evaluate_many  # noqa: E402
-from hotline_kpi.store import migrate, repo  # noqa: E402
+from hotline_kpi.store import migrate, sums  # noqa: E402
 from hotline_kpi.store.db import make_engine, read_session  # noqa: E402
 from hotline_kpi.store.models import DailyCountersRow, HotlineRow  # noqa: E402
 
@@ -107,7 +108,7 @@ def run(backend: str, n: int) -> dict:
                 results = evaluate_many(s, cats, fs, ids, AS_OF)
             timings.append(time.perf_counter() - t0)
         with read_session(engine) as s:
-            scanned = repo.rows_scanned(s, ids, AS_OF)
+            scanned = sums.rows_scanned(s, ids, AS_OF)
 
         # Reference: load the same rows and sum them in Python.
         t0 = time.perf_counter()
@@ -115,7 +116,7 @@ def run(backend: str, n: int) -> dict:
             ref = {}
             for hid in ids:
                 cat = cats.for_year(hid, AS_OF.year)
-                rows = repo.daily_counters(s, hid, AS_OF - dt.timedelta(days=400), AS_OF)
+                rows = sums.daily_counters(s, hid, AS_OF - dt.timedelta(days=400), AS_OF)
                 ref[hid] = evaluate(cat, fs, aggregates_from_rows(cat, fs, rows, AS_OF), AS_OF)
         ref_s = time.perf_counter() - t0
         agree = all(

@@ -85,7 +85,7 @@ def fill_store(work: Path, targets: Path, ids: list[str]) -> Path:
     from sqlalchemy import insert, select
 
     from hotline_kpi.catalogue import CatalogueSet
-    from hotline_kpi.store import migrate, repo
+    from hotline_kpi.store import migrate, provenance
     from hotline_kpi.store.db import make_engine, write_session
     from hotline_kpi.store.models import DailyCountersRow
 
@@ -110,7 +110,7 @@ def fill_store(work: Path, targets: Path, ids: list[str]) -> Path:
     cats = CatalogueSet.from_dir(targets)
     with write_session(engine) as s:
         for hid in ids:
-            repo.ensure_hotline(s, cats.hotline(hid))
+            provenance.ensure_hotline(s, cats.hotline(hid))
     with engine.begin() as conn:
         for hid in ids:
             conn.execute(insert(DailyCountersRow), [{**r, "hotline_id": hid} for r in rows])

@@ -153,7 +153,7 @@ class ParsedFile:
 class Aggregate:
     """Sums of one formula over one window, taken over the days that had its counters.
 
-    Produced either in Python (:func:`hotline_kpi.evaluate.aggregate_rows`) or in SQL by
+    Produced either in Python (:func:`hotline_kpi.aggregate.aggregate_rows`) or in SQL by
     the store; both must agree exactly.
     """
 

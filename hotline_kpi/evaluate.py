@@ -1,8 +1,9 @@
 """Evaluation: daily counters + targets + an as-of date -> results per indicator and window.
 
-Everything here is pure: no session, no clock, no settings object, no I/O. The store
-computes the same :class:`~hotline_kpi.domain.Aggregate` values in SQL; the rules that
-both must follow (docs/kpi-definitions.md):
+Everything here is pure: no session, no clock, no settings object, no I/O. The sums come
+from :mod:`hotline_kpi.aggregate` (or the same :class:`~hotline_kpi.domain.Aggregate`
+values computed by the store in SQL); the rules that both must follow
+(docs/kpi-definitions.md):
 
 - A window's sums are taken over the days on which every *required* counter of the
   formula is known. A missing day is a gap, never a zero.
@@ -15,10 +16,10 @@ both must follow (docs/kpi-definitions.md):
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
+from hotline_kpi.aggregate import RowError, check_row, rows_by_day
 from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import (
     COUNTERS,
@@ -31,25 +32,9 @@ from hotline_kpi.domain import (
     days_in_year,
     window_bounds,
 )
-from hotline_kpi.formulas import Formula, FormulaSettings, Term, build_formula
-
-#: Version of the JSON produced by :func:`scoreboard_to_json`; bumped on any change that
-#: is not a pure addition of keys.
-SCHEMA_VERSION = 1
+from hotline_kpi.formulas import Formula, FormulaSettings, build_formula
 
 DateRange = tuple[dt.date, dt.date]
-
-
-class RowError(ValueError):
-    """A daily row cannot be evaluated (a day given twice, a non-finite value, another hotline)."""
-
-    def __init__(self, hotline_id: str, day: dt.date, why: str, counter: str | None = None):
-        self.hotline_id = hotline_id
-        self.day = day
-        self.counter = counter
-        self.why = why
-        where = f"{hotline_id}, {day.isoformat()}" + (f", {counter}" if counter else "")
-        super().__init__(f"{where}: {why}")
 
 
 class AsOfOutsideCatalogue(ValueError):
@@ -60,109 +45,6 @@ class AsOfOutsideCatalogue(ValueError):
         self.catalogue_year = catalogue_year
         of = f" ({source})" if source else ""
         super().__init__(f"as-of date {as_of.isoformat()} is outside the {catalogue_year} target catalogue{of}")
-
-
-# --------------------------------------------------------------------------- sums
-
-
-class _ExactSum:
-    """Integers summed exactly as ints; fractional values with :func:`math.fsum`.
-
-    The store sums BIGINT columns exactly, so the Python side must not lose integer
-    precision to floats (a year of 10**12-sized counts exceeds 2**53).
-    """
-
-    __slots__ = ("_int", "_floats")
-
-    def __init__(self) -> None:
-        self._int = 0
-        self._floats: list[float] = []
-
-    def add(self, coef: float, value: float) -> None:
-        c, v = _as_int(coef), _as_int(value)
-        if c is not None and v is not None:
-            self._int += c * v
-        else:
-            self._floats.append(coef * value)
-
-    @property
-    def total(self) -> float:
-        if not self._floats:
-            return self._int
-        return math.fsum([*self._floats, self._int])
-
-
-def _as_int(x: float) -> int | None:
-    if isinstance(x, int):
-        return x
-    return int(x) if x.is_integer() else None
-
-
-def _check_row(row: DailyCounters, counters: Iterable[str]) -> None:
-    for name in counters:
-        v = row.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise RowError(row.hotline_id, row.day, f"value {v!r} is not a finite number", name)
-
-
-def _by_day(rows: Iterable[DailyCounters], start: dt.date, end: dt.date) -> dict[dt.date, DailyCounters]:
-    """The rows of ``start``..``end`` by day; a day given twice is an error, not a pick."""
-    out: dict[dt.date, DailyCounters] = {}
-    for row in rows:
-        if start <= row.day <= end:
-            if row.day in out:
-                raise RowError(row.hotline_id, row.day, "day appears more than once in the rows")
-            out[row.day] = row
-    return out
-
-
-def _term_sum(terms: tuple[Term, ...], row: DailyCounters, acc: _ExactSum) -> None:
-    for term in terms:
-        v = row.get(term.counter)
-        if v is not None:  # unknown non-required terms count 0; required ones were checked
-            acc.add(term.coef, v)
-
-
-def aggregate_rows(rows: Iterable[DailyCounters], formula: Formula, start: dt.date, end: dt.date) -> Aggregate:
-    """Sums of ``formula`` over ``start``..``end`` (both inclusive).
-
-    A day contributes only if every required counter of the formula is known on it; its
-    numerator and denominator then both contribute, so a day missing one side of a pair
-    drops out of both. Rows outside the window are ignored. Raises :class:`RowError` for
-    a day given twice or a non-finite value.
-    """
-    if end < start:
-        raise ValueError(f"window ends ({end}) before it starts ({start})")
-    required = formula.required_counters
-    num, den = _ExactSum(), _ExactSum()
-    days = 0
-    for row in _by_day(rows, start, end).values():
-        _check_row(row, formula.counters)
-        if any(row.get(c) is None for c in required):
-            continue
-        days += 1
-        _term_sum(formula.numerator, row, num)
-        _term_sum(formula.denominator, row, den)
-    return Aggregate(
-        numerator=num.total,
-        denominator=den.total if formula.kind == "ratio" else None,
-        days_with_data=days,
-        days_in_window=(end - start).days + 1,
-    )
-
-
-def aggregates_from_rows(
-    catalogue: Catalogue, settings: FormulaSettings, rows: Iterable[DailyCounters], as_of: dt.date
-) -> dict[tuple[str, Window], Aggregate]:
-    """Every (quantitative indicator, window) aggregate of ``catalogue`` computed in Python."""
-    rows = tuple(rows)
-    out: dict[tuple[str, Window], Aggregate] = {}
-    for ind in catalogue.quantitative:
-        formula = ind.formula_for(settings)
-        for window in WINDOWS:
-            start, end = window_bounds(window, as_of)
-            out[(ind.id, window)] = aggregate_rows(rows, formula, start, end)
-    return out
 
 
 # --------------------------------------------------------------------------- results
@@ -347,9 +229,9 @@ def completeness(
     """Data completeness from 1 January of ``as_of``'s year to ``as_of`` (inclusive)."""
     counters = tuple(counters)
     start = dt.date(as_of.year, 1, 1)
-    by_day = _by_day(rows, start, as_of)
+    by_day = rows_by_day(rows, start, as_of)
     for row in by_day.values():
-        _check_row(row, counters)
+        check_row(row, counters)
     elapsed = [start + dt.timedelta(days=i) for i in range((as_of - start).days + 1)]
 
     def known(day: dt.date, name: str) -> bool:
@@ -417,76 +299,3 @@ def build_scoreboard(
         completeness=completeness(rows, as_of),
         settings=settings,
     )
-
-
-def _real(x: float | None) -> float | None:
-    """A JSON-safe real; NaN or infinity here is a bug upstream, not something to hide."""
-    if x is None:
-        return None
-    if not math.isfinite(x):
-        raise ValueError(f"non-finite number {x!r} in a scoreboard")
-    return float(x)
-
-
-def _count(x: float | None) -> float | int | None:
-    """Sums of counts: ints when integral (exact beyond 2**53), floats otherwise."""
-    if isinstance(x, int):
-        return x
-    x = _real(x)
-    return int(x) if x is not None and x.is_integer() else x
-
-
-def _iso(d: dt.date | None) -> str | None:
-    return None if d is None else d.isoformat()
-
-
-def _ranges(runs: tuple[DateRange, ...]) -> list[dict[str, str]]:
-    return [{"first": a.isoformat(), "last": b.isoformat()} for a, b in runs]
-
-
-def result_to_json(r: WindowResult) -> dict[str, Any]:
-    return {
-        "id": r.indicator_id,
-        "window": r.window.value,
-        "start": r.start.isoformat(),
-        "end": r.end.isoformat(),
-        "value": _real(r.value),
-        "target": _real(r.target),
-        "annual_target": _real(r.annual_target),
-        "comparator": None if r.comparator is None else r.comparator.value,
-        "status": r.status.value,
-        "numerator": _count(r.numerator),
-        "denominator": _count(r.denominator),
-        "days_with_data": r.days_with_data,
-        "days_in_window": r.days_in_window,
-        "unit": r.unit,
-        "pace": _real(r.pace),
-        "shortfall": _real(r.shortfall),
-    }
-
-
-def completeness_to_json(c: Completeness) -> dict[str, Any]:
-    return {
-        "start": c.start.isoformat(),
-        "as_of": c.as_of.isoformat(),
-        "days_elapsed": c.days_elapsed,
-        "days_with_data": c.days_with_data,
-        "ratio": _real(c.ratio),
-        "missing": _ranges(c.missing),
-        "counters": {
-            cc.counter: {"days_present": cc.days_present, "missing": _ranges(cc.missing)} for cc in c.counters
-        },
-    }
-
-
-def scoreboard_to_json(sb: Scoreboard) -> dict[str, Any]:
-    """The stable JSON contract (schema_version 1, docs/kpi-definitions.md); JSON-safe."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "hotline": sb.hotline_id,
-        "as_of": sb.as_of.isoformat(),
-        "data_date": _iso(sb.data_date),
-        "settings": sb.settings.model_dump(mode="json"),
-        "completeness": completeness_to_json(sb.completeness),
-        "results": [result_to_json(r) for r in sb.results],
-    }

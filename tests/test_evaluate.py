@@ -12,20 +12,17 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 
 from hotline_kpi.catalogue import load_catalogue
 from hotline_kpi.domain import COUNTERS, WINDOWS, Aggregate, Comparator, DailyCounters, Status, Window
+from hotline_kpi.aggregate import RowError, aggregate_rows, aggregates_from_rows
 from hotline_kpi.evaluate import (
-    SCHEMA_VERSION,
     AsOfOutsideCatalogue,
-    RowError,
     WindowResult,
-    aggregate_rows,
-    aggregates_from_rows,
     build_scoreboard,
     completeness,
     evaluate,
     evaluate_window,
-    scoreboard_to_json,
 )
 from hotline_kpi.formulas import FormulaSettings, build_formula
+from hotline_kpi.snapshot import SCHEMA_VERSION, scoreboard_to_json
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
 #: The same targets for a leap year (2020): only the year differs.

@@ -19,15 +19,16 @@ from hypothesis import assume, given, settings as hyp_settings, strategies as st
 
 from hotline_kpi.catalogue import Catalogue, load_catalogue
 from hotline_kpi.domain import Comparator, DailyCounters, Status, days_in_year
-from hotline_kpi.evaluate import AsOfOutsideCatalogue, RowError, aggregate_rows
+from hotline_kpi.aggregate import RowError, aggregate_rows
+from hotline_kpi.evaluate import AsOfOutsideCatalogue
 from hotline_kpi.forecast import (
     PaceStatus,
     Projection,
     day_type,
     project,
-    projection_to_json,
 )
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.snapshot import projection_to_json
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
 CATALOGUE_2020 = CATALOGUE.model_copy(update={"year": 2020})

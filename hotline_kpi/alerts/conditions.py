@@ -1,8 +1,9 @@
 """Whether each rule's condition holds, from a stored evaluation; pure.
 
 The input is the snapshot payload exactly as stored (``scoreboard_to_json`` plus any
-keys added later, such as ``projections``), so alerts judge what the status page and
-the exporter show. Each observation carries the figures the mail will quote.
+keys added later, such as ``projections``), read with :func:`hotline_kpi.snapshot.read`
+like the status page and the exporter read it, so alerts judge what they show. Each
+observation carries the figures the mail will quote.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from hotline_kpi.alerts.rules import AlertsConfig, Condition, Rule
+from hotline_kpi.domain import Status, Window
+from hotline_kpi.forecast import PaceStatus
+from hotline_kpi.snapshot import read
 
 #: Projection pace statuses that make ``at_risk`` hold; on_track and secured do not;
 #: insufficient_data (or no projection at all) leaves it unknown.
-AT_RISK_STATUSES = frozenset({"at_risk", "cannot_be_met"})
-NOT_AT_RISK_STATUSES = frozenset({"on_track", "secured"})
+AT_RISK_STATUSES = frozenset({PaceStatus.AT_RISK, PaceStatus.CANNOT_BE_MET})
+NOT_AT_RISK_STATUSES = frozenset({PaceStatus.ON_TRACK, PaceStatus.SECURED})
 
 
 @dataclass(frozen=True)
@@ -31,27 +35,15 @@ class Observation:
     figures: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _result(payload: Mapping[str, Any], indicator: str, window: str) -> dict[str, Any] | None:
-    for r in payload.get("results") or ():
-        if r.get("id") == indicator and r.get("window") == window:
-            return dict(r)
-    return None
-
-
-def _projection(payload: Mapping[str, Any], indicator: str) -> dict[str, Any] | None:
-    for p in payload.get("projections") or ():
-        if isinstance(p, Mapping) and p.get("id") == indicator:
-            return dict(p)
-    return None
-
-
 def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[str, dt.datetime],
                  now: dt.datetime, zone: ZoneInfo) -> Observation:
     """One rule against one hotline's stored evaluation (and, for ``no_data``, the time of
     the last file loaded per source; a source never loaded leaves the rule unknown)."""
-    as_of = dt.date.fromisoformat(payload["as_of"])
-    base = {"rule": rule.id, "condition": rule.condition.value, "as_of": payload["as_of"],
-            "data_date": payload.get("data_date")}
+    doc = read(payload)
+    assert doc.as_of is not None, "an evaluation without its as-of date"
+    as_of = doc.as_of
+    base = {"rule": rule.id, "condition": rule.condition.value, "as_of": as_of.isoformat(),
+            "data_date": None if doc.data_date is None else doc.data_date.isoformat()}
     if rule.condition is Condition.NO_DATA:
         assert rule.source is not None and rule.after_days is not None
         today = now.astimezone(zone).date()
@@ -66,10 +58,11 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
 
     assert rule.indicator is not None
     if rule.condition is Condition.AT_RISK:
-        proj = _projection(payload, rule.indicator)
-        ytd = _result(payload, rule.indicator, "year_to_date") or {}
-        figures = {**base, **ytd, "window": "year_to_date", "projection": proj}
-        status = (proj or {}).get("pace_status")
+        proj = doc.projection(rule.indicator)
+        ytd = doc.result(rule.indicator, Window.YEAR_TO_DATE)
+        figures = {**base, **(ytd.raw if ytd else {}), "window": Window.YEAR_TO_DATE.value,
+                   "projection": None if proj is None else dict(proj.raw)}
+        status = None if proj is None else proj.pace_status
         if status in AT_RISK_STATUSES:
             return Observation(rule.id, True, as_of, figures)
         if status in NOT_AT_RISK_STATUSES:
@@ -77,19 +70,17 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
         return Observation(rule.id, None, as_of, figures)
 
     assert rule.window is not None
-    r = _result(payload, rule.indicator, rule.window.value)
+    r = doc.result(rule.indicator, rule.window)
     if r is None:
         return Observation(rule.id, None, as_of, {**base, "id": rule.indicator, "window": rule.window.value})
-    figures = {**base, **r}
+    figures = {**base, **r.raw}
     if rule.condition is Condition.BEHIND_PACE:
-        pace, shortfall = r.get("pace"), r.get("shortfall")
-        if pace is None or shortfall is None:
+        if r.pace is None or r.shortfall is None:
             return Observation(rule.id, None, as_of, figures)
-        return Observation(rule.id, shortfall > rule.tolerance * pace, as_of, figures)
-    status = r.get("status")
-    if status == "breached":
+        return Observation(rule.id, r.shortfall > rule.tolerance * r.pace, as_of, figures)
+    if r.status is Status.BREACHED:
         return Observation(rule.id, True, as_of, figures)
-    if status == "met":
+    if r.status is Status.MET:
         return Observation(rule.id, False, as_of, figures)
     return Observation(rule.id, None, as_of, figures)  # no_data, tracked
 

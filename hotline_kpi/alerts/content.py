@@ -20,7 +20,7 @@ from jinja2 import Environment, StrictUndefined
 from hotline_kpi.alerts import templates
 from hotline_kpi.catalogue import Hotline, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
-from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formatting import fmt_threshold, fmt_value
 from hotline_kpi.formulas import Formula
 from hotline_kpi.i18n import Lang, t

@@ -33,7 +33,7 @@ from hotline_kpi.alerts.state import AlertState, AlertStatus, Change, Transition
 from hotline_kpi.catalogue import CatalogueSet, Indicator
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.i18n import Lang
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.models import (
     AlertDeliveryRow,
     AlertEventRow,
@@ -147,7 +147,7 @@ def _record(session: Session, row: AlertRow, tr: Transition, obs: Observation | 
     if indicator is not None and indicator.formula is not None:
         end = obs.day
         start = end - dt.timedelta(days=HISTORY_DAYS - 1)
-        rows = repo.daily_counters(session, row.hotline_id, start, end)
+        rows = sums.daily_counters(session, row.hotline_id, start, end)
         days = daily_figures(rows, indicator, indicator.formula_for(ctx.formulas), start, end)
     content = render_alert(
         lang=ctx.lang, kind=tr.change.value, severity=rule.severity.value, hotline=hotline, indicator=indicator,

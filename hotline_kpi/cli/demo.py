@@ -28,7 +28,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
     from hotline_kpi.demo import write_daily_reports, write_spending_ledger
     from hotline_kpi.demo_sources import write_demo_sources
     from hotline_kpi.ingest.pipeline import ingest_file
-    from hotline_kpi.scoreboard import load_scoreboard
+    from hotline_kpi.evaluation import load_scoreboard
 
     hid = app.hotline_id("shanghai-12345")
     if app.catalogues.get(hid, year) is None:

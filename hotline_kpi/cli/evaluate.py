@@ -19,7 +19,7 @@ from hotline_kpi.store.db import read_session
 @pass_app
 def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> None:
     """Evaluate every indicator over day, 7/30 days, month, quarter and year to date."""
-    from hotline_kpi.scoreboard import default_as_of, load_evaluation
+    from hotline_kpi.evaluation import default_as_of, load_evaluation
 
     hid = app.hotline_id(hotline_id)
     app.require_schema()

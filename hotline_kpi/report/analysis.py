@@ -16,7 +16,7 @@ from typing import Iterable
 
 from hotline_kpi.catalogue import Indicator
 from hotline_kpi.domain import DailyCounters, days_in_year
-from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formatting import fmt_threshold, fmt_value
 from hotline_kpi.formulas import FormulaSettings
 

@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline_kpi.catalogue import Catalogue, Indicator
-from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
-from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.domain import DailyCounters, days_in_year
+from hotline_kpi.aggregate import aggregate_rows
+from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.report.analysis import draft_deviation
@@ -134,45 +135,6 @@ class FundingRow:
 
 
 @dataclass(frozen=True)
-class BudgetLineExecution:
-    id: str
-    name: str
-    budget_yuan: float
-    executed_yuan: float
-
-    @property
-    def rate(self) -> float | None:
-        return self.executed_yuan / self.budget_yuan if self.budget_yuan else None
-
-
-@dataclass(frozen=True)
-class Execution:
-    """Budget execution of the year (or up to a month)."""
-
-    lines: tuple[BudgetLineExecution, ...]
-    #: Yuan spent per month (1..12), all lines.
-    monthly_yuan: tuple[float, ...]
-    budget_yuan: float
-    requests_accepted: float | None
-
-    @property
-    def executed_yuan(self) -> float:
-        return sum(ln.executed_yuan for ln in self.lines)
-
-    @property
-    def rate(self) -> float | None:
-        return self.executed_yuan / self.budget_yuan if self.budget_yuan else None
-
-    def even_pace_yuan(self, month: int) -> float:
-        """What an even spend would have reached by the end of ``month``."""
-        return self.budget_yuan * month / 12
-
-    @property
-    def cost_per_request(self) -> float | None:
-        return self.executed_yuan / self.requests_accepted if self.requests_accepted else None
-
-
-@dataclass(frozen=True)
 class IndicatorRow:
     indicator: Indicator
     target_text: str
@@ -237,19 +199,6 @@ def _value(ind: Indicator, formulas: FormulaSettings, rows: tuple[DailyCounters,
     if f.kind == "ratio":
         return agg.numerator / agg.denominator if agg.denominator else None
     return float(agg.numerator)
-
-
-def execution_of(catalogue: Catalogue, spending: Mapping[tuple[int, str], float],
-                 requests_accepted: float | None, full_year_budget_yuan: float | None = None) -> Execution:
-    """Execution per line and month from {(month, line id): yuan}."""
-    project = catalogue.project
-    lines = project.budget_lines if project else ()
-    out = tuple(BudgetLineExecution(ln.id, ln.name, ln.amount_yuan,
-                                    sum(v for (m, lid), v in spending.items() if lid == ln.id)) for ln in lines)
-    monthly = tuple(sum(v for (m, _), v in spending.items() if m == month) for month in range(1, 13))
-    budget = full_year_budget_yuan or (project.budget_total_yuan if project and project.budget_total_yuan else
-                                       sum(ln.amount_yuan for ln in lines))
-    return Execution(out, monthly, budget, requests_accepted)
 
 
 def build_report(
@@ -426,11 +375,11 @@ def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year:
 def load_report(session: Any, catalogues: Any, formulas: FormulaSettings, hotline_id: str, year: int,
                 inputs: ReportInputs | None, benchmark: Benchmark | None, rules: ScoringRules) -> Report:
     """The store edge: the year's daily rows and spending, then :func:`build_report`."""
-    from hotline_kpi.store import repo
+    from hotline_kpi.store import sums
 
     catalogue = catalogues.for_year(hotline_id, year)
-    rows = repo.daily_counters(session, hotline_id, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    spending = repo.monthly_spending(session, hotline_id, year)
+    rows = sums.daily_counters(session, hotline_id, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    spending = sums.monthly_spending(session, hotline_id, year)
     return build_report(catalogue, formulas, rows, spending, inputs, benchmark, rules)
 
 
@@ -453,7 +402,3 @@ def template_inputs(report: Report) -> dict[str, Any]:
                     "other_yuan": 0},
         "indicators": inds,
     }
-
-
-def comparator_word(c: Comparator | None) -> str:
-    return "" if c is None else ("正向" if c.higher_is_better else "反向")

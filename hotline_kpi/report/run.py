@@ -76,7 +76,7 @@ def draft_previous_year(engine: "Engine", settings: "Settings", catalogues: "Cat
     to mail is logged and leaves ``mailed_at`` empty (visible), without a retry loop:
     the files are on disk for the office.
     """
-    from hotline_kpi.store import repo
+    from hotline_kpi.store import provenance, runs
     from hotline_kpi.store.db import read_session, write_session
 
     done: list[str] = []
@@ -85,8 +85,8 @@ def draft_previous_year(engine: "Engine", settings: "Settings", catalogues: "Cat
         if catalogues.get(hotline.id, year) is None:
             continue
         with write_session(engine) as s:
-            repo.ensure_hotline(s, hotline)
-            if not repo.claim_report_run(s, hotline.id, year, clock.now()):
+            provenance.ensure_hotline(s, hotline)
+            if not runs.claim_report_run(s, hotline.id, year, clock.now()):
                 log.info("report %s %s was drafted before: not again", hotline.id, year)
                 continue
         with read_session(engine) as s:
@@ -111,7 +111,7 @@ def draft_previous_year(engine: "Engine", settings: "Settings", catalogues: "Cat
                 if len(failed) < len(results):
                     mailed = clock.now()
         with write_session(engine) as s:
-            row = repo.report_run(s, hotline.id, year)
+            row = runs.report_run(s, hotline.id, year)
             row.files = "\n".join(str(p) for p in files)
             row.mailed_at = mailed
         done.append(hotline.id)

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.scoreboard import default_as_of, load_evaluation
+from hotline_kpi.evaluation import default_as_of, load_evaluation
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session, write_session
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def evaluate_hotlines(engine: Engine, settings: Settings, catalogues: CatalogueS
     done: list[str] = []
     boards = []
     with read_session(engine) as s:
-        ids = list(hotline_ids) if hotline_ids is not None else repo.hotline_ids_with_data(s)
+        ids = list(hotline_ids) if hotline_ids is not None else sums.hotline_ids_with_data(s)
         for hid in ids:
             if hid not in known:
                 continue

@@ -26,13 +26,18 @@ from sqlalchemy import Engine, func, select
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats, alert_stats
+from hotline_kpi.catalogue import Hotline
+from hotline_kpi.domain import Status
+from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.service.snapshots import Snapshot, latest_snapshots_reusing
 from hotline_kpi.store.db import read_session
 from hotline_kpi.store.models import IngestAttemptRow, JobRunRow
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("met", "breached", "no_data", "tracked")
+STATUSES = tuple(s.value for s in Status)
+#: The zone of a hotline missing from the settings' zones: the catalogue's default.
+DEFAULT_ZONE: str = Hotline.model_fields["timezone"].default
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,10 @@ def _known_sources() -> tuple[str, ...]:
     return tuple(sorted(ingestors()))
 
 
-def _day_start(day: str | None, zone: str) -> float | None:
-    if not day:
+def _day_start(day: dt.date | None, zone: str) -> float | None:
+    if day is None:
         return None
-    d = dt.date.fromisoformat(day)
-    return dt.datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(zone)).timestamp()
+    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp()
 
 
 class KpiCollector(Collector):
@@ -234,37 +238,37 @@ class KpiCollector(Collector):
                                       "When the hotline was last evaluated.", labels=["hotline"])
         annual_seen: set[tuple[str, str]] = set()
         for hid, snap in sorted(m.snapshots.items()):
-            p = snap.payload
-            zone = m.zones.get(hid, "Asia/Shanghai")
-            for r in p.get("results", []):
-                lv = [hid, r["id"], r["window"]]
-                if r.get("value") is not None:
-                    value.add_metric(lv, float(r["value"]))
-                if r.get("target") is not None:
-                    target.add_metric(lv, float(r["target"]))
-                if r.get("annual_target") is not None and (hid, r["id"]) not in annual_seen:
-                    annual_seen.add((hid, r["id"]))
-                    annual.add_metric([hid, r["id"]], float(r["annual_target"]))
+            doc = snap.doc
+            zone = m.zones.get(hid, DEFAULT_ZONE)
+            for r in doc.results:
+                lv = [hid, r.id, r.window]
+                if r.value is not None:
+                    value.add_metric(lv, float(r.value))
+                if r.target is not None:
+                    target.add_metric(lv, float(r.target))
+                if r.annual_target is not None and (hid, r.id) not in annual_seen:
+                    annual_seen.add((hid, r.id))
+                    annual.add_metric([hid, r.id], float(r.annual_target))
                 for st in STATUSES:
-                    status.add_metric([*lv, st], 1 if r.get("status") == st else 0)
-                if r.get("status") in ("met", "breached"):
-                    breached.add_metric(lv, 1 if r["status"] == "breached" else 0)
-                days.add_metric(lv, float(r.get("days_with_data") or 0))
-                if r.get("pace") is not None:
-                    pace.add_metric(lv, float(r["pace"]))
-                if r.get("shortfall") is not None:
-                    shortfall.add_metric(lv, float(r["shortfall"]))
-            ts = _day_start(p.get("data_date"), zone)
+                    status.add_metric([*lv, st], 1 if r.status == st else 0)
+                if r.status in (Status.MET, Status.BREACHED):
+                    breached.add_metric(lv, 1 if r.status is Status.BREACHED else 0)
+                days.add_metric(lv, float(r.days_with_data))
+                if r.pace is not None:
+                    pace.add_metric(lv, float(r.pace))
+                if r.shortfall is not None:
+                    shortfall.add_metric(lv, float(r.shortfall))
+            ts = _day_start(doc.data_date, zone)
             if ts is not None:
                 data_date.add_metric([hid], ts)
-            as_of_ts = _day_start(p.get("as_of"), zone)
+            as_of_ts = _day_start(doc.as_of, zone)
             if as_of_ts is not None:
                 as_of.add_metric([hid], as_of_ts)
-            comp = p.get("completeness") or {}
-            if comp.get("ratio") is not None:
-                complete.add_metric([hid], float(comp["ratio"]))
-            for counter, c in sorted((comp.get("counters") or {}).items()):
-                missing_days = int(comp.get("days_elapsed", 0)) - int(c.get("days_present", 0))
+            comp = doc.completeness
+            if comp.ratio is not None:
+                complete.add_metric([hid], float(comp.ratio))
+            for counter, c in sorted(comp.counters.items()):
+                missing_days = int(comp.days_elapsed) - int(c.days_present)
                 missing.add_metric([hid, counter], float(missing_days))
             evaluated.add_metric([hid], snap.evaluated_at.timestamp())
         yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
@@ -315,17 +319,17 @@ def _budget_families(m: MetricsModel) -> Iterable[Metric]:
     cost = GaugeMetricFamily("hotline_kpi_cost_per_request_yuan",
                              "Spent so far over the requests accepted so far, in yuan.", labels=["hotline"])
     for hid, snap in sorted(m.snapshots.items()):
-        b = snap.payload.get("budget")
-        if not b:
+        b = snap.doc.budget
+        if b is None:
             continue
-        for line in b.get("lines", []):
-            budget.add_metric([hid, line["id"]], float(line["budget_yuan"]))
-            executed.add_metric([hid, line["id"]], float(line["executed_yuan"]))
-        if b.get("execution_rate") is not None:
-            ratio.add_metric([hid], float(b["execution_rate"]))
-        pace.add_metric([hid], float(b["even_pace_yuan"]))
-        if b.get("cost_per_request_yuan") is not None:
-            cost.add_metric([hid], float(b["cost_per_request_yuan"]))
+        for line in b.lines:
+            budget.add_metric([hid, line.id], float(line.budget_yuan))
+            executed.add_metric([hid, line.id], float(line.executed_yuan))
+        if b.execution_rate is not None:
+            ratio.add_metric([hid], float(b.execution_rate))
+        pace.add_metric([hid], float(b.even_pace_yuan))
+        if b.cost_per_request_yuan is not None:
+            cost.add_metric([hid], float(b.cost_per_request_yuan))
     return (budget, executed, ratio, pace, cost)
 
 
@@ -351,24 +355,23 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
     burn = GaugeMetricFamily("hotline_kpi_error_budget_burn_rate",
                              "Error budget spent over the window against an even spend (1 = runs out on "
                              "31 December).", labels=[*labels, "window"])
-    outlooks = ("on_track", "at_risk", "cannot_be_met", "secured", "insufficient_data")
     for hid, snap in sorted(m.snapshots.items()):
-        for p in snap.payload.get("projections") or []:
-            lv = [hid, p["id"]]
-            if p.get("projected_value") is not None:
-                projected.add_metric(lv, float(p["projected_value"]))
-            for bound in ("low", "high"):
-                if p.get(f"interval_{bound}") is not None:
-                    interval.add_metric([*lv, bound], float(p[f"interval_{bound}"]))
-            if p.get("budget_remaining") is not None:
-                budget.add_metric([*lv, p.get("budget_unit", "")], float(p["budget_remaining"]))
-            if p.get("required_value") is not None:
-                required.add_metric(lv, float(p["required_value"]))
-            for st in outlooks:
-                pace.add_metric([*lv, st], 1 if p.get("pace_status") == st else 0)
-            for window in ("7d", "30d"):
-                if p.get(f"burn_rate_{window}") is not None:
-                    burn.add_metric([*lv, window], float(p[f"burn_rate_{window}"]))
+        for p in snap.doc.projections:
+            lv = [hid, p.id]
+            if p.projected_value is not None:
+                projected.add_metric(lv, float(p.projected_value))
+            for bound, x in (("low", p.interval_low), ("high", p.interval_high)):
+                if x is not None:
+                    interval.add_metric([*lv, bound], float(x))
+            if p.budget_remaining is not None:
+                budget.add_metric([*lv, p.budget_unit], float(p.budget_remaining))
+            if p.required_value is not None:
+                required.add_metric(lv, float(p.required_value))
+            for st in PaceStatus:
+                pace.add_metric([*lv, st.value], 1 if p.pace_status is st else 0)
+            for window, x in (("7d", p.burn_rate_7d), ("30d", p.burn_rate_30d)):
+                if x is not None:
+                    burn.add_metric([*lv, window], float(x))
     return (projected, interval, budget, required, pace, burn)
 
 

@@ -30,7 +30,7 @@ from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import repo
+from hotline_kpi.store import provenance
 from hotline_kpi.store.db import write_session
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class Inbox:
     def _record(self, hotline_id: str, source: str, name: str, result: str, days: int, message: str) -> None:
         try:
             with write_session(self.engine) as s:
-                repo.record_attempt(s, at=self.clock.now(), hotline_id=hotline_id, source=source or "unknown",
+                provenance.record_attempt(s, at=self.clock.now(), hotline_id=hotline_id, source=source or "unknown",
                                     file_name=name, result=result, days=days, message=message[:4000])
         except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the scan
             log.warning("could not record the ingest attempt of %s: %s", name, exc.__class__.__name__)

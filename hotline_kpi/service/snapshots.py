@@ -1,7 +1,9 @@
 """Evaluation snapshots: the scoreboard JSON of each evaluation, kept as history.
 
 The exporter, the status page and the API read the latest one per hotline; nothing at
-scrape or page time evaluates.
+scrape or page time evaluates. The document is :mod:`hotline_kpi.snapshot`'s: written by
+its writers, read back as typed values by :func:`hotline_kpi.snapshot.read`
+(:attr:`Snapshot.doc`).
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline_kpi.evaluate import Scoreboard, scoreboard_to_json
+from hotline_kpi.evaluate import Scoreboard
+from hotline_kpi.snapshot import SnapshotDoc, read, scoreboard_to_json
 from hotline_kpi.store.models import EvaluationSnapshotRow
 
 
@@ -26,7 +30,13 @@ class Snapshot:
     data_date: dt.date | None
     evaluated_at: dt.datetime
     trigger: str
+    #: The document as stored (served as is by /api/v1/scoreboard).
     payload: dict[str, Any]
+
+    @cached_property
+    def doc(self) -> SnapshotDoc:
+        """The document as typed values, read once per snapshot."""
+        return read(self.payload)
 
 
 def _snapshot(row: EvaluationSnapshotRow) -> Snapshot:
@@ -48,28 +58,8 @@ def store_snapshot(session: Session, sb: Scoreboard, at: dt.datetime, trigger: s
     return row.id
 
 
-def latest_snapshots(session: Session) -> dict[str, Snapshot]:
-    latest = (
-        select(func.max(EvaluationSnapshotRow.id).label("id"))
-        .group_by(EvaluationSnapshotRow.hotline_id)
-        .subquery()
-    )
-    rows = session.scalars(select(EvaluationSnapshotRow).join(latest, latest.c.id == EvaluationSnapshotRow.id))
-    return {r.hotline_id: _snapshot(r) for r in rows}
-
-
-def snapshot_history(session: Session, hotline_id: str, limit: int = 100) -> list[Snapshot]:
-    rows = session.scalars(
-        select(EvaluationSnapshotRow)
-        .where(EvaluationSnapshotRow.hotline_id == hotline_id)
-        .order_by(EvaluationSnapshotRow.id.desc())
-        .limit(limit)
-    )
-    return [_snapshot(r) for r in rows]
-
-
 def latest_snapshots_reusing(session: Session, known: dict[str, Snapshot]) -> dict[str, Snapshot]:
-    """Like :func:`latest_snapshots`, but decodes only the snapshots not in ``known``
+    """The latest snapshot of each hotline; decodes only those not in ``known`` (same id)
     (the exporter refreshes often; a snapshot changes about once a day)."""
     ids = dict(
         session.execute(

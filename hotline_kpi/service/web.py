@@ -22,31 +22,34 @@ from starlette.routing import Route
 
 from hotline_kpi import __version__
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.domain import Status
-from hotline_kpi.formatting import fmt_target, fmt_value
+from hotline_kpi.domain import Status, Window
+from hotline_kpi.forecast import PaceStatus
+from hotline_kpi.formatting import fmt_required, fmt_target, fmt_value
 from hotline_kpi.i18n import Lang, t
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.settings import Settings
+from hotline_kpi.snapshot import ProjectionDoc, ResultDoc
 
 TEMPLATES = Path(__file__).parent / "templates"
 _PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
 
 
-def _outlook(pr: dict[str, Any] | None, unit: str, lang: Lang) -> dict[str, str] | None:
+def _outlook(pr: ProjectionDoc | None, unit: str, lang: Lang) -> dict[str, str] | None:
     """The year-end projection cell: projected value, outlook and the pace still required."""
     if pr is None:
         return None
-    required = pr.get("required_value")
-    if required is None:
-        req = ""
-    elif pr.get("required_unit") == "requests_per_day":
-        req = f"{required:,.0f}{t('per_day', lang)}"
-    else:
-        req = fmt_value(required, unit, lang)
-    return {"value": fmt_value(pr.get("projected_value"), unit, lang), "status": pr.get("pace_status", ""),
-            "status_text": t(pr.get("pace_status", "insufficient_data"), lang), "required": req,
-            "note": pr.get("note_zh" if lang == "zh" else "note_en") or ""}
+    req = fmt_required(pr.required_value, pr.required_unit, unit, lang) or ""
+    pace = pr.pace_status
+    return {"value": fmt_value(pr.projected_value, unit, lang), "status": "" if pace is None else pace.value,
+            "status_text": t((pace or PaceStatus.INSUFFICIENT_DATA).value, lang), "required": req,
+            "note": pr.note_zh if lang == "zh" else pr.note_en}
+
+
+def _status(r: ResultDoc | None) -> str:
+    """A result's status for the page: no result or no status is no data."""
+    status = None if r is None else r.status
+    return (status or Status.NO_DATA).value
 
 
 def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
@@ -96,34 +99,32 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         lang = lang_of(request)
         boards = []
         for hid, snap in sorted(cache.model.snapshots.items()):
-            p = snap.payload
-            as_of = dt.date.fromisoformat(p["as_of"])
-            cat = catalogues.get(hid, as_of.year)
+            doc = snap.doc
+            assert doc.as_of is not None, f"{hid}: snapshot {snap.id} has no as-of date"
+            cat = catalogues.get(hid, doc.as_of.year)
             if cat is None:
                 continue
-            by_key = {(r["id"], r["window"]): r for r in p["results"]}
-            outlook = {pr["id"]: pr for pr in p.get("projections") or []}
             rows = []
             for ind in cat.quantitative:
                 cells = []
                 for w in _PAGE_WINDOWS:
-                    r = by_key.get((ind.id, w), {})
-                    cells.append({"window": w, "text": fmt_value(r.get("value"), ind.unit, lang),
-                                  "status": r.get("status", Status.NO_DATA.value)})
-                ytd = by_key.get((ind.id, "year_to_date"), {})
+                    r = doc.result(ind.id, w)
+                    cells.append({"window": w, "text": fmt_value(None if r is None else r.value, ind.unit, lang),
+                                  "status": _status(r)})
+                ytd = doc.result(ind.id, Window.YEAR_TO_DATE)
                 rows.append({
                     "id": ind.id, "name": ind.level3 if lang == "zh" else ind.name_en,
                     "target": fmt_target(ind, lang), "cells": cells,
-                    "status": ytd.get("status", "no_data"), "status_text": t(ytd.get("status", "no_data"), lang),
-                    "days": ytd.get("days_with_data", 0),
-                    "projected": _outlook(outlook.get(ind.id), ind.unit, lang),
+                    "status": _status(ytd), "status_text": t(_status(ytd), lang),
+                    "days": 0 if ytd is None else ytd.days_with_data,
+                    "projected": _outlook(doc.projection(ind.id), ind.unit, lang),
                 })
-            comp = p.get("completeness") or {}
+            comp = doc.completeness
             boards.append({
                 "hotline": cat.hotline.name if lang == "zh" else cat.hotline.name_en, "id": hid,
-                "as_of": p["as_of"], "data_date": p.get("data_date") or "—",
-                "completeness": f"{comp.get('days_with_data', 0)}/{comp.get('days_elapsed', 0)}",
-                "completeness_pct": f"{100 * (comp.get('ratio') or 0):.1f}%",
+                "as_of": doc.as_of.isoformat(), "data_date": "—" if doc.data_date is None else doc.data_date.isoformat(),
+                "completeness": f"{comp.days_with_data}/{comp.days_elapsed}",
+                "completeness_pct": f"{100 * (comp.ratio or 0):.1f}%",
                 "evaluated_at": snap.evaluated_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
                 "rows": rows,
             })

@@ -86,7 +86,7 @@ def window_aggregates(
     disjoint segments and each window is the union of the segments from its start on.
     One grouped scan sums each formula per (hotline, segment); the windows are then
     added up from at most six segment rows. Must equal
-    :func:`hotline_kpi.evaluate.aggregates_from_rows` on the same rows (float sums up to
+    :func:`hotline_kpi.aggregate.aggregates_from_rows` on the same rows (float sums up to
     rounding). ``formulas`` maps an indicator id to its formula. A hotline without any
     row in the span gets no aggregates.
     """

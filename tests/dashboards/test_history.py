@@ -16,7 +16,7 @@ import pytest
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import COUNTERS, DailyCounters
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.history import COUNTER, TARGET, VALUE, day_start, export_openmetrics
+from hotline_kpi.backfill import COUNTER, TARGET, VALUE, day_start, export_openmetrics
 from tests.conftest import TARGETS
 from tests.dashboards.conftest import DemoDatabase
 from tests.dashboards.prometheus import binary, start_prometheus

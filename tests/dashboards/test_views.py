@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import Window
+from hotline_kpi.evaluation import load_scoreboard
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.scoreboard import load_scoreboard
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine, read_session, write_session

@@ -26,15 +26,17 @@ from typing import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from hotline_kpi.aggregate import aggregates_from_rows
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import COUNTERS, DailyCounters, Status, Window
-from hotline_kpi.evaluate import aggregates_from_rows, evaluate, scoreboard_to_json
+from hotline_kpi.evaluate import evaluate
+from hotline_kpi.evaluation import load_scoreboard
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.pipeline import ingest_file
-from hotline_kpi.scoreboard import load_scoreboard
 from hotline_kpi.settings import Settings
-from hotline_kpi.store import sums
+from hotline_kpi.snapshot import scoreboard_to_json
+from hotline_kpi.store import sums as store_sums
 from hotline_kpi.store.db import make_engine, read_session
 from tests.conftest import SHANGHAI, TARGETS, TZ
 from tests.reliability.test_properties_parsers import Call, call_days, csv_bytes, expected_counters
@@ -275,7 +277,7 @@ def evaluate_in_order(files: list[tuple[str, str, bytes]], order: list[int], fol
             assert outcome.status == "loaded"
         with read_session(engine) as s:
             board = scoreboard_to_json(load_scoreboard(s, CATALOGUES, FORMULAS, SHANGHAI, D(2019, 12, 31)))
-            daily = [(r.day, dict(r.values)) for r in sums.daily_counters(s, SHANGHAI, D(2019, 1, 1), D(2019, 12, 31))]
+            daily = [(r.day, dict(r.values)) for r in store_sums.daily_counters(s, SHANGHAI, D(2019, 1, 1), D(2019, 12, 31))]
         return board, daily
     finally:
         engine.dispose()

@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DailyCounters, ParsedFile
-from hotline_kpi.evaluate import aggregate_rows
+from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula
 from hotline_kpi.ingest.queue_log import calls as queue_calls
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords

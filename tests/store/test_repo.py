@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from sqlalchemy import func, select
 
 from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile, WINDOWS
-from hotline_kpi.evaluate import aggregates_from_rows
+from hotline_kpi.aggregate import aggregates_from_rows
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from hotline_kpi.store import migrate, provenance, sums

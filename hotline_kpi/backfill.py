@@ -1,4 +1,4 @@
-"""The daily history as OpenMetrics text with timestamps, for a Prometheus backfill.
+"""The backfill: the daily history as OpenMetrics text with timestamps, for Prometheus.
 
 The exporter shows current state only: Prometheus drops scraped samples older than its
 head block, so a day's figures cannot be scraped "as of" that day (observability.md).
@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 from hotline_kpi.catalogue import Catalogue
 from hotline_kpi.domain import COUNTERS, DailyCounters, Window
-from hotline_kpi.evaluate import aggregate_rows, evaluate_window
+from hotline_kpi.aggregate import aggregate_rows
+from hotline_kpi.evaluate import evaluate_window
 from hotline_kpi.formulas import FormulaSettings
 
 VALUE = "hotline_kpi_daily_indicator_value"
@@ -74,15 +75,9 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def daily_samples(
-    hotline_id: str,
-    zone: ZoneInfo,
-    rows: Iterable[DailyCounters],
-    catalogue_for: Callable[[int], Catalogue | None],
-    settings: FormulaSettings,
-    first: dt.date,
-    last: dt.date,
-) -> list[Sample]:
+def daily_samples(hotline_id: str, zone: ZoneInfo, rows: Iterable[DailyCounters],
+                  catalogue_for: Callable[[int], Catalogue | None], settings: FormulaSettings, first: dt.date,
+                  last: dt.date) -> list[Sample]:
     """Every sample of ``first``..``last`` (both inclusive), grouped by metric family,
     then by series, each series in time order (as OpenMetrics requires).
 

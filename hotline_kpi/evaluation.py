@@ -1,29 +1,29 @@
-"""Scoreboards from the store: the SQL window sums fed to the pure evaluation."""
+"""The store-backed evaluation: the SQL window sums, daily rows and spending of one
+hotline fed to the pure evaluation (:mod:`hotline_kpi.evaluate`), forecast and budget."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from sqlalchemy.orm import Session
 
-from dataclasses import dataclass
-from typing import Any
-
+from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate, scoreboard_to_json
-from hotline_kpi.forecast import Projection, project, projection_to_json
 from hotline_kpi.domain import Window
+from hotline_kpi.evaluate import Scoreboard, WindowResult, build_scoreboard, evaluate
+from hotline_kpi.forecast import Projection, project
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.report.build import Execution, execution_of
-from hotline_kpi.store import repo
+from hotline_kpi.snapshot import extras_to_json, scoreboard_to_json
+from hotline_kpi.store import sums
 
 
 def default_as_of(session: Session, hotline_id: str, today: dt.date) -> dt.date:
     """The last day with data, but never today or later (today's figures are incomplete);
     yesterday when the hotline has no data up to then."""
     yesterday = today - dt.timedelta(days=1)
-    return repo.last_data_day(session, hotline_id, not_after=yesterday) or yesterday
+    return sums.last_data_day(session, hotline_id, not_after=yesterday) or yesterday
 
 
 def load_scoreboard(
@@ -44,10 +44,7 @@ class Evaluation:
     def extra_json(self) -> dict[str, Any]:
         """The keys the projections and budget execution add to the scoreboard JSON
         (docs/forecast.md, docs/report.md)."""
-        out: dict[str, Any] = {"projections": [projection_to_json(p) for p in self.projections]}
-        if self.budget is not None:
-            out["budget"] = budget_to_json(self.budget, self.scoreboard.as_of)
-        return out
+        return extras_to_json(self.projections, self.budget, self.scoreboard.as_of)
 
     def to_json(self) -> dict[str, Any]:
         return {**scoreboard_to_json(self.scoreboard), **self.extra_json()}
@@ -66,36 +63,22 @@ def load_evaluation(
     stored, the previous year's daily rows) of one hotline."""
     catalogue = catalogues.for_year(hotline_id, as_of.year)
     fmap = {i.id: i.formula_for(formulas) for i in catalogue.quantitative}
-    aggregates = repo.window_aggregates(session, [hotline_id], as_of, fmap)[hotline_id]
-    rows = repo.daily_counters(session, hotline_id, dt.date(as_of.year, 1, 1), as_of)
+    aggregates = sums.window_aggregates(session, [hotline_id], as_of, fmap)[hotline_id]
+    rows = sums.daily_counters(session, hotline_id, dt.date(as_of.year, 1, 1), as_of)
     board = build_scoreboard(catalogue, formulas, aggregates, rows, as_of, hotline_id)
     if not with_projections:
         return Evaluation(board)
-    previous = repo.daily_counters(session, hotline_id, dt.date(as_of.year - 1, 1, 1), dt.date(as_of.year - 1, 12, 31))
+    previous = sums.daily_counters(session, hotline_id, dt.date(as_of.year - 1, 1, 1), dt.date(as_of.year - 1, 12, 31))
     budget = None
     spending: dict[tuple[int, str], float] = {}
     if catalogue.project is not None and catalogue.project.budget_lines:
-        spending = {k: v for k, v in repo.monthly_spending(session, hotline_id, as_of.year).items()
+        spending = {k: v for k, v in sums.monthly_spending(session, hotline_id, as_of.year).items()
                     if k[0] <= as_of.month}
     if spending:  # no ledger loaded: no execution figures (not "0% executed")
         ytd_requests = next((r.value for r in board.results
                              if r.indicator_id == "requests_accepted" and r.window == Window.YEAR_TO_DATE), None)
         budget = execution_of(catalogue, spending, ytd_requests)
     return Evaluation(board, project(catalogue, formulas, rows, as_of, previous_year_rows=previous), budget)
-
-
-def budget_to_json(e: Execution, as_of: dt.date) -> dict[str, Any]:
-    """Budget execution up to the as-of month: per line and in all, against an even pace."""
-    return {
-        "budget_yuan": e.budget_yuan,
-        "executed_yuan": e.executed_yuan,
-        "execution_rate": e.rate,
-        "even_pace_yuan": e.even_pace_yuan(as_of.month),
-        "cost_per_request_yuan": e.cost_per_request,
-        "lines": [{"id": ln.id, "name": ln.name, "budget_yuan": ln.budget_yuan, "executed_yuan": ln.executed_yuan,
-                   "execution_rate": ln.rate} for ln in e.lines],
-        "monthly_yuan": list(e.monthly_yuan),
-    }
 
 
 def evaluate_many(
@@ -114,7 +97,7 @@ def evaluate_many(
     for hids in by_shape.values():
         cat0 = catalogues.for_year(hids[0], as_of.year)
         fmap = {i.id: i.formula_for(formulas) for i in cat0.quantitative}
-        sums = repo.window_aggregates(session, hids, as_of, fmap)
+        by_hotline = sums.window_aggregates(session, hids, as_of, fmap)
         for hid in hids:
-            out[hid] = evaluate(catalogues.for_year(hid, as_of.year), formulas, sums[hid], as_of)
+            out[hid] = evaluate(catalogues.for_year(hid, as_of.year), formulas, by_hotline[hid], as_of)
     return out
