@@ -17,17 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
-from hotline_kpi.files import describe_location, read_yaml
+from hotline_kpi.files import ConfigFileError, describe_location, read_yaml
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
 
 
-class CatalogueError(ValueError):
+class CatalogueError(ConfigFileError):
     """A catalogue file is unreadable or invalid; the message names file, indicator and field."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = problems
-        super().__init__(f"{path}: invalid target catalogue:\n" + "\n".join(f"  - {p}" for p in problems))
+    what = "target catalogue"
 
 
 class _Model(BaseModel):

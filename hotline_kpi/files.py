@@ -53,6 +53,18 @@ def display_name(name: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in raw)
 
 
+class ConfigFileError(ValueError):
+    """A config file is unreadable or invalid; ``problems`` name each place (what, field)."""
+
+    #: What the file is, in the message: "invalid <what>".
+    what = "config file"
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: invalid {self.what}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
 def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
     """Parse a YAML config file; an unreadable or malformed one raises ``error(path, [why])``."""
     import yaml

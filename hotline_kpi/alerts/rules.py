@@ -20,7 +20,7 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.domain import Window
-from hotline_kpi.files import describe_location, read_yaml
+from hotline_kpi.files import ConfigFileError, describe_location, read_yaml
 from hotline_kpi.settings import check_address
 
 class Condition(StrEnum):
@@ -35,13 +35,10 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
-class RulesError(ValueError):
+class RulesError(ConfigFileError):
     """The rules file is unreadable or invalid; the message names file, rule and field."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = problems
-        super().__init__(f"{path}: invalid alert rules:\n" + "\n".join(f"  - {p}" for p in problems))
+    what = "alert rules"
 
 
 class _Model(BaseModel):
