@@ -33,7 +33,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
-from hotline_kpi.alerts.outbox import aware
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.service.jobs import EVALUATE_DAILY
@@ -105,13 +104,13 @@ class Outbox:
     def events(self) -> list[dict[str, Any]]:
         with read_session(self.engine) as s:
             return [{"id": e.id, "processed_at": e.processed_at, "outcome": e.outcome, "attempts": e.attempts,
-                     "next_attempt_at": aware(e.next_attempt_at), "deliver_by": aware(e.deliver_by),
+                     "next_attempt_at": e.next_attempt_at, "deliver_by": e.deliver_by,
                      "recipients": json.loads(e.recipients)}
                     for e in s.scalars(select(AlertEventRow).order_by(AlertEventRow.id))]
 
     def deliveries(self) -> list[dict[str, Any]]:
         with read_session(self.engine) as s:
-            return [{"event": d.event_id, "recipient": d.recipient, "attempt": d.attempt, "at": aware(d.at),
+            return [{"event": d.event_id, "recipient": d.recipient, "attempt": d.attempt, "at": d.at,
                      "outcome": d.outcome, "code": d.code, "error": d.error}
                     for d in s.scalars(select(AlertDeliveryRow).order_by(AlertDeliveryRow.id))]
 
