@@ -21,12 +21,11 @@ from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import DailyCountersRow, HotlineRow
-from tests.conftest import TARGETS
+from tests.common import SHANGHAI as HOTLINE, TARGETS
 from tests.dashboards.conftest import DemoDatabase, GrafanaLogin
 
 pytestmark = pytest.mark.postgres
 
-HOTLINE = "shanghai-12345"
 VIEWS = ("grafana_hotline", "grafana_formula_settings", "grafana_indicator_target", "grafana_indicator_terms",
          "grafana_indicator_daily", "grafana_indicator_trailing_30d", "grafana_volume_cumulative")
 #: Days of the demo year worth checking: 1 January (trailing windows reach into 2018),
