@@ -24,6 +24,15 @@ from tests.pg import Cluster, start_cluster
 from tests.processes import DemoTemplate, build_demo_template
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``system`` tests form one xdist group: with ``-n 2 --dist loadgroup`` (``make
+    test``) they run on one worker, one after the other, as without xdist; the in-process
+    tests run on the other worker meanwhile."""
+    for item in items:
+        if item.get_closest_marker("system") is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("system"))
+
+
 @pytest.fixture(scope="session")
 def catalogues() -> CatalogueSet:
     return CatalogueSet.from_dir(TARGETS)

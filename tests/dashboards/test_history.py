@@ -120,6 +120,7 @@ CHECK_DAYS = [dt.date(2019, 1, 1), dt.date(2019, 8, 10), dt.date(2019, 9, 29),
               dt.date(2019, 12, 31)]
 
 
+@pytest.mark.system
 @pytest.mark.postgres
 def test_backfilled_history_returns_the_2019_daily_values(demo_pg: DemoDatabase, tmp_path,
                                                           request: pytest.FixtureRequest) -> None:
@@ -169,6 +170,7 @@ def test_backfilled_history_returns_the_2019_daily_values(demo_pg: DemoDatabase,
                 assert float(got) == float(rec[c]), (day, c, got, rec[c])
 
 
+@pytest.mark.system
 @pytest.mark.postgres
 def test_the_command_writes_to_standard_output_and_checks_its_range(demo_pg: DemoDatabase) -> None:
     out = run_cli(demo_pg.env, "export", "openmetrics", "--from", "2019-12-30", "--to", "2019-12-31",

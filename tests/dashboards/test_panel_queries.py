@@ -31,7 +31,7 @@ from tests.dashboards.prometheus import PrometheusProcess, start_prometheus, wai
 from tests.common import ROOT, SHANGHAI as HOTLINE, TZ
 from tests.processes import ServeProcess, start_serve
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.system]
 
 PROMETHEUS_CONFIG = ROOT / "config" / "prometheus" / "prometheus.yml"
 #: The time range the SQL panels are checked over: the demo year, as Grafana sends an

@@ -88,12 +88,14 @@ def _check_against_evaluate(engine: Engine, catalogues: CatalogueSet, settings: 
             assert _same(row["denominator"], r.denominator, ""), where
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("day", DEMO_DAYS, ids=str)
 def test_daily_and_trailing_30d_views_equal_evaluate(demo_engine: Engine, catalogues: CatalogueSet,
                                                       day: dt.date) -> None:
     _check_against_evaluate(demo_engine, catalogues, FormulaSettings(), day)
 
 
+@pytest.mark.system
 def test_the_cumulative_volume_is_the_year_to_date_value_against_its_pace(demo_engine: Engine,
                                                                           catalogues: CatalogueSet) -> None:
     rows = {r["day"]: r for r in _rows(demo_engine, "SELECT * FROM grafana_volume_cumulative WHERE hotline = :h",
@@ -175,6 +177,7 @@ def test_without_a_stored_evaluation_the_views_have_values_but_no_targets(pg_url
         engine.dispose()
 
 
+@pytest.mark.system
 # --- the role -------------------------------------------------------------------------
 
 def test_the_grafana_role_reads_the_views_and_nothing_else(grafana_login: GrafanaLogin) -> None:

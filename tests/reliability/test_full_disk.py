@@ -24,6 +24,9 @@ from tests.reliability.support import FAST_SCANS, attempts, counts, drop, errors
 from tests.processes import service_env, start_serve
 from tests.test_cli import REPORT
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 @pytest.fixture
 def small_var(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """``tmp_path/var`` as a 512 KiB tmpfs, unmounted at the end."""

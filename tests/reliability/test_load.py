@@ -44,6 +44,9 @@ from hotline_kpi.store.models import IngestRow
 from tests.reliability.support import drop, wait_for
 from tests.processes import ServeProcess, http_get, prepare_demo, start_serve
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 #: Seconds of load per endpoint (the whole test stays well under a minute).
 LOAD_SECONDS = 10
 #: The service's inbox scan interval during the test.

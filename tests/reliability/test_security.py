@@ -154,6 +154,7 @@ def _assert_no_secret(where: str, data: bytes | str) -> None:
         assert secret not in text, f"secret {secret[:8]}... found in {where}"
 
 
+@pytest.mark.system
 @pytest.mark.postgres
 def test_a_served_postgresql_store_leaks_no_secret_and_serves_no_file(pg_url, tmp_path, request):
     # The throwaway cluster trusts loopback, so a password in the URL is accepted and unused.

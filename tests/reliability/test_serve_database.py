@@ -33,6 +33,9 @@ from tests.reliability.support import attempts, counts, drop, metric, raw_get, w
 from tests.processes import ServeProcess, service_env, start_serve
 from tests.test_cli import REPORT
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 HEADER = REPORT.splitlines()[0]
 #: A second daily report: one day after the first report's last (2019-01-04).
 FEB = HEADER + "\n2019-02-01,11500,10200,9500,7.0,9500,5300,4200,170,410,377\n"

@@ -45,6 +45,9 @@ from tests.common import TARGETS, UTC, ZONE
 from tests.reliability.support import counts, drop, wait_for
 from tests.processes import DemoTemplate, ServeProcess, free_port, prepare_demo, run_cli, service_env, start_serve
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 
 # --- mail --------------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ from tests.reliability.support import (
 from tests.processes import DemoTemplate, ServeProcess, kill_group, prepare_demo, run_cli, service_env, start_serve
 from tests.test_cli import REPORT
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 EVALUATE_DAILY = "evaluate_daily"
 INBOX_SCAN = "inbox_scan"
 

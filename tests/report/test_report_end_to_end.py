@@ -17,6 +17,9 @@ from openpyxl import load_workbook
 from tests.common import TARGETS
 from tests.processes import DemoTemplate, prepare_demo, run_cli
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 LINES = {"basic_operation": 19_030_000, "platform": 9_480_000, "agent_staffing": 95_890_000, "taxes": 8_940_000}
 EVIL = {"connection_rate": "=1+1", "average_answer_seconds": "+SUM(A1:A3)", "cost_control": "-2+3",
         "service_reach": "@cmd|' /C calc'!A0", "satisfaction_rate": "\t=HYPERLINK(\"http://x\")"}

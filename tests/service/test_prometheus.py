@@ -35,6 +35,9 @@ import yaml
 from tests.common import ROOT, SHANGHAI as HOTLINE, ZONE
 from tests.processes import DemoTemplate, ServeProcess, Started, prepare_demo, run_cli, start_process, start_serve
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 PROM_DIR = ROOT / "config" / "prometheus"
 PROM_CONFIG = PROM_DIR / "prometheus.yml"
 RULES = PROM_DIR / "rules" / "hotline-kpi.rules.yml"

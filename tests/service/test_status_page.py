@@ -26,6 +26,9 @@ from hotline_kpi.catalogue import CatalogueSet
 from tests.common import SHANGHAI as HOTLINE
 from tests.processes import DemoTemplate, ServeProcess, prepare_demo, run_cli, start_serve
 
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
