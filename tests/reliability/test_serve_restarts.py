@@ -102,7 +102,7 @@ def _url(base: Path) -> str:
 def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_loads_the_file_once(
         tmp_path, sqlite_url, request):
     """A ``serve`` killed (SIGKILL, whole process group) while its inbox parses a queue_log
-    of 120,000 calls: every data table is unchanged, the file is still in the inbox byte
+    of 480,000 calls: every data table is unchanged, the file is still in the inbox byte
     for byte (neither archived nor quarantined); a restarted ``serve`` loads it whole into
     one ingest row and archives it; the same content dropped again is only "already
     loaded" (no second ingest row, no table grows)."""
@@ -111,7 +111,7 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     quarantine, originals = tmp_path / "var" / "quarantine", tmp_path / "var" / "originals"
     big = tmp_path / "queue_log"
     lines: list[str] = []
-    for i in range(120_000):
+    for i in range(480_000):
         lines += answered(f"c{i}", i * 2, wait=3 + i % 20, talk=40)
     write(big, lines)
     digest = _sha(big)
