@@ -23,8 +23,9 @@ demo: setup
 test-deps:
 	bash .ci/install-test-deps
 
+## Two workers: the `system` tests (real serve, Prometheus, ...) run one at a time on one of them.
 test: test-deps setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 	bash .ci/audit
 
 ## pip-audit over the installed versions (fails on a known vulnerability; says NOT AUDITED

@@ -1,6 +1,6 @@
-"""Shared fixtures: the real target catalogue, and the store on SQLite and PostgreSQL.
-
-Tests use the hotline's own zone (Asia/Shanghai), never UTC, so zone bugs show.
+"""Shared fixtures: the real target catalogue, the store on SQLite and PostgreSQL, and the
+demo year's store made once per session (constants: tests/common.py; processes:
+tests/processes.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,18 @@ from hotline_kpi.clock import FixedClock
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine
+from tests.common import TARGETS, TZ
 from tests.pg import Cluster, start_cluster
+from tests.processes import DemoTemplate, build_demo_template
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ROOT / "config" / "targets"
-SHANGHAI = "shanghai-12345"
-TZ = dt.timezone(dt.timedelta(hours=8))
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``system`` tests form one xdist group: with ``-n 2 --dist loadgroup`` (``make
+    test``) they run on one worker, one after the other, as without xdist; the in-process
+    tests run on the other worker meanwhile."""
+    for item in items:
+        if item.get_closest_marker("system") is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("system"))
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +52,13 @@ def settings(tmp_path: Path) -> Settings:
         targets_dir=TARGETS,
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoTemplate:
+    """``hotline-kpi demo --raw-from 13`` run once per session (per xdist worker); tests
+    take a private copy of it with ``tests.processes.prepare_demo``."""
+    return build_demo_template(tmp_path_factory.mktemp("demo-template") / "base")
 
 
 # --- databases -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from hotline_kpi.catalogue import CatalogueError, CatalogueSet, load_catalogue
 from hotline_kpi.domain import Comparator
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 
 SEED = TARGETS / "shanghai-12345-2019.yaml"
 

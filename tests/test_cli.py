@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +16,8 @@ from hotline_kpi.cli.app import App
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import IngestRow, SourceDayRow
-from tests.conftest import ROOT, TARGETS
+from tests.common import ROOT, TARGETS
+from tests.processes import PYTHON_M, run_cli
 
 NOW = __import__("datetime").datetime(2020, 3, 1, 9, 0, tzinfo=__import__("datetime").timezone.utc)
 QUANTITATIVE = ["全年12345热线平台受理量", "热线接通率", "话务员一次性解答率", "话务员有责退单率", "电话接通时长",
@@ -188,7 +188,7 @@ def test_invalid_settings_are_reported_at_start(run, monkeypatch):
 
 
 def test_python_dash_m_runs_the_cli():
-    proc = subprocess.run([sys.executable, "-m", "hotline_kpi", "--help"], capture_output=True, text=True, cwd=ROOT)
+    proc = run_cli(os.environ, "--help", cwd=ROOT, command=PYTHON_M, check=False)
     assert proc.returncode == 0 and "ingest" in proc.stdout and "evaluate" in proc.stdout
 
 

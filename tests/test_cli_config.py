@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
 from hotline_kpi.settings import load_settings
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 
 
 @pytest.fixture

@@ -29,10 +29,10 @@ from hotline_kpi.forecast import (
 )
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.snapshot import projection_to_json
+from tests.common import SHANGHAI as HOTLINE
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
 CATALOGUE_2020 = CATALOGUE.model_copy(update={"year": 2020})
-HOTLINE = "shanghai-12345"
 DEFAULTS = FormulaSettings()
 D = dt.date
 TARGETED = ("requests_accepted", "connection_rate", "first_contact_resolution_rate",

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -32,11 +31,10 @@ from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY, Settings
 from hotline_kpi.store import provenance
 from hotline_kpi.store.db import make_engine, write_session
-from tests.conftest import TARGETS
-from tests.pg import free_port
+from tests.common import TARGETS, ZONE
+from tests.processes import free_port
 
 SH = "shanghai-12345"
-ZONE = ZoneInfo("Asia/Shanghai")
 OFFICE, DIRECTOR, OPS = "office@example.org", "director@example.org", "ops@example.org"
 
 RULES = f"""

@@ -15,7 +15,7 @@ from hotline_kpi.service.jobs import EVALUATE_DAILY
 from hotline_kpi.service.runtime import Service
 from hotline_kpi.settings import Settings
 from tests.alerts.conftest import OPS, World, load_days, local, rates
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 
 
 def test_the_service_judges_alerts_when_it_evaluates_and_schedules_delivery(world: World):

@@ -17,7 +17,7 @@ from hotline_kpi.clock import FixedClock
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import AlertEventRow
 from tests.alerts.conftest import OPS, SmtpServer, World, local, make_settings
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 
 
 @pytest.fixture

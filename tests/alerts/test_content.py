@@ -16,7 +16,7 @@ from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import DailyCounters
 from hotline_kpi.formulas import FormulaSettings
 from tests.alerts.conftest import OFFICE, SH, SmtpServer, World, local, make_settings, rates
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 
 
 def figures(**extra) -> dict:

@@ -10,7 +10,7 @@ from hotline_kpi.alerts.rules import Condition, RulesError, Severity, check_agai
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import Window
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
-from tests.conftest import ROOT
+from tests.common import ROOT
 
 SHIPPED = ROOT / "config" / "alerts.yaml"
 

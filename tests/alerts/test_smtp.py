@@ -22,7 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from hotline_kpi.alerts.smtp import SmtpTransport, build_message
 from hotline_kpi.settings import SmtpSettings
 from tests.alerts.conftest import DIRECTOR, OFFICE, SmtpServer, local
-from tests.pg import free_port
+from tests.processes import free_port
 
 SECRET = "pä$$-wörd-never-logged"  # non-ASCII: sent as UTF-8 AUTH PLAIN (smtplib itself cannot)
 ASCII_SECRET = "plain-ascii-secret"

@@ -24,9 +24,9 @@ from hotline_kpi.clock import FixedClock
 from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 from tests.pg import Cluster
-from tests.service.helpers import run_cli, service_env
+from tests.processes import run_cli, service_env
 
 GRAFANA_ROLE = "hotline_kpi_grafana"
 #: The service evaluates "as of the last day with data, not after yesterday": in 2020 that

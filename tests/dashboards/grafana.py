@@ -12,12 +12,11 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import yaml
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 DASHBOARDS = ROOT / "dashboards"
 PROVISIONING = ROOT / "config" / "grafana" / "provisioning"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -19,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.service.helpers import free_port, stop_process
+from tests.processes import Started, start_process
 
 
 def binary(name: str) -> str:
@@ -34,11 +33,7 @@ class PrometheusError(AssertionError):
 
 
 @dataclass
-class PrometheusProcess:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
+class PrometheusProcess(Started):
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -67,48 +62,23 @@ class PrometheusProcess:
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
         return self.api("query_range", {"query": expr, "start": start, "end": end, "step": step})["result"]
 
-    def stop(self, timeout: float = 20) -> None:
-        stop_process(self.proc, timeout)
-
 
 def start_prometheus(config: Path, data_dir: Path, log_dir: Path,
                      addfinalizer: Callable[[Callable[[], object]], object], *args: str,
                      ready_timeout: float = 60) -> PrometheusProcess:
     """Start Prometheus with ``config`` and storage ``data_dir``; wait (bounded) for /-/ready."""
     exe = binary("prometheus")
-    for attempt in range(2):
-        port = free_port()
-        log_path = log_dir / f"prometheus-{port}.log"
-        log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the finalizer
-        proc = subprocess.Popen(
-            [exe, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
-             f"--web.listen-address=127.0.0.1:{port}", *args],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        prom = PrometheusProcess(proc, port, log_path)
 
-        def _finalize(prom: PrometheusProcess = prom, log_file=log_file) -> None:
-            try:
-                prom.stop()
-            finally:
-                log_file.close()
+    def ready(prom: Started) -> str | None:
+        with urllib.request.urlopen(prom.url("/-/ready"), timeout=2) as resp:  # type: ignore[attr-defined]
+            return None if resp.status == 200 else f"/-/ready: {resp.status}"
 
-        addfinalizer(_finalize)
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(prom.url("/-/ready"), timeout=2) as resp:
-                    if resp.status == 200:
-                        return prom
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.2)
-        if proc.poll() is not None and attempt == 0 and "address already in use" in prom.log():
-            continue
-        prom.stop()
-        raise PrometheusError(f"prometheus on port {port} not ready within {ready_timeout:g} s "
-                              f"(exit status {proc.poll()})\n--- log\n{prom.log()}")
-    raise AssertionError("unreachable")
+    prom = start_process(lambda port: [exe, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+                                       f"--web.listen-address=127.0.0.1:{port}", *args],
+                         log_dir=log_dir, name="prometheus", addfinalizer=addfinalizer, ready=ready,
+                         ready_timeout=ready_timeout, make=PrometheusProcess)
+    assert isinstance(prom, PrometheusProcess)
+    return prom
 
 
 def wait_for(prom: PrometheusProcess, expr: str, what: str, timeout: float = 60) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from hotline_kpi.catalogue import CatalogueSet
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 from tests.dashboards import grafana
 
 DASHBOARDS = grafana.load_dashboards()

@@ -28,17 +28,16 @@ from hotline_kpi.store.db import make_engine
 from tests.dashboards import grafana
 from tests.dashboards.conftest import DemoDatabase, GrafanaLogin
 from tests.dashboards.prometheus import PrometheusProcess, start_prometheus, wait_for
-from tests.service.helpers import ROOT, ServeProcess, start_serve
+from tests.common import ROOT, SHANGHAI as HOTLINE, TZ
+from tests.processes import ServeProcess, start_serve
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.system]
 
-HOTLINE = "shanghai-12345"
 PROMETHEUS_CONFIG = ROOT / "config" / "prometheus" / "prometheus.yml"
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 #: The time range the SQL panels are checked over: the demo year, as Grafana sends an
 #: absolute range picked in the dashboard's zone (to = the last millisecond of the day).
-FROM_2019 = dt.datetime(2019, 1, 1, tzinfo=SHANGHAI)
-TO_2019 = dt.datetime(2019, 12, 31, 23, 59, 59, 999000, tzinfo=SHANGHAI)
+FROM_2019 = dt.datetime(2019, 1, 1, tzinfo=TZ)
+TO_2019 = dt.datetime(2019, 12, 31, 23, 59, 59, 999000, tzinfo=TZ)
 VARIABLES = {"hotline": HOTLINE}
 
 DASHBOARDS = grafana.load_dashboards()
@@ -189,8 +188,8 @@ def test_the_2019_sql_panels_chart_the_whole_year(reader: Engine) -> None:
     with reader.connect() as conn:
         times = [r[0] for r in conn.exec_driver_sql(sql)]
     assert len(times) == 365
-    assert times[0].astimezone(SHANGHAI) == FROM_2019
-    assert times[-1].astimezone(SHANGHAI) == dt.datetime(2019, 12, 31, tzinfo=SHANGHAI)
+    assert times[0].astimezone(TZ) == FROM_2019
+    assert times[-1].astimezone(TZ) == dt.datetime(2019, 12, 31, tzinfo=TZ)
 
 
 def test_template_variables_resolve_to_the_demo_hotline(stack: Stack, reader: Engine) -> None:

@@ -21,12 +21,11 @@ from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import DailyCountersRow, HotlineRow
-from tests.conftest import TARGETS
+from tests.common import SHANGHAI as HOTLINE, TARGETS
 from tests.dashboards.conftest import DemoDatabase, GrafanaLogin
 
 pytestmark = pytest.mark.postgres
 
-HOTLINE = "shanghai-12345"
 VIEWS = ("grafana_hotline", "grafana_formula_settings", "grafana_indicator_target", "grafana_indicator_terms",
          "grafana_indicator_daily", "grafana_indicator_trailing_30d", "grafana_volume_cumulative")
 #: Days of the demo year worth checking: 1 January (trailing windows reach into 2018),
@@ -89,12 +88,14 @@ def _check_against_evaluate(engine: Engine, catalogues: CatalogueSet, settings: 
             assert _same(row["denominator"], r.denominator, ""), where
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("day", DEMO_DAYS, ids=str)
 def test_daily_and_trailing_30d_views_equal_evaluate(demo_engine: Engine, catalogues: CatalogueSet,
                                                       day: dt.date) -> None:
     _check_against_evaluate(demo_engine, catalogues, FormulaSettings(), day)
 
 
+@pytest.mark.system
 def test_the_cumulative_volume_is_the_year_to_date_value_against_its_pace(demo_engine: Engine,
                                                                           catalogues: CatalogueSet) -> None:
     rows = {r["day"]: r for r in _rows(demo_engine, "SELECT * FROM grafana_volume_cumulative WHERE hotline = :h",
@@ -176,6 +177,7 @@ def test_without_a_stored_evaluation_the_views_have_values_but_no_targets(pg_url
         engine.dispose()
 
 
+@pytest.mark.system
 # --- the role -------------------------------------------------------------------------
 
 def test_the_grafana_role_reads_the_views_and_nothing_else(grafana_login: GrafanaLogin) -> None:

@@ -9,7 +9,7 @@ from typing import Iterable
 from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
 from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
-from tests.conftest import SHANGHAI, TZ
+from tests.common import SHANGHAI, TZ
 
 #: 2019-03-01 08:00 in Shanghai: times in the tests are seconds after it.
 T0 = int(dt.datetime(2019, 3, 1, 8, 0, tzinfo=TZ).timestamp())

@@ -28,23 +28,11 @@ from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.store import provenance
 from hotline_kpi.store.db import read_session
-from hotline_kpi.store.models import (
-    CallbackRow,
-    DailyCountersRow,
-    IngestRow,
-    LogMarkRow,
-    QueueCallDayRow,
-    SourceDayChannelRow,
-    SourceDayRow,
-    SourceStateRow,
-    TicketRow,
-)
-from tests.conftest import SHANGHAI
+from hotline_kpi.store.models import IngestRow
+from tests.common import DATA_TABLES, SHANGHAI
 from tests.ingest.qlog import T0, abandoned, answered, ev
 
 D1, D2 = dt.date(2019, 3, 1), dt.date(2019, 3, 2)
-TABLES = (IngestRow, SourceDayRow, SourceDayChannelRow, DailyCountersRow, TicketRow, CallbackRow, QueueCallDayRow,
-          LogMarkRow, SourceStateRow)
 
 
 def _csv(path: Path, rows: list[list[object]], encoding: str = "utf-8-sig") -> Path:
@@ -142,7 +130,7 @@ def _ingest(engine, path, settings, catalogues, clock, **kw):
 
 def _row_counts(engine) -> dict[str, int]:
     with read_session(engine) as s:
-        return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in TABLES}
+        return {t.name: s.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES}
 
 
 # --- the contract ---------------------------------------------------------------------------------------
@@ -214,7 +202,7 @@ def test_progress_is_reported_to_the_end(fmt, sqlite_engine, tmp_path, settings,
 def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clock, monkeypatch):
     from hotline_kpi.cli import cli
     from hotline_kpi.cli.app import App
-    from tests.conftest import TARGETS
+    from tests.common import TARGETS
 
     for key in list(__import__("os").environ):
         if key.startswith("HOTLINE_KPI_"):

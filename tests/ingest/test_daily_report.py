@@ -22,8 +22,8 @@ from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, Problem
 from hotline_kpi.ingest.daily_report import DailyReportIngestor
 from hotline_kpi.ingest.grid import HEADER_ALIASES
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = CatalogueSet.from_dir(ROOT / "config" / "targets")
 TODAY = dt.date(2026, 11, 26)
 D1, D2, D3 = dt.date(2019, 1, 1), dt.date(2019, 1, 2), dt.date(2019, 1, 3)

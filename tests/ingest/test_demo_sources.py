@@ -9,7 +9,7 @@ from hotline_kpi.demo_sources import write_demo_sources
 from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
-from tests.conftest import SHANGHAI
+from tests.common import SHANGHAI
 
 SCALE = 0.01
 

@@ -17,7 +17,7 @@ import pytest
 
 from hotline_kpi.demo import generate_year
 from hotline_kpi.demo_sources import queue_log_days
-from tests.conftest import ROOT
+from tests.common import ROOT
 from tests.ingest.qlog import counters, ev, load
 
 duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (pip install duckdb: the test/bench extra)")

@@ -12,7 +12,7 @@ from hotline_kpi.ingest.tickets import TicketIngestor
 from hotline_kpi.settings import TicketSettings
 from hotline_kpi.store import provenance, sums
 from hotline_kpi.store.db import read_session
-from tests.conftest import SHANGHAI
+from tests.common import SHANGHAI
 from tests.ingest import qlog
 
 HEADER = ["工单编号", "受理时间", "受理渠道", "诉求类型", "办理方式", "承办单位", "是否退单", "退单时间", "退单原因",
@@ -138,7 +138,7 @@ def test_bad_rows_are_reported_with_their_place(tmp_path, sqlite_engine, setting
 def test_a_file_without_the_needed_columns_says_which_are_missing(tmp_path):
     from hotline_kpi.catalogue import CatalogueSet
     from hotline_kpi.ingest.base import IngestContext
-    from tests.conftest import TARGETS
+    from tests.common import TARGETS
 
     cats = CatalogueSet.from_dir(TARGETS)
     ctx = IngestContext(hotline=cats.hotline(SHANGHAI), catalogues=cats, today=dt.date(2020, 1, 1))

@@ -1,40 +1,22 @@
-"""Shared by the reliability suite: a serve subprocess that need not be ready, raw HTTP,
-table counts, and the secrets planted in the environment.
+"""Shared by the reliability suite: raw HTTP, table counts, and the secrets planted in the
+environment (serve processes: tests/processes.py).
 
-Every wait is bounded and every process is stopped by a finalizer.
+Every wait is bounded.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import time
-import urllib.error
 from pathlib import Path
 from typing import Callable, Mapping
 
 from sqlalchemy import func, select
 
 from hotline_kpi.store.db import make_engine, read_session
-from hotline_kpi.store.models import (
-    CallbackRow,
-    DailyCountersRow,
-    IngestAttemptRow,
-    IngestRow,
-    LogMarkRow,
-    QueueCallDayRow,
-    SourceDayChannelRow,
-    SourceDayRow,
-    SourceStateRow,
-    SpendingRow,
-    TicketRow,
-)
-from tests.service.helpers import CLI, ServeProcess, free_port
-
-#: Every table a load writes to (as tests/ingest/test_contract.py).
-DATA_TABLES = (IngestRow, SourceDayRow, SourceDayChannelRow, DailyCountersRow, TicketRow, CallbackRow, QueueCallDayRow,
-               LogMarkRow, SourceStateRow, SpendingRow)
+from hotline_kpi.store.models import IngestAttemptRow
+from tests.common import DATA_TABLES
 
 #: Secrets planted in the environment of a serve process; none may show anywhere.
 PG_PASSWORD = "pg-PASSWORD-4f7e1c"
@@ -48,39 +30,9 @@ def counts(url: str) -> dict[str, int]:
     eng = make_engine(url)
     try:
         with read_session(eng) as s:
-            return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in DATA_TABLES}
+            return {t.name: s.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES}
     finally:
         eng.dispose()
-
-
-def start_alive(env: Mapping[str, str], base: Path, addfinalizer: Callable[[Callable[[], object]], object],
-                *args: str, timeout: float = 60) -> ServeProcess:
-    """``hotline-kpi serve`` on a free loopback port, waited for until /healthz answers
-    (at most ``timeout`` s; not /readyz: the store may be empty or down on purpose)."""
-    port = free_port()
-    log_path = base / f"serve-{port}.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the finalizer
-    proc = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *args], env=dict(env),
-                            cwd=base, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    served = ServeProcess(proc, port, log_path, dict(env))
-
-    def _finalize() -> None:
-        try:
-            served.stop()
-        finally:
-            log_file.close()
-
-    addfinalizer(_finalize)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if served.get("/healthz", timeout=2)[0] == 200:
-                return served
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    served.stop()
-    raise AssertionError(f"serve not alive within {timeout:g} s (exit {proc.poll()})\n{served.log()}")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:

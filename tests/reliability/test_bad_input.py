@@ -31,7 +31,7 @@ from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from hotline_kpi.store import provenance, sums
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
-from tests.conftest import SHANGHAI, TARGETS
+from tests.common import SHANGHAI, TARGETS
 from tests.ingest.qlog import T0, answered
 from tests.reliability.support import counts
 

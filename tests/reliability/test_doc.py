@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from tests.common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 DOC = ROOT / "docs" / "reliability.md"
 
 #: `tests/x/y.py::name[param]`, or `…::name` meaning the last file named before it.

@@ -19,11 +19,14 @@ from hotline_kpi.service.runtime import Service
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 from tests.ingest.qlog import answered, write
-from tests.reliability.support import counts, drop, raw_get, start_alive, wait_for
-from tests.service.helpers import CLI, run_cli, service_env
+from tests.reliability.support import counts, drop, raw_get, wait_for
+from tests.processes import kill_group, run_cli, service_env, start_cli, start_serve
 from tests.test_cli import REPORT
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 
 def _big_queue_log(path: Path, calls: int) -> Path:
@@ -37,20 +40,15 @@ def test_a_sigkilled_ingest_stores_nothing_and_the_file_then_loads_whole(tmp_pat
     big = _big_queue_log(tmp_path / "queue_log", 120_000)
     env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url})
     before = counts(sqlite_url)
-    proc = subprocess.Popen([*CLI, "ingest", "--source", "queue-log", str(big)], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = start_cli(env, "ingest", "--source", "queue-log", str(big), cwd=tmp_path)
     try:
         originals = tmp_path / "var" / "originals"
         # The original is copied while the file is parsed: its temp file shows the parse began.
         wait_for(lambda: proc.poll() is not None or any(originals.rglob("*")), 60, "the ingest started reading")
         time.sleep(0.5)
         assert proc.poll() is None, "the ingest finished before it could be killed: make the file bigger"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_group(proc)
     assert proc.returncode == -signal.SIGKILL
     assert counts(sqlite_url) == before  # nothing partial
     out = run_cli(env, "ingest", "--source", "queue-log", str(big), cwd=tmp_path, timeout=300)
@@ -106,7 +104,7 @@ def test_the_database_down_during_scrapes_keeps_the_service_up_and_it_recovers(o
         "HOTLINE_KPI_DATABASE_URL": url, "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1",
         "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0", "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
         "HOTLINE_KPI_SERVICE__LEASE_SECONDS": "3"})
-    served = start_alive(env, tmp_path, request.addfinalizer)
+    served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     drop(tmp_path / "var" / "inbox", "jan.csv", REPORT)
     wait_for(lambda: raw_get(served.port, "/readyz")[0] == 200, 60, "ready on the loaded report")
     assert _metric(raw_get(served.port, "/metrics")[1], "hotline_kpi_database_up") == 1

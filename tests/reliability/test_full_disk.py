@@ -20,9 +20,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.reliability.support import FAST_SCANS, attempts, counts, drop, errors_on_metrics, files, start_alive, wait_for
-from tests.service.helpers import service_env
+from tests.reliability.support import FAST_SCANS, attempts, counts, drop, errors_on_metrics, files, wait_for
+from tests.processes import service_env, start_serve
 from tests.test_cli import REPORT
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 @pytest.fixture
 def small_var(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
@@ -68,7 +71,7 @@ def test_a_full_disk_keeps_the_file_in_the_inbox_stores_nothing_and_it_loads_onc
     filler = _fill(small_var / "quarantine")
     before = counts(sqlite_url)
 
-    served = start_alive(env, tmp_path, request.addfinalizer)
+    served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     wait_for(lambda: any(r[1] == "error" for r in attempts(sqlite_url)) or served.proc.poll() is not None, 30,
              "an inbox error recorded for jan.csv")
     assert served.proc.poll() is None, f"serve exited\n{served.log()}"

@@ -42,7 +42,10 @@ from hotline_kpi.service.jobs import job_runs
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import IngestRow
 from tests.reliability.support import drop, wait_for
-from tests.service.helpers import ServeProcess, http_get, prepare_demo, start_serve
+from tests.processes import ServeProcess, http_get, prepare_demo, start_serve
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 #: Seconds of load per endpoint (the whole test stays well under a minute).
 LOAD_SECONDS = 10
@@ -324,12 +327,13 @@ class ScheduleSeen:
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-def test_sustained_load_gets_whole_answers_and_the_scheduler_keeps_its_schedule(endpoint, tmp_path, request):
+def test_sustained_load_gets_whole_answers_and_the_scheduler_keeps_its_schedule(endpoint, tmp_path, request,
+                                                                                 demo_template):
     """wrk for LOAD_SECONDS against one endpoint of a real serve: no error, every body whole,
     the service still ready, inbox scans on schedule and a dropped file loaded during the load."""
     wrk = wrk_binary()
     index = ENDPOINTS.index(endpoint)
-    env = prepare_demo(tmp_path / "svc", extra_env={
+    env = prepare_demo(demo_template, tmp_path / "svc", extra_env={
         "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": f"{SCAN_SECONDS:g}",
         "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
         "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",

@@ -38,7 +38,7 @@ from hotline_kpi.settings import Settings
 from hotline_kpi.snapshot import scoreboard_to_json
 from hotline_kpi.store import sums as store_sums
 from hotline_kpi.store.db import make_engine, read_session
-from tests.conftest import SHANGHAI, TARGETS, TZ
+from tests.common import SHANGHAI, TARGETS, TZ
 from tests.reliability.test_properties_parsers import Call, call_days, csv_bytes, expected_counters
 
 CATALOGUES = CatalogueSet.from_dir(TARGETS)

@@ -47,7 +47,7 @@ from hotline_kpi.ingest.registry import ingestors
 from hotline_kpi.ingest.spending import MAX_AMOUNT_YUAN, ParsedSpending, SpendingIngestor
 from hotline_kpi.ingest.tickets import CHANNELS, ParsedTickets, TicketIngestor
 from hotline_kpi.settings import QueueLogSettings
-from tests.conftest import SHANGHAI, TARGETS
+from tests.common import SHANGHAI, TARGETS
 
 CATALOGUES = CatalogueSet.from_dir(TARGETS)
 HOTLINE = CATALOGUES.hotline(SHANGHAI)

@@ -19,7 +19,7 @@ from hotline_kpi.service.runtime import Service
 from hotline_kpi.service.web import build_app
 from hotline_kpi.settings import HttpAuthSettings, Settings
 from hotline_kpi.store.db import make_engine
-from tests.conftest import ROOT, TARGETS
+from tests.common import ROOT, TARGETS
 from tests.reliability.support import (
     PG_PASSWORD,
     SECRETS,
@@ -27,10 +27,9 @@ from tests.reliability.support import (
     TOKEN,
     drop,
     raw_get,
-    start_alive,
     wait_for,
 )
-from tests.service.helpers import CLI, service_env
+from tests.processes import run_cli, service_env, start_serve
 from tests.test_cli import REPORT
 
 PROTECTED = ("/", "/?lang=en", "/api/v1/scoreboard", "/api/v1/scoreboard/shanghai-12345")
@@ -155,13 +154,14 @@ def _assert_no_secret(where: str, data: bytes | str) -> None:
         assert secret not in text, f"secret {secret[:8]}... found in {where}"
 
 
+@pytest.mark.system
 @pytest.mark.postgres
 def test_a_served_postgresql_store_leaks_no_secret_and_serves_no_file(pg_url, tmp_path, request):
     # The throwaway cluster trusts loopback, so a password in the URL is accepted and unused.
     user_host, _, rest = pg_url.partition("@")
     url = f"{user_host}:{PG_PASSWORD}@{rest}"
     env = _secret_env(tmp_path, url, HOTLINE_KPI_HTTP_AUTH__MODE="bearer", HOTLINE_KPI_HTTP_AUTH__TOKEN=TOKEN)
-    served = start_alive(env, tmp_path, request.addfinalizer, "--log-level", "DEBUG")
+    served = start_serve(env, tmp_path, request.addfinalizer, "--log-level", "DEBUG", wait_for="/healthz")
     drop(tmp_path / "var" / "inbox", "jan.csv", REPORT)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     wait_for(lambda: raw_get(served.port, "/readyz")[0] == 200, 60, "the dropped report evaluated")
@@ -196,12 +196,12 @@ def test_a_served_postgresql_store_leaks_no_secret_and_serves_no_file(pg_url, tm
 
 @pytest.mark.parametrize("command", [["serve", "--port", "1"], ["ingest", "x.csv"], ["evaluate"]])
 def test_an_unreachable_database_is_reported_without_its_password(tmp_path, command):
-    from tests.pg import free_port
+    from tests.processes import free_port
 
     url = f"postgresql+psycopg://hotline:{PG_PASSWORD}@127.0.0.1:{free_port()}/kpi?connect_timeout=3"
     env = _secret_env(tmp_path, url, HOTLINE_KPI_HTTP_AUTH__MODE="bearer", HOTLINE_KPI_HTTP_AUTH__TOKEN=TOKEN)
     (tmp_path / "x.csv").write_text(REPORT, encoding="utf-8")
-    proc = subprocess.run([*CLI, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = run_cli(env, *command, cwd=tmp_path, timeout=60, check=False)
     assert proc.returncode != 0
     assert "127.0.0.1" in proc.stdout + proc.stderr  # it says where it could not connect ...
     _assert_no_secret(f"hotline-kpi {command[0]} output", proc.stdout + proc.stderr)  # ... not with what
@@ -210,8 +210,7 @@ def test_an_unreachable_database_is_reported_without_its_password(tmp_path, comm
 def test_an_invalid_auth_setting_is_refused_without_echoing_the_token(tmp_path):
     env = service_env(tmp_path, extra={"HOTLINE_KPI_HTTP_AUTH__MODE": "bearer",
                                        "HOTLINE_KPI_HTTP_AUTH__TOKEN": "short-secret"})
-    proc = subprocess.run([*CLI, "serve", "--port", "1"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    proc = run_cli(env, "serve", "--port", "1", cwd=tmp_path, timeout=60, check=False)
     assert proc.returncode == 1 and "http_auth" in proc.stderr.lower()
     assert "short-secret" not in proc.stdout + proc.stderr
 
@@ -230,7 +229,7 @@ def test_a_report_carries_no_secret(pg_url, tmp_path):
     outputs: list[str] = []
     for args in (["ingest", "jan.csv"],
                  ["report", "--year", "2019", "--format", "xlsx,pdf,html,md", "--out", str(tmp_path / "out")]):
-        proc = subprocess.run([*CLI, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        proc = run_cli(env, *args, cwd=tmp_path, timeout=300, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         outputs.append(proc.stdout + proc.stderr)
     _assert_no_secret("the report command's output", "\n".join(outputs))

@@ -29,9 +29,12 @@ from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import EvaluationSnapshotRow, IngestRow, SourceDayRow
 from tests.ingest.qlog import answered
 from tests.pg import Cluster, _as_postgres, start_cluster
-from tests.reliability.support import attempts, counts, drop, metric, raw_get, start_alive, wait_for
-from tests.service.helpers import ServeProcess, service_env
+from tests.reliability.support import attempts, counts, drop, metric, raw_get, wait_for
+from tests.processes import ServeProcess, service_env, start_serve
 from tests.test_cli import REPORT
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 HEADER = REPORT.splitlines()[0]
 #: A second daily report: one day after the first report's last (2019-01-04).
@@ -191,7 +194,7 @@ def _quarantined(base: Path) -> list[str]:
 
 def _serve_ready_on_report(env: dict[str, str], base: Path, addfinalizer: Callable) -> ServeProcess:
     """serve, with the first daily report loaded through its inbox and evaluated (ready)."""
-    served = start_alive(env, base, addfinalizer)
+    served = start_serve(env, base, addfinalizer, wait_for="/healthz")
     drop(base / "var" / "inbox", "jan.csv", REPORT)
     wait_for(lambda: _readyz(served)[0] == 200, 60, "ready on the loaded report")
     return served
@@ -437,7 +440,7 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
     3 s lease has expired, loads the next file once, and mails the recovery once, the
     breach is not mailed again."""
     from tests.alerts.conftest import SmtpServer
-    from tests.pg import free_port
+    from tests.processes import free_port
 
     smtp = SmtpServer(free_port()).start()
     request.addfinalizer(smtp.stop)
@@ -447,9 +450,9 @@ def test_two_serve_processes_on_one_database_one_leads_and_the_other_takes_over_
         "HOTLINE_KPI_ALERTS__RULES_FILE": str(rules), "HOTLINE_KPI_ALERTS__DISPATCH_INTERVAL_SECONDS": "1",
         "HOTLINE_KPI_SMTP__HOST": "127.0.0.1", "HOTLINE_KPI_SMTP__PORT": str(smtp.port),
         "HOTLINE_KPI_SMTP__SECURITY": "none", "HOTLINE_KPI_SMTP__FROM_ADDRESS": "kpi@hotline.example"}
-    a = start_alive(env, tmp_path, request.addfinalizer)
+    a = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     wait_for(lambda: metric(a.port, "hotline_kpi_scheduler_leader") == 1, 30, "the first serve leads")
-    b = start_alive(env, tmp_path, request.addfinalizer)
+    b = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     for _ in range(3):  # stable over several coordination steps (every second)
         assert _leaders(a, b) == (1, 0)
         time.sleep(1)

@@ -40,13 +40,13 @@ from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import AlertDeliveryRow, AlertEventRow, EvaluationSnapshotRow, JobRunRow
 from tests.alerts.conftest import OPS, SmtpServer, World, local, make_settings
-from tests.conftest import TARGETS
-from tests.reliability.support import counts, drop, start_alive, wait_for
-from tests.service.helpers import CLI, ServeProcess, prepare_demo, run_cli, service_env, start_serve
-from tests.pg import free_port
+from tests.common import TARGETS, UTC, ZONE
+from tests.reliability.support import counts, drop, wait_for
+from tests.processes import DemoTemplate, ServeProcess, free_port, prepare_demo, run_cli, service_env, start_serve
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-UTC = dt.timezone.utc
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 
 # --- mail --------------------------------------------------------------------------------
 
@@ -73,7 +73,8 @@ def _delay(attempt: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(BACKOFF_INITIAL * 2 ** (attempt - 1), BACKOFF_MAX))
 
 
-def _mail_env(base: Path, smtp_port: int, retry_for: float, database_url: str | None = None) -> dict[str, str]:
+def _mail_env(demo: DemoTemplate, base: Path, smtp_port: int, retry_for: float,
+              database_url: str | None = None) -> dict[str, str]:
     rules = base / "alerts.yaml"
     base.mkdir(parents=True, exist_ok=True)
     rules.write_text(RULES, encoding="utf-8")
@@ -92,7 +93,7 @@ def _mail_env(base: Path, smtp_port: int, retry_for: float, database_url: str | 
     }
     if database_url is not None:
         extra["HOTLINE_KPI_DATABASE_URL"] = database_url
-    return prepare_demo(base, extra)
+    return prepare_demo(demo, base, extra)
 
 
 class Outbox:
@@ -164,12 +165,13 @@ def _attempt_times(deliveries: list[dict[str, Any]], event_id: int,
 
 
 def test_mail_owed_while_smtp_is_down_survives_a_sigkill_and_is_delivered_once(
-        db_url: str, tmp_path: Path, closed_smtp: SmtpServer, request: pytest.FixtureRequest):
+        db_url: str, tmp_path: Path, closed_smtp: SmtpServer, request: pytest.FixtureRequest,
+        demo_template: DemoTemplate):
     """SMTP refused for the whole life of a first ``serve`` (retried with backoff capped at
     1.5 s), that serve SIGKILLed with the mail owed, a second serve retrying it in turn, then
     the server up: one message per recipient, recorded as sent, and nothing more after
     further delivery passes. On SQLite and on PostgreSQL."""
-    env = _mail_env(tmp_path, closed_smtp.port, retry_for=3600, database_url=db_url)
+    env = _mail_env(demo_template, tmp_path, closed_smtp.port, retry_for=3600, database_url=db_url)
     outbox = Outbox(db_url)
     request.addfinalizer(outbox.close)
 
@@ -229,12 +231,12 @@ def test_mail_owed_while_smtp_is_down_survives_a_sigkill_and_is_delivered_once(
 
 
 def test_mail_undeliverable_past_retry_for_is_given_up_visibly_and_never_sent_later(
-        tmp_path: Path, closed_smtp: SmtpServer, request: pytest.FixtureRequest):
+        tmp_path: Path, closed_smtp: SmtpServer, request: pytest.FixtureRequest, demo_template: DemoTemplate):
     """SMTP down for longer than ``retry_for_seconds`` (4 s here, a day by default): the
     recipients are given up (recorded as expired), which shows in the log, in /metrics
     (failed +2, nothing undelivered) and in ``hotline-kpi alerts list``; an SMTP server
     coming up afterwards gets nothing."""
-    env = _mail_env(tmp_path, closed_smtp.port, retry_for=4)
+    env = _mail_env(demo_template, tmp_path, closed_smtp.port, retry_for=4)
     url = env["HOTLINE_KPI_DATABASE_URL"]
     outbox = Outbox(url)
     request.addfinalizer(outbox.close)
@@ -324,7 +326,7 @@ def _report(*days: dt.date) -> str:
 
 def machine_zone_other_than_shanghai(now: dt.datetime) -> str:
     """A machine zone whose local date differs from Shanghai's at ``now``."""
-    hour = now.astimezone(SHANGHAI).hour
+    hour = now.astimezone(ZONE).hour
     return "UTC" if hour < 8 else "Etc/GMT+12" if hour < 20 else "Etc/GMT-14"
 
 
@@ -360,7 +362,7 @@ def _json_lines(log: str) -> list[dict[str, Any]]:
 def _zone_case(base: Path, machine_tz: str, addfinalizer: Callable[[Callable[[], object]], object]) -> dt.date:
     """Everything that says "today" in one machine zone; returns the Shanghai date it ran on."""
     now = dt.datetime.now(UTC)
-    sh_today = now.astimezone(SHANGHAI).date()
+    sh_today = now.astimezone(ZONE).date()
     yesterday, tomorrow = sh_today - dt.timedelta(days=1), sh_today + dt.timedelta(days=1)
     targets = _targets(base, {sh_today.year - 1, sh_today.year, sh_today.year + 1})
     env = service_env(base, targets_dir=targets, extra={
@@ -381,7 +383,7 @@ def _zone_case(base: Path, machine_tz: str, addfinalizer: Callable[[Callable[[],
     migrate.upgrade(eng)  # the schema (no date in it): in process, to spare a CLI start
     # The daily job's last scheduled time: 08:30 in Shanghai, not 08:30 on the machine. Its
     # last start is put between the two, so that the catch-up at start-up decides by zone.
-    due_sh, due_machine = _last(EVALUATE_AT, SHANGHAI, now), _last(EVALUATE_AT, machine, now)
+    due_sh, due_machine = _last(EVALUATE_AT, ZONE, now), _last(EVALUATE_AT, machine, now)
     assert due_sh != due_machine
     overdue = due_machine < due_sh
     last_started = due_sh + dt.timedelta(minutes=-1 if overdue else 1)
@@ -395,8 +397,8 @@ def _zone_case(base: Path, machine_tz: str, addfinalizer: Callable[[Callable[[],
     days = (sh_today - dt.timedelta(days=2), yesterday, sh_today)
     (base / "future.csv").write_text(_report(tomorrow), encoding="utf-8")
     (base / "today.csv").write_text(_report(*days), encoding="utf-8")
-    proc = subprocess.run([*CLI, "ingest", "--source", "daily-report", "today.csv", "future.csv"], env=env, cwd=base,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_cli(env, "ingest", "--source", "daily-report", "today.csv", "future.csv", cwd=base, timeout=120,
+                   check=False)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 1, said
     assert tomorrow.isoformat() in said and f"today is {sh_today.isoformat()} in Asia/Shanghai" in said, said
@@ -405,12 +407,12 @@ def _zone_case(base: Path, machine_tz: str, addfinalizer: Callable[[Callable[[],
     board = json.loads(run_cli(env, "evaluate", "--format", "json", cwd=base).stdout)
     assert board["as_of"] == yesterday.isoformat(), (board["as_of"], yesterday, machine_today)
 
-    served = start_alive(env, base, addfinalizer)
+    served = start_serve(env, base, addfinalizer, wait_for="/healthz")
     wait_for(lambda: "job evaluate_daily: next run at" in served.log(), 30, "the scheduler's start logged")
     log = _json_lines(served.log())
     (next_run,) = [dt.datetime.fromisoformat(e["msg"].rsplit(" ", 1)[1]) for e in log
                    if e["msg"].startswith("job evaluate_daily: next run at")]
-    expected = _last(EVALUATE_AT, SHANGHAI, now) + dt.timedelta(days=1)
+    expected = _last(EVALUATE_AT, ZONE, now) + dt.timedelta(days=1)
     assert next_run == expected and next_run.utcoffset() == dt.timedelta(hours=8) \
         and next_run.time() == EVALUATE_AT, (next_run, expected, machine_tz)
     caught_up = any(e["msg"] == f"job {EVALUATE_DAILY} is overdue: running it now" for e in log)
@@ -463,9 +465,9 @@ def test_today_yesterday_and_the_daily_schedule_follow_shanghai_not_the_machine_
         now = dt.datetime.now(UTC)
         machine_tz = machine_zone_other_than_shanghai(now) if which == "machine-date-differs" else "UTC"
         if which == "machine-date-differs":
-            assert now.astimezone(ZoneInfo(machine_tz)).date() != now.astimezone(SHANGHAI).date()
+            assert now.astimezone(ZoneInfo(machine_tz)).date() != now.astimezone(ZONE).date()
         ran_on = _zone_case(tmp_path / f"run{attempt}", machine_tz, request.addfinalizer)
-        if ran_on == dt.datetime.now(UTC).astimezone(SHANGHAI).date():
+        if ran_on == dt.datetime.now(UTC).astimezone(ZONE).date():
             return
     pytest.fail("Shanghai's date changed during both runs")
 
@@ -476,4 +478,4 @@ def test_the_machine_zone_rule_of_the_test_picks_a_date_other_than_shanghais():
     for minutes in range(0, 24 * 60, 15):
         now = base + dt.timedelta(minutes=minutes)
         zone = ZoneInfo(machine_zone_other_than_shanghai(now))
-        assert now.astimezone(zone).date() != now.astimezone(SHANGHAI).date(), now
+        assert now.astimezone(zone).date() != now.astimezone(ZONE).date(), now

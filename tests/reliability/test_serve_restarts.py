@@ -17,17 +17,16 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Mapping
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import EvaluationSnapshotRow, JobRunRow
+from tests.common import ZONE
 from tests.ingest.qlog import answered, write
 from tests.reliability.support import (
     FAST_SCANS,
@@ -38,13 +37,14 @@ from tests.reliability.support import (
     files,
     metric,
     raw_get,
-    start_alive,
     wait_for,
 )
-from tests.service.helpers import CLI, ServeProcess, free_port, prepare_demo, run_cli, service_env, start_serve
+from tests.processes import DemoTemplate, ServeProcess, kill_group, prepare_demo, run_cli, service_env, start_serve
 from tests.test_cli import REPORT
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
+
 EVALUATE_DAILY = "evaluate_daily"
 INBOX_SCAN = "inbox_scan"
 
@@ -56,32 +56,14 @@ FAST = {**FAST_SCANS, "HOTLINE_KPI_SERVICE__LEASE_SECONDS": "2"}
 
 
 def _spawn(env: Mapping[str, str], base: Path, addfinalizer: Callable[[Callable[[], object]], object]) -> ServeProcess:
-    """``hotline-kpi serve`` started and NOT waited for (its start-up jobs are the target)."""
-    port = free_port()
-    log_path = base / f"serve-{port}.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the finalizer
-    proc = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=dict(env), cwd=base,
-                            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    served = ServeProcess(proc, port, log_path, dict(env))
-
-    def _finalize() -> None:
-        try:
-            _kill(served)
-        finally:
-            log_file.close()
-
-    addfinalizer(_finalize)
-    return served
+    """``hotline-kpi serve`` started and NOT waited for (its start-up jobs are the target);
+    SIGKILLed (whole process group) at the end."""
+    return start_serve(env, base, addfinalizer, wait_for=None, kill_at_end=True)
 
 
 def _kill(served: ServeProcess) -> None:
     """SIGKILL the whole process group of ``served`` (no clean stop of any kind)."""
-    if served.proc.poll() is None:
-        try:
-            os.killpg(served.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    served.proc.wait(timeout=10)
+    kill_group(served.proc)
 
 
 def _job(url: str, job_id: str) -> tuple[dt.datetime | None, int]:
@@ -120,7 +102,7 @@ def _url(base: Path) -> str:
 def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_loads_the_file_once(
         tmp_path, sqlite_url, request):
     """A ``serve`` killed (SIGKILL, whole process group) while its inbox parses a queue_log
-    of 120,000 calls: every data table is unchanged, the file is still in the inbox byte
+    of 480,000 calls: every data table is unchanged, the file is still in the inbox byte
     for byte (neither archived nor quarantined); a restarted ``serve`` loads it whole into
     one ingest row and archives it; the same content dropped again is only "already
     loaded" (no second ingest row, no table grows)."""
@@ -129,7 +111,7 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     quarantine, originals = tmp_path / "var" / "quarantine", tmp_path / "var" / "originals"
     big = tmp_path / "queue_log"
     lines: list[str] = []
-    for i in range(120_000):
+    for i in range(480_000):
         lines += answered(f"c{i}", i * 2, wait=3 + i % 20, talk=40)
     write(big, lines)
     digest = _sha(big)
@@ -137,7 +119,7 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     os.utime(big, (stamp, stamp))
     before = counts(sqlite_url)
 
-    served = start_alive(env, tmp_path, request.addfinalizer)
+    served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     inbox.mkdir(parents=True, exist_ok=True)
     os.rename(big, inbox / "queue_log")  # appears whole: the scan never sees it half-written
     # The original is copied while the file is parsed: its .incoming-* temp copy shows the parse began.
@@ -155,7 +137,7 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     assert files(archive) == [] and files(quarantine) == [], \
         f"moved although not loaded: archive {files(archive)}, quarantine {files(quarantine)}"
 
-    again = start_alive(env, tmp_path, request.addfinalizer)
+    again = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     wait_for(lambda: not (inbox / "queue_log").exists() or again.proc.poll() is not None, 240,
              "the restarted serve moved queue_log out of the inbox")
     assert again.proc.poll() is None, f"the restarted serve exited\n{again.log()}"
@@ -182,13 +164,14 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
 # --- 2. SIGKILL during an evaluation ------------------------------------------------------------
 
 
-def _kill_during_first_evaluation(base: Path, request: pytest.FixtureRequest, attempts: int = 3) -> dict[str, str]:
+def _kill_during_first_evaluation(demo: DemoTemplate, base: Path, request: pytest.FixtureRequest,
+                                  attempts: int = 3) -> dict[str, str]:
     """A demo store whose first evaluation (the start-up catch-up of evaluate_daily) was
     cut by SIGKILL after it started and before it finished; returns its environment.
     Tries again on a fresh store when the evaluation finished before the kill landed."""
     for attempt in range(attempts):
         folder = base / f"try-{attempt}"
-        env = prepare_demo(folder, extra_env=FAST)
+        env = prepare_demo(demo, folder, extra_env=FAST)
         url = _url(folder)
         served = _spawn(env, folder, request.addfinalizer)
         wait_for(lambda: served.proc.poll() is not None or _job(url, EVALUATE_DAILY)[0] is not None, 60,
@@ -202,13 +185,14 @@ def _kill_during_first_evaluation(base: Path, request: pytest.FixtureRequest, at
     pytest.fail(f"the evaluation finished before SIGKILL in {attempts} tries")
 
 
-def test_serve_sigkilled_during_an_evaluation_serves_the_complete_scoreboard_after_restart(tmp_path, request):
+def test_serve_sigkilled_during_an_evaluation_serves_the_complete_scoreboard_after_restart(tmp_path, request,
+                                                                                          demo_template):
     """A ``serve`` on the demo year, SIGKILLed while its first evaluation runs (job_run shows
     it started; runs_total is still 0; no snapshot stored). The restarted ``serve`` must
     run the cut evaluation again (it was not done) and become ready; every scoreboard it
     serves, from its first 200 on, equals ``hotline-kpi evaluate --format json`` on the
     same store, and exactly one snapshot is stored."""
-    env = _kill_during_first_evaluation(tmp_path, request)
+    env = _kill_during_first_evaluation(demo_template, tmp_path, request)
     base = Path(env["HOTLINE_KPI_VAR_DIR"]).parent
     url = _url(base)
     expected = json.loads(run_cli(env, "evaluate", "--format", "json", cwd=base).stdout)
@@ -243,7 +227,7 @@ def test_serve_sigkilled_during_an_evaluation_serves_the_complete_scoreboard_aft
 # --- 3. a restart across the scheduled daily run ----------------------------------------------
 
 
-def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_path, request):
+def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_path, request, demo_template):
     """EVALUATE_AT is the next real minute in Asia/Shanghai at least 30 s away. A first
     ``serve`` evaluates at start (never ran) and stops cleanly before that minute; the
     minute passes with no ``serve`` running (a real wait, at most ~90 s); the next
@@ -251,9 +235,9 @@ def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_
     the scheduled time, shown on /metrics); a third ``serve`` started right after does
     not run it again."""
     base = tmp_path / "s"
-    env = prepare_demo(base, extra_env=FAST)
+    env = prepare_demo(demo_template, base, extra_env=FAST)
     url = _url(base)
-    now = dt.datetime.now(SHANGHAI)
+    now = dt.datetime.now(ZONE)
     # At least 30 s ahead: the first serve must start, evaluate and stop before it, on a
     # loaded CI machine too.
     due = (now + dt.timedelta(seconds=30 + 60)).replace(second=0, microsecond=0)
@@ -262,14 +246,14 @@ def test_a_daily_run_missed_while_serve_was_down_is_caught_up_once_at_start(tmp_
     first = start_serve(env, base, request.addfinalizer, ready_timeout=30)
     wait_for(lambda: _job(url, EVALUATE_DAILY)[1] == 1, 15, "the first serve's start-up evaluation finished")
     assert first.stop() == 0
-    stopped = dt.datetime.now(SHANGHAI)
+    stopped = dt.datetime.now(ZONE)
     assert stopped < due, f"the first serve ran until {stopped:%H:%M:%S}, past the scheduled {due:%H:%M}: too slow"
     first_started, _ = _job(url, EVALUATE_DAILY)
     assert len(_snapshots(url)) == 1
 
     # serve is down while the scheduled minute passes (bounded: due was at most 90 s ahead).
-    time.sleep(max(0.0, (due - dt.datetime.now(SHANGHAI)).total_seconds()) + 1)
-    assert dt.datetime.now(SHANGHAI) > due
+    time.sleep(max(0.0, (due - dt.datetime.now(ZONE)).total_seconds()) + 1)
+    assert dt.datetime.now(ZONE) > due
 
     second = start_serve(env, base, request.addfinalizer, ready_timeout=30)
     wait_for(lambda: _job(url, EVALUATE_DAILY)[1] == 2, 30, "the missed run caught up at start")
@@ -316,7 +300,7 @@ def test_an_unwritable_archive_or_originals_folder_keeps_the_file_in_the_inbox_a
     var.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file where a folder should be\n", encoding="utf-8")
     before = counts(sqlite_url)
-    served = start_alive(env, tmp_path, request.addfinalizer)
+    served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     path = drop(var / "inbox", "jan.csv", REPORT)
     digest = _sha(path)
 

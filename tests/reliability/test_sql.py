@@ -27,7 +27,7 @@ from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
-from tests.conftest import ROOT
+from tests.common import ROOT
 
 PACKAGE = ROOT / "hotline_kpi"
 

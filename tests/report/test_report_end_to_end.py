@@ -8,14 +8,17 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from openpyxl import load_workbook
 
-from tests.conftest import TARGETS
+from tests.common import TARGETS
+from tests.processes import DemoTemplate, prepare_demo, run_cli
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 LINES = {"basic_operation": 19_030_000, "platform": 9_480_000, "agent_staffing": 95_890_000, "taxes": 8_940_000}
 EVIL = {"connection_rate": "=1+1", "average_answer_seconds": "+SUM(A1:A3)", "cost_control": "-2+3",
@@ -23,20 +26,15 @@ EVIL = {"connection_rate": "=1+1", "average_answer_seconds": "+SUM(A1:A3)", "cos
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "hotline_kpi", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc.stdout
+    return run_cli(env, *args, cwd=Path(env["HOTLINE_KPI_VAR_DIR"]).parent, timeout=600).stdout
 
 
 @pytest.fixture(scope="module")
-def produced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def produced(tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTemplate) -> dict[str, object]:
     tmp = tmp_path_factory.mktemp("report-e2e")
-    env = {**os.environ, "HOTLINE_KPI_DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite'}",
-           "HOTLINE_KPI_VAR_DIR": str(tmp / "var"), "HOTLINE_KPI_TARGETS_DIR": str(TARGETS),
+    env = {**prepare_demo(demo_template, tmp),  # the store of `hotline-kpi demo --raw-from 13`
            "HOTLINE_KPI_REPORT__INPUTS_DIR": str(tmp / "inputs"),
            "HOTLINE_KPI_REPORT__BENCHMARK_FILE": str(TARGETS.parent / "benchmarks" / "beijing-12345-2019.yaml")}
-    run(env, "demo", "--raw-from", "13")
     ledger = tmp / "spending-2019.csv"
     with ledger.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

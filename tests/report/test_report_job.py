@@ -12,9 +12,8 @@ from hotline_kpi.settings import Settings
 from hotline_kpi.store import runs
 from hotline_kpi.store.db import read_session
 from tests.alerts.conftest import SH, load_days, rates, smtp_server  # noqa: F401 - fixture
-from tests.conftest import TARGETS
+from tests.common import TARGETS, TZ
 
-TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 def make(tmp_path, db_url, port) -> Settings:

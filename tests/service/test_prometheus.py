@@ -28,20 +28,21 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-from tests.service.helpers import ROOT, ServeProcess, free_port, prepare_demo, run_cli, start_serve, stop_process
+from tests.common import ROOT, SHANGHAI as HOTLINE, ZONE
+from tests.processes import DemoTemplate, ServeProcess, Started, prepare_demo, run_cli, start_process, start_serve
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 PROM_DIR = ROOT / "config" / "prometheus"
 PROM_CONFIG = PROM_DIR / "prometheus.yml"
 RULES = PROM_DIR / "rules" / "hotline-kpi.rules.yml"
 RULE_TESTS = sorted((PROM_DIR / "tests").glob("*.yml"))
 JOB = "hotline-kpi"
-HOTLINE = "shanghai-12345"
-ZONE = ZoneInfo("Asia/Shanghai")
 STATUSES = ("met", "breached", "no_data", "tracked")
 #: Every wait is bounded by this many seconds.
 WAIT = 60.0
@@ -130,11 +131,7 @@ def _get_json(url: str, timeout: float = 5) -> dict[str, Any]:
 
 
 @dataclass
-class PrometheusProcess:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
+class PrometheusProcess(Started):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -158,9 +155,6 @@ class PrometheusProcess:
         assert data["resultType"] == "vector", data
         return [(r["metric"], float(r["value"][1])) for r in data["result"]]
 
-    def stop(self, timeout: float = 20) -> None:
-        stop_process(self.proc, timeout)
-
 
 def _prometheus_config(service_port: int) -> dict[str, Any]:
     """The project's scrape job and rules, pointed at the test's service, every second."""
@@ -178,40 +172,18 @@ def start_prometheus(base: Path, service_port: int,
     binary = _tool("prometheus")
     config = base / "prometheus.yml"
     config.write_text(yaml.safe_dump(_prometheus_config(service_port), sort_keys=False), encoding="utf-8")
-    for attempt in range(2):
-        port = free_port()
-        log_path = base / f"prometheus-{port}.log"
-        log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the finalizer
-        proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={base / f'tsdb-{port}'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            cwd=base, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        prom = PrometheusProcess(proc, port, log_path)
 
-        def _finalize(prom: PrometheusProcess = prom, log_file=log_file) -> None:
-            try:
-                prom.stop()
-            finally:
-                log_file.close()
+    def ready(prom: Started) -> str | None:
+        assert isinstance(prom, PrometheusProcess)
+        with urllib.request.urlopen(f"{prom.base_url}/-/ready", timeout=2) as resp:
+            return None if resp.status == 200 else f"/-/ready: {resp.status}"
 
-        addfinalizer(_finalize)
-        deadline = time.monotonic() + WAIT
-        last = "no answer yet"
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{prom.base_url}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        return prom
-            except (OSError, urllib.error.URLError) as exc:
-                last = f"{exc.__class__.__name__}: {exc}"
-            time.sleep(0.2)
-        if proc.poll() is not None and attempt == 0 and "address already in use" in prom.log():
-            continue  # the free port was taken in between: try another one
-        prom.stop()
-        raise AssertionError(f"prometheus on port {port} not ready within {WAIT:g} s (exit status {proc.poll()}; "
-                             f"last: {last})\n--- prometheus log\n{prom.log()}")
-    raise AssertionError("unreachable")
+    prom = start_process(lambda port: [binary, f"--config.file={config}", f"--storage.tsdb.path={base / f'tsdb-{port}'}",
+                                       f"--web.listen-address=127.0.0.1:{port}"],
+                         log_dir=base, name="prometheus", addfinalizer=addfinalizer, ready=ready, cwd=base,
+                         ready_timeout=WAIT, make=PrometheusProcess)
+    assert isinstance(prom, PrometheusProcess)
+    return prom
 
 
 @dataclass
@@ -243,10 +215,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          demo_template: DemoTemplate) -> Iterator[Stack]:
     _tool("prometheus")
     base = tmp_path_factory.mktemp("prometheus-e2e")
-    env = prepare_demo(base)
+    env = prepare_demo(demo_template, base)
     expected = json.loads(run_cli(env, "evaluate", "--as-of", "2019-12-31", "--format", "json", cwd=base).stdout)
     serve = start_serve(env, base, request.addfinalizer, ready_timeout=WAIT)
     prom = start_prometheus(base, serve.port, request.addfinalizer)

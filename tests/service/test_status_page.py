@@ -23,14 +23,17 @@ from pathlib import Path
 import pytest
 
 from hotline_kpi.catalogue import CatalogueSet
-from tests.service.helpers import ServeProcess, prepare_demo, run_cli, start_serve
+from tests.common import SHANGHAI as HOTLINE
+from tests.processes import DemoTemplate, ServeProcess, prepare_demo, run_cli, start_serve
+
+#: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
+pytestmark = pytest.mark.system
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 CHROMIUM_TIMEOUT = 90  # seconds for one Chromium run (it usually takes 1-3 s)
 AS_OF = "2019-12-31"
-HOTLINE = "shanghai-12345"
 WINDOW_SIZE = (1400, 1000)
 
 # Written out here, not imported from hotline_kpi.i18n: the page is checked against what
@@ -254,9 +257,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(workdir: Path, request: pytest.FixtureRequest) -> ServeProcess:
+def served(workdir: Path, request: pytest.FixtureRequest, demo_template: DemoTemplate) -> ServeProcess:
     base = workdir / "service"
-    env = prepare_demo(base)
+    env = prepare_demo(demo_template, base)
     return start_serve(env, base, request.addfinalizer, ready_timeout=60)
 
 

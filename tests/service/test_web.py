@@ -14,7 +14,7 @@ from hotline_kpi.service.runtime import Service
 from hotline_kpi.service.web import build_app
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
-from tests.conftest import TARGETS
+from tests.common import TARGETS
 from tests.test_cli import REPORT
 
 SH = "shanghai-12345"

@@ -16,7 +16,7 @@ from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from hotline_kpi.store import migrate, provenance, sums
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import DailyCountersRow, IngestRow, SourceDayRow
-from tests.conftest import SHANGHAI
+from tests.common import SHANGHAI
 
 D = dt.date
 
