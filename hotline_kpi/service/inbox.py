@@ -87,7 +87,7 @@ class Inbox:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # reported per file when a move fails; the files stay in the inbox
-                log.warning("cannot create %s: %s", folder, exc)
+                log.warning("cannot create %s: %s", display_name(str(folder)), exc)
 
     def scan(self) -> list[InboxResult]:
         """Process every entry once; returns what happened to each (left ones included)."""
@@ -112,7 +112,7 @@ class Inbox:
             if r.outcome in ("rejected", "error"):
                 log.warning("inbox: %s %s: %s", r.outcome, r.name, r.detail.splitlines()[0] if r.detail else "")
             elif r.outcome != "left":
-                log.info("inbox: %s %s -> %s", r.outcome, r.name, r.moved_to)
+                log.info("inbox: %s %s -> %s", r.outcome, r.name, display_name(str(r.moved_to)))
         loaded_hotlines = {r.hotline_id for r in results if r.outcome == "loaded"}
         for hid in sorted(loaded_hotlines):
             if self.on_loaded is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -149,3 +150,15 @@ def test_a_database_failure_leaves_the_file_for_the_next_scan(inbox, monkeypatch
     [result] = inbox.scan()
     assert result.outcome == "error" and path.exists()
     assert not any(inbox.settings.quarantine_dir.iterdir())
+
+
+def test_the_log_lines_of_an_odd_file_name_are_valid_utf8(inbox, caplog):
+    # A name with an undecodable byte (\xff) reaches Python as a lone surrogate: a log line
+    # quoting the raw path could not be written as UTF-8 (nor sent by a log shipper).
+    caplog.set_level(logging.INFO, logger="hotline_kpi")
+    _drop(inbox, os.fsdecode(b"jan \xff.csv"), REPORT)
+    [result] = inbox.scan()
+    assert result.outcome == "loaded"
+    lines = [r.getMessage() for r in caplog.records if "inbox:" in r.getMessage()]
+    assert len(lines) == 1 and "\\xff" in lines[0]
+    lines[0].encode("utf-8")  # raises UnicodeEncodeError on a surrogate
