@@ -4,7 +4,7 @@
 store's ``daily_counters`` table (this measures evaluation, not file parsing), then
 ``evaluation.evaluate_many`` evaluates all hotlines as of 2019-12-31 with the sums pushed
 into SQL. The reference is the same evaluation done by loading the rows and summing in
-Python (``evaluate.aggregates_from_rows``). Goal (issue #2): under 2 s on a 2-core machine.
+Python (``aggregate.aggregates_from_rows``). Goal (issue #2): under 2 s on a 2-core machine.
 
     .venv/bin/python bench/evaluate.py [--backend sqlite|postgresql|both] [--hotlines 300]
 """

@@ -11,5 +11,5 @@ The flow, one module a step:
 - ``content`` and ``templates``: subject, text and HTML in Chinese or English;
 - ``smtp``: the transport (stdlib smtplib), errors classified permanent or transient;
 - ``dispatch``: claim one notification by conditional UPDATE, send it, record it;
-- ``service``: the glue the service, the evaluation job and the CLI use.
+- ``alerting``: the glue the service, the evaluation job and the CLI use.
 """

@@ -24,6 +24,7 @@ from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formatting import fmt_threshold, fmt_value
 from hotline_kpi.formulas import Formula
 from hotline_kpi.i18n import Lang, t
+from hotline_kpi.snapshot import CompletenessDoc, SnapshotDoc, read
 
 _WORDS: dict[str, tuple[str, str]] = {
     "critical": ("严重", "CRITICAL"),
@@ -245,33 +246,32 @@ def _local(at: str | dt.datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _periods(payload: Mapping[str, Any], indicator: Indicator | None, lang: Lang) -> list[dict[str, str]]:
+def _periods(doc: SnapshotDoc, indicator: Indicator | None, lang: Lang) -> list[dict[str, str]]:
     if indicator is None:
         return []
     out = []
-    by_key = {(r.get("id"), r.get("window")): r for r in payload.get("results") or ()}
     for window in ("month_to_date", "year_to_date"):
-        r = by_key.get((indicator.id, window))
+        r = doc.result(indicator.id, window)
         if r is None:
             continue
-        annual_total = r.get("pace") is not None
-        target = _target_text(r.get("target"), indicator.unit, annual_total, lang)
-        if r.get("comparator") and not annual_total:
-            target = f"{r['comparator']} {target}"
-        status = str(r.get("status", "no_data"))
-        out.append({"label": t(window, lang), "value": fmt_value(r.get("value"), indicator.unit, lang),
+        annual_total = r.pace is not None
+        target = _target_text(r.target, indicator.unit, annual_total, lang)
+        if r.comparator is not None and not annual_total:
+            target = f"{r.comparator.value} {target}"
+        status = "no_data" if r.status is None else r.status.value
+        out.append({"label": t(window, lang), "value": fmt_value(r.value, indicator.unit, lang),
                     "target": target, "status": t(status, lang), "status_class": status,
-                    "days": f"{r.get('days_with_data', 0)}/{r.get('days_in_window', 0)}"})
+                    "days": f"{r.days_with_data}/{r.days_in_window or 0}"})
     return out
 
 
-def _completeness(payload: Mapping[str, Any], lang: Lang) -> str:
-    comp = payload.get("completeness") or {}
-    if not comp:
+def _completeness(doc: SnapshotDoc, lang: Lang) -> str:
+    comp = doc.completeness
+    if comp == CompletenessDoc():  # the document has none
         return "—"
-    ratio = float(comp.get("ratio") or 0)
-    text = f"{comp.get('days_with_data', 0)}/{comp.get('days_elapsed', 0)} ({100 * ratio:.1f}%)"
-    return f"{text} · {t('data_date', lang)} {payload.get('data_date') or '—'}"
+    text = f"{comp.days_with_data}/{comp.days_elapsed} ({100 * (comp.ratio or 0):.1f}%)"
+    data_date = doc.data_date.isoformat() if doc.data_date else "—"
+    return f"{text} · {t('data_date', lang)} {data_date}"
 
 
 def _facts(kind: str, severity: str, hotline: Hotline, indicator: Indicator | None, figures: Mapping[str, Any],
@@ -334,6 +334,7 @@ def render_alert(*, lang: Lang, kind: str, severity: str, hotline: Hotline, indi
     """A firing or resolved notice. ``figures``: the observation; ``payload``: the stored
     evaluation it came from (month and year to date, completeness)."""
     zone = hotline.zone
+    doc = read(payload)
     head = headline(kind, figures, indicator, lang)
     badge = w("resolved" if kind == "resolved" else severity, lang)
     subj = subject(hotline, badge, head)
@@ -347,10 +348,10 @@ def render_alert(*, lang: Lang, kind: str, severity: str, hotline: Hotline, indi
         "badge": badge, "badge_class": "resolved" if kind == "resolved" else severity,
         "facts": _facts(kind, severity, hotline, indicator, figures, lang, zone, since, rule_id),
         "notes": notes,
-        "periods": _periods(payload, indicator, lang),
+        "periods": _periods(doc, indicator, lang),
         "days": [{"date": d.day.isoformat(), "value": fmt_value(d.value, unit, lang), "status": t(d.status, lang),
                   "status_class": d.status} for d in days],
-        "completeness": _completeness(payload, lang),
+        "completeness": _completeness(doc, lang),
         "links": links.for_hotline(hotline.id, lang),
         "footer": f"{w('footer', lang)} · {w('alert', lang)} #{alert_id} · {w('rule', lang)} {rule_id}",
     }

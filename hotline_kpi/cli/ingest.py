@@ -95,7 +95,7 @@ def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
 
     from hotline_kpi.alerts.rules import RulesError
     from hotline_kpi.alerts.alerting import Alerting
-    from hotline_kpi.service.evaluation import evaluate_hotlines
+    from hotline_kpi.service.jobs import evaluate_hotlines
 
     err = _console(err=True)
     try:

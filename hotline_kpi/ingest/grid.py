@@ -22,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.ingest.base import MAX_COLUMNS
+from hotline_kpi.ingest.sheet import alias_index
 from hotline_kpi.ingest.text import UndecodableText, decode_bytes, header_key, is_blank, split_unit
 from hotline_kpi.problems import IngestRejected, Problem
 
@@ -56,17 +57,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _alias_index() -> dict[str, str]:
-    index: dict[str, str] = {}
-    for column, aliases in HEADER_ALIASES.items():
-        for alias in (column, *aliases):
-            key = header_key(alias)
-            if index.setdefault(key, column) != column:
-                raise AssertionError(f"header alias {alias!r} maps to both {index[key]} and {column}")
-    return index
-
-
-_ALIASES = _alias_index()
+_ALIASES = alias_index(HEADER_ALIASES)
 assert set(COUNTERS) <= set(HEADER_ALIASES), "every counter needs a daily-report column"
 
 

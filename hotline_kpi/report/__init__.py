@@ -2,5 +2,5 @@
 
 Flow: :mod:`.scoring` (pure rules) <- :mod:`.build` (the table from the catalogue, the
 year's daily rows, spending, the office's inputs and a benchmark) -> writers
-(:mod:`.xlsx`, :mod:`.html`, :mod:`.pdf`, :mod:`.md`) and :mod:`.charts`. docs/report.md.
+(:mod:`.xlsx`, :mod:`.html` with its PDF, :mod:`.md`) and :mod:`.charts`. docs/report.md.
 """

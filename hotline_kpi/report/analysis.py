@@ -20,9 +20,6 @@ from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.formatting import fmt_threshold, fmt_value
 from hotline_kpi.formulas import FormulaSettings
 
-_UNIT_WORD = {"requests": "件", "ratio": "", "seconds": "秒"}
-
-
 def shortfall(ind: Indicator, formulas: FormulaSettings, rows: Iterable[DailyCounters], start: dt.date,
               end: dt.date, year: int) -> tuple[float, float | None]:
     """(how far the period fell short in counts, the period's value); 0 when it met the target."""

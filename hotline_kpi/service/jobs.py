@@ -1,4 +1,5 @@
-"""Scheduled jobs: stable ids, run bookkeeping, and what a catch-up at start-up needs.
+"""Scheduled jobs: stable ids, run bookkeeping, what a catch-up at start-up needs, and
+the evaluation job (every hotline with data evaluated and its snapshot stored).
 
 APScheduler 3 keeps jobs in memory here (a SQLite job store on the busy database hits
 "database is locked", and runs are at most once anyway: reliability.md). What survives a
@@ -12,13 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import Engine, select
 
-from hotline_kpi.clock import Clock
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.clock import Clock, local_today
+from hotline_kpi.evaluation import default_as_of, load_evaluation
+from hotline_kpi.service.snapshots import store_snapshot
+from hotline_kpi.settings import Settings
+from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session, write_session
 from hotline_kpi.store.models import JobRunRow
+
+if TYPE_CHECKING:
+    from hotline_kpi.alerts.alerting import Alerting
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +105,34 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
         log.warning("job %s: could not record its end: %s", job_id, exc.__class__.__name__)
     log.info("job %s %s in %.3f s", job_id, "failed" if error else "done", duration)
     return not error
+
+
+def evaluate_hotlines(engine: Engine, settings: Settings, catalogues: CatalogueSet, clock: Clock, trigger: str,
+                      hotline_ids: Sequence[str] | None = None, alerting: Alerting | None = None) -> list[str]:
+    """Evaluate (as of each hotline's last day with data, not after yesterday) and store a
+    snapshot per hotline in one transaction; returns the hotlines evaluated. With
+    ``alerting``, the alert rules are judged against each snapshot in that transaction."""
+    known = {h.id for h in catalogues.hotlines()}
+    done: list[str] = []
+    boards = []
+    with read_session(engine) as s:
+        ids = list(hotline_ids) if hotline_ids is not None else sums.hotline_ids_with_data(s)
+        for hid in ids:
+            if hid not in known:
+                continue
+            as_of = default_as_of(s, hid, local_today(clock, catalogues.hotline(hid).zone))
+            if catalogues.get(hid, as_of.year) is None:
+                log.warning("no target catalogue for %s in %s: not evaluated", hid, as_of.year)
+                continue
+            boards.append(load_evaluation(s, catalogues, settings.formulas, hid, as_of))
+    with write_session(engine) as s:
+        at = clock.now()
+        for ev in boards:
+            sb = ev.scoreboard
+            snapshot_id = store_snapshot(s, sb, at, trigger, extra=ev.extra_json())
+            if alerting is not None:
+                # Alert state changes (and their outbox rows) commit or roll back with the
+                # evaluation that caused them.
+                alerting.on_snapshot(s, snapshot_id, at)
+            done.append(sb.hotline_id)
+    return done

@@ -21,11 +21,10 @@ from sqlalchemy import Engine
 from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.service.evaluation import evaluate_hotlines
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.inbox import Inbox, InboxResult
 from hotline_kpi.schedule import JobSpec, is_overdue
-from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, last_started, run_recorded
+from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, evaluate_hotlines, last_started, run_recorded
 from hotline_kpi.service.leader import Leadership
 from hotline_kpi.settings import Settings
 

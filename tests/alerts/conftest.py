@@ -27,7 +27,7 @@ from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.domain import DayRecord, ParsedFile
-from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.jobs import evaluate_hotlines
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY, Settings
 from hotline_kpi.store import provenance
 from hotline_kpi.store.db import make_engine, write_session

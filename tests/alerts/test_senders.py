@@ -94,7 +94,7 @@ def test_of_two_senders_that_saw_the_same_row_only_one_claims_it(world: World):
 @pytest.mark.postgres
 def test_two_evaluations_at_once_write_one_transition(pg_url: str, tmp_path: Path, catalogues: CatalogueSet,
                                                       smtp_server: SmtpServer):
-    from hotline_kpi.service.evaluation import evaluate_hotlines
+    from hotline_kpi.service.jobs import evaluate_hotlines
     from tests.alerts.conftest import load_days, rates
 
     settings = make_settings(tmp_path, pg_url, smtp_server.port)

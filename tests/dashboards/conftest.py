@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
-from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.jobs import evaluate_hotlines
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
 from tests.common import TARGETS

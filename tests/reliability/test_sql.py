@@ -24,7 +24,7 @@ from typing import Iterator
 from sqlalchemy import event, select
 
 from hotline_kpi.ingest.pipeline import ingest_file
-from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.jobs import evaluate_hotlines
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
 from tests.common import ROOT

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from hotline_kpi.service.evaluation import evaluate_hotlines
+from hotline_kpi.service.jobs import evaluate_hotlines
 from hotline_kpi.service.exporter import KpiCollector, MetricsCache, MetricsModel, load_model
 from hotline_kpi.service.snapshots import Snapshot
 from hotline_kpi.store.db import make_engine
