@@ -41,6 +41,8 @@ COUNTER_BOUNDS: tuple[tuple[str, str], ...] = (
     ("calls_abandoned_short", "calls_offered"),
     ("calls_answered_within_15s", "calls_answered"),
     ("first_contact_resolved", "first_contact_eligible"),
+    #: Requests the operators took (话务员受理量) are a part of all requests (受理量).
+    ("first_contact_eligible", "requests_accepted"),
     ("tickets_returned_operator_fault", "tickets_dispatched"),
     ("survey_satisfied", "survey_responses"),
 )

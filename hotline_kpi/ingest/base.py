@@ -20,7 +20,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from hotline_kpi.catalogue import CatalogueSet, Hotline
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile
@@ -139,8 +139,14 @@ def day_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
     return []
 
 
-def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -> list[Problem]:
-    """Checks every source shares: dates, counter ranges, part <= whole, one row a day."""
+def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str,
+                  labels: Mapping[str, str] | None = None) -> list[Problem]:
+    """Checks every source shares: dates, counter ranges, part <= whole, one row a day.
+
+    ``labels``: counter -> its column as written in the file (the daily report's header),
+    so that a part above its whole names both columns the way the clerk sees them.
+    """
+    named = labels or {}
     problems: list[Problem] = []
     seen: dict[dt.date, int | None] = {}
     for rec in records:
@@ -160,7 +166,8 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str) -
         for part, whole in COUNTER_BOUNDS:
             a, b = rec.counters.get(part), rec.counters.get(whole)
             if a is not None and b is not None and _finite(a) and _finite(b) and a > b:
-                problems.append(Problem(why=f"{part} ({a:g}) is greater than {whole} ({b:g})", column=part,
+                lp, lw = named.get(part, part), named.get(whole, whole)
+                problems.append(Problem(why=f"{lp} ({a:g}) is greater than {lw} ({b:g})", column=lp,
                                         value=f"{a:g}", **where))
         offered, answered, short = (rec.counters.get(c) for c in
                                     ("calls_offered", "calls_answered", "calls_abandoned_short"))
@@ -199,9 +206,10 @@ def _check_value(name: str, value: float, file: str, row: int | None) -> list[Pr
     return []
 
 
-def require_clean(records: list[DayRecord], ctx: IngestContext, file: str, problems: list[Problem]) -> None:
+def require_clean(records: list[DayRecord], ctx: IngestContext, file: str, problems: list[Problem],
+                  labels: Mapping[str, str] | None = None) -> None:
     """Raise :class:`IngestRejected` with ``problems`` plus the shared checks, if any."""
-    problems = problems + check_records(records, ctx, file)
+    problems = problems + check_records(records, ctx, file, labels)
     if not records and not problems:
         problems.append(Problem(file, "the file holds no days"))
     if problems:

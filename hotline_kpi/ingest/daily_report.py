@@ -10,7 +10,6 @@ read before anything is returned: every problem is reported at once.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -29,6 +28,16 @@ from hotline_kpi.ingest.grid import (
     no_header_why,
     read_grid,
     reject,
+)
+from hotline_kpi.ingest.report_layout import (
+    AVERAGE,
+    SUBTOTAL,
+    TOTAL,
+    TotalRow,
+    header_rows,
+    is_remark_row,
+    no_figure,
+    summary_label,
 )
 from hotline_kpi.ingest.text import (
     BadValue,
@@ -77,12 +86,6 @@ _SECONDS_UNITS = {None, "秒", "s", "sec", "secs", "seconds", "秒钟"}
 _RATE_UNITS = {None, "%"}
 
 _PROGRESS_EVERY = 200
-
-_TOTAL = re.compile(r"^(?:.*(?:合计|总计|小计)|total|grandtotal|subtotal|sum)$")
-_AVERAGE = re.compile(r"^(?:平均|日均|均值|平均值|average|mean|avg)$")
-#: Footnotes offices put under the table ("注：接通率=接通量/呼入量", "制表人：…").
-_REMARK = re.compile(r"^(?:注|备注|说明|附注|制表|审核|填报|数据来源|来源|note|notes|remark|source)")
-
 
 @dataclass(frozen=True)
 class _Column:
@@ -151,6 +154,11 @@ class _Parser:
         #: column with an unreadable cell cannot be checked (its problem is reported).
         self.sums: dict[str, Decimal] = {}
         self.unsummable: set[str] = set()
+        #: The same since the last subtotal row (a week's days).
+        self.part_sums: dict[str, Decimal] = {}
+        self.part_unsummable: set[str] = set()
+        #: (row, day) of rows with a date and no figures: blank rows of a template.
+        self.blank_days: list[tuple[int, dt.date]] = []
 
     def problem(self, why: str, row: int | None = None, column: str | None = None, value: object = None) -> None:
         shown = None if value is None else (value if isinstance(value, str) else repr(value))
@@ -158,12 +166,13 @@ class _Parser:
 
     def run(self) -> ParsedFile:
         grid = self.grid
-        found = find_header(grid.head)
+        head = header_rows(grid.head)
+        found = find_header(head)
         if found is None:
             raise reject(self.file, no_header_why(grid))
         header_at = found[0]
         header_row = grid.rows[header_at][0]
-        columns = self._columns(grid.head[header_at])
+        columns = self._columns(head[header_at])
         date_col = next(c for c in columns if c.name == "date")
         known = {c.index for c in columns}
         for (row, col), formula in sorted(grid.uncached.items()):
@@ -179,8 +188,12 @@ class _Parser:
         body = grid.rows[header_at + 1:]
         self._rows(body, columns, date_col)
         if not self.records and not self.problems:
+            if self.blank_days:
+                raise reject(self.file, f"all {len(self.blank_days)} dated rows below the header (row {header_row}) "
+                                        "are without figures: nothing to load yet")
             raise reject(self.file, f"the header is at row {header_row} but no day rows follow it")
-        require_clean(self.records, self.ctx, self.file, self.problems)
+        labels = {c.name: c.label for c in columns}
+        require_clean(self.records, self.ctx, self.file, self.problems, labels)
         derived = sorted({name for rec in self.records for name in rec.derived})
         if derived:
             self.notes.append("derived from a rate and its base: " + ", ".join(derived))
@@ -222,36 +235,77 @@ class _Parser:
     def _rows(self, body: list[tuple[int, list[object]]], columns: list[_Column], date_col: _Column) -> None:
         counts = [c for c in columns if c.name in COUNTERS]
         self.sums = {c.name: Decimal(0) for c in counts}
-        totals: list[tuple[int, str, dict[str, object], dict[str, Decimal], set[str]]] = []
+        self.part_sums = dict(self.sums)
+        known = {c.index for c in columns}
+        figures = [c.index for c in columns if c.name != "date"]
+        totals: list[TotalRow] = []
         summary_at: int | None = None
+        hidden: list[tuple[int, dt.date]] = []
         progress = self.ctx.progress
         for done, (row, cells) in enumerate(body, 1):
             if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(body)):
                 progress(done, len(body))
             if all(is_blank(c) for c in cells):
                 continue
+            texts = [str(c).strip() for c in cells if not is_blank(c)]
+            if is_remark_row(cells):
+                # Footnotes and signatures ("注：…", "制表人：张三 … 审核人：李四"), in any cells.
+                self.notes.append(f"row {row}: remark skipped: {' … '.join(texts)[:80]}")
+                continue
             raw_date = _cell(cells, date_col.index)
-            marker = normalise_text(raw_date).casefold() if isinstance(raw_date, str) else ""
-            if _REMARK.match(marker) and all(is_blank(c) for i, c in enumerate(cells) if i != date_col.index):
-                self.notes.append(f"row {row}: remark skipped: {str(raw_date).strip()[:60]}")
-                continue
-            if _TOTAL.match(marker) or _AVERAGE.match(marker):
-                if _TOTAL.match(marker):
-                    # Checked against the days above it, once every row is read.
-                    totals.append((row, str(raw_date).strip(), {c.name: _cell(cells, c.index) for c in counts},
-                                   dict(self.sums), set(self.unsummable)))
+            label = summary_label(cells, date_col.index, known)
+            marker = normalise_text(label).casefold() if label else ""
+            if TOTAL.match(marker) or AVERAGE.match(marker):
+                assert label is not None
+                if AVERAGE.match(marker):
+                    self.notes.append(f"row {row}: {label} row skipped")
+                    summary_at = summary_at or row
+                    continue
+                values = {c.name: _cell(cells, c.index) for c in counts}
+                if SUBTOTAL.match(marker):
+                    # A week's subtotal: checked against the days since the previous one,
+                    # or since the first day (a running subtotal); days may follow.
+                    totals.append(TotalRow(row, label, values, dict(self.part_sums), set(self.part_unsummable),
+                                            running=dict(self.sums), running_unsummable=set(self.unsummable)))
+                    self.part_sums = {name: Decimal(0) for name in self.part_sums}
+                    self.part_unsummable = set()
                 else:
-                    self.notes.append(f"row {row}: {str(raw_date).strip()} row skipped")
-                summary_at = summary_at or row
+                    # Checked against the days above it, once every row is read.
+                    totals.append(TotalRow(row, label, values, dict(self.sums), set(self.unsummable)))
+                    summary_at = summary_at or row
                 continue
+            if all(no_figure(_cell(cells, i)) for i in figures):
+                day = self._blank_day(raw_date)
+                if day is not None:
+                    self.blank_days.append((row, day))
+                    continue
             record = self._day(row, cells, columns, date_col)
             if summary_at is not None:
                 self.problem(f"a day row after the total row at row {summary_at}", row, date_col.label,
                              raw_date)
             if record is not None:
                 self.records.append(record)
-        for row, text, values, sums, unsummable in totals:
-            self._check_total(row, text, values, counts, sums, unsummable)
+                if row in self.grid.hidden_rows:
+                    hidden.append((row, record.day))
+        for total in totals:
+            self._check_total(total, counts)
+        if self.blank_days:
+            days = sorted(day for _, day in self.blank_days)
+            n = len(days)
+            span = days[0].isoformat() if n == 1 else f"{days[0].isoformat()} … {days[-1].isoformat()}"
+            self.notes.append(f"{n} dated row{'s' if n != 1 else ''} without figures skipped ({span})")
+        if hidden:
+            self.notes.append(f"{len(hidden)} hidden row(s) (a filter, or hidden by hand) loaded like the others: "
+                              + ", ".join(f"row {r} ({d.isoformat()})" for r, d in hidden[:20])
+                              + (" ..." if len(hidden) > 20 else ""))
+
+    def _blank_day(self, raw_date: object) -> dt.date | None:
+        """The date of a row without figures, or None when its date cell is not a date
+        (then the row is read as any other and its date reported)."""
+        try:
+            return parse_date(raw_date, epoch=self.grid.epoch)
+        except BadValue:
+            return None
 
     def _day(self, row: int, cells: list[object], columns: list[_Column], date_col: _Column) -> DayRecord | None:
         """The record of one row, or None without a readable date; problems are reported."""
@@ -285,10 +339,12 @@ class _Parser:
                     if count is not None:
                         counters[c.name] = count
                         self.sums[c.name] += Decimal(str(count))
+                        self.part_sums[c.name] += Decimal(str(count))
             except BadValue as exc:
                 self.problem(exc.why, row, c.label, value)
                 bad.add(c.name)
         self.unsummable |= bad
+        self.part_unsummable |= bad
         derived = self._apply_rates(row, counters, rates, bad, {c.name for c in columns})
         if day is None:
             return None
@@ -342,28 +398,41 @@ class _Parser:
                                  f"(allowed difference {float(allowed):.2g})", row, column.label, raw)
         return derived
 
-    def _check_total(self, row: int, text: str, values: dict[str, object], counts: list[_Column],
-                     sums: dict[str, Decimal], unsummable: set[str]) -> None:
+    def _check_total(self, total: TotalRow, counts: list[_Column]) -> None:
+        read: dict[str, tuple[_Column, object, int | float]] = {}
         ok = True
         for c in counts:
-            raw = values.get(c.name)
-            if (row, c.index) in self.grid.uncached:
+            raw = total.values.get(c.name)
+            if (total.row, c.index) in self.grid.uncached:
                 ok = False
                 continue
             try:
-                total = parse_count(raw, whole=c.name not in FLOAT_COUNTERS)
+                value = parse_count(raw, whole=c.name not in FLOAT_COUNTERS)
             except BadValue as exc:
-                self.problem(f"{exc.why} (in the {text} row)", row, c.label, raw)
+                self.problem(f"{exc.why} (in the {total.label} row)", total.row, c.label, raw)
                 ok = False
                 continue
-            if total is None or c.name in unsummable:
-                continue
-            if abs(Decimal(str(total)) - sums[c.name]) > _FLOAT_SLACK:
-                self.problem(f"the {text} row says {total:,} but the days add up to {sums[c.name]:,}",
-                             row, c.label, raw)
-                ok = False
-        if ok:
-            self.notes.append(f"row {row}: {text} row skipped; its totals match the days")
+            if value is not None and c.name not in total.unsummable:
+                read[c.name] = (c, raw, value)
+        if not ok:
+            return
+
+        def matches(sums: dict[str, Decimal]) -> bool:
+            return all(abs(Decimal(str(v)) - sums[n]) <= _FLOAT_SLACK for n, (_, _, v) in read.items())
+
+        if matches(total.sums):
+            self.notes.append(f"row {total.row}: {total.label} row skipped; its totals match the days")
+            return
+        if total.running is not None and total.running_unsummable is not None:
+            running = {n: v for n, v in read.items() if n not in total.running_unsummable}
+            if running == read and matches(total.running):
+                self.notes.append(f"row {total.row}: {total.label} row skipped; its totals match the days so far")
+                return
+        for name, (c, raw, value) in read.items():
+            if abs(Decimal(str(value)) - total.sums[name]) > _FLOAT_SLACK:
+                since = " since the previous subtotal" if total.running is not None else ""
+                self.problem(f"the {total.label} row says {value:,} but the days{since} add up to "
+                             f"{total.sums[name]:,}", total.row, c.label, raw)
 
 
 def _cell(cells: Sequence[object], index: int) -> object:

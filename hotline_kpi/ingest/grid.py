@@ -98,6 +98,9 @@ class Grid:
     uncached: dict[tuple[int, int], str] = field(default_factory=dict)
     #: (first row, last row, first col, last col), 0-based columns, of merges over rows.
     row_merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: Row numbers hidden in the sheet (by a filter or by hand); the reading layer fills
+    #: it where the format says so (XLSX), a CSV has none.
+    hidden_rows: set[int] = field(default_factory=set)
 
 
 def find_header(head: Sequence[Sequence[object]]) -> tuple[int, int] | None:

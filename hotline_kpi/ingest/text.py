@@ -242,6 +242,13 @@ def parse_count(value: object, *, whole: bool = True) -> int | float | None:
         return None
     if number.percent:
         raise BadValue("expected a count, got a percentage")
+    if number.exponent is not None and number.exponent > 0:
+        # "1.1E+04" is how Excel shows 11,024 in a narrow General column, and how it exports
+        # it to CSV: the digits below the last written one are not in the file. Exact only
+        # when they reach the units ("1.1024E+04").
+        raise BadValue(f"a count in scientific notation is not exact: only the digits down to the "
+                       f"{10 ** number.exponent:,}s are written; format the column as a number in Excel "
+                       "(or widen it) and save again")
     if whole:
         if number.value != number.value.to_integral_value():
             raise BadValue("expected a whole number")

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import openpyxl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from hotline_kpi.catalogue import CatalogueSet
@@ -405,7 +405,8 @@ def test_a_negative_count(tmp_path):
 def test_answered_above_offered(tmp_path):
     rows = [["日期", "呼入量", "接通量"], ["2019-01-01", "10", "11"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
-    assert (found.row, found.column) == (2, "calls_answered") and "greater than calls_offered" in found.why
+    # Named as the file writes them (docs: columns in problems are named by their header text).
+    assert (found.row, found.column) == (2, "接通量") and found.why == "接通量 (11) is greater than 呼入量 (10)"
 
 
 def test_every_problem_of_the_file_is_listed_at_once(tmp_path):
@@ -426,7 +427,7 @@ def test_every_problem_of_the_file_is_listed_at_once(tmp_path):
         (6, "接通率", "150"),
         (7, "接通率", "90%"),
         (8, "date", "2019-01-01"),
-        (8, "calls_answered", "101"),
+        (8, "接通量", "101"),  # named as written in the file
     }, [str(p) for p in found]
     assert all(p.file == "r.csv" and p.why for p in found)
 
@@ -605,7 +606,9 @@ def _day_counts(draw: st.DrawFn) -> dict[str, int | None]:
     eligible = draw(st.none() | st.integers(0, 10**7))
     dispatched = draw(st.none() | st.integers(0, 10**7))
     responses = draw(st.none() | st.integers(0, 10**7))
-    return dict(requests_accepted=draw(st.none() | st.integers(0, 10**9)), calls_offered=offered,
+    # 话务员受理量 is a part of 受理量 (issue #13): the whole is drawn at least as big.
+    accepted = draw(st.none() | st.integers(eligible or 0, 10**9))
+    return dict(requests_accepted=accepted, calls_offered=offered,
                 calls_answered=answered, calls_answered_within_15s=part(answered) if answered is not None else None,
                 first_contact_eligible=eligible, first_contact_resolved=part(eligible),
                 tickets_dispatched=dispatched, tickets_returned_operator_fault=part(dispatched),
@@ -632,7 +635,9 @@ def test_any_valid_report_parses_back_to_exactly_its_counts(days, encoding, head
         day = D1 + dt.timedelta(days=i)
         cells = [unknown if counts[n] is None else (f"{counts[n]:,}" if grouped else str(counts[n])) for n in names]
         rows.append([date_form.format(d=day), *cells])
-        expected[day] = {n: v for n, v in counts.items() if v is not None}
+        if any(v is not None for v in counts.values()):  # a date without figures is a blank row (issue #13)
+            expected[day] = {n: v for n, v in counts.items() if v is not None}
+    assume(expected)
     with tempfile.TemporaryDirectory() as folder:
         parsed = parse(write_csv(Path(folder) / "r.csv", rows, encoding))
     assert by_day(parsed) == expected
@@ -665,3 +670,156 @@ def test_a_remark_with_figures_beside_it_is_not_silently_skipped(tmp_path, catal
                         today=_dt.date(2020, 1, 1))
     with pytest.raises(IngestRejected):
         DailyReportIngestor().parse(path, ctx)
+
+
+# --- issue #13: the office's real layouts (cases 9, 10, 11); CLI and inbox: test_daily_report_rows.py --------
+
+
+MARCH_TODAY = dt.date(2019, 3, 19)
+MARCH = [["日期", "受理量", "呼入量", "接通量", "接通率", "话务员受理量"]]
+
+
+def _march(n: int) -> list[object]:
+    return [f"2019-03-{n:02d}", 11000 + n, 10000 + n, 9000 + n, "", 8000 + n]
+
+
+def test_the_month_template_mid_month_loads_the_filled_days_and_skips_the_dated_blank_rows(tmp_path):
+    blank = [[f"2019-03-{n:02d}", "", "—", "", "#DIV/0!", ""] for n in range(20, 32)]
+    rows = [*MARCH, *(_march(n) for n in range(17, 20)), *blank,
+            ["合计", sum(11000 + n for n in range(17, 20)), "", "", "", ""]]
+    parsed = parse(write_csv(tmp_path / "r.csv", rows), today=MARCH_TODAY)
+    assert by_day(parsed) == {dt.date(2019, 3, n): dict(requests_accepted=11000 + n, calls_offered=10000 + n,
+                                                        calls_answered=9000 + n, first_contact_eligible=8000 + n)
+                              for n in range(17, 20)}
+    assert "12 dated rows without figures skipped (2019-03-20 … 2019-03-31)" in parsed.notes
+    assert any("合计 row skipped; its totals match" in n for n in parsed.notes)
+
+
+def test_a_dated_row_with_some_figures_is_a_day_and_may_be_in_the_future(tmp_path):
+    rows = [*MARCH, _march(19), ["2019-03-20", "", "", "", "", "12"], ["2019-03-21", "", "", "", "", ""]]
+    found = only(problems(write_csv(tmp_path / "r.csv", rows), today=MARCH_TODAY))
+    assert (found.row, found.value) == (3, "2019-03-20") and "future" in found.why
+
+
+def test_a_template_without_any_figure_yet_is_refused_saying_so(tmp_path):
+    rows = [*MARCH, *([f"2019-03-{n:02d}", "", "", "", "", ""] for n in range(1, 32))]
+    found = only(problems(write_csv(tmp_path / "r.csv", rows), today=dt.date(2019, 2, 28)))
+    assert "all 31 dated rows" in found.why and "without figures" in found.why
+
+
+def _weeks(subtotal_of: callable) -> list[list[object]]:
+    rows: list[list[object]] = [["日期", "受理量", "呼入量"]]
+    for n in range(1, 8):
+        rows.append([f"2019-03-{n:02d}", n, 10 * n])
+        if n in (3, 7):
+            rows.append([f"第{1 if n == 3 else 2}周小计", *subtotal_of(n)])
+    rows.append(["合计", 28, 280])
+    return rows
+
+
+def test_weekly_subtotals_are_checked_against_their_week_and_never_summed_as_days(tmp_path):
+    week = {3: (6, 60), 7: (22, 220)}
+    parsed = parse(write_csv(tmp_path / "r.csv", _weeks(lambda n: week[n])))
+    assert by_day(parsed) == {dt.date(2019, 3, n): dict(requests_accepted=n, calls_offered=10 * n) for n in range(1, 8)}
+    assert [n for n in parsed.notes if "totals match" in n] == [
+        "row 5: 第1周小计 row skipped; its totals match the days", "row 10: 第2周小计 row skipped; its totals match the days",
+        "row 11: 合计 row skipped; its totals match the days"]
+
+
+def test_a_running_subtotal_matches_the_days_so_far(tmp_path):
+    running = {3: (6, 60), 7: (28, 280)}
+    parsed = parse(write_csv(tmp_path / "r.csv", _weeks(lambda n: running[n])))
+    assert len(parsed.days) == 7 and any("row 10: 第2周小计" in n and "so far" in n for n in parsed.notes)
+
+
+def test_a_wrong_weekly_subtotal_names_its_column(tmp_path):
+    wrong = {3: (6, 60), 7: (22, 221)}
+    found = only(problems(write_csv(tmp_path / "r.csv", _weeks(lambda n: wrong[n]))))
+    assert (found.row, found.column, found.value) == (10, "呼入量", "221")
+    assert "第2周小计 row says 221 but the days since the previous subtotal add up to 220" in found.why
+
+
+@pytest.mark.parametrize("label", ["本周合计", "小计", "第 2 周小计"])
+def test_a_subtotal_in_the_date_column_does_not_end_the_table(tmp_path, label):
+    rows = [["日期", "受理量"], ["2019-03-01", 5], [label, 5], ["2019-03-02", 7], ["合计", 12]]
+    assert len(parse(write_csv(tmp_path / "r.csv", rows)).days) == 2
+
+
+def test_a_total_in_a_serial_column_with_the_date_cell_empty_is_the_total_row(tmp_path):
+    rows = [["序号", "日期", "受理量", "呼入量"], [1, dt.datetime(2019, 3, 1), 10, 9], [2, dt.datetime(2019, 3, 2), 20, 18],
+            ["合计", None, 30, 27]]
+    parsed = parse(write_xlsx(tmp_path / "r.xlsx", rows, merges=["A4:B4"]))
+    assert by_day(parsed) == {dt.date(2019, 3, 1): dict(requests_accepted=10, calls_offered=9),
+                              dt.date(2019, 3, 2): dict(requests_accepted=20, calls_offered=18)}
+    assert "row 4: 合计 row skipped; its totals match the days" in parsed.notes
+    wrong = [*rows[:3], ["合计", None, 31, 27]]
+    found = only(problems(write_xlsx(tmp_path / "w.xlsx", wrong)))
+    assert (found.row, found.column, found.value) == (4, "受理量 (C)", "31")
+
+
+def test_a_two_cell_signature_footer_is_a_footnote_in_any_columns(tmp_path):
+    rows = [[None, "日期", "受理量", "呼入量", "接通量"], [None, dt.datetime(2019, 3, 1), 10, 9, 8],
+            [None, None, None, None, None], [None, "制表人：张三", None, "审核人：李四", None]]
+    parsed = parse(write_xlsx(tmp_path / "r.xlsx", rows))
+    assert by_day(parsed) == {dt.date(2019, 3, 1): dict(requests_accepted=10, calls_offered=9, calls_answered=8)}
+    assert "row 4: remark skipped: 制表人：张三 … 审核人：李四" in parsed.notes
+
+
+@pytest.mark.parametrize("group_row", [["日期", "话务", "", "", "工单"], ["", "话务", "", "", "工单"]])
+def test_the_csv_export_of_a_two_row_header_is_read(tmp_path, group_row):
+    second = ["" if group_row[0] else "日期", "受理量", "呼入量", "接通量", "派单量"]
+    rows = [group_row, second, ["2019-03-01", 10, 9, 8, 3], ["2019-03-02", 20, 19, 18, 4]]
+    parsed = parse(write_csv(tmp_path / "r.csv", rows))
+    assert by_day(parsed)[dt.date(2019, 3, 2)] == dict(requests_accepted=20, calls_offered=19, calls_answered=18,
+                                                       tickets_dispatched=4)
+    assert [r.row for r in parsed.days] == [3, 4]
+
+
+def test_hidden_day_rows_are_loaded_with_a_note_naming_them(tmp_path):
+    """A filter hides rows from the view, not from the month: a clerk who left one on still
+    means the whole sheet. The rows are loaded, and the note names them (Grid.hidden_rows is
+    filled by the reading layer for XLSX)."""
+    from hotline_kpi.ingest.daily_report import _Parser
+    from hotline_kpi.ingest.grid import Grid
+
+    rows = [(1, ["日期", "受理量"]), (2, ["2019-03-01", "10"]), (3, ["2019-03-02", "20"]), (4, ["2019-03-03", "30"])]
+    grid = Grid(rows=rows, head=[cells for _, cells in rows], hidden_rows={3, 4})
+    parsed = _Parser(grid, "r.csv", context(), []).run()
+    assert [r.day for r in parsed.days] == [dt.date(2019, 3, n) for n in (1, 2, 3)]
+    assert "2 hidden row(s) (a filter, or hidden by hand) loaded like the others: row 3 (2019-03-02), " \
+           "row 4 (2019-03-03)" in parsed.notes
+
+
+@pytest.mark.xfail(reason="Grid.hidden_rows is filled from XLSX by the reading layer (grid.py, another branch of #13)",
+                   strict=False)
+def test_rows_hidden_by_a_filter_in_an_xlsx_are_named_in_the_notes(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [["日期", "受理量"], [dt.datetime(2019, 3, 1), 10], [dt.datetime(2019, 3, 2), 20]]:
+        ws.append(row)
+    ws.auto_filter.ref = "A1:B3"
+    ws.row_dimensions[3].hidden = True
+    wb.save(tmp_path / "r.xlsx")
+    parsed = parse(tmp_path / "r.xlsx")
+    assert len(parsed.days) == 2 and any("row 3 (2019-03-02)" in n for n in parsed.notes)
+
+
+@pytest.mark.parametrize("written", ["1.1E+04", "1.1e4", "１．１Ｅ＋０４", "11E3"])
+def test_a_count_in_scientific_notation_is_refused_naming_the_value(tmp_path, written):
+    rows = [["日期", "受理量", "呼入量"], ["2019-03-01", written, "10000"]]
+    found = only(problems(write_csv(tmp_path / "r.csv", rows)))
+    assert (found.row, found.column, found.value) == (2, "受理量", written)
+    assert "scientific notation is not exact" in found.why and "1,000s" in found.why
+
+
+def test_a_count_in_scientific_notation_with_every_digit_written_is_exact(tmp_path):
+    rows = [["日期", "受理量", "呼入量"], ["2019-03-01", "1.1024E+04", "1.00000E+04"]]
+    assert by_day(parse(write_csv(tmp_path / "r.csv", rows))) == {
+        dt.date(2019, 3, 1): dict(requests_accepted=11024, calls_offered=10000)}
+
+
+def test_operator_requests_above_all_requests_name_both_columns_as_written(tmp_path):
+    rows = [["日期", "受理量", "话务员受理量"], [dt.datetime(2019, 3, 1), 9000, 9500]]
+    found = only(problems(write_xlsx(tmp_path / "r.xlsx", rows)))
+    assert (found.row, found.column, found.value) == (2, "话务员受理量 (C)", "9500")
+    assert found.why == "话务员受理量 (C) (9500) is greater than 受理量 (B) (9000)"

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DailyCounters, ParsedFile
@@ -255,7 +255,7 @@ def report_day(draw: st.DrawFn) -> dict[str, int | Decimal | None]:
     offered = count(10**7)
     answered = count(offered)
     day: dict[str, int | Decimal | None] = {
-        "requests_accepted": count(10**9),
+        "requests_accepted": 0,  # drawn below: at least the operators' part (话务员受理量)
         "calls_offered": offered,
         "calls_answered": answered,
         "calls_abandoned_short": count(offered - answered),
@@ -268,6 +268,7 @@ def report_day(draw: st.DrawFn) -> dict[str, int | Decimal | None]:
                               ("survey_satisfied", "survey_responses", 10**5)):
         day[whole] = count(upto)
         day[part] = count(day[whole])  # type: ignore[arg-type]
+    day["requests_accepted"] = draw(st.integers(day["first_contact_eligible"], 10**9))  # type: ignore[arg-type]
     unknown = draw(st.sets(st.sampled_from(COUNTERS)))
     return {k: (None if k in unknown else v) for k, v in day.items()}
 
@@ -346,7 +347,8 @@ def report_rows(case: ReportCase, xlsx: bool) -> tuple[list[list[object]], dict[
                     want["calls_answered"] = int((Decimal(text[:-1]) / 100 * offered).to_integral_value(
                         ROUND_HALF_EVEN))
         rows.append(row)
-        expected[day] = want
+        if want:  # a date without any figure is a blank row of a template, not a day (issue #13)
+            expected[day] = want
     return rows, formats, expected
 
 
@@ -365,6 +367,7 @@ def test_a_generated_daily_report_csv_parses_back_to_its_counts(case: ReportCase
     parses back to exactly its counts; a derived count is the rate times its base, rounded
     half to even; every rate of every day lies in [0, 1]."""
     rows, _, expected = report_rows(case, xlsx=False)
+    assume(expected)
     with parsed_file(DailyReportIngestor(), "日报.csv", csv_bytes(rows, encoding)) as parsed:
         assert not isinstance(parsed, IngestRejected), str(parsed)
         assert {r.day: dict(r.counters) for r in parsed.days} == expected
@@ -378,6 +381,7 @@ def test_a_generated_daily_report_xlsx_parses_back_to_its_counts(case: ReportCas
     """Round trip, XLSX: numbers as numbers, dates as date cells, the rate as a %-formatted
     ratio; the same counts come back and a rate derives the answered calls exactly."""
     rows, formats, expected = report_rows(case, xlsx=True)
+    assume(expected)
     with parsed_file(DailyReportIngestor(), "日报.xlsx", xlsx_bytes(rows, formats)) as parsed:
         assert not isinstance(parsed, IngestRejected), str(parsed)
         assert {r.day: dict(r.counters) for r in parsed.days} == expected
