@@ -241,3 +241,78 @@ def test_with_done_markers_a_file_waits_for_its_marker_and_the_marker_is_archive
     archived = results["jan.csv"].moved_to
     assert archived is not None and archived.with_name("jan.csv.done").is_file()
     assert list(inbox.root.iterdir()) == []
+
+
+# --- issue #13 case 12: housekeeping ------------------------------------------------------------
+
+
+def _attempts(box: Inbox) -> list[tuple[str, str, str]]:
+    with read_session(box.engine) as s:
+        return [(r.source, r.file_name, r.result) for r in s.scalars(select(IngestAttemptRow).order_by(IngestAttemptRow.id))]
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_unknown_folder_is_reported_once_and_again_when_it_changes(inbox, caplog):
+    caplog.set_level(logging.INFO, logger="hotline_kpi")
+    folder = inbox.root / "3月报表"
+    folder.mkdir()
+    _drop(inbox, "日报.csv", REPORT, folder=folder)
+    for _ in range(3):
+        [result] = inbox.scan()
+        assert result.outcome == "left" and "3月报表/ is not a hotline id" in result.detail
+    assert _attempts(inbox) == [("unknown", "3月报表", "left")]
+    [warning] = _warnings(caplog)
+    assert "3月报表/" in warning and "日报.csv" in warning and "shanghai-12345" in warning
+    _drop(inbox, "日报2.csv", REPORT, folder=folder)  # a new file in it: reported again
+    inbox.scan()
+    assert len(_attempts(inbox)) == 2 and (folder / "日报.csv").exists() and (folder / "日报2.csv").exists()
+
+
+def test_a_folder_inside_a_hotline_folder_is_left_unread_and_reported_once(inbox, caplog):
+    caplog.set_level(logging.INFO, logger="hotline_kpi")
+    hotline = inbox.root / "shanghai-12345"
+    (hotline / "old").mkdir(parents=True)
+    _drop(inbox, "jan.csv", REPORT, folder=hotline / "old")
+    (hotline / "x.csv").mkdir()  # a folder named like a file: cannot be read as one
+    for _ in range(3):
+        results = {r.name: r for r in inbox.scan()}
+        assert {r.outcome for r in results.values()} == {"left"}
+    assert "shanghai-12345/old/" in results["old"].detail and "not read" in results["old"].detail
+    assert (hotline / "old" / "jan.csv").is_file() and (hotline / "x.csv").is_dir()
+    assert _all_files(inbox.settings.quarantine_dir) == []
+    assert sorted(_attempts(inbox)) == [("unknown", "old", "left"), ("unknown", "x.csv", "left")]
+    assert len(_warnings(caplog)) == 2
+
+
+def test_an_unreadable_file_warns_once_until_it_changes(inbox, caplog, monkeypatch):
+    import hotline_kpi.service.inbox as module
+
+    caplog.set_level(logging.INFO, logger="hotline_kpi")
+    path = _drop(inbox, "jan.csv", REPORT)
+    if os.geteuid() == 0:  # root reads a chmod 000 file: make the read itself fail
+        def denied(p):
+            raise PermissionError(13, "Permission denied", str(p))
+        monkeypatch.setattr(module, "_probe", denied)
+    else:
+        path.chmod(0)
+    for _ in range(4):
+        [result] = inbox.scan()
+        assert result.outcome == "left" and path.exists()
+    assert "jan.csv: cannot be read (Permission denied)" in result.detail
+    assert _attempts(inbox) == [("unknown", "jan.csv", "error")]
+    assert len(_warnings(caplog)) == 1
+    stamp = inbox.clock.now().timestamp() - 30  # it changed: reported again
+    os.utime(path, (stamp, stamp))
+    inbox.scan()
+    inbox.scan()
+    assert len(_attempts(inbox)) == 2 and not _all_files(inbox.settings.quarantine_dir)
+
+
+def test_a_rejection_is_recorded_under_the_source_that_was_recognised(inbox):
+    _drop(inbox, "bad.csv", REPORT.replace("9300,7.5", "99300,7.5"))
+    _drop(inbox, "what.bin", b"\x00\x01 nothing anyone exports")
+    settled_scan(inbox)
+    assert sorted(_attempts(inbox)) == [("daily-report", "bad.csv", "rejected"), ("unknown", "what.bin", "rejected")]
