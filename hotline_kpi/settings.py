@@ -61,6 +61,10 @@ class ServiceSettings(BaseModel):
     inbox_settle_seconds: float = Field(
         5, ge=0, le=3600, description="A file modified more recently than this is still being written: left for a later scan."
     )
+    inbox_done_marker: bool = Field(
+        False, description="Load an inbox file only once NAME.done stands beside it (archived with it); for "
+        "uploaders that write the marker last."
+    )
     evaluate_at: str = Field("08:30", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
                              description="Daily evaluation time, hotline time zone (HH:MM).")
     misfire_grace_seconds: int = Field(

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine
 
@@ -36,6 +36,11 @@ from hotline_kpi.store.provenance import FileMeta, StoreRequest, StoreResult
 
 _HEAD_BYTES = 64 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._\-\u4e00-\u9fff]+")
+
+
+class LoadAbandoned(Exception):
+    """Raised by an ``ingest_file`` caller's ``before_commit``: the load is rolled back
+    whole and no original is kept (the file changed while it was read)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,14 @@ def ingest_file(
     hotline_id: str | None = None,
     source: str | None = None,
     progress: Progress | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> IngestOutcome:
-    """Load one file. Raises IngestRejected (nothing stored) or UnknownSource."""
+    """Load one file. Raises IngestRejected (nothing stored) or UnknownSource.
+
+    An IngestRejected raised once the source is known carries it as ``source``.
+    ``before_commit`` is called inside the write transaction, after everything is stored
+    and before the commit: an exception it raises rolls the whole load back (the inbox
+    raises LoadAbandoned there when the file changed while it was read)."""
     hotline = catalogues.hotline(hotline_id or settings.default_hotline)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a file")
@@ -158,7 +169,9 @@ def ingest_file(
                                 size)
         try:
             parsed = ingestor.parse(path, ctx)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, IngestRejected):
+                exc.source = source  # type: ignore[attr-defined]
             kept = keeping.result()
             if not kept_before:
                 kept.unlink(missing_ok=True)
@@ -202,7 +215,11 @@ def ingest_file(
                         prefix = file_hashes(path, [end])[2][end]
                     records.save_log_mark(session, hotline.id, source, head_sha,
                                        records.Mark(end, prefix, parsed.end_lines), result.ingest_id)
-    except IngestRejected:  # rejected while storing (another source disagrees): keep no original
+            if before_commit is not None:
+                before_commit()
+    except (IngestRejected, LoadAbandoned) as exc:  # rejected while storing (another source disagrees) or
+        if isinstance(exc, IngestRejected):           # abandoned by before_commit: keep no original
+            exc.source = source  # type: ignore[attr-defined]
         if not kept_before:
             original.unlink(missing_ok=True)
         raise

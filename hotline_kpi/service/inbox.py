@@ -1,21 +1,35 @@
 """The inbox: files dropped in a folder are recognised, loaded and moved, never deleted.
 
 - ``inbox/FILE`` loads for the default hotline, ``inbox/<hotline-id>/FILE`` for that one.
+- A file is read only when complete: its size, modification time and inode are the same
+  at two consecutive scans (the first sighting never loads) and it was last modified at
+  least ``inbox_settle_seconds`` ago. With ``inbox_done_marker`` it also waits for
+  ``NAME.done`` beside it (archived or quarantined with it).
+- The file must not change while it is read: its size and time are compared again inside
+  the write transaction, before the commit; if they changed the load is rolled back
+  whole and the file stays for a later scan. A rejection of a file that changed while it
+  was read is not a rejection either: the file stays.
 - A loaded (or already loaded) file moves to ``archive/YYYY/MM/``; a rejected one to
   ``quarantine/`` with ``FILE.error.txt`` beside it. The move happens only after the
   load committed: if it fails (archive read-only, disk full) the file stays in the inbox
   and the next scan finds it already loaded and tries the move again.
-- A file modified less than ``inbox_settle_seconds`` ago is still being written: left.
-- Hidden and temporary names (``.x``, ``*.tmp``, ``*.part``, ``~x``) are left alone.
+- Hidden and temporary names of common uploaders (``.x``, ``~x``, ``~$x`` Office locks,
+  ``*.filepart`` WinSCP, ``*.part``, ``*.partial``, ``*.tmp``, ``*.crdownload`` ...) are
+  never read, never moved.
 - Symlinks are never followed and non-regular files (FIFOs, sockets, devices) never
-  opened: they go to quarantine as they are. Unknown sub-folders are left and reported.
+  opened: they go to quarantine as they are. Folders that are not a hotline id, folders
+  inside a hotline folder and files that cannot be opened are left alone and reported
+  once (a warning and an ingest attempt), again only when they change.
 - Any other failure (database down) leaves the file for the next scan.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
+import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +41,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.files import display_name, write_atomic
 from hotline_kpi.problems import IngestRejected
-from hotline_kpi.ingest.pipeline import IngestOutcome, ingest_file
+from hotline_kpi.ingest.pipeline import IngestOutcome, LoadAbandoned, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import provenance
@@ -36,7 +50,12 @@ from hotline_kpi.store.db import write_session
 log = logging.getLogger(__name__)
 
 Outcome = Literal["loaded", "already_loaded", "rejected", "left", "error"]
-_TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
+#: Names uploaders give a file while they write it (then rename it): never read.
+_TEMP_SUFFIXES = (".filepart", ".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", ".lock")
+#: ``NAME.done`` marks NAME complete (setting ``service.inbox_done_marker``).
+DONE_SUFFIX = ".done"
+#: What identifies one state of a file: size, modification time (ns), inode.
+_Sig = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,42 @@ class InboxResult:
 
 def _is_temporary(name: str) -> bool:
     return name.startswith((".", "~")) or name.lower().endswith(_TEMP_SUFFIXES)
+
+
+def _sig(st: os.stat_result) -> _Sig:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _now_sig(path: Path) -> _Sig | None:
+    try:
+        return _sig(os.lstat(path))
+    except OSError:
+        return None
+
+
+def _probe(path: Path) -> bool:
+    """Open the file and read a byte without following a symlink (raises OSError when it
+    cannot be read); True when the kernel says a process has it open for writing.
+
+    The check is a read lease (Linux ``F_SETLEASE``), taken and given back at once: it is
+    refused while any process holds the file open for writing. It works on local
+    filesystems for files the service owns (or as root); elsewhere it cannot tell and the
+    stability rule alone decides. The lease-break signal is set to SIGURG (ignored by
+    default), so a writer opening the file in that instant cannot stop the service."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        os.read(fd, 1)
+        if not hasattr(fcntl, "F_SETLEASE") or not hasattr(fcntl, "F_SETSIG"):
+            return False
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        except OSError as exc:
+            return exc.errno == errno.EAGAIN  # EAGAIN: open for writing; EACCES, EINVAL: cannot tell
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _free_target(folder: Path, name: str) -> Path:
@@ -80,6 +135,15 @@ class Inbox:
         self.clock = clock
         self.on_loaded = on_loaded
         self.root = settings.inbox_dir
+        #: Each file's state at the previous scan (and, being filled, at this one): a file
+        #: loads only when it is the same at two consecutive scans. In memory: a restart
+        #: costs one scan interval.
+        self._seen: dict[str, _Sig] = {}
+        self._seen_now: dict[str, _Sig] = {}
+        #: What was reported about an entry left alone (its state): reported again only
+        #: when it changes.
+        self._reported: dict[str, object] = {}
+        self._reported_now: set[str] = set()
 
     def ensure_folders(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -95,17 +159,24 @@ class Inbox:
         known = {h.id for h in self.catalogues.hotlines()}
         results: list[InboxResult] = []
         default = self.settings.default_hotline
+        self._seen_now, self._reported_now = {}, set()
         for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
             if entry.is_dir(follow_symlinks=False):
                 if entry.name in known:
                     for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
                         results.append(self._one(Path(sub.path), entry.name))
                 elif not _is_temporary(entry.name):
-                    results.append(InboxResult(display_name(entry.name), default, "left",
-                                               f"folder {display_name(entry.name)!r} is not a hotline id "
-                                               f"({', '.join(sorted(known))}); left alone"))
+                    files = sorted(e.name for e in os.scandir(entry.path))
+                    shown = ", ".join(display_name(n) for n in files[:5]) + (" ..." if len(files) > 5 else "")
+                    results.append(self._left_reported(
+                        Path(entry.path), default, ("folder", tuple(files)),
+                        f"inbox folder {display_name(entry.name)}/ is not a hotline id ({', '.join(sorted(known))}): "
+                        f"its {len(files)} file(s) ({shown or 'none'}) are not read; move them into the inbox or "
+                        "a hotline folder"))
                 continue
             results.append(self._one(Path(entry.path), default))
+        self._seen = self._seen_now
+        self._reported = {k: v for k, v in self._reported.items() if k in self._reported_now}
         # Logged before the loaded hotlines are evaluated: a failed evaluation must not hide
         # what happened to the files.
         for r in results:
@@ -119,32 +190,99 @@ class Inbox:
                 self.on_loaded(hid)
         return results
 
+    def _left_reported(self, path: Path, hotline_id: str, state: object, message: str,
+                       result: str = "left") -> InboxResult:
+        """Left alone; reported (a warning and an ingest attempt) the first time it is seen
+        in this state only, not at every scan."""
+        key = os.fsdecode(path)
+        self._reported_now.add(key)
+        if self._reported.get(key) != state:
+            self._reported[key] = state
+            log.warning("inbox: %s", message)
+            self._record(hotline_id, "unknown", display_name(path.name), result, 0, message)
+        return InboxResult(display_name(path.name), hotline_id, "left", message)
+
     def _one(self, path: Path, hotline_id: str) -> InboxResult:
+        result = self._look(path, hotline_id)
+        if result.moved_to is not None:  # gone: a new file under this name is a first sighting again
+            self._seen_now.pop(os.fsdecode(path), None)
+        return result
+
+    def _look(self, path: Path, hotline_id: str) -> InboxResult:
         name = display_name(path.name)
         if _is_temporary(path.name):
-            return InboxResult(name, hotline_id, "left", "temporary or hidden name")
+            return InboxResult(name, hotline_id, "left", "temporary or hidden name: still being uploaded?")
+        if path.name.endswith(DONE_SUFFIX):
+            return InboxResult(name, hotline_id, "left", "a done marker: moved with its file")
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             return InboxResult(name, hotline_id, "left", "vanished")
+        if stat.S_ISDIR(st.st_mode):
+            entries = tuple(sorted(os.listdir(path))) if os.access(path, os.R_OK) else ()
+            return self._left_reported(path, hotline_id, ("folder", entries),
+                                       f"{display_name(str(path.relative_to(self.root)))}/: a folder inside a hotline "
+                                       f"folder; left alone, not read (its {len(entries)} file(s) belong in the "
+                                       "hotline folder itself)")
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
             why = "a symbolic link (never followed)" if stat.S_ISLNK(st.st_mode) else "not a regular file"
             return self._quarantine(path, hotline_id, "", f"{name}: {why}; moved to quarantine unread")
+        key = os.fsdecode(path)
+        sig = self._seen_now[key] = _sig(st)
+        before = self._seen.get(key)
+        if before != sig:
+            why = "first seen" if before is None else f"changed since the last scan ({before[0]:,} -> {sig[0]:,} bytes)"
+            return InboxResult(name, hotline_id, "left", f"{why}: loaded once it is the same at two scans")
         age = self.clock.now().timestamp() - st.st_mtime
         if age < self.settings.service.inbox_settle_seconds:
             return InboxResult(name, hotline_id, "left", f"modified {age:.1f} s ago: still being written?")
+        marker = path.with_name(path.name + DONE_SUFFIX)
+        if self.settings.service.inbox_done_marker and not os.path.isfile(marker):
+            return InboxResult(name, hotline_id, "left", f"waiting for {display_name(marker.name)} (inbox_done_marker)")
+        try:
+            writing = _probe(path)
+        except OSError as exc:
+            return self._left_reported(path, hotline_id, ("unreadable", sig, str(exc)),
+                                       f"{name}: cannot be read ({exc.strerror or exc}); left in the inbox, "
+                                       "reported again when it changes", result="error")
+        if writing:
+            return InboxResult(name, hotline_id, "left", "open for writing by another process: still being written")
+
+        def unchanged() -> None:
+            if _now_sig(path) != sig:
+                raise LoadAbandoned(name)
+
         try:
             outcome = ingest_file(self.engine, path, settings=self.settings, catalogues=self.catalogues,
-                                  clock=self.clock, hotline_id=hotline_id)
+                                  clock=self.clock, hotline_id=hotline_id, before_commit=unchanged)
+        except LoadAbandoned:
+            return self._changed_while_read(name, hotline_id, "nothing stored")
         except (IngestRejected, UnknownSource) as exc:
-            source = ""
-            if isinstance(exc, IngestRejected):
-                source = getattr(exc, "source", "") or ""
+            if _now_sig(path) != sig:  # a writer was still at it: not the file's fault
+                return self._changed_while_read(name, hotline_id, "not rejected")
+            source = getattr(exc, "source", "") or ""
             return self._quarantine(path, hotline_id, source, str(exc))
         except Exception as exc:  # noqa: BLE001 - the database may be down: keep the file, retry next scan
             self._record(hotline_id, "", name, "error", 0, f"{exc.__class__.__name__}: {exc}")
             return InboxResult(name, hotline_id, "error", f"{exc.__class__.__name__}: {exc}; left in the inbox")
+        if _now_sig(path) != sig:  # changed between the check and the commit: keep it, the next load takes the rest
+            detail = f"{name}: {outcome.result.status}, but changed right after; left in the inbox for the next scan"
+            log.warning("inbox: %s", detail)
+            return InboxResult(name, hotline_id, "left", detail, None, outcome.source)
         return self._archive(path, hotline_id, outcome)
+
+    def _changed_while_read(self, name: str, hotline_id: str, what: str) -> InboxResult:
+        detail = f"{name}: changed while it was read; {what}; loaded once it is the same at two scans"
+        log.warning("inbox: %s", detail)
+        return InboxResult(name, hotline_id, "left", detail)
+
+    def _move_marker(self, path: Path, target: Path) -> None:
+        marker = path.with_name(path.name + DONE_SUFFIX)
+        if os.path.lexists(marker):
+            try:
+                os.rename(marker, _free_target(target.parent, target.name + DONE_SUFFIX))
+            except OSError as exc:
+                log.warning("inbox: could not move %s: %s", display_name(marker.name), exc)
 
     def _archive(self, path: Path, hotline_id: str, outcome: IngestOutcome) -> InboxResult:
         name = display_name(path.name)
@@ -159,6 +297,7 @@ class Inbox:
             # Recorded as an attempt too: hotline_kpi_ingest_files{result="error"} shows it.
             self._record(hotline_id, outcome.source, name, "error", 0, detail)
             return InboxResult(name, hotline_id, "error", detail, None, outcome.source)
+        self._move_marker(path, target)
         return InboxResult(name, hotline_id, r.status, "", target, outcome.source)  # type: ignore[arg-type]
 
     def _quarantine(self, path: Path, hotline_id: str, source: str, message: str) -> InboxResult:
@@ -172,6 +311,7 @@ class Inbox:
         except OSError as exc:
             return InboxResult(name, hotline_id, "error", f"rejected but could not be quarantined ({exc}); left in "
                                f"the inbox\n{message}", None, source)
+        self._move_marker(path, target)
         return InboxResult(name, hotline_id, "rejected", message, target, source)
 
     def _record(self, hotline_id: str, source: str, name: str, result: str, days: int, message: str) -> None:

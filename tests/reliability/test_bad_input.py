@@ -34,6 +34,7 @@ from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
 from tests.common import SHANGHAI, TARGETS
 from tests.ingest.qlog import T0, answered
 from tests.reliability.support import counts
+from tests.service.test_inbox import settled_scan
 
 HEADER = "日期,受理量,呼入量,接通量,平均接通时长(秒),话务员受理量,一次性解答量,派单量,有责退单量,回访量,满意量"
 GOOD_ROW = "2019-01-01,11000,10000,9300,7.5,9300,5200,4100,180,400,372"
@@ -272,7 +273,7 @@ def test_the_inbox_quarantines_bad_input_with_a_report_and_stores_nothing(case: 
         path.write_bytes(case.data)
         stamp = clock.now().timestamp() - 60
         os.utime(path, (stamp, stamp))
-        [result] = box.scan()
+        [result] = settled_scan(box)
         assert result.outcome == "rejected", result
         kept = settings.quarantine_dir / case.name
         assert kept.read_bytes() == case.data
@@ -312,7 +313,7 @@ def test_a_file_over_max_file_bytes_is_rejected_before_it_is_read(sqlite_url, se
         os.replace(path, box.root / path.name)
         stamp = clock.now().timestamp() - 60
         os.utime(box.root / path.name, (stamp, stamp))
-        [result] = box.scan()
+        [result] = settled_scan(box)
         assert result.outcome == "rejected" and (small.quarantine_dir / path.name).is_file()
         assert "max_file_bytes" in (small.quarantine_dir / (path.name + ".error.txt")).read_text(encoding="utf-8")
         assert counts(sqlite_url) == {k: 0 for k in counts(sqlite_url)}
@@ -460,7 +461,7 @@ def test_the_inbox_quarantines_a_file_that_disagrees_with_another_source(case: D
             path.write_bytes(data)
             os.utime(path, (stamp, stamp))
             before = counts(sqlite_url)
-            [result] = box.scan()
+            [result] = settled_scan(box)
             assert result.outcome == want, result
         assert counts(sqlite_url) == before
         name, data = case.second
