@@ -561,7 +561,9 @@ def test_xlsx_without_a_header_lists_the_sheets(tmp_path):
         ("export.csv", "日期,受理量\n".encode("utf-8"), False),
         ("export.csv", "工单编号,受理时间,受理渠道\n".encode("utf-8"), False),
         ("export.csv", b"\x00\x01\x02", False),
-        ("report.txt", "日期,受理量,呼入量\n".encode("utf-8"), False),
+        # A .txt is what Excel's "Unicode text" and "Text (tab delimited)" save (issue #13).
+        ("report.txt", "日期,受理量,呼入量\n".encode("utf-8"), True),
+        ("report.pdf", "日期,受理量,呼入量\n".encode("utf-8"), False),
         ("data.xlsx", b"PK\x03\x04", False),
     ],
 )
