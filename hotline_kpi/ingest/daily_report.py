@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
-from hotline_kpi.ingest.sheet import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.grid import (
     HEADER_SEARCH_ROWS,
     Grid,

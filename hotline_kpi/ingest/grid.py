@@ -25,8 +25,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.ingest.base import MAX_COLUMNS
-from hotline_kpi.ingest.sheet import (SheetInfo, alias_index, calamine_rows, calamine_sheet_infos, choose_sheet,
-                                      open_calamine, workbook_kind)
+from hotline_kpi.ingest.sheet import alias_index
+from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet,
+                                         open_calamine, workbook_kind)
 from hotline_kpi.ingest.text import (BadValue, UndecodableText, decode_bytes, header_key, is_blank, parse_date,
                                      split_unit)
 from hotline_kpi.problems import IngestRejected, Problem

@@ -71,7 +71,7 @@ LOOKS = {
 def detect_source(path: Path, head: bytes) -> str:
     """The source of a file by its content, the name deciding only a tie or a file whose
     content matches none; :class:`UnknownSource` saying what was seen otherwise."""
-    from hotline_kpi.ingest.sheet import peek_tables, seen_text
+    from hotline_kpi.ingest.workbook import peek_tables, seen_text
 
     known = ingestors()
     named = [name for name, ing in known.items() if ing.sniff(path, head)]

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, day_problems
-from hotline_kpi.ingest.sheet import TABLE_SUFFIXES, WORKBOOK_SUFFIXES, Table
+from hotline_kpi.ingest.sheet import Table
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.text import decode_prefix, header_key
 from hotline_kpi.problems import IngestRejected, Problem
 

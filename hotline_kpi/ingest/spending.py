@@ -20,7 +20,8 @@ from pathlib import Path
 from hotline_kpi.catalogue import BudgetLine
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
 from hotline_kpi.ingest.rows import RecordRows
-from hotline_kpi.ingest.sheet import TABLE_SUFFIXES, cell_text, read_table
+from hotline_kpi.ingest.sheet import cell_text, read_table
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES
 from hotline_kpi.ingest.text import BadValue, header_key, parse_date, parse_number
 
 SOURCE = "spending"
