@@ -240,8 +240,30 @@ def test_an_unrecognised_file_says_what_was_seen_and_lists_the_sources(env, tmp_
 def test_the_inbox_of_serve_loads_a_report_by_its_content(tmp_path, sqlite_url, request):
     env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, **FAST_SCANS})
     start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
-    book = _workbook(tmp_path / "staging.xlsx", [("3月", [HEADER, *MARCH])])
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    book = _workbook(staging / "a.xlsx", [("3月", [HEADER, *MARCH])])
     drop(tmp_path / "var" / "inbox", "12345热线5月运行数据.xlsx", book.read_bytes())
     wait_for(lambda: len(_stored(sqlite_url)) == 3, 60, "the report loaded from the inbox")
     assert _stored(sqlite_url) == STORED_MARCH
     assert any((tmp_path / "var" / "archive").rglob("*运行数据*"))
+
+
+@needs_soffice
+def test_the_inbox_of_serve_reads_an_xls_without_its_hidden_sheet_and_refuses_two_daily_sheets(
+        tmp_path, sqlite_url, request):
+    env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, **FAST_SCANS})
+    start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    xls = _convert(_workbook(staging / "feb.xlsx", [("旧", [HEADER, *OLD[:2]]), ("2月", [HEADER, *FEB])],
+                             hidden=("旧",), active="2月"), "xls")
+    two = _workbook(staging / "two.xlsx", [("2月日报", [HEADER, *FEB]), ("3月日报", [HEADER, *MARCH])])
+    inbox = tmp_path / "var" / "inbox"
+    drop(inbox, "2月运行数据.xls", xls.read_bytes())
+    drop(inbox, "两个月.xlsx", two.read_bytes())
+    report = tmp_path / "var" / "quarantine" / "两个月.xlsx.error.txt"
+    wait_for(lambda: len(_stored(sqlite_url)) == 2 and report.exists(), 60, "the .xls loaded, the other refused")
+    assert _stored(sqlite_url) == {"2019-02-01": (9000, 8000, 7000), "2019-02-02": (9100, 8100, 7100)}
+    text = report.read_text(encoding="utf-8")
+    assert "2月日报" in text and "3月日报" in text and "--sheet" in text
