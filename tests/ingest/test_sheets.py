@@ -267,3 +267,16 @@ def test_the_inbox_of_serve_reads_an_xls_without_its_hidden_sheet_and_refuses_tw
     assert _stored(sqlite_url) == {"2019-02-01": (9000, 8000, 7000), "2019-02-02": (9100, 8100, 7100)}
     text = report.read_text(encoding="utf-8")
     assert "2月日报" in text and "3月日报" in text and "--sheet" in text
+
+
+@needs_soffice
+def test_a_ticket_export_as_xls_is_recognised_and_loads(env, tmp_path):
+    book = _workbook(tmp_path / "导出.xlsx", [("旧", [TICKET_HEADER, ["OLD001", "2019-03-01 08:00:00", "电话", "直接答复",
+                                                                     "否", ""]]),
+                                              ("工单", [TICKET_HEADER,
+                                                       ["GD001", "2019-03-01 08:00:00", "电话", "直接答复", "否", ""],
+                                                       ["GD002", "2019-03-01 09:00:00", "电话", "派单", "否", ""]])],
+                     hidden=("旧",), active="工单")
+    out = _ingest(env, tmp_path, str(_convert(book, "xls")))
+    assert "tickets" in out.stdout
+    assert _tickets(env["HOTLINE_KPI_DATABASE_URL"]) == ["GD001", "GD002"]
