@@ -36,14 +36,17 @@ class Problem:
 class IngestRejected(ValueError):
     """A file was rejected as a whole; ``problems`` lists every reason found."""
 
-    def __init__(self, file: str, problems: Iterable[Problem]):
+    def __init__(self, file: str, problems: Iterable[Problem], sheet: str | None = None):
         self.file = file
+        #: The sheet of a workbook that was read: named in the message.
+        self.sheet = sheet
         self.problems: tuple[Problem, ...] = tuple(problems)
         if not self.problems:
             raise ValueError("IngestRejected needs at least one problem")
         shown = self.problems[:50]
         more = len(self.problems) - len(shown)
-        lines = [f"{file}: rejected, nothing stored ({len(self.problems)} problem(s)):"]
+        in_sheet = f", sheet {sheet!r}" if sheet else ""
+        lines = [f"{file}: rejected, nothing stored ({len(self.problems)} problem(s){in_sheet}):"]
         lines += [f"  - {p}" for p in shown]
         if more:
             lines.append(f"  ... and {more} more")

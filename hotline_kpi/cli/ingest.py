@@ -34,14 +34,17 @@ def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
 
 @click.command()
 @click.option("--source", type=click.Choice(sorted(ingestors())), default=None,
-              help="The system that produced the files (default: recognised from name and content).")
+              help="The system that produced the files (default: recognised by content, the name only a hint).")
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--sheet", default=None, metavar="NAME",
+              help="The sheet of a workbook to read (default: the one visible sheet with a recognised header; "
+                   "several such sheets are an error naming them).")
 @click.option("--evaluate/--no-evaluate", "evaluate_after", default=True, show_default=True,
               help="After loading, evaluate the hotline and store the snapshot that a running `serve` "
                    "shows (and judge the alert rules against it).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_app
-def ingest(app: App, source: str | None, hotline_id: str | None, evaluate_after: bool,
+def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | None, evaluate_after: bool,
            files: tuple[Path, ...]) -> None:
     """Load files. Each file loads whole or not at all; exit status 1 if any was rejected.
 
@@ -60,7 +63,8 @@ def ingest(app: App, source: str | None, hotline_id: str | None, evaluate_after:
         try:
             for progress in _progress_for(path) if path.is_file() else iter([None]):
                 outcome = ingest_file(app.engine, path, settings=app.settings, catalogues=app.catalogues,
-                                      clock=app.clock, hotline_id=hid, source=source, progress=progress)
+                                      clock=app.clock, hotline_id=hid, source=source, progress=progress,
+                                      sheet=sheet)
         except IngestRejected as exc:
             rejected += 1
             err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)

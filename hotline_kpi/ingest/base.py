@@ -72,6 +72,9 @@ class IngestContext:
     #: Bytes of the file that were hashed: a log still being written is read only up to
     #: there, so the load, its hash and its kept original are the same bytes.
     size: int | None = None
+    #: The sheet of a workbook to read (``--sheet``); None: the one visible sheet with a
+    #: recognised header (see :func:`hotline_kpi.ingest.sheet.choose_sheet`).
+    sheet: str | None = None
 
 
 @dataclass

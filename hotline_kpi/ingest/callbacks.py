@@ -86,7 +86,7 @@ class CallbackIngestor:
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedCallbacks:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, REQUIRED, "callback export", ctx.progress)
+        table = read_table(path, HEADER_ALIASES, REQUIRED, "callback export", ctx.progress, sheet=ctx.sheet)
         zone = ctx.hotline.zone
         rows = RecordRows(table, file, ctx)
         label = rows.label

@@ -18,7 +18,8 @@ from typing import Sequence
 from openpyxl.utils import get_column_letter
 
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
-from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, Problem, ignored_note, require_clean
+from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.grid import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -111,15 +112,16 @@ class DailyReportIngestor:
     source = SOURCE
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        """A .csv/.xlsx named like a daily report, or a CSV whose first lines hold its header."""
+        """A table named like a daily report, or a CSV whose first lines hold its header (a name
+        hint: :func:`~hotline_kpi.ingest.registry.detect_source` goes by content first)."""
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
+        if suffix not in TABLE_SUFFIXES:
             return False
         name = path.name.casefold()
         if any(word in name for word in ("日报", "daily", "report")):
             return True
-        if suffix != ".csv":
-            return False  # the head of an XLSX is compressed: nothing to read in it
+        if suffix in WORKBOOK_SUFFIXES:
+            return False  # content: read by detect_source
         text = decode_prefix(head)
         if text is None:
             return False
@@ -136,8 +138,14 @@ class DailyReportIngestor:
         """
         file = path.name
         notes: list[str] = []
-        grid = read_grid(path, file, notes)
-        return _Parser(grid, file, ctx, notes).run()
+        grid = read_grid(path, file, notes, ctx.sheet)
+        try:
+            return _Parser(grid, file, ctx, notes).run()
+        except IngestRejected as exc:
+            if not grid.sheet:
+                raise
+            # The rejection of a workbook names the sheet read.
+            raise IngestRejected(exc.file, exc.problems, sheet=grid.sheet) from None
 
 
 # --- parsing rows -------------------------------------------------------------------------------------

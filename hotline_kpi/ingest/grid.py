@@ -3,6 +3,9 @@ by the names offices use for each column (:data:`HEADER_ALIASES`, docs/data-form
 
 XLSX adds what a CSV cannot say: merged ranges (a 日期 merged down over a two-level
 header), percent formats, formulas without a cached value, the workbook's date system.
+Excel 97-2003 .xls, WPS .et, .ods and .xlsb are read with python-calamine (dates come
+as dates in either date system; merged ranges of .xls/.xlsx/.ods; no number formats).
+Which sheet is read: :func:`hotline_kpi.ingest.sheet.choose_sheet`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.ingest.base import MAX_COLUMNS
 from hotline_kpi.ingest.sheet import alias_index
-from hotline_kpi.ingest.text import UndecodableText, decode_bytes, header_key, is_blank, split_unit
+from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet,
+                                         open_calamine, workbook_kind)
+from hotline_kpi.ingest.text import (BadValue, UndecodableText, decode_bytes, header_key, is_blank, parse_date,
+                                     split_unit)
 from hotline_kpi.problems import IngestRejected, Problem
 
 
@@ -98,6 +104,8 @@ class Grid:
     uncached: dict[tuple[int, int], str] = field(default_factory=dict)
     #: (first row, last row, first col, last col), 0-based columns, of merges over rows.
     row_merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: The sheet read, for a workbook ("" for CSV): problems name it.
+    sheet: str = ""
     #: Row numbers hidden in the sheet (by a filter or by hand); the reading layer fills
     #: it where the format says so (XLSX), a CSV has none.
     hidden_rows: set[int] = field(default_factory=set)
@@ -121,18 +129,21 @@ def reject(file: str, why: str, row: int | None = None) -> IngestRejected:
     return IngestRejected(file, [Problem(file, why, row)])
 
 
-def read_grid(path: Path, file: str, notes: list[str]) -> Grid:
+def read_grid(path: Path, file: str, notes: list[str], sheet: str | None = None) -> Grid:
+    """The grid of a CSV/text file or of the one sheet of a workbook chosen by
+    :func:`~hotline_kpi.ingest.sheet.choose_sheet` (``sheet``: ``--sheet``)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise reject(file, f"cannot read the file: {exc.strerror or exc}") from None
     if not data.strip():
         raise reject(file, "the file is empty")
-    if data.startswith(b"PK\x03\x04"):
-        return _xlsx_grid(data, file, notes)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise reject(file, "an old .xls or encrypted workbook: save it as .xlsx (Excel workbook) or CSV")
-    if path.suffix.lower() == ".xlsx":
+    kind = workbook_kind(path, data[:128])
+    if kind == "openpyxl":
+        return _xlsx_grid(data, file, notes, sheet)
+    if kind == "calamine":
+        return _calamine_grid(path, file, notes, sheet)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
         raise reject(file, "not an XLSX workbook (it is not a zip archive)")
     try:
         decoded = decode_bytes(data)
@@ -144,8 +155,137 @@ def read_grid(path: Path, file: str, notes: list[str]) -> Grid:
     return _csv_grid(decoded.text, file)
 
 
-def _xlsx_grid(data: bytes, file: str, notes: list[str]) -> Grid:
-    """The first sheet whose header is found.
+def summary_why(grid: Grid, title: str) -> str | None:
+    """Why a sheet with a daily-report header holds month figures rather than days, or None:
+    its name says 汇总/合计/总计/summary/total, or every date in it is a month end
+    (a month total dated 2019-03-31), or it has one row per month."""
+    key = header_key(title)
+    for word in ("汇总", "合计", "总计", "summary", "total"):
+        if word in key:
+            return f"its name says it is a summary ({word})"
+    found = find_header(grid.head)
+    if found is None:
+        return None
+    header = grid.head[found[0]]
+    col = next(i for i, c in enumerate(header) if column_for(c)[0] == "date")
+    dates = []
+    for _, cells in grid.rows[found[0] + 1:]:
+        try:
+            d = parse_date(cells[col], epoch=grid.epoch) if col < len(cells) else None
+        except BadValue:
+            continue
+        if d is not None:
+            dates.append(d)
+    if not dates:
+        return None
+    if all((d + dt.timedelta(days=1)).day == 1 for d in dates):
+        return (f"its dates ({', '.join(d.isoformat() for d in dates[:3])}{' ...' if len(dates) > 3 else ''}) "
+                "are all month ends: month totals, not days")
+    if len(dates) >= 2 and len({(d.year, d.month) for d in dates}) == len(dates):
+        return "it has one row per month: month figures, not days"
+    return None
+
+
+def _choose(file: str, grids: dict[str, Grid], infos: list[SheetInfo], wanted: str | None,
+            notes: list[str]) -> Grid:
+    """Sheet choice for the daily report: summaries are only told apart when several
+    visible sheets have a header (a one-sheet report of the 31st is a day, not a total)."""
+    for info in infos:
+        grid = grids.get(info.name)
+        if grid is None:
+            continue
+        info.header = find_header(grid.head) is not None
+        info.why = "" if info.header else no_header_why(grid)
+    if sum(1 for i in infos if i.header and not i.hidden) > 1:
+        for info in infos:
+            if info.header and not info.hidden:
+                why = summary_why(grids[info.name], info.name)
+                info.summary, info.why = why is not None, why or ""
+    name = choose_sheet(file, infos, wanted, "daily report header", notes)
+    grid = grids[name]
+    grid.sheet = name
+    return grid
+
+
+def _calamine_grid(path: Path, file: str, notes: list[str], wanted: str | None) -> Grid:
+    """An .xls/.et/.ods/.xlsb sheet as a grid, through python-calamine."""
+    wb = open_calamine(path, file)
+    infos = calamine_sheet_infos(wb)
+    grids: dict[str, Grid] = {}
+    for info in infos:
+        if info.hidden and info.name != wanted:
+            continue  # a hidden sheet is never read
+        head = calamine_rows(wb, info.name, file, HEADER_SEARCH_ROWS + 1)
+        width = max((len(r) for r in head), default=0)
+        if width > MAX_COLUMNS:
+            raise reject(file, f"sheet {info.name!r} has {width:,} columns: a daily report has at most "
+                         f"{MAX_COLUMNS:,}; delete the cells beyond the table")
+        rows = calamine_rows(wb, info.name, file)
+        if len(rows) > MAX_REPORT_ROWS or max((len(r) for r in rows), default=0) > MAX_COLUMNS:
+            raise reject(file, f"sheet {info.name!r} has {len(rows):,} rows: a daily report has at most "
+                         f"{MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} columns; delete the cells beyond the table")
+        grid = Grid(rows=[(r, cells) for r, cells in enumerate(rows, 1)], head=[], letters=True)
+        grid.head = [list(cells) for cells in rows[:HEADER_SEARCH_ROWS]]
+        try:
+            merges = wb.get_sheet_by_name(info.name).merged_cell_ranges or []
+        except Exception:  # noqa: BLE001 - merges are a help for the header, not data
+            merges = []
+        if not merges and path.suffix.lower() == ".ods":
+            merges = _ods_merges(path, info.name)
+        for (r0, c0), (r1, c1) in merges:
+            top_left = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
+            for r in range(r0, min(r1, HEADER_SEARCH_ROWS - 1) + 1):
+                if r >= len(grid.head):
+                    break
+                for c in range(c0, c1 + 1):
+                    while len(grid.head[r]) <= c:
+                        grid.head[r].append(None)
+                    grid.head[r][c] = top_left
+            if r1 > r0:
+                grid.row_merges.append((r0 + 1, r1 + 1, c0, c1))
+        grids[info.name] = grid
+    return _choose(file, grids, infos, wanted, notes)
+
+
+def _ods_merges(path: Path, sheet: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Merged ranges ((row, col), (last row, last col)), 0-based, in the first rows of an
+    .ods sheet (python-calamine does not report them for ODS)."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    table_ns = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+    t = f"{{{table_ns}}}"
+    merges = []
+    try:
+        with zipfile.ZipFile(path) as z, z.open("content.xml") as f:
+            in_sheet, row = False, 0
+            for event, el in ET.iterparse(f, events=("start", "end")):
+                if el.tag == f"{t}table":
+                    if event == "start":
+                        in_sheet, row = el.get(f"{t}name") == sheet, 0
+                    elif in_sheet:
+                        break
+                    continue
+                if not in_sheet or el.tag != f"{t}table-row" or event != "end":
+                    continue
+                col = 0
+                for cell in el:
+                    span_c = int(cell.get(f"{t}number-columns-spanned", "1"))
+                    span_r = int(cell.get(f"{t}number-rows-spanned", "1"))
+                    if span_c > 1 or span_r > 1:
+                        merges.append(((row, col), (row + span_r - 1, col + span_c - 1)))
+                    col += int(cell.get(f"{t}number-columns-repeated", "1"))
+                row += int(el.get(f"{t}number-rows-repeated", "1"))
+                el.clear()
+                if row >= HEADER_SEARCH_ROWS:
+                    break
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ET.ParseError):
+        return []
+    return merges
+
+
+def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = None) -> Grid:
+    """The sheet chosen by :func:`~hotline_kpi.ingest.sheet.choose_sheet`.
 
     Not read-only mode: merged ranges are only known to a fully loaded sheet. Loaded a
     second time with formulas, to tell a formula never calculated (no cached value:
@@ -156,8 +296,12 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str]) -> Grid:
         formulas = load_workbook(io.BytesIO(data), data_only=False)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
         raise reject(file, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
-    tried = []
-    for ws in values.worksheets:
+    active = values.active.title if values.active is not None else None
+    infos = [SheetInfo(ws.title, ws.sheet_state != "visible", ws.title == active) for ws in values.worksheets]
+    grids: dict[str, Grid] = {}
+    for ws, info in zip(values.worksheets, infos):
+        if info.hidden and ws.title != wanted:
+            continue  # a hidden sheet is never read
         # The used range is where the farthest cell is: one stray cell at XFD1048576 would
         # make the grid 17 billion cells. A daily report is far smaller: refuse before reading.
         if ws.max_column > MAX_COLUMNS or ws.max_row > MAX_REPORT_ROWS:
@@ -166,14 +310,9 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str]) -> Grid:
                           f"columns): a daily report has at most {MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} "
                           "columns; delete the cells beyond the table")
         grid = _sheet_grid(ws, formulas[ws.title], values.epoch)
-        if find_header(grid.head) is not None:
-            if len(values.worksheets) > 1:
-                notes.append(f"read sheet {ws.title!r}")
-            return grid
-        tried.append(f"{ws.title!r}: {no_header_why(grid)}")
-    if not tried:
-        raise reject(file, "the workbook has no worksheets")
-    raise IngestRejected(file, [Problem(file, f"sheet {t}") for t in tried])
+        grid.hidden_rows = {r for r, d in ws.row_dimensions.items() if d.hidden}
+        grids[ws.title] = grid
+    return _choose(file, grids, infos, wanted, notes)
 
 
 def _sheet_grid(ws: Worksheet, ws_formulas: Worksheet, epoch: dt.datetime) -> Grid:

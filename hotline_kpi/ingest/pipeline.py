@@ -119,6 +119,7 @@ def ingest_file(
     source: str | None = None,
     progress: Progress | None = None,
     before_commit: Callable[[], None] | None = None,
+    sheet: str | None = None,
 ) -> IngestOutcome:
     """Load one file. Raises IngestRejected (nothing stored) or UnknownSource.
 
@@ -149,6 +150,9 @@ def ingest_file(
             with read_session(engine) as session:
                 marks = records.log_marks(session, hotline.id, source, head_sha)
     sha256, size, prefix_hashes = file_hashes(path, [m.length for m in marks])
+    if sheet is not None:
+        # Each sheet of a workbook is its own load: "already loaded" is per sheet read.
+        sha256 = hashlib.sha256(f"{sha256}\0sheet\0{sheet}".encode()).hexdigest()
 
     with read_session(engine) as session:
         existing = provenance.find_loaded(session, hotline.id, source, sha256)
@@ -160,7 +164,8 @@ def ingest_file(
     today = local_today(clock, hotline.zone)
     ctx = IngestContext(hotline=hotline, catalogues=catalogues, today=today, formulas=settings.formulas,
                         progress=progress, queue_log=settings.queue_log, tickets=settings.tickets,
-                        resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size)
+                        resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size,
+                        sheet=sheet)
     # The original is copied while the file is parsed (a copy of a big log takes seconds);
     # a rejected file leaves no original behind, unless the same content was kept before.
     kept_before = original_path(path, sha256, settings.originals_dir, hotline.id, source, today).exists()

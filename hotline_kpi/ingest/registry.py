@@ -1,4 +1,10 @@
-"""The ingestors known by ``--source`` name, and recognising a file's source."""
+"""The ingestors known by ``--source`` name, and recognising a file's source.
+
+A file is recognised by its content: the header row of a sheet or CSV (the columns each
+source requires), the line shape of a queue_log. The name is only a hint: it decides
+between sources whose content both match, and names the source when the content matches
+none (its ingestor then says what is wrong with the file).
+"""
 
 from __future__ import annotations
 
@@ -34,11 +40,55 @@ def get_ingestor(source: str) -> AnyIngestor:
         raise UnknownSource(f"unknown source {source!r} (known: {', '.join(sorted(known))})") from None
 
 
+def _header_sources() -> dict[str, object]:
+    """Source -> whether a table (the first rows of a sheet) holds its header."""
+    from hotline_kpi.ingest import callbacks, spending, tickets
+    from hotline_kpi.ingest.grid import find_header
+    from hotline_kpi.ingest.sheet import has_header
+
+    def daily(rows: list[list[object]]) -> bool:
+        found = find_header(rows)
+        return found is not None and found[1] >= 3
+
+    return {
+        "daily-report": daily,
+        "tickets": lambda rows: has_header(rows, tickets.HEADER_ALIASES, tickets.REQUIRED),
+        "callbacks": lambda rows: has_header(rows, callbacks.HEADER_ALIASES, callbacks.REQUIRED),
+        "spending": lambda rows: has_header(rows, spending.HEADER_ALIASES, ("budget_line", "amount")),
+    }
+
+
+#: What each source looks like, for the message when a file is recognised as none.
+LOOKS = {
+    "daily-report": "a header with 日期 and columns such as 受理量, 呼入量, 接通量",
+    "tickets": "a header with 工单编号, 受理时间, 受理渠道, 办理方式, 是否退单",
+    "callbacks": "a header with 工单编号, 回访时间, 回访结果",
+    "spending": "a header with 预算项目 and 金额",
+    "queue-log": "Asterisk queue_log lines (epoch|callid|queue|agent|event|...)",
+}
+
+
 def detect_source(path: Path, head: bytes) -> str:
-    """The one source whose ``sniff`` accepts the file; an error if none or several do."""
-    matches = [name for name, ing in ingestors().items() if ing.sniff(path, head)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UnknownSource(f"{path}: cannot tell which system produced this file; pass --source")
-    raise UnknownSource(f"{path}: looks like several sources ({', '.join(matches)}); pass --source")
+    """The source of a file by its content, the name deciding only a tie or a file whose
+    content matches none; :class:`UnknownSource` saying what was seen otherwise."""
+    from hotline_kpi.ingest.workbook import peek_tables, seen_text
+
+    known = ingestors()
+    named = [name for name, ing in known.items() if ing.sniff(path, head)]
+    tables = peek_tables(path, head)
+    content = [name for name, match in _header_sources().items() if any(match(rows) for _, rows in tables)]
+    if head.strip() and known["queue-log"].sniff(path, head):
+        content.append("queue-log")
+    if len(content) == 1:
+        return content[0]
+    if len(content) > 1:
+        both = [n for n in content if n in named]
+        if len(both) == 1:
+            return both[0]
+        raise UnknownSource(f"{path}: its content looks like several sources ({', '.join(content)}); "
+                            "pass --source")
+    if len(named) == 1:
+        return named[0]  # its ingestor says what is wrong with the content
+    listed = "; ".join(f"{name}: {LOOKS.get(name, '?')}" for name in sorted(known))
+    raise UnknownSource(f"{path}: cannot tell which system produced this file: saw {seen_text(tables, head)}. "
+                        f"Known sources: {listed}. From the command line, --source names it")

@@ -12,24 +12,26 @@ from typing import Iterator, Mapping
 
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, day_problems
 from hotline_kpi.ingest.sheet import Table
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.text import decode_prefix, header_key
 from hotline_kpi.problems import IngestRejected, Problem
 
 
 def sniff_export(path: Path, head: bytes, *, names: tuple[str, ...], not_names: tuple[str, ...] = (),
                  aliases: Mapping[str, tuple[str, ...]], header: tuple[str, ...]) -> bool:
-    """A .csv/.xlsx whose name holds one of ``names`` (and none of ``not_names``), or a CSV
-    whose first line has every column of ``header`` under one of its ``aliases``."""
+    """A table whose name holds one of ``names`` (and none of ``not_names``), or a CSV
+    whose first line has every column of ``header`` under one of its ``aliases``. A name
+    hint: :func:`~hotline_kpi.ingest.registry.detect_source` goes by content first."""
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    if suffix not in TABLE_SUFFIXES:
         return False
     name = path.name.casefold()
     if any(w in name for w in not_names):
         return False
     if any(w in name for w in names):
         return True
-    if suffix != ".csv":
-        return False  # the head of an XLSX is compressed: nothing to read in it
+    if suffix in WORKBOOK_SUFFIXES:
+        return False  # content: read by detect_source
     text = decode_prefix(head) or ""
     first = [header_key(c) for c in text.splitlines()[0].replace("\t", ",").split(",")] if text else []
     return all(any(header_key(a) in first for a in (c, *aliases[c])) for c in header)
@@ -67,6 +69,7 @@ class RecordRows:
     def finish(self, records: int, what: str) -> None:
         """Reject the file with every problem found, or when it held no ``what``."""
         if self.problems:
-            raise IngestRejected(self.file, self.problems)
+            raise IngestRejected(self.file, self.problems, sheet=self.table.sheet or None)
         if not records:
-            raise IngestRejected(self.file, [Problem(self.file, f"the export holds no {what}")])
+            raise IngestRejected(self.file, [Problem(self.file, f"the export holds no {what}")],
+                                 sheet=self.table.sheet or None)

@@ -1,10 +1,13 @@
-"""Record exports (one row per ticket or callback) as CSV or XLSX: header, rows, times.
+"""Record exports (one row per ticket or callback) as CSV or a workbook: header, rows, times.
 
 The ticket and callback systems export a table with a header row (possibly below a
 title row) and one row per record. This module finds the header by its names, hands out
 the rows as {canonical column: cell}, and reads the moments those systems write
 ("2019-01-01 08:30:05", "2019/1/1 8:30", "2019年1月1日 08:30", XLSX date-times, Excel
 serial numbers), in the hotline's zone. Decoding and normalising reuse :mod:`.text`.
+
+Workbooks: .xlsx through openpyxl; Excel 97-2003 .xls, WPS .et, .ods and .xlsb through
+python-calamine; which sheet is read: :mod:`.workbook`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
 from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, header_key, is_blank
+from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet, open_calamine,
+                                         workbook_kind)
 
 #: Rows searched for the header (title rows may sit above it).
 HEADER_SEARCH_ROWS = 20
@@ -53,6 +58,8 @@ class Table:
     notes: list[str]
     #: Day 0 of serial numbers: the workbook's (1900 or 1904 system); CSV assumes 1900.
     epoch: dt.datetime = WINDOWS_EPOCH
+    #: The sheet read, for a workbook ("" for CSV): rejections name it.
+    sheet: str = ""
 
 
 def alias_index(aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -65,40 +72,72 @@ def alias_index(aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return index
 
 
+def has_header(rows: list[list[object]], aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]) -> bool:
+    """Whether one of ``rows`` holds every ``required`` column under one of its ``aliases``."""
+    index = alias_index(aliases)
+    return _find_header(list(enumerate(rows, 1)), index, required) is not None
+
+
 def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...],
-               describe: str, progress: Progress | None = None) -> Table:
-    """Open a CSV or XLSX export and find its header; raise :class:`IngestRejected` if none.
+               describe: str, progress: Progress | None = None, sheet: str | None = None) -> Table:
+    """Open a CSV or workbook export and find its header; raise :class:`IngestRejected` if none.
 
     ``required`` columns must all be in the header row; ``describe`` names the export in
     messages ("ticket export"). ``progress`` is called with (rows read, rows in the file).
+    ``sheet`` (``--sheet``) chooses the sheet of a workbook (see :func:`choose_sheet`).
     """
     file = path.name
     index = alias_index(aliases)
     try:
         with path.open("rb") as f:
-            magic = f.read(8)
+            magic = f.read(128)
     except OSError as exc:
         raise IngestRejected(file, [Problem(file, f"cannot read the file: {exc.strerror or exc}")]) from None
     totals: dict[str, int] = {}
-    if magic.startswith(b"PK\x03\x04"):
-        grids = _xlsx_sheets(path, file, totals)
-    elif magic.startswith(b"\xd0\xcf\x11\xe0"):
-        raise IngestRejected(file, [Problem(file, "an old .xls or encrypted workbook: save it as .xlsx or CSV")])
-    elif path.suffix.lower() == ".xlsx" and magic:
+    kind = workbook_kind(path, magic)
+    infos: list[SheetInfo] = []
+    if kind == "openpyxl":
+        grids = _xlsx_sheets(path, file, totals, infos)
+    elif kind == "calamine":
+        grids = _calamine_sheets(path, file, totals, infos)
+    elif path.suffix.lower() in (".xlsx", ".xlsm") and magic:
         raise IngestRejected(file, [Problem(file, "not an XLSX workbook (it is not a zip archive)")])
     else:
         grids = [("", _csv_rows(path, file, totals), False, WINDOWS_EPOCH)]
-    tried: list[str] = []
-    for sheet, rows, letters, epoch in grids:
+    heads: dict[str, list[tuple[int, list[object]]]] = {}
+    for (name, rows, _, _), info in zip(grids, infos or [SheetInfo("")]):
+        if info.hidden and name != sheet:
+            continue  # never read: not even its head
         head: list[tuple[int, list[object]]] = []
         for item in rows:
             head.append(item)
             if len(head) >= HEADER_SEARCH_ROWS:
                 break
+        heads[name] = head
+        info.header = _find_header(head, index, required) is not None
+        if not info.header:
+            info.why = _why_no_header(head, index, required, describe, "")
+    choice_notes: list[str] = []
+    if infos:
+        chosen = choose_sheet(file, infos, sheet, describe, choice_notes)
+    else:
+        chosen = ""
+        if not heads[""]:
+            raise IngestRejected(file, [Problem(file, "the file is empty")])
+    for name, rows, letters, epoch in grids:
+        if name != chosen:
+            continue
+        head = heads.get(name)
+        if head is None:  # a hidden sheet named by --sheet
+            head = []
+            for item in rows:
+                head.append(item)
+                if len(head) >= HEADER_SEARCH_ROWS:
+                    break
         found = _find_header(head, index, required)
         if found is None:
-            tried.append(_why_no_header(head, index, required, describe, sheet))
-            continue
+            raise IngestRejected(file, [Problem(file, _why_no_header(head, index, required, describe, ""))],
+                                 sheet=chosen or None)
         at, row_no = found
         cells = head[at][1]
         columns: dict[str, Column] = {}
@@ -118,8 +157,8 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             else:
                 columns[name] = Column(i, name, label)
         if problems:
-            raise IngestRejected(file, problems)
-        notes = [f"read sheet {sheet!r}"] if sheet and len(grids) > 1 else []
+            raise IngestRejected(file, problems, sheet=chosen or None)
+        notes = choice_notes
         if ignored:
             notes.append(ignored_note(ignored))
 
@@ -135,8 +174,8 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             if progress is not None:
                 progress(row_no, row_no)
 
-        return Table(columns, body(), ignored, notes, epoch)
-    raise IngestRejected(file, [Problem(file, why) for why in tried] or [Problem(file, "the file is empty")])
+        return Table(columns, body(), ignored, notes, epoch, chosen)
+    raise AssertionError(f"sheet {chosen!r} vanished")  # pragma: no cover - chosen among grids
 
 
 def _find_header(head: list[tuple[int, list[object]]], index: dict[str, str],
@@ -189,7 +228,27 @@ def _csv_rows(path: Path, file: str, totals: dict[str, int]) -> Iterator[tuple[i
     return rows()
 
 
-def _xlsx_sheets(path: Path, file: str, totals: dict[str, int]
+def _calamine_sheets(path: Path, file: str, totals: dict[str, int], infos: list[SheetInfo]
+                     ) -> list[tuple[str, Iterator[tuple[int, list[object]]], bool, dt.datetime]]:
+    """The sheets of an .xls/.et/.ods/.xlsb (python-calamine gives dates as dates, in
+    either date system, so the epoch does not matter)."""
+    wb = open_calamine(path, file)
+    infos += calamine_sheet_infos(wb)
+
+    def rows(name: str) -> Iterator[tuple[int, list[object]]]:
+        cells = calamine_rows(wb, name, file)
+        totals[name] = len(cells)
+        for r, row in enumerate(cells, 1):
+            if len(row) > MAX_COLUMNS:
+                letter = get_column_letter(MAX_COLUMNS + 1)
+                raise IngestRejected(file, [Problem(file, f"sheet {name!r}: a cell beyond column {letter}: an export "
+                                                    f"has at most {MAX_COLUMNS:,} columns", r)])
+            yield r, row
+
+    return [(i.name, rows(i.name), True, WINDOWS_EPOCH) for i in infos]
+
+
+def _xlsx_sheets(path: Path, file: str, totals: dict[str, int], infos: list[SheetInfo]
                  ) -> list[tuple[str, Iterator[tuple[int, list[object]]], bool, dt.datetime]]:
     # Read-only mode streams the rows: exports can hold hundreds of thousands of records.
     try:
@@ -221,7 +280,9 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int]
                 cells = cells[:MAX_COLUMNS]
             yield r, list(cells)
 
+    active = wb.active.title if wb.active is not None else None
     for ws in wb.worksheets:
+        infos.append(SheetInfo(ws.title, ws.sheet_state != "visible", ws.title == active))
         totals[ws.title] = ws.max_row or 0
         # The declared dimension (<dimension ref="A1:XFD1048576"/>) would pad every row to
         # its width: read each row only as wide as its own cells.

@@ -21,6 +21,7 @@ from hotline_kpi.catalogue import BudgetLine
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
 from hotline_kpi.ingest.rows import RecordRows
 from hotline_kpi.ingest.sheet import cell_text, read_table
+from hotline_kpi.ingest.workbook import TABLE_SUFFIXES
 from hotline_kpi.ingest.text import BadValue, header_key, parse_date, parse_number
 
 SOURCE = "spending"
@@ -85,14 +86,14 @@ class SpendingIngestor:
     resumable = False
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        if path.suffix.lower() not in (".csv", ".xlsx"):
+        if path.suffix.lower() not in TABLE_SUFFIXES:
             return False
         name = path.name.casefold()
         return any(k in name for k in ("spending", "支出", "预算执行", "经费"))
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedSpending:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, ("budget_line", "amount"), "spending export", ctx.progress)
+        table = read_table(path, HEADER_ALIASES, ("budget_line", "amount"), "spending export", ctx.progress, sheet=ctx.sheet)
         if "date" not in table.columns and "month" not in table.columns:
             raise IngestRejected(file, [Problem(file, "the spending export needs a 日期 (date) or 月份 (month) column")])
         rows = RecordRows(table, file, ctx)

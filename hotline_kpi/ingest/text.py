@@ -41,7 +41,7 @@ class UndecodableText(BadValue):
 @dataclass(frozen=True)
 class Decoded:
     text: str
-    #: "utf-8" (with or without BOM: the BOM is removed) or "gb18030".
+    #: "utf-8" (with or without BOM: the BOM is removed), "utf-16" (BOM required) or "gb18030".
     encoding: str
     had_bom: bool = False
 
@@ -51,13 +51,17 @@ def decode_bytes(data: bytes) -> Decoded:
 
     UTF-8 is tried first because UTF-8 bytes usually also decode as GB18030, silently,
     into mojibake; the reverse almost never happens. GB18030 is a superset of GBK and
-    GB2312, so one attempt covers all three (and 䶮 or € that GBK lacks). Raises
-    :class:`UndecodableText` for NUL bytes (binary or UTF-16), a multi-byte character cut
-    off at the end, or bytes valid in neither encoding.
+    GB2312, so one attempt covers all three (and 䶮 or € that GBK lacks). UTF-16 with its
+    BOM is what Excel's "Unicode text" saves (tab-separated): decoded strictly too. Raises
+    :class:`UndecodableText` for NUL bytes (binary, or UTF-16 without a BOM), a character
+    cut off at the end, or bytes valid in none of these encodings.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UndecodableText("the file is UTF-16 text; save it as UTF-8 or GBK (GB18030)", 0)
+        return _utf16(data)
     nul = data.find(b"\x00")
+    if nul >= 0 and _looks_utf16(data):
+        raise UndecodableText("UTF-16 text without a byte-order mark: save it as UTF-8, or as Unicode text "
+                              "(UTF-16 with its BOM)", 0)
     if nul >= 0:
         raise UndecodableText(f"binary data, not text (NUL byte at byte offset {nul})", nul)
     try:
@@ -86,12 +90,50 @@ def decode_bytes(data: bytes) -> Decoded:
             f"(invalid byte at offset {exc.start}); save the file as UTF-8 or GBK", utf8_error.start) from None
 
 
+def _looks_utf16(data: bytes) -> bool:
+    """NUL bytes mostly at odd (or mostly at even) offsets -- the high byte of ASCII
+    characters -- and the sample decodes: UTF-16 without BOM."""
+    sample = data[:4096]
+    sample = sample[: len(sample) // 2 * 2]
+    nuls = [i for i, b in enumerate(sample) if b == 0]
+    odd = sum(i % 2 for i in nuls)
+    if len(nuls) < 2 or 0.2 * len(nuls) < min(odd, len(nuls) - odd):
+        return False
+    try:
+        sample.decode("utf-16-le" if 2 * odd > len(nuls) else "utf-16-be")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf16(data: bytes) -> Decoded:
+    encoding = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
+    body = data[2:]
+    if len(body) % 2:
+        raise UndecodableText(f"the UTF-16 file has an odd number of bytes ({len(data):,}): it was probably "
+                              "truncated", len(data) - 1)
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UndecodableText(f"invalid UTF-16 at byte offset {exc.start + 2} ({exc.reason})", exc.start + 2) from None
+    if "\x00" in text:
+        nul = text.index("\x00")
+        raise UndecodableText(f"binary data, not text (NUL character at character {nul:,})", None)
+    return Decoded(text, "utf-16", True)
+
+
 def decode_prefix(head: bytes) -> str | None:
     """The first bytes of a file as text, for sniffing only; None if they are not text.
 
     ``head`` may end in the middle of a character, so up to 3 trailing bytes are
     dropped before giving up. Never use this for the data itself: use :func:`decode_bytes`.
     """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        body = head[2: len(head) - (len(head) % 2)]
+        try:
+            return body.decode("utf-16-le" if head.startswith(b"\xff\xfe") else "utf-16-be", "ignore")
+        except UnicodeDecodeError:  # pragma: no cover - "ignore" never raises
+            return None
     if b"\x00" in head:
         return None
     # UTF-8 first with every cut: a UTF-8 head cut mid-character often decodes as GB18030.

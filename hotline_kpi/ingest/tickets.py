@@ -121,7 +121,7 @@ class TicketIngestor:
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedTickets:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, REQUIRED, "ticket export", ctx.progress)
+        table = read_table(path, HEADER_ALIASES, REQUIRED, "ticket export", ctx.progress, sheet=ctx.sheet)
         if "returned" not in table.columns and "returned_at" not in table.columns:
             raise IngestRejected(file, [Problem(file, "the ticket export needs 是否退单 or 退单时间 to tell "
                                                       "returned tickets")])

@@ -96,9 +96,14 @@ def test_nul_bytes_mean_binary_data():
     assert "binary" in err.value.why and err.value.offset == 3
 
 
-def test_utf16_is_named_as_such():
+def test_utf16_with_its_bom_is_read_and_without_it_is_named_as_such():
+    decoded = decode_bytes(HEADER.encode("utf-16"))  # Excel's "Unicode text": BOM FF FE (issue #13)
+    assert decoded.text == HEADER and decoded.encoding == "utf-16"
+    assert decode_bytes(b"\xfe\xff" + HEADER.encode("utf-16-be")).text == HEADER
     with pytest.raises(UndecodableText, match="UTF-16"):
-        decode_bytes(HEADER.encode("utf-16"))
+        decode_bytes(HEADER.encode("utf-16-le"))  # no BOM: which byte order is a guess
+    with pytest.raises(UndecodableText, match="truncated"):
+        decode_bytes(HEADER.encode("utf-16")[:-1])
 
 
 def test_decode_prefix_tolerates_a_head_cut_mid_character_but_not_binary():

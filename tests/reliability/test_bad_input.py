@@ -73,7 +73,8 @@ CASES = [
     Bad("header-only", "日报.csv", _report(), ("日报.csv",)),
     Bad("binary-junk", "日报.csv", _JUNK, ("日报.csv",)),
     Bad("binary-junk-as-queue-log", "queue_log", _JUNK, ("queue_log",), "queue-log"),
-    Bad("utf-16", "日报.csv", _report(GOOD_ROW, encoding="utf-16"), ("日报.csv",)),
+    # UTF-16 with its BOM loads (tests/ingest/test_sheets.py); without one it is refused.
+    Bad("utf-16-no-bom", "日报.csv", _report(GOOD_ROW, encoding="utf-16-le"), ("日报.csv", "utf-16")),
     Bad("mixed-utf8-gb18030", "日报.csv", _report(GOOD_ROW) + "2019-01-03,备注".encode("gb18030") + b"\n",
         ("日报.csv",)),
     Bad("truncated-multibyte", "日报.csv", _TRUNCATED, ("日报.csv",)),
@@ -158,7 +159,7 @@ def _text_cases(prefix: str, name: str, good: str, extra_row: str, tail: str) ->
         Bad(f"{prefix}-empty", name, b"", (name, "empty")),
         Bad(f"{prefix}-header-only", name, header.encode("utf-8-sig"), (name, "holds no")),
         Bad(f"{prefix}-binary-junk", name, _JUNK, (name, "binary")),
-        Bad(f"{prefix}-utf-16", name, good.encode("utf-16"), (name, "utf-16")),
+        Bad(f"{prefix}-utf-16-no-bom", name, good.encode("utf-16-le"), (name, "utf-16")),
         Bad(f"{prefix}-mixed-utf8-gb18030", name, good.encode() + extra_row.encode("gb18030") + b"\r\n", (name,)),
         Bad(f"{prefix}-truncated-multibyte", name, good.encode() + tail.encode()[:-1], (name, "truncated")),
     ]

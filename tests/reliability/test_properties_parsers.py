@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import re
 import io
 import math
 import tempfile
@@ -751,6 +752,9 @@ def _row_number(fmt: Format, index: int) -> int:
 # "0e99999999" as a rate the decimal context (InvalidOperation); a ticket or callback time
 # with offset +99:00 (ValueError) or in year 1 at +08:00 (OverflowError) escaped as well.
 @example(fmt=FORMATS[FORMAT_IDS.index("daily-report-csv")], row=1, col=2, value="1e309")
+# Found later: a lone CR in a quoted cell moves the 合计 row's line number down by one (the
+# product numbers it right; the test's expected line did not count the break).
+@example(fmt=FORMATS[FORMAT_IDS.index("daily-report-csv")], row=1, col=1, value="\r")
 @example(fmt=FORMATS[FORMAT_IDS.index("daily-report-csv")], row=1, col=1, value="9" * 5000)
 @example(fmt=FORMATS[FORMAT_IDS.index("daily-report-csv")], row=1, col=7, value="0e99999999")
 @example(fmt=FORMATS[FORMAT_IDS.index("tickets-csv")], row=1, col=1, value="2019-05-06 08:00:00+99:00")
@@ -777,6 +781,9 @@ def test_a_hostile_cell_is_read_validly_or_rejected_with_its_row(fmt: Format, ro
         if isinstance(parsed, IngestRejected):
             rows_named = {p.row for p in parsed.problems}
             whole_file = any(p.row is None for p in parsed.problems)  # e.g. NUL: binary, not read by rows
-            total_row = len(rows) if fmt.id == "daily-report-csv" else None
+            # The 合计 row's line as a text editor numbers it: a line break inside a quoted
+            # cell above it (the hostile value) moves it down one line per break.
+            breaks = len(re.findall(r"\r\n|\r|\n", value))
+            total_row = len(rows) + breaks if fmt.id == "daily-report-csv" else None
             assert whole_file or _row_number(fmt, row) in rows_named or total_row in rows_named, \
                 [str(p) for p in parsed.problems]

@@ -1,0 +1,206 @@
+"""Workbooks beyond what openpyxl reads, and which sheet of a workbook is read.
+
+Excel 97-2003 .xls, WPS .et, .ods and .xlsb are opened with python-calamine (dates come as
+dates in either date system). :func:`choose_sheet` decides the sheet for the daily report
+(:mod:`.grid`) and the exports (:mod:`.sheet`) alike: the one visible sheet with a
+recognised header; a hidden sheet is never read unless ``--sheet`` names it; several
+candidates are an error naming them. :func:`peek_tables` gives source recognition
+(:mod:`.registry`) the first rows of each visible sheet, or of a text file.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from hotline_kpi.ingest.base import MAX_COLUMNS
+from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.ingest.text import decode_prefix, header_key, is_blank
+
+#: Rows of each sheet (or lines of a text) that source recognition looks at.
+PEEK_ROWS = 20
+
+#: Workbook file names: read as workbooks when their bytes are (a .xls that is really
+#: tab-separated text, as some systems export, is read as text).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ett", ".ods", ".xlsb")
+#: Names a source's name hint applies to: text tables and workbooks.
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *WORKBOOK_SUFFIXES)
+#: The start of an OLE2 compound file: Excel 97-2003 .xls, WPS .et, or an encrypted workbook.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+def workbook_kind(path: Path, magic: bytes) -> str | None:
+    """"openpyxl" (an .xlsx), "calamine" (.xls/.et/.ods/.xlsb), or None (text) from the first
+    128 bytes and the name. A zip is an .xlsx unless it says it is OpenDocument or is named .xlsb."""
+    suffix = path.suffix.lower()
+    if magic.startswith(b"PK\x03\x04"):
+        if suffix in (".ods", ".xlsb") or b"opendocument" in magic:
+            return "calamine"
+        return "openpyxl"
+    if magic.startswith(OLE_MAGIC):
+        return "calamine"
+    return None
+
+
+def open_calamine(path: Path, file: str):  # type: ignore[no-untyped-def]
+    """The python-calamine workbook of ``path``; :class:`IngestRejected` if it cannot be read."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own errors and ValueError/OSError
+        raise IngestRejected(file, [Problem(file, f"not a readable workbook ({type(exc).__name__}: {exc}); "
+                                            "an encrypted workbook must be saved without a password")]) from None
+
+
+def calamine_sheet_infos(wb) -> list["SheetInfo"]:  # type: ignore[no-untyped-def]
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    return [SheetInfo(m.name, m.visible != SheetVisibleEnum.Visible)
+            for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+
+
+def calamine_rows(wb, name: str, file: str, limit: int | None = None) -> list[list[object]]:  # type: ignore[no-untyped-def]
+    """The rows of sheet ``name`` from A1 (blank cells None, whole floats as int)."""
+    try:
+        sheet = wb.get_sheet_by_name(name)
+        rows = sheet.to_python(skip_empty_area=False, nrows=limit)
+    except Exception as exc:  # noqa: BLE001
+        raise IngestRejected(file, [Problem(file, f"sheet {name!r} is damaged ({type(exc).__name__}: {exc})")]
+                             ) from None
+    out: list[list[object]] = []
+    for cells in rows:
+        row: list[object] = []
+        for v in cells:
+            if isinstance(v, str) and v == "":
+                v = None
+            elif isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
+                v = int(v)
+            row.append(v)
+        while row and row[-1] is None:
+            row.pop()
+        out.append(row)
+    return out
+
+
+def peek_tables(path: Path, head: bytes, limit: int | None = None) -> list[tuple[str, list[list[object]]]]:
+    """The first ``limit`` rows of each visible sheet of a workbook (cheaply: read-only,
+    no more rows), or of a text file split at commas, tabs and semicolons (one table
+    each): what source recognition looks at. Empty when nothing can be read."""
+    limit = limit or PEEK_ROWS
+    kind = workbook_kind(path, head[:128])
+    tables: list[tuple[str, list[list[object]]]] = []
+    try:
+        if kind == "openpyxl":
+            wb = load_workbook(path, read_only=True, data_only=True)
+            try:
+                for ws in wb.worksheets:
+                    if ws.sheet_state != "visible":
+                        continue
+                    ws.reset_dimensions()
+                    rows = [list(r[:MAX_COLUMNS]) for r, _ in zip(ws.iter_rows(values_only=True), range(limit))]
+                    tables.append((ws.title, rows))
+            finally:
+                wb.close()
+        elif kind == "calamine":
+            wb = open_calamine(path, path.name)
+            for info in calamine_sheet_infos(wb):
+                if not info.hidden:
+                    tables.append((info.name, calamine_rows(wb, info.name, path.name, limit)))
+        else:
+            text = decode_prefix(head)
+            if text:
+                lines = text.splitlines()[:limit]
+                if len(lines) > 1 and len(head) >= 4096:
+                    lines = lines[:-1]  # the last line may be cut
+                for delimiter in (",", "\t", ";"):
+                    tables.append(("", [list(r) for r in csv.reader(lines, delimiter=delimiter)]))
+    except Exception:  # noqa: BLE001 - a damaged file: recognised by name, rejected by its ingestor
+        return tables
+    return tables
+
+
+def seen_text(tables: list[tuple[str, list[list[object]]]], head: bytes) -> str:
+    """What an error says was seen: the first non-blank row of each sheet, or the first line."""
+    shown: list[str] = []
+    for name, rows in tables:
+        if not name:
+            break
+        first = next((r for r in rows if any(not is_blank(c) for c in r)), None)
+        cells = ", ".join(" ".join(str(c).split()) for c in (first or []) if not is_blank(c))[:200]
+        shown.append(f"sheet {name!r}: " + (f"first row {cells}" if first else "empty"))
+    if shown:
+        return "; ".join(shown)
+    text = decode_prefix(head)
+    if text is None:
+        return "binary data, not text" if head else "an empty file"
+    first_line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return f"first line {first_line[:200]!r}" if first_line else "an empty file"
+
+
+@dataclass
+class SheetInfo:
+    """What sheet choice knows of one sheet."""
+
+    name: str
+    hidden: bool = False
+    active: bool = False
+    #: Whether a header of the wanted kind was found in its first rows.
+    header: bool = False
+    #: Why it is not read although it has a header (a month summary), or why it has none.
+    why: str = ""
+    summary: bool = False
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def choose_sheet(file: str, sheets: list[SheetInfo], wanted: str | None, describe: str,
+                 notes: list[str]) -> str:
+    """The sheet to read, or :class:`IngestRejected` naming every sheet that could be meant.
+
+    ``wanted`` (``--sheet``) wins, even over a hidden sheet (with a note). Otherwise the
+    candidates are the visible sheets with a recognised header that do not look like a
+    summary; exactly one is read. A hidden sheet is never read: a note says so.
+    """
+    names = [s.name for s in sheets]
+    if not sheets:
+        raise IngestRejected(file, [Problem(file, "the workbook has no worksheets")])
+    if wanted is not None:
+        match = next((s for s in sheets if s.name == wanted), None) or next(
+            (s for s in sheets if header_key(s.name) == header_key(wanted)), None)
+        if match is None:
+            raise IngestRejected(file, [Problem(file, f"no sheet named {wanted!r} (--sheet); the workbook's sheets: "
+                                                f"{_quoted(names)}")])
+        notes.append(f"read sheet {match.name!r} (--sheet)" + (", a hidden sheet" if match.hidden else ""))
+        return match.name
+    hidden = [s.name for s in sheets if s.hidden]
+    if hidden:
+        notes.append(f"hidden sheet(s) {_quoted(hidden)} not read: a hidden sheet is never read unless "
+                     "--sheet names it")
+    visible = [s for s in sheets if not s.hidden]
+    found = [s for s in visible if s.header and not s.summary]
+    summaries = [s for s in visible if s.header and s.summary]
+    if len(found) == 1:
+        for s in summaries:
+            notes.append(f"sheet {s.name!r} not read: {s.why}")
+        if len(sheets) > 1:
+            notes.append(f"read sheet {found[0].name!r}")
+        return found[0].name
+    if len(found) > 1:
+        active = next((s.name for s in found if s.active), None)
+        also = f" (the active one is {active!r})" if active else ""
+        raise IngestRejected(file, [Problem(file, f"several sheets hold a {describe}: {_quoted([s.name for s in found])}"
+                                            f"{also}; choose one with --sheet NAME, or keep one such sheet "
+                                            "per workbook (the inbox cannot be told which)")])
+    if summaries:
+        raise IngestRejected(file, [Problem(file, f"sheet {s.name!r}: {s.why}; not read as daily data (name it "
+                                            "with --sheet NAME if it does hold days)") for s in summaries])
+    problems = [Problem(file, f"sheet {s.name!r}: {s.why}") for s in visible]
+    if hidden:
+        problems.append(Problem(file, f"hidden sheet(s) {_quoted(hidden)} not read (name one with --sheet)"))
+    raise IngestRejected(file, problems)
