@@ -121,3 +121,35 @@ def test_loading_the_earlier_file_again_undoes_a_correction(run, store, tmp_path
     assert "already loaded" in run(str(v1)).stdout
     assert "1 revised" in run(str(v2)).stdout
     assert _day(store, D(2019, 3, 3))["requests_accepted"] == 12999
+
+
+# --- case 6: ticket channels ------------------------------------------------------------------------
+
+TICKETS_HEADER = "工单编号,受理时间,受理渠道,诉求类型,办理方式,承办单位,是否退单,退单时间,退单原因,退单责任,办结时间,状态\n"
+
+
+def _ticket(no: str, at: str, channel: str, handling: str = "直接答复") -> str:
+    unit = "" if handling == "直接答复" else "黄浦区政府"
+    return f"{no},{at},{channel},咨询,{handling},{unit},否,,,,,\n"
+
+
+def test_ticket_channel_12345热线_is_the_phone_channel(run, store, tmp_path):
+    rows = [_ticket("T1", "2019-05-06 08:00:01", "12345热线"), _ticket("T2", "2019-05-06 09:00:00", "12345热线", "派单"),
+            _ticket("T3", "2019-05-06 10:00:00", "市民热线"), _ticket("T4", "2019-05-06 11:00:00", "12345"),
+            _ticket("T5", "2019-05-06 12:00:00", "网站")]
+    path = _write(tmp_path / "工单导出.csv", TICKETS_HEADER + "".join(rows))
+    result = run(str(path))
+    assert result.exit_code == 0, result.output
+    day = _day(store, D(2019, 5, 6))
+    assert (day["requests_accepted"], day["first_contact_eligible"], day["first_contact_resolved"]) == (5, 4, 3)
+
+
+def test_an_unknown_ticket_channel_refuses_the_file_naming_rows_values_and_the_known_channels(run, store, tmp_path):
+    rows = [_ticket("T1", "2019-05-06 08:00:01", "电话"), _ticket("T2", "2019-05-06 09:00:00", "信访件"),
+            _ticket("T3", "2019-05-06 10:00:00", "信访件")]
+    path = _write(tmp_path / "工单导出.csv", TICKETS_HEADER + "".join(rows))
+    result = run(str(path))
+    assert result.exit_code != 0
+    err = result.stderr
+    assert "信访件" in err and "row 3" in err and "row 4" in err and "known channels are 电话" in err, err
+    assert _day(store, D(2019, 5, 6)) == {}
