@@ -153,3 +153,37 @@ def test_an_unknown_ticket_channel_refuses_the_file_naming_rows_values_and_the_k
     err = result.stderr
     assert "信访件" in err and "row 3" in err and "row 4" in err and "known channels are 电话" in err, err
     assert _day(store, D(2019, 5, 6)) == {}
+
+
+# --- case 11 (part): NUL bytes and an empty queue_log ---------------------------------------------
+
+T0 = int(dt.datetime(2019, 3, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
+
+
+def _ev(t: int, cid: str, event: str, *data: object) -> str:
+    return "|".join([str(T0 + t), cid, "12345", "NONE" if event != "CONNECT" else "SIP/8", event, *map(str, data)])
+
+
+def _qlog(path: Path, lines: list[str], tail: bytes = b"") -> Path:
+    path.write_bytes("".join(line + "\n" for line in lines).encode() + tail)
+    return path
+
+
+def test_a_queue_log_with_crash_padding_is_refused_naming_line_and_byte_offset(run, store, tmp_path):
+    good = [_ev(0, "a", "ENTERQUEUE", "", "138", 1), _ev(5, "a", "CONNECT", 5, "ab", 1)]
+    head = "".join(line + "\n" for line in good).encode()
+    path = _qlog(tmp_path / "queue_log", good, b"\x00" * 4096 + (_ev(90, "b", "ENTERQUEUE", "", "138", 1) + "\n").encode())
+    result = run("--source", "queue-log", str(path))
+    assert result.exit_code != 0
+    assert f"NUL bytes (4,096 from byte offset {len(head):,})" in result.stderr and "row 3" in result.stderr, result.stderr
+    assert _day(store, D(2019, 3, 1)) == {}
+    # Recognised as a queue_log all the same (no --source): the same clear refusal.
+    assert "NUL bytes" in run(str(path)).stderr
+
+
+def test_an_empty_queue_log_is_refused_not_loaded(run, store, tmp_path):
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"")
+    result = run("--source", "queue-log", str(path))
+    assert result.exit_code != 0 and "the file is empty (0 bytes)" in result.stderr, result.output
+    assert "loaded" not in result.stdout
