@@ -187,3 +187,73 @@ def test_an_empty_queue_log_is_refused_not_loaded(run, store, tmp_path):
     result = run("--source", "queue-log", str(path))
     assert result.exit_code != 0 and "the file is empty (0 bytes)" in result.stderr, result.output
     assert "loaded" not in result.stdout
+
+
+# --- case 5: a reused call id ----------------------------------------------------------------------
+#
+# Each scenario: the lines, the per-day counts the office must see, and where the lines may be
+# split into two files. Loaded as one file and as the two parts (in both orders): the same counts.
+
+H = 3600
+DAY = 86400
+REUSE = {
+    # A call that timed out on 03-01; its id comes again on 03-03 and is answered: two calls.
+    "two days apart": (
+        [_ev(0, "a", "ENTERQUEUE", "", "138", 1), _ev(300, "a", "EXITWITHTIMEOUT", 1, 1, 300),
+         _ev(2 * DAY + 2 * H, "a", "ENTERQUEUE", "", "139", 1), _ev(2 * DAY + 2 * H + 10, "a", "CONNECT", 10, "x", 1)],
+        {D(2019, 3, 1): (1, 0), D(2019, 3, 3): (1, 1)}),
+    # Abandoned in the evening of 03-01, the id answered the next morning: a day apart or not, two calls.
+    "next day": (
+        [_ev(14 * H, "a", "ENTERQUEUE", "", "138", 1), _ev(14 * H + 3, "a", "ABANDON", 1, 1, 3),
+         _ev(DAY + H, "a", "ENTERQUEUE", "", "139", 1), _ev(DAY + H + 10, "a", "CONNECT", 10, "x", 1)],
+        {D(2019, 3, 1): (1, 0), D(2019, 3, 2): (1, 1)}),
+    # The same day: abandoned at 08:00, the id reused at 15:00 and answered; then an answered
+    # call (CONNECT ... COMPLETECALLER) whose id is reused by a caller who hangs up.
+    "same day": (
+        [_ev(0, "a", "ENTERQUEUE", "", "138", 1), _ev(3, "a", "ABANDON", 1, 1, 3),
+         _ev(7 * H, "a", "ENTERQUEUE", "", "139", 1), _ev(7 * H + 20, "a", "CONNECT", 20, "x", 1),
+         _ev(8 * H, "b", "ENTERQUEUE", "", "140", 1), _ev(8 * H + 5, "b", "CONNECT", 5, "y", 1),
+         _ev(8 * H + 300, "b", "COMPLETECALLER", 5, 295, 1),
+         _ev(9 * H, "b", "ENTERQUEUE", "", "141", 1), _ev(9 * H + 2, "b", "ABANDON", 1, 1, 2)],
+        {D(2019, 3, 1): (4, 2)}),
+    # Overflow: timed out of one queue and entered the next within seconds: one answered call.
+    "overflow": (
+        [_ev(0, "a", "ENTERQUEUE", "", "138", 1), _ev(60, "a", "EXITWITHTIMEOUT", 1, 1, 60),
+         _ev(61, "a", "ENTERQUEUE", "", "138", 1), _ev(120, "a", "EXITWITHTIMEOUT", 1, 1, 59),
+         _ev(120, "a", "ENTERQUEUE", "", "138", 1), _ev(150, "a", "CONNECT", 30, "x", 1),
+         _ev(400, "a", "COMPLETEAGENT", 30, 250, 1)],
+        {D(2019, 3, 1): (1, 1)}),
+}
+
+
+def _counts(engine, days) -> dict[D, tuple]:
+    out = {}
+    for day in days:
+        got = _day(engine, day)
+        out[day] = (got.get("calls_offered"), got.get("calls_answered"))
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(REUSE))
+def test_a_reused_call_id_is_two_calls_in_one_file(run, store, tmp_path, case):
+    lines, expected = REUSE[case]
+    result = run("--source", "queue-log", str(_qlog(tmp_path / "queue_log", lines)))
+    assert result.exit_code == 0, result.output
+    assert _counts(store, expected) == expected
+
+
+@pytest.mark.parametrize("case", sorted(REUSE))
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_a_reused_call_id_counts_the_same_split_in_two_files(run, store, tmp_path, case, order):
+    """One file == the same lines in two files, split at every place, loaded in either order."""
+    lines, expected = REUSE[case]
+    for cut in range(1, len(lines)):
+        folder = tmp_path / f"cut{cut}"
+        folder.mkdir()
+        parts = [_qlog(folder / "queue_log.1", lines[:cut]), _qlog(folder / "queue_log", lines[cut:])]
+        if order == "reversed":
+            parts.reverse()
+        for part in parts:
+            result = run("--source", "queue-log", str(part))
+            assert result.exit_code == 0, result.output
+        assert _counts(store, expected) == expected, f"split before line {cut + 1}"
