@@ -201,6 +201,8 @@ class TicketIngestor:
                 rows.problems += found
                 continue
             assert accepted is not None and handling is not None
+            if not rows.covers(accepted.astimezone(zone).date()):
+                continue
             version = max(int(m.timestamp()) for m in moments.values() if m is not None)
             ticket = Ticket(
                 number=number[:64], accepted_at=accepted, day=accepted.astimezone(zone).date(),
@@ -216,8 +218,7 @@ class TicketIngestor:
                 if earlier.version > ticket.version:
                     continue
             tickets[ticket.number] = ticket
-        rows.finish(len(tickets), "tickets")
-        notes = list(table.notes)
+        notes = [*table.notes, *rows.finish(len(tickets), "tickets", "ticket(s)")]
         if replaced:
             notes.append(f"{replaced:,} ticket number(s) appear more than once: the row with the latest time "
                          "(acceptance, return, closing) is kept")

@@ -257,3 +257,90 @@ def test_a_reused_call_id_counts_the_same_split_in_two_files(run, store, tmp_pat
             result = run("--source", "queue-log", str(part))
             assert result.exit_code == 0, result.output
         assert _counts(store, expected) == expected, f"split before line {cut + 1}"
+
+
+# --- case 13: the year boundary -----------------------------------------------------------------------
+#
+# Decision: the days whose year has a target catalogue load; the records of the other days are
+# left out with one note naming them and how to add the year (a catalogue file with `inherits:`);
+# a file with no day in a catalogue year is refused with the same how-to.
+
+CST = dt.timezone(dt.timedelta(hours=8))
+HOW_TO = "inherits: shanghai-12345-2019.yaml"
+
+
+def _at(*when: int) -> int:
+    return int(dt.datetime(*when, tzinfo=CST).timestamp())
+
+
+def _line(t: int, cid: str, event: str, *data: object) -> str:
+    return "|".join([str(t), cid, "12345", "NONE" if event != "CONNECT" else "SIP/8", event, *map(str, data)])
+
+
+NEW_YEAR_LOG = [
+    # 2018-12-31 23:50: two calls (one answered, one abandoned) on a day without a catalogue.
+    _line(_at(2018, 12, 31, 23, 50), "d1", "ENTERQUEUE", "", "138", 1),
+    _line(_at(2018, 12, 31, 23, 50, 5), "d1", "CONNECT", 5, "d1b", 1),
+    _line(_at(2018, 12, 31, 23, 55), "d2", "ENTERQUEUE", "", "139", 1),
+    # A call entering before midnight and answered after it is a call of 2018-12-31.
+    _line(_at(2018, 12, 31, 23, 59, 50), "d3", "ENTERQUEUE", "", "137", 1),
+    _line(_at(2018, 12, 31, 23, 59, 58), "d2", "ABANDON", 1, 1, 298),
+    _line(_at(2019, 1, 1, 0, 0, 20), "d3", "CONNECT", 30, "d3b", 1),
+    _line(_at(2019, 1, 1, 0, 1, 0), "d1", "COMPLETECALLER", 5, 655, 1),
+    # 2019-01-01: three calls, two answered (one within 15 s), one abandoned after 40 s.
+    _line(_at(2019, 1, 1, 0, 5), "j1", "ENTERQUEUE", "", "140", 1),
+    _line(_at(2019, 1, 1, 0, 5, 10), "j1", "CONNECT", 10, "j1b", 1),
+    _line(_at(2019, 1, 1, 0, 10), "j2", "ENTERQUEUE", "", "141", 1),
+    _line(_at(2019, 1, 1, 0, 10, 40), "j2", "ABANDON", 1, 1, 40),
+    _line(_at(2019, 1, 1, 0, 15), "j3", "ENTERQUEUE", "", "142", 1),
+    _line(_at(2019, 1, 1, 0, 15, 20), "j3", "CONNECT", 20, "j3b", 1),
+    _line(_at(2019, 1, 1, 0, 20), "j3", "COMPLETEAGENT", 20, 20, 1),
+]
+
+
+def test_a_queue_log_over_new_year_loads_2019_and_names_the_day_left_out(run, store, tmp_path):
+    result = run("--source", "queue-log", str(_qlog(tmp_path / "queue_log", NEW_YEAR_LOG)))
+    assert result.exit_code == 0, result.output
+    jan = _day(store, D(2019, 1, 1))
+    assert (jan["calls_offered"], jan["calls_answered"], jan["calls_answered_within_15s"]) == (3, 2, 1)
+    assert jan["answer_wait_seconds_sum"] == 30
+    assert _day(store, D(2018, 12, 31)) == {}
+    out = " ".join(result.output.split())
+    assert "2018-12-31" in out and "1 day" in out and HOW_TO in out, out
+    assert out.count("2018-12-31") == 1  # one note, not one per line
+
+
+TICKET_CLOSE = "2019-01-02 10:00:00"
+
+
+def test_a_january_ticket_export_with_one_december_ticket_loads_january(run, store, tmp_path):
+    rows = [_ticket("D1", "2018-12-31 23:58:00", "12345热线"),
+            _ticket("J1", "2019-01-01 08:00:00", "12345热线"),
+            _ticket("J2", "2019-01-01 09:00:00", "12345热线", "派单"),
+            _ticket("J3", "2019-01-01 10:00:00", "网站"),
+            _ticket("J4", "2019-01-02 11:00:00", "12345热线")]
+    path = _write(tmp_path / "工单导出-2019-01.csv", TICKETS_HEADER + "".join(rows))
+    result = run(str(path))
+    assert result.exit_code == 0, result.output
+    first, second = _day(store, D(2019, 1, 1)), _day(store, D(2019, 1, 2))
+    assert (first["requests_accepted"], first["first_contact_eligible"], first["first_contact_resolved"],
+            first["tickets_dispatched"]) == (3, 2, 1, 1)
+    assert (second["requests_accepted"], second["first_contact_eligible"], second["first_contact_resolved"]) == (1, 1, 1)
+    assert _day(store, D(2018, 12, 31)) == {}
+    out = " ".join(result.output.split())
+    assert "1 ticket" in out and "2018-12-31" in out and HOW_TO in out, out
+
+
+def test_a_file_entirely_in_a_year_without_a_catalogue_is_refused_with_the_how_to(run, store, tmp_path):
+    rows = [_ticket("D1", "2018-12-30 10:00:00", "12345热线"), _ticket("D2", "2018-12-31 11:00:00", "网站")]
+    path = _write(tmp_path / "工单导出-2018-12.csv", TICKETS_HEADER + "".join(rows))
+    result = run(str(path))
+    assert result.exit_code != 0
+    err = " ".join(result.stderr.split())
+    assert "2018" in err and "catalogue years: 2019" in err and HOW_TO in err, err
+    assert _day(store, D(2018, 12, 30)) == {}
+    log = [line for line in NEW_YEAR_LOG if line.split("|")[1].startswith("d")]
+    result = run("--source", "queue-log", str(_qlog(tmp_path / "queue_log", log)))
+    assert result.exit_code != 0
+    err = " ".join(result.stderr.split())
+    assert "2018" in err and "catalogue years: 2019" in err and HOW_TO in err, err

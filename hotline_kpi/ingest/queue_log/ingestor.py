@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import BinaryIO
 
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, Problem, day_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
 from hotline_kpi.ingest.queue_log.parallel import scan_file
@@ -51,7 +51,8 @@ class QueueLogIngestor:
         latest = latest_time(ctx)
 
         def allowed_day(day: dt.date, row: int) -> list[Problem]:
-            return day_problems(day, ctx, file, row, column="time")
+            # A day whose year has no catalogue is left out after the scan (leave_out_other_years).
+            return future_problems(day, ctx, file, row, column="time")
 
         patterns = ctx.queue_log.queue_patterns(ctx.hotline.id)
         size = path.stat().st_size if ctx.size is None else min(ctx.size, path.stat().st_size)
@@ -88,7 +89,7 @@ class QueueLogIngestor:
                     scan.problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
                 raise IngestRejected(file, scan.problems)
             parsed.max_time = max_time
-            parsed.calls = spooled
+            parsed.calls = spooled - leave_out_other_years(spool, ctx, file, parsed.notes)
             parsed.notes.extend(scan_notes(scan))
             return parsed
         except BaseException:
@@ -113,6 +114,27 @@ class QueueLogIngestor:
             parsed.notes.append(f"the last line (from byte {end:,}) has no line end yet: it is read when the "
                                 "file has grown")
         return max_time, spooled
+
+
+def leave_out_other_years(spool: Spool, ctx: IngestContext, file: str, notes: list[str]) -> int:
+    """Drop the spooled call states of days whose year has no target catalogue, with one note
+    naming the days; refuse the file if no day is left. Returns the states dropped.
+
+    A call belongs to the local day of its ENTERQUEUE (a call entering at 23:59:50 on
+    2018-12-31 and answered after midnight is a call of 2018-12-31), as everywhere."""
+    other = OtherYears(ctx, file)
+    dropped = [day for day in spool.days() if not other.covers(day)]
+    if not dropped:
+        return 0
+    if len(dropped) == len(spool.index):
+        raise other.refusal()
+    states = 0
+    for day in dropped:
+        states += sum(1 for _ in spool.read(day)[0])
+        del spool.index[day]
+    spool.states -= states
+    notes.extend(other.note("calls", counted=False))
+    return states
 
 
 def nul_place(f: BinaryIO, size: int, start: int = 0, line: int = 1,
