@@ -127,19 +127,97 @@ class RecordIngestor(Protocol):
         ...
 
 
+def future_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
+                    column: str = "date") -> list[Problem]:
+    """A day after today (in the hotline's zone) is a clock or parsing error: refused."""
+    if day > ctx.today:
+        return [Problem(file, f"date is in the future (today is {ctx.today.isoformat()} in {ctx.hotline.timezone})",
+                        row, column, day.isoformat())]
+    return []
+
+
 def day_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
                  column: str = "date") -> list[Problem]:
-    """A day is acceptable when it is not after today and its year has a target catalogue."""
+    """A day is acceptable when it is not after today and its year has a target catalogue.
+
+    The daily report refuses a row of another year with this (a typed report of another
+    year is a wrong file); the raw sources leave such days out instead (:class:`OtherYears`)."""
     where = dict(file=file, row=row, column=column, value=day.isoformat())
-    if day > ctx.today:
-        return [Problem(why=f"date is in the future (today is {ctx.today.isoformat()} in {ctx.hotline.timezone})",
-                        **where)]
+    future = future_problems(day, ctx, file, row, column)
+    if future:
+        return future
     years = ctx.catalogues.years(ctx.hotline.id)
     if day.year not in years:
         known = ", ".join(map(str, sorted(years))) or "none"
         return [Problem(why=f"no target catalogue for {ctx.hotline.id} in {day.year} (catalogue years: {known})",
                         **where)]
     return []
+
+
+def add_year_how_to(ctx: IngestContext, years: list[int]) -> str:
+    """How to add target catalogues for ``years``: a file each, inheriting the nearest
+    catalogue year's file."""
+    year = years[0]
+    have = ctx.catalogues.years(ctx.hotline.id)
+    if not have:
+        return f"add a target catalogue for {ctx.hotline.id} and {year}"
+    near = min(have, key=lambda y: (abs(y - year), -y))
+    cat = ctx.catalogues.get(ctx.hotline.id, near)
+    parent = Path(cat.source_path).name if cat is not None and cat.source_path else f"{ctx.hotline.id}-{near}.yaml"
+    each = " (one file a year)" if len(years) > 1 else ""
+    return (f"to load {', '.join(map(str, years))}, add a catalogue file for {year}{each} next to {parent} "
+            f"(e.g. {ctx.hotline.id}-{year}.yaml) holding `inherits: {parent}` and `year: {year}` "
+            "(then override what differs)")
+
+
+class OtherYears:
+    """The days of a raw source's file whose year has no target catalogue.
+
+    Their records are left out and the rest of the file loads, with one note naming them
+    (:meth:`note`); a file with no day in a catalogue year is refused (:meth:`refusal`).
+    Future days are not this: they stay refused (:func:`future_problems`).
+    """
+
+    def __init__(self, ctx: IngestContext, file: str):
+        self.ctx, self.file = ctx, file
+        self.years = frozenset(ctx.catalogues.years(ctx.hotline.id))
+        self.days: set[dt.date] = set()
+        self.records = 0
+
+    def covers(self, day: dt.date) -> bool:
+        """Whether ``day`` has a catalogue; if not, it is remembered (and one record counted)."""
+        if day.year in self.years:
+            return True
+        self.days.add(day)
+        self.records += 1
+        return False
+
+    def _what(self) -> tuple[str, str]:
+        days = sorted(self.days)
+        first, last = days[0].isoformat(), days[-1].isoformat()
+        span = f"1 day, {first}," if len(days) == 1 else f"{len(days):,} days, {first} … {last},"
+        found = sorted({d.year for d in days})
+        known = ", ".join(map(str, sorted(self.years))) or "none"
+        why = (f"no target catalogue for {self.ctx.hotline.id} in {', '.join(map(str, found))} "
+               f"(catalogue years: {known})")
+        return span, why + "; " + add_year_how_to(self.ctx, found)
+
+    def note(self, what: str, counted: bool = True) -> list[str]:
+        """The one note naming the days left out (none if there are none): "3 ticket(s) on
+        ..." with ``what`` = "ticket(s)" (the records :meth:`covers` counted), or "the calls
+        of ..." with ``what`` = "calls" and ``counted`` False."""
+        if not self.days:
+            return []
+        days, why = self._what()
+        left = f"{self.records:,} {what} on {days}" if counted else f"the {what} of {days}"
+        return [f"{left} not loaded: {why}; then load those days from a file of their own (this file is "
+                "now loaded: loading it again changes nothing)"]
+
+    def refusal(self) -> IngestRejected:
+        """The rejection of a file none of whose days has a catalogue."""
+        days, why = self._what()
+        return IngestRejected(self.file, [Problem(self.file, f"no day of the file has a target catalogue (it holds {days[:-1]}): "
+                                                            f"{why}; then load the file again")])
 
 
 def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str,

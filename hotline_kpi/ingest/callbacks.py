@@ -116,13 +116,14 @@ class CallbackIngestor:
                 continue
             assert called is not None and result is not None
             local = called.astimezone(zone)
+            if not rows.covers(local.date()):
+                continue
             key = cell_text(cells.get("callback_id")) or f"{ticket}@{local.replace(tzinfo=None).isoformat()}"
             if key in callbacks:
                 repeated += 1
             callbacks[key[:128]] = Callback(key[:128], ticket[:64], called, local.date(),
                                             cell_text(cells.get("method"))[:16], result, row)
-        rows.finish(len(callbacks), "callbacks")
-        notes = list(table.notes)
+        notes = [*table.notes, *rows.finish(len(callbacks), "callbacks", "callback(s)")]
         if repeated:
             notes.append(f"{repeated:,} callback(s) appear more than once: the last row of each is kept")
         return ParsedCallbacks(source=SOURCE, notes=notes, callbacks=callbacks)

@@ -156,7 +156,12 @@ def ingest_file(
 
     with read_session(engine) as session:
         existing = provenance.find_loaded(session, hotline.id, source, sha256)
-    if existing is not None:
+        # A day table (the daily report) loaded before and since superseded by a correction
+        # is read again: loading it is a new revision that makes its values current again.
+        # A raw source merges records by identity: the same bytes again change nothing.
+        undo = (existing is not None and not hasattr(ingestor, "resumable")
+                and provenance.load_superseded(session, existing.id))
+    if existing is not None and not undo:
         return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
 
     matching = [m for m in marks if prefix_hashes.get(m.length) == m.prefix_sha256]

@@ -1,7 +1,9 @@
 """What the exports of the raw systems (tickets, callbacks, spending) share around their
 rows: recognising the export, and reading its rows into records with every problem kept
 in its place, the read stopped after :data:`~hotline_kpi.ingest.base.MAX_PROBLEMS`, and
-each day's check (future, no catalogue) made once per file.
+each day's check (future, no catalogue) made once per file. The records of a day whose
+year has no target catalogue are left out with one note (a file with no other day is
+refused): :class:`~hotline_kpi.ingest.base.OtherYears`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, day_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, OtherYears, future_problems
 from hotline_kpi.ingest.sheet import Table
 from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.text import decode_prefix, header_key
@@ -51,6 +53,8 @@ class RecordRows:
         self.label = {name: c.label for name, c in table.columns.items()}
         self.problems: list[Problem] = []
         self._days: dict[dt.date, list[Problem]] = {}
+        #: Days whose year has no catalogue: their records are left out (:meth:`covers`).
+        self.other_years = OtherYears(ctx, file)
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, object]]]:
         for row, cells in self.table.rows:
@@ -60,16 +64,26 @@ class RecordRows:
             yield row, cells
 
     def day(self, day: dt.date, row: int, column: str) -> list[Problem]:
-        """Whether ``day`` may be loaded (see :func:`day_problems`), checked once per file:
-        the first row of a day names the place."""
+        """Whether ``day`` may be read (not in the future, :func:`future_problems`), checked
+        once per file: the first row of a day names the place. Whether its year has a
+        catalogue is :meth:`covers`."""
         if day not in self._days:
-            self._days[day] = day_problems(day, self.ctx, self.file, row, column=column)
+            self._days[day] = future_problems(day, self.ctx, self.file, row, column=column)
         return self._days[day]
 
-    def finish(self, records: int, what: str) -> None:
-        """Reject the file with every problem found, or when it held no ``what``."""
+    def covers(self, day: dt.date) -> bool:
+        """Whether a valid record of ``day`` is kept: False (it is left out, and counted for
+        the note) when its year has no target catalogue."""
+        return self.other_years.covers(day)
+
+    def finish(self, records: int, what: str, each: str) -> list[str]:
+        """Reject the file with every problem found, or when it held no ``what`` (``each``:
+        one of them, as in "ticket(s)"); else the notes (the days left out)."""
         if self.problems:
             raise IngestRejected(self.file, self.problems, sheet=self.table.sheet or None)
         if not records:
+            if self.other_years.days:
+                raise self.other_years.refusal()
             raise IngestRejected(self.file, [Problem(self.file, f"the export holds no {what}")],
                                  sheet=self.table.sheet or None)
+        return self.other_years.note(each)

@@ -137,6 +137,9 @@ class SpendingIngestor:
                 found += rows.day(day, row, label.get("date") or label["month"])
                 cat = ctx.catalogues.get(ctx.hotline.id, day.year)
                 lines = cat.project.budget_lines if cat is not None and cat.project is not None else ()
+                if cat is None and not found:
+                    rows.covers(day)  # a year without a catalogue: the row is left out (one note)
+                    continue
                 if cat is not None and not lines:
                     found.append(Problem(file, f"the {day.year} catalogue has no project budget lines", row))
                 elif lines:
@@ -153,9 +156,9 @@ class SpendingIngestor:
             assert day is not None and amount is not None and line_id is not None
             key = (day, monthly, line_id)
             amounts[key] = amounts.get(key, Decimal(0)) + amount
-        rows.finish(len(amounts), "spending rows")
+        left_out = rows.finish(len(amounts), "spending rows", "spending row(s)")
         fen = {k: int((v * 100).to_integral_value()) for k, v in amounts.items()}
-        notes = list(table.notes)
+        notes = [*table.notes, *left_out]
         notes.append(f"{sum(fen.values()) / 100:,.2f} yuan on {len({k[2] for k in fen})} budget line(s), "
                      f"{len({k[0].replace(day=1) for k in fen})} month(s)")
         return ParsedSpending(source=SOURCE, notes=notes, amounts=fen)

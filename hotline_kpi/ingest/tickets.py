@@ -44,11 +44,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("ticket_no", "accepted_at", "channel", "handling", "return_fault")
 
-#: Channel spellings -> the channel names of data-sources.md; other names are kept as written.
+#: Channel spellings -> the channel names of data-formats.md. Any other name is refused
+#: with its rows (it would silently leave the first-contact figures), unless the setting
+#: ``tickets.operator_channels`` names it.
 CHANNELS: dict[str, tuple[str, ...]] = {
-    "电话": ("电话", "热线", "热线电话", "12345电话", "来电", "phone", "telephone", "hotline"),
-    "网站": ("网站", "网页", "门户网站", "网络", "web", "website"),
-    "APP": ("app", "手机app", "移动端", "客户端", "mobile"),
+    "电话": ("电话", "热线", "热线电话", "12345电话", "12345热线", "12345", "12345市民服务热线", "市民热线",
+           "市民服务热线", "电话受理", "人工电话", "来电", "phone", "telephone", "hotline"),
+    "网站": ("网站", "网页", "门户网站", "网络", "一网通办", "web", "website"),
+    "APP": ("app", "手机app", "移动端", "客户端", "随申办", "mobile"),
     "微信": ("微信", "微信公众号", "公众号", "小程序", "wechat"),
     "邮件": ("邮件", "电子邮件", "邮箱", "email", "e-mail", "mail"),
     "其他": ("其他", "其它", "other"),
@@ -105,8 +108,16 @@ class ParsedTickets(ParsedRecords):
     tickets: dict[str, Ticket] = field(default_factory=dict)
 
 
-def channel_name(text: str) -> str:
-    return _CHANNEL.get(value_key(text), normalise_text(text)[:32])
+def channel_name(text: str, extra: tuple[str, ...] = ()) -> str | None:
+    """The channel a 受理渠道 value names; None when it is not known (nor in ``extra``)."""
+    found = _CHANNEL.get(value_key(text))
+    if found is None and normalise_text(text)[:32] in extra:
+        found = normalise_text(text)[:32]
+    return found
+
+
+def known_channels() -> str:
+    return "; ".join(f"{name} ({', '.join(a for a in aliases if a != name)})" for name, aliases in CHANNELS.items())
 
 
 class TicketIngestor:
@@ -153,6 +164,11 @@ class TicketIngestor:
             channel = cell_text(cells.get("channel"))
             if not channel:
                 bad("a ticket without its channel", "channel")
+            channel_key = channel_name(channel, ctx.tickets.operator_channels) if channel else ""
+            if channel_key is None:
+                bad(f"受理渠道 not understood: known channels are {known_channels()}; write one of them, or name "
+                    "the channel in the setting tickets.operator_channels if operators take its tickets",
+                    "channel", channel)
             handling_text = cell_text(cells.get("handling"))
             handling = _HANDLING.get(value_key(handling_text)) if handling_text else ""
             if handling is None:
@@ -185,10 +201,12 @@ class TicketIngestor:
                 rows.problems += found
                 continue
             assert accepted is not None and handling is not None
+            if not rows.covers(accepted.astimezone(zone).date()):
+                continue
             version = max(int(m.timestamp()) for m in moments.values() if m is not None)
             ticket = Ticket(
                 number=number[:64], accepted_at=accepted, day=accepted.astimezone(zone).date(),
-                channel=channel_name(channel), request_type=cell_text(cells.get("request_type"))[:32],
+                channel=channel_key or "", request_type=cell_text(cells.get("request_type"))[:32],
                 handling=handling, unit=cell_text(cells.get("unit"))[:200], returned=returned,
                 operator_fault=bool(returned and fault), returned_at=moments["returned_at"],
                 return_reason=cell_text(cells.get("return_reason")), closed_at=moments["closed_at"],
@@ -200,8 +218,7 @@ class TicketIngestor:
                 if earlier.version > ticket.version:
                     continue
             tickets[ticket.number] = ticket
-        rows.finish(len(tickets), "tickets")
-        notes = list(table.notes)
+        notes = [*table.notes, *rows.finish(len(tickets), "tickets", "ticket(s)")]
         if replaced:
             notes.append(f"{replaced:,} ticket number(s) appear more than once: the row with the latest time "
                          "(acceptance, return, closing) is kept")

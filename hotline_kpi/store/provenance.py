@@ -1,9 +1,12 @@
 """Provenance: the loads (one row per file), each source's revisions of a day, and the
 effective counters chosen from them by source priority.
 
-The same content twice changes nothing; a corrected file revises its days and keeps the
-earlier revision (marked not current); a counter far from another source's value for the
-same day rejects the file with both places named.
+The same content twice changes nothing while it is current; a corrected file revises its
+days and keeps the earlier revision (marked not current), replacing only the counters it
+supplies (the others are carried forward, attributed to the revision that read them); an
+earlier file loaded again after a correction is a new revision that makes its values
+current again; a counter far from another source's value for the same day rejects the
+file with both places named.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from sqlalchemy.orm import Session
 from hotline_kpi.catalogue import Hotline
 from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.problems import IngestRejected
 from hotline_kpi.settings import (
     DEFAULT_SOURCE_TOLERANCE,
     DEFAULT_SOURCE_TOLERANCE_UNITS,
     QueueLogSettings,
     TicketSettings,
 )
+from hotline_kpi.store.agreement import disagreements
 from hotline_kpi.store.db import chunks
 from hotline_kpi.store.models import DailyCountersRow, HotlineRow, IngestAttemptRow, IngestRow, SourceDayChannelRow, SourceDayRow
 
@@ -45,6 +49,12 @@ def find_loaded(session: Session, hotline_id: str, source: str, sha256: str) -> 
             IngestRow.hotline_id == hotline_id, IngestRow.source == source, IngestRow.content_sha256 == sha256
         )
     ).first()
+
+
+def load_superseded(session: Session, ingest_id: int) -> bool:
+    """Whether a later revision replaced a day this load supplied (it is not wholly current)."""
+    return session.scalars(select(SourceDayRow.id).where(
+        SourceDayRow.ingest_id == ingest_id, SourceDayRow.is_current.is_(False)).limit(1)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -106,19 +116,33 @@ def store_parsed(
 ) -> StoreResult:
     """Store one parsed file inside the caller's transaction.
 
-    The same content again (same hotline, source and SHA-256) changes nothing. A day this
-    source already supplied with other values gets a new revision; the old one stays,
-    marked not current. A day whose values are unchanged keeps its earlier provenance.
+    The same content again (same hotline, source and SHA-256) changes nothing while its
+    values are the source's current ones; after a later correction it is a new revision
+    (pointing at the same load row: one row per content) that makes them current again. A
+    day this source already supplied with other values gets a new revision; the old one
+    stays, marked not current. A counter the file does not supply for a day keeps the
+    current revision's value (carried forward, marked ``~counter`` in ``derived`` and
+    attributed to the revision that read it). A day whose values are unchanged keeps its
+    earlier provenance.
     A counter further than ``source_tolerance`` (and more than ``source_tolerance_units``)
     from another source's stored value for the same day raises :class:`~hotline_kpi.problems.IngestRejected` (see
     :func:`disagreements`): the caller's transaction must then be rolled back.
     """
     existing = find_loaded(session, hotline_id, parsed.source, file.sha256)
     if existing is not None:
-        return StoreResult("already_loaded", existing.id)
+        # The same content again: nothing to do while its values are the source's current
+        # ones; loaded after a correction superseded it, it becomes current again (undo).
+        current, old_channels = _current_rows(session, hotline_id, parsed.source, [r.day for r in parsed.days])
+        if not any(_changes(rec, current.get(rec.day), old_channels, carry=True) for rec in parsed.days):
+            return StoreResult("already_loaded", existing.id)
+        existing.ingested_at = at
+        existing.file_name = file.name
+        notes = [*parsed.notes, "this content was loaded before and later superseded: its values are current again"]
+        return _store_days(session, existing, parsed.source, parsed.days, source_priority, notes,
+                           source_tolerance, source_tolerance_units, carry=True)
     ingest = _new_ingest(session, hotline_id, parsed.source, file, at, settings_json)
     return _store_days(session, ingest, parsed.source, parsed.days, source_priority, list(parsed.notes),
-                       source_tolerance, source_tolerance_units)
+                       source_tolerance, source_tolerance_units, carry=True)
 
 
 def _new_ingest(session: Session, hotline_id: str, source: str, file: FileMeta, at: dt.datetime,
@@ -153,63 +177,68 @@ def store_days(session: Session, ingest: IngestRow, source: str, records: Sequen
                        request.source_tolerance, request.source_tolerance_units)
 
 
-def relative_difference(a: float, b: float) -> float:
-    """|a - b| / max(|a|, |b|): 0 when equal (both 0 included), at most 1 for counts >= 0."""
-    largest = max(abs(a), abs(b))
-    return 0.0 if largest == 0 else abs(a - b) / largest
+#: Marks a counter in ``source_day.derived`` whose value a revision carried forward from the
+#: revision before it (the file did not supply it): ``~calls_offered``.
+CARRIED = "~"
 
 
-def _shown(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+def _current_rows(session: Session, hotline_id: str, source: str, days: Sequence[dt.date]
+                  ) -> tuple[dict[dt.date, SourceDayRow], dict[int, dict[str, int]]]:
+    """The source's current revision of each day, and its split by channel."""
+    current: dict[dt.date, SourceDayRow] = {}
+    for chunk in chunks(sorted(set(days))):
+        for row in session.scalars(
+            select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id,
+                SourceDayRow.source == source,
+                SourceDayRow.is_current.is_(True),
+                SourceDayRow.day.in_(chunk),
+            )
+        ):
+            current[row.day] = row
+    old_channels: dict[int, dict[str, int]] = {}
+    for chunk in chunks([r.id for r in current.values()]):
+        for ch in session.scalars(select(SourceDayChannelRow).where(SourceDayChannelRow.source_day_id.in_(chunk))):
+            old_channels.setdefault(ch.source_day_id, {})[ch.channel] = ch.requests
+    return current, old_channels
 
 
-def disagreements(session: Session, hotline_id: str, file_name: str, source: str, records: Sequence[DayRecord],
-                  tolerance: float, units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> list[Problem]:
-    """Every counter of ``records`` further than ``tolerance`` (relative difference) and
-    more than ``units`` (absolute difference) from another source's current value of that
-    counter for the same day, with both places. The absolute floor keeps small counts
-    (3 returns against 4: 25% apart) from counting as a disagreement.
+def _marks(row: SourceDayRow) -> tuple[frozenset[str], frozenset[str]]:
+    """(derived, carried) counters of a stored revision."""
+    names = [n for n in (row.derived or "").split(",") if n]
+    return (frozenset(n for n in names if not n.startswith(CARRIED)),
+            frozenset(n[len(CARRIED):] for n in names if n.startswith(CARRIED)))
 
-    Only other sources are compared: a later file of the same source is a correction.
-    ``tolerance`` >= 1 checks nothing (counts are never negative: never more than 100% apart).
-    """
-    if tolerance >= 1 or not records:
-        return []
-    by_day = {r.day: r for r in records}
-    others: dict[dt.date, list[SourceDayRow]] = {}
-    for chunk in chunks(sorted(by_day)):
-        for row in session.scalars(select(SourceDayRow).where(
-                SourceDayRow.hotline_id == hotline_id, SourceDayRow.source != source,
-                SourceDayRow.is_current.is_(True), SourceDayRow.day.in_(chunk))):
-            others.setdefault(row.day, []).append(row)
-    files: dict[int, str] = {}
-    for chunk in chunks(sorted({r.ingest_id for rows in others.values() for r in rows})):
-        files.update((i, name) for i, name in session.execute(
-            select(IngestRow.id, IngestRow.file_name).where(IngestRow.id.in_(chunk))))
-    problems: list[Problem] = []
-    for day in sorted(others):
-        rec = by_day[day]
-        for counter in COUNTERS:
-            mine = rec.counters.get(counter)
-            if mine is None:
-                continue
-            for other in sorted(others[day], key=lambda r: r.source):
-                theirs = getattr(other, counter)
-                if theirs is None:
-                    continue
-                apart = relative_difference(mine, theirs)
-                if apart > tolerance and abs(mine - theirs) > units:
-                    problems.append(Problem(
-                        file_name, f"{day.isoformat()}: {source} gives {_shown(mine)} but {other.source} "
-                        f"({files.get(other.ingest_id, '?')}) gives {_shown(theirs)}, {apart:.1%} apart: more than "
-                        f"the source_tolerance of {tolerance:.1%}", rec.row, counter, _shown(mine)))
-    return problems
+
+def _changes(rec: DayRecord, old: SourceDayRow | None, old_channels: Mapping[int, Mapping[str, int]],
+             carry: bool) -> tuple[dict[str, float | None], str, dict[str, int]] | None:
+    """The values, marks and channels of the revision ``rec`` makes, or None when it changes
+    nothing. With ``carry`` (a day table), a counter the file does not supply keeps the
+    value of the current revision: a correction with fewer columns replaces only its own."""
+    values = {c: rec.counters.get(c) for c in COUNTERS}
+    marks = set(rec.derived)
+    channels = dict(rec.channels)
+    if carry and old is not None:
+        old_values = _values(old)
+        old_derived, old_carried = _marks(old)
+        for c in COUNTERS:
+            if c not in rec.counters and old_values[c] is not None:
+                values[c] = old_values[c]
+                marks.add(CARRIED + c)
+        if "requests_accepted" not in rec.counters and not channels:
+            channels = dict(old_channels.get(old.id, {}))
+    derived = ",".join(sorted(marks))
+    if (old is not None and _values(old) == values and old_channels.get(old.id, {}) == channels
+            and _marks(old)[0] == frozenset(m for m in marks if not m.startswith(CARRIED))):
+        return None  # the same figures (restated or carried): nothing to revise
+    return values, derived, channels
 
 
 def _store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
                 source_priority: Sequence[str], notes: list[str],
                 source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
-                source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> StoreResult:
+                source_tolerance_units: float = DEFAULT_SOURCE_TOLERANCE_UNITS,
+                carry: bool = False) -> StoreResult:
     hotline_id = ingest.hotline_id
     disagree = disagreements(session, hotline_id, ingest.file_name, source, records, source_tolerance,
                              source_tolerance_units)
@@ -221,38 +250,18 @@ def _store_days(session: Session, ingest: IngestRow, source: str, records: Seque
     ingest.days = len(days)
     ingest.notes = "\n".join(notes)
 
-    current: dict[dt.date, SourceDayRow] = {}
-    for chunk in chunks(days):
-        for row in session.scalars(
-            select(SourceDayRow).where(
-                SourceDayRow.hotline_id == hotline_id,
-                SourceDayRow.source == source,
-                SourceDayRow.is_current.is_(True),
-                SourceDayRow.day.in_(chunk),
-            )
-        ):
-            current[row.day] = row
-    old_channels: dict[int, dict[str, int]] = {}
-    ids = [r.id for r in current.values()]
-    for chunk in chunks(ids):
-        for ch in session.scalars(select(SourceDayChannelRow).where(SourceDayChannelRow.source_day_id.in_(chunk))):
-            old_channels.setdefault(ch.source_day_id, {})[ch.channel] = ch.requests
-
+    current, old_channels = _current_rows(session, hotline_id, source, days)
     new = revised = same = 0
     changed: list[dt.date] = []
     new_rows: list[tuple[SourceDayRow, Mapping[str, int]]] = []
     for rec in records:
-        values = {c: rec.counters.get(c) for c in COUNTERS}
-        derived = ",".join(sorted(rec.derived))
         old = current.get(rec.day)
+        change = _changes(rec, old, old_channels, carry)
+        if change is None:
+            same += 1
+            continue
+        values, derived, channels = change
         if old is not None:
-            if (
-                _values(old) == values
-                and old.derived == derived
-                and old_channels.get(old.id, {}) == dict(rec.channels)
-            ):
-                same += 1
-                continue
             old.is_current = False
             revised += 1
         else:
@@ -267,7 +276,7 @@ def _store_days(session: Session, ingest: IngestRow, source: str, records: Seque
             derived=derived,
             **values,
         )
-        new_rows.append((row, rec.channels))
+        new_rows.append((row, channels))
         changed.append(rec.day)
     # Old revisions are flagged before the new ones are inserted (flush order).
     session.flush()
@@ -309,6 +318,7 @@ def recompute_effective(
             select(DailyCountersRow).where(DailyCountersRow.hotline_id == hotline_id, DailyCountersRow.day.in_(chunk))
         ):
             existing[eff.day] = eff
+    history = _earlier_revisions(session, hotline_id, by_day)
     key = _priority_key(source_priority)
     for day in sorted(set(days)):
         rows = sorted(by_day.get(day, []), key=key)
@@ -320,7 +330,7 @@ def recompute_effective(
                 v = getattr(row, counter)
                 if v is not None:
                     values[counter] = v
-                    provenance[counter] = row.id
+                    provenance[counter] = _supplier(row, counter, history)
                     break
         eff = existing.get(day)
         if eff is None:
@@ -329,6 +339,34 @@ def recompute_effective(
         for counter, v in values.items():
             setattr(eff, counter, v)
         eff.provenance = json.dumps(provenance, sort_keys=True)
+
+
+def _earlier_revisions(session: Session, hotline_id: str, by_day: Mapping[dt.date, list[SourceDayRow]]
+                       ) -> dict[tuple[dt.date, str], list[SourceDayRow]]:
+    """The earlier revisions of the (day, source) pairs whose current revision carries a
+    counter forward, newest first: read only when there are such revisions."""
+    wanted = {(r.day, r.source) for rows in by_day.values() for r in rows if _marks(r)[1]}
+    out: dict[tuple[dt.date, str], list[SourceDayRow]] = {}
+    for chunk in chunks(sorted({d for d, _ in wanted})):
+        for row in session.scalars(select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id, SourceDayRow.is_current.is_(False),
+                SourceDayRow.day.in_(chunk))):
+            if (row.day, row.source) in wanted:
+                out.setdefault((row.day, row.source), []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: r.revision, reverse=True)
+    return out
+
+
+def _supplier(row: SourceDayRow, counter: str, history: Mapping[tuple[dt.date, str], list[SourceDayRow]]) -> int:
+    """The revision that supplied ``row``'s value of ``counter``: the row itself, or for a
+    value carried forward the nearest earlier revision that read it from its file."""
+    if counter not in _marks(row)[1]:
+        return row.id
+    for earlier in history.get((row.day, row.source), []):
+        if earlier.revision < row.revision and counter not in _marks(earlier)[1]:
+            return earlier.id
+    return row.id  # pragma: no cover - a carried value always has a supplier before it
 
 
 @dataclass(frozen=True)
@@ -342,6 +380,8 @@ class Revision:
     ingested_at: dt.datetime
     values: Mapping[str, float | None]
     derived: frozenset[str]
+    #: Counters this revision's file did not supply: their values are the revision's before.
+    carried: frozenset[str] = frozenset()
 
 
 def revisions(session: Session, hotline_id: str, day: dt.date, source: str) -> list[Revision]:
@@ -357,7 +397,7 @@ def revisions(session: Session, hotline_id: str, day: dt.date, source: str) -> l
         out.append(
             Revision(
                 sd.id, sd.revision, sd.is_current, ing.id, ing.file_name, ing.content_sha256, ing.ingested_at,
-                _values(sd), frozenset(filter(None, sd.derived.split(","))),
+                _values(sd), *_marks(sd),
             )
         )
     return out

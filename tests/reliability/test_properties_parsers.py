@@ -421,8 +421,9 @@ class Call:
         return [enter, [t, self.cid, "12345", "NONE", self.outcome, *EXITS[self.outcome][1](self.wait)]]
 
     def state(self) -> queue_calls.State:
-        if self.outcome == "CONNECT":
-            return (self.enter, self.enter + self.wait, self.wait, -1, 0, -1, self.enter)
+        if self.outcome == "CONNECT":  # its COMPLETECALLER, a minute later, is kept as the call's end
+            return (self.enter, self.enter + self.wait, self.wait, self.enter + self.wait + 60, queue_calls.COMPLETE, -1,
+                    self.enter)
         return (self.enter, -1, 0, self.enter + self.wait, EXITS[self.outcome][0], self.wait, self.enter)
 
 

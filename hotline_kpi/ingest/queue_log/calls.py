@@ -21,8 +21,9 @@ from hotline_kpi.settings import QueueLogSettings
 # --- events ---------------------------------------------------------------------------------
 
 #: Event classes: the deciding ones, TAIL (events of a call that decide nothing: after the
-#: answer, or while it rings) and SYSTEM (membership and system events, no call).
-ENTER, CONNECT, ABANDON, TIMEOUT, EMPTY, KEY, TAIL, SYSTEM = range(8)
+#: answer, or while it rings), SYSTEM (membership and system events, no call) and COMPLETE
+#: (COMPLETECALLER/COMPLETEAGENT: the end of an answered call, kept as its last "exit").
+ENTER, CONNECT, ABANDON, TIMEOUT, EMPTY, KEY, TAIL, SYSTEM, COMPLETE = range(9)
 
 #: Outcome codes as stored (0: no outcome yet) and their event names.
 OUTCOME_NAMES = {CONNECT: "CONNECT", ABANDON: "ABANDON", TIMEOUT: "EXITWITHTIMEOUT", EMPTY: "EXITEMPTY",
@@ -30,6 +31,13 @@ OUTCOME_NAMES = {CONNECT: "CONNECT", ABANDON: "ABANDON", TIMEOUT: "EXITWITHTIMEO
 
 #: No ENTERQUEUE seen: larger than any time, so that min() joins enters.
 NO_TIME = 1 << 62
+
+#: Lines of one call id more than this apart (from the call's ENTERQUEUE, else its first
+#: line) are different calls.
+DAY_SECONDS = 86_400
+#: An ENTERQUEUE this long or less after the call left a queue is the same call entering the
+#: next queue (overflow); later, the call id is reused by a new call.
+REENTER_SECONDS = 60
 
 # --- call states ---------------------------------------------------------------------------
 #
@@ -62,12 +70,112 @@ def anchor(state: State) -> int:
     return state[0] if state[0] != NO_TIME else state[6]
 
 
+def ended(state) -> int:
+    """When the call ended (its latest exit, or COMPLETE after the answer); -1 while it may
+    go on (no exit yet, or answered after its last exit and not completed)."""
+    x = state[3]
+    if x < 0 or (state[1] >= 0 and x < state[1]):
+        return -1
+    return x
+
+
+def same_call(a, b) -> bool:
+    """Whether two states of one call id are one call. Different calls: more than a day apart
+    (:data:`DAY_SECONDS`, from their anchors), or the later one has an ENTERQUEUE more than
+    :data:`REENTER_SECONDS` after the earlier one ended. Lines without an ENTERQUEUE join the
+    call before them (within a day)."""
+    ta, tb = anchor(a), anchor(b)
+    if ta > tb:
+        a, b, ta, tb = b, a, tb, ta
+    if tb - ta > DAY_SECONDS:
+        return False
+    if b[0] == NO_TIME:
+        return True
+    end = ended(a)
+    return end < 0 or b[0] <= end + REENTER_SECONDS
+
+
+def reenter(state: list, t: int) -> bool:
+    """An ENTERQUEUE at ``t`` after the call in ``state`` ended: whether it is a new call (the
+    id reused). Within :data:`REENTER_SECONDS` of a queue exit it is the call entering the next
+    queue (overflow): an exit strictly before it is then superseded (reset), the call waits
+    again (one in the same second may be written either side of it: kept, order-free)."""
+    if t > ended(state) + REENTER_SECONDS:
+        return True
+    if state[4] != COMPLETE and t > state[3]:
+        state[3], state[4], state[5] = -1, 0, -1
+    return False
+
+
+def other_call(calls: dict, cid: bytes, st: list, t: int) -> list:
+    """A line at ``t`` of another call than ``st`` (the id reused), in the line scan's ``calls``:
+    the state it joins. The call ``st`` is kept as ``cid~anchor`` (joined at store time by the
+    same rule); a line of an earlier call read late gets a state of its own."""
+    if t < anchor(st):
+        return calls.setdefault(cid + b"~%d" % t, [NO_TIME, -1, 0, -1, 0, -1, t])
+    key = cid + b"~%d" % anchor(st)
+    calls[key] = st if key not in calls else list(join(calls[key], st))
+    new = calls[cid] = [NO_TIME, -1, 0, -1, 0, -1, t]
+    return new
+
+
+def base_id(key: bytes) -> bytes:
+    """The call id of a state's key: an earlier call of a reused id is kept as ``id~anchor``."""
+    return key.split(b"~", 1)[0]
+
+
+def regroup(states: list) -> list[State]:
+    """The calls of one call id from its partial states: in the order of their anchors, each
+    joins the latest call it is :func:`same_call` with, or starts a call."""
+    out: list[State] = []
+    for st in sorted(states, key=anchor):
+        for i in range(len(out) - 1, -1, -1):
+            if same_call(out[i], st):
+                out[i] = join(out[i], st)
+                break
+        else:
+            out.append(tuple(st))
+    return out
+
+
+def named(cid: bytes, calls: list[State]) -> list[tuple[bytes, State]]:
+    """Keys for the calls of one id (in anchor order): the latest is ``cid``, the earlier ``cid~anchor``."""
+    return [(cid if i == len(calls) - 1 else cid + b"~%d" % anchor(st), st) for i, st in enumerate(calls)]
+
+
+def merge_states(calls: dict, items) -> None:
+    """Join (key, state) pairs into one day's ``calls`` in place, by call id under :func:`same_call`.
+
+    The common case (a new id, or one call seen again) is a dict lookup; a reused id (states
+    that are different calls, or keys ``id~anchor``) regroups all the states of that id."""
+    earlier: dict[bytes, list[bytes]] = {}  # call id -> its keys id~anchor in ``calls``
+    for k in calls:
+        if b"~" in k:
+            earlier.setdefault(base_id(k), []).append(k)
+    pending: dict[bytes, list] = {}
+    for key, st in items:
+        if b"~" in key:
+            key = base_id(key)
+        elif key not in earlier and key not in pending:
+            old = calls.get(key)
+            if old is None:
+                calls[key] = st
+                continue
+            if same_call(old, st):
+                calls[key] = join(old, st)
+                continue
+        pending.setdefault(key, []).append(st)
+    for cid, states in pending.items():
+        states += [calls.pop(k) for k in [*earlier.get(cid, ()), cid] if k in calls]
+        calls.update(named(cid, regroup(states)))
+
+
 def outcome(state: State) -> tuple[int, int, int]:
     """(outcome code, its time, its wait): CONNECT if the call reached an agent, else its
     deciding exit; (0, -1, -1) while it has neither."""
     if state[1] >= 0:
         return CONNECT, state[1], state[2]
-    if state[3] >= 0:
+    if state[3] >= 0 and state[4] != COMPLETE:
         return state[4], state[3], state[5]
     return 0, -1, -1
 
@@ -147,7 +255,7 @@ def count_calls(states: Iterable[State], formulas: FormulaSettings, queue_log: Q
             wait_sum += c_wait
             if c_wait <= within:
                 fast += 1
-        elif x_at >= 0:
+        elif x_at >= 0 and x_code != COMPLETE:  # (COMPLETE without its CONNECT: open until joined)
             if x_code in offered_exits:
                 offered += 1
                 if x_code == ABANDON and 0 <= x_wait < short_limit:

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import BinaryIO
 
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, Problem, day_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
 from hotline_kpi.ingest.queue_log.parallel import scan_file
@@ -26,8 +26,8 @@ class QueueLogIngestor:
     resumable = True
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        if b"\x00" in head:
-            return False
+        # NUL bytes (padding a crash left) do not hide a log: parse() refuses it naming them.
+        head = head.replace(b"\x00", b"")
         lines = [ln for ln in head.splitlines()[:20] if ln.strip()]
         if not lines:
             return "queue_log" in path.name.casefold()
@@ -51,7 +51,8 @@ class QueueLogIngestor:
         latest = latest_time(ctx)
 
         def allowed_day(day: dt.date, row: int) -> list[Problem]:
-            return day_problems(day, ctx, file, row, column="time")
+            # A day whose year has no catalogue is left out after the scan (leave_out_other_years).
+            return future_problems(day, ctx, file, row, column="time")
 
         patterns = ctx.queue_log.queue_patterns(ctx.hotline.id)
         size = path.stat().st_size if ctx.size is None else min(ctx.size, path.stat().st_size)
@@ -60,12 +61,17 @@ class QueueLogIngestor:
         try:
             with path.open("rb") as f:
                 head = f.read(64 * 1024)
+                if size == 0:
+                    raise IngestRejected(file, [Problem(file, "the file is empty (0 bytes): nothing was loaded; "
+                                                              "a copy that failed or a log not yet written?")])
                 if not head.strip() and size <= len(head):
-                    # A log rotated on a quiet night: nothing to read, nothing wrong.
-                    parsed.notes.append("the file holds no lines")
-                    return parsed
-                if b"\x00" in head:
-                    raise IngestRejected(file, [Problem(file, "binary data, not a queue_log (NUL byte)")])
+                    raise IngestRejected(file, [Problem(file, "the file holds only blank lines: no queue_log "
+                                                              "line, nothing was loaded")])
+                start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
+                nul = nul_place(f, size, start, line)  # a resumed log: the part loaded before was checked
+                if nul is not None:
+                    raise IngestRejected(file, [nul_problem(file, *nul)])
+                f.seek(len(head))
                 first = next((ln for ln in head.splitlines() if ln.strip()), b"")
                 db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
                     head.decode("utf-8-sig", "replace"))
@@ -83,7 +89,7 @@ class QueueLogIngestor:
                     scan.problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
                 raise IngestRejected(file, scan.problems)
             parsed.max_time = max_time
-            parsed.calls = spooled
+            parsed.calls = spooled - leave_out_other_years(spool, ctx, file, parsed.notes)
             parsed.notes.extend(scan_notes(scan))
             return parsed
         except BaseException:
@@ -108,3 +114,52 @@ class QueueLogIngestor:
             parsed.notes.append(f"the last line (from byte {end:,}) has no line end yet: it is read when the "
                                 "file has grown")
         return max_time, spooled
+
+
+def leave_out_other_years(spool: Spool, ctx: IngestContext, file: str, notes: list[str]) -> int:
+    """Drop the spooled call states of days whose year has no target catalogue, with one note
+    naming the days; refuse the file if no day is left. Returns the states dropped.
+
+    A call belongs to the local day of its ENTERQUEUE (a call entering at 23:59:50 on
+    2018-12-31 and answered after midnight is a call of 2018-12-31), as everywhere."""
+    other = OtherYears(ctx, file)
+    dropped = [day for day in spool.days() if not other.covers(day)]
+    if not dropped:
+        return 0
+    if len(dropped) == len(spool.index):
+        raise other.refusal()
+    states = 0
+    for day in dropped:
+        states += sum(1 for _ in spool.read(day)[0])
+        del spool.index[day]
+    spool.states -= states
+    notes.extend(other.note("calls", counted=False))
+    return states
+
+
+def nul_place(f: BinaryIO, size: int, start: int = 0, line: int = 1,
+              chunk: int = 1 << 16) -> tuple[int, int, int] | None:
+    """Where the first NUL byte is: (byte offset, line number, length of its run), or None.
+
+    One pass of ``bytes.find`` (memchr): about a second a gigabyte, so every file is checked."""
+    f.seek(start)
+    pos, lines = start, line
+    while pos < size:
+        block = f.read(min(chunk, size - pos))
+        if not block:
+            break
+        at = block.find(b"\x00")
+        if at >= 0:
+            lines += block.count(b"\n", 0, at)
+            rest = block[at:at + chunk]
+            run = len(rest) - len(rest.lstrip(b"\x00"))
+            return pos + at, lines, run
+        lines += block.count(b"\n")
+        pos += len(block)
+    return None
+
+
+def nul_problem(file: str, offset: int, line: int, run: int) -> Problem:
+    return Problem(file, f"NUL bytes ({run:,} from byte offset {offset:,}): padding a crash or power loss left in "
+                         "the log, or binary data. Remove them (e.g. tr -d '\\000' < queue_log > queue_log.clean) "
+                         "and load the file again", line, None, f"byte {offset:,}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, day_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.reader import pipe_batches
 from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
@@ -50,7 +50,7 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
 
 
 def _dates_once(problems: list[Problem]) -> None:
-    """A date outside the catalogue is reported once, by the first part that met it."""
+    """A date in the future is reported once, by the first part that met it."""
     seen: set[tuple] = set()
     problems[:] = [p for p in problems if not (p.column == "time" and p.why.startswith(
         ("no target catalogue", "date is in the future")) and ((p.why, p.value) in seen or seen.add(
@@ -121,7 +121,7 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
             f.seek(start)
             max_time, spooled, lines = scan_lines(
                 pipe_batches(f, end, [start], ctx.queue_log.read_chunk_bytes), 1, scan, spool,
-                LocalDays(ctx.hotline.zone), lambda day, row: day_problems(day, ctx, file, row, column="time"),
+                LocalDays(ctx.hotline.zone), lambda day, row: future_problems(day, ctx, file, row, column="time"),
                 latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id))
         handed = spool.detach()
     except BaseException:

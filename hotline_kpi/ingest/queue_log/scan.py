@@ -15,7 +15,9 @@ from typing import Iterable, Iterator, Sequence
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem
 from hotline_kpi.ingest.queue_log.calls import (
     ABANDON,
+    COMPLETE,
     CONNECT,
+    DAY_SECONDS,
     EMPTY,
     ENTER,
     KEY,
@@ -25,6 +27,10 @@ from hotline_kpi.ingest.queue_log.calls import (
     TAIL,
     TIMEOUT,
     LocalDays,
+    anchor,
+    ended,
+    other_call,
+    reenter,
 )
 from hotline_kpi.ingest.queue_log.spool import Spool
 
@@ -38,7 +44,9 @@ _EVENTS: dict[bytes, int] = {
     b"EXITEMPTY": EMPTY,
     b"EXITWITHKEY": KEY,
     # Events of a call that decide nothing: after the answer, or while it rings.
-    **{e: TAIL for e in (b"COMPLETECALLER", b"COMPLETEAGENT", b"TRANSFER", b"BLINDTRANSFER", b"ATTENDEDTRANSFER",
+    b"COMPLETECALLER": COMPLETE,
+    b"COMPLETEAGENT": COMPLETE,
+    **{e: TAIL for e in (b"TRANSFER", b"BLINDTRANSFER", b"ATTENDEDTRANSFER",
                          b"RINGNOANSWER", b"RINGCANCELED", b"AGENTDUMP", b"SYSCOMPAT")},
     # Membership and system events: no call.
     **{e: SYSTEM for e in (b"ADDMEMBER", b"REMOVEMEMBER", b"PAUSE", b"UNPAUSE", b"PAUSEALL", b"UNPAUSEALL",
@@ -223,7 +231,8 @@ class _Machine:
         which the scan stopped (too many problems)."""
         scan, calls, latest, belongs, problems = self.scan, self.calls, self.latest, self.belongs, self.scan.problems
         events, not_a_call, earliest, no_time = _EVENTS, _NOT_A_CALL, _EARLIEST, NO_TIME
-        enter_code, connect_code, tail_code, system_code = ENTER, CONNECT, TAIL, SYSTEM
+        enter_code, connect_code, tail_code, system_code, complete_code = ENTER, CONNECT, TAIL, SYSTEM, COMPLETE
+        day = DAY_SECONDS
         watermark, lo, hi = self.watermark, self.lo, self.hi
         for line in lines:
             parts = line.split(b"|")
@@ -258,8 +267,14 @@ class _Machine:
                     continue
                 st = calls[cid] = [no_time, -1, 0, -1, 0, -1, t]
             elif t < st[6]:
+                if t < st[6] - day:  # a line of an earlier call of a reused id
+                    st = other_call(calls, cid, st, t)
                 st[6] = t
+            elif t > st[6] + day and t > anchor(st) + day:  # the id reused by a new call
+                st = other_call(calls, cid, st, t)
             if code == enter_code:
+                if st[3] >= 0 and t >= st[3] and ended(st) >= 0:  # overflow, or the id reused
+                    st = other_call(calls, cid, st, t) if reenter(st, t) else st
                 if t < st[0]:
                     st[0] = t
                 if not (lo <= t < hi):
@@ -278,6 +293,9 @@ class _Machine:
                 # The earliest CONNECT decides (then the shorter wait): order-free.
                 if st[1] < 0 or t < st[1] or (t == st[1] and wait < st[2]):
                     st[1], st[2] = t, wait
+            elif code == complete_code:
+                if t >= st[3]:
+                    st[3], st[4], st[5] = t, complete_code, -1
             elif code != tail_code and self.exit(st, code, t, parts, row0, lines, line):
                 break
         else:

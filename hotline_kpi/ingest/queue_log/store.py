@@ -10,7 +10,7 @@ import datetime as dt
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.queue_log.calls import (
@@ -19,10 +19,15 @@ from hotline_kpi.ingest.queue_log.calls import (
     LocalDays,
     State,
     anchor,
+    base_id,
     count_calls,
     decode_calls,
     join,
+    merge_states,
+    named,
     pack_calls,
+    regroup,
+    same_call,
 )
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
 from hotline_kpi.store import provenance, records
@@ -36,7 +41,8 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     previous day still in memory, so a call whose lines were filed under two neighbouring
     days (it entered before midnight and its lines after it were read in another piece,
     or its ENTERQUEUE came in a later piece than its CONNECT) is joined into one. Lines
-    of one call more than a day apart are not joined.
+    of one call more than a day apart are not joined, nor two calls of a reused call id
+    (:func:`~.calls.same_call`, the same rule as the line scan's).
     """
     hotline_id = request.hotline_id
     source = parsed.source
@@ -95,21 +101,15 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
         states = zip(it, it, it, it, it, it, it)
         if row is None:
             cur = dict(zip(ids, states))
-            if len(cur) < len(ids):  # a call spooled twice (split by the memory horizon): join
+            if len(cur) < len(ids) or any(b"~" in k for k in cur):  # a call spooled twice, or an id reused
                 cur = {}
                 it = iter(numbers)
-                for cid, new in zip(ids, zip(it, it, it, it, it, it, it)):
-                    old = cur.get(cid)
-                    cur[cid] = new if old is None else join(old, new)
+                merge_states(cur, zip(ids, zip(it, it, it, it, it, it, it)))
         else:
             cur = decode_calls(row.calls)
-            for cid, new in zip(ids, states):
-                old = cur.get(cid)
-                cur[cid] = new if old is None else join(old, new)
+            merge_states(cur, zip(ids, states))
         if prev_day is not None and prev_day == day - one and prev and cur:
-            for cid in prev.keys() & cur.keys():
-                joined = join(prev.pop(cid), cur.pop(cid))
-                (prev if days.of(anchor(joined)) == prev_day else cur)[cid] = joined
+            if join_days(prev, cur, days, prev_day):
                 changed.update((prev_day, day))
         if prev_day is not None:
             finish(prev_day, prev, prev_row)
@@ -137,3 +137,30 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
         notes.append(f"{totals.orphans:,} call(s) on the days touched without an ENTERQUEUE (orphans, not "
                      f"counted), e.g. {', '.join(orphan_ids[:5])}")
     return provenance.store_days(session, ingest, source, sorted(day_records, key=lambda r: r.day), request, notes)
+
+
+def join_days(prev: dict[bytes, State], cur: dict[bytes, State], days: LocalDays, prev_day: dt.date) -> bool:
+    """Join the states of one call filed under two neighbouring days (``prev_day`` and the next),
+    each call then under the day of its anchor. Whether anything moved."""
+    if not any(b"~" in k for k in chain(prev, cur)):  # the common case: no reused id
+        moved = False
+        for cid in prev.keys() & cur.keys():
+            if same_call(prev[cid], cur[cid]):
+                joined = join(prev.pop(cid), cur.pop(cid))
+                (prev if days.of(anchor(joined)) == prev_day else cur)[cid] = joined
+                moved = True
+        return moved
+    ids = {base_id(k) for k in prev} & {base_id(k) for k in cur}
+    if not ids:
+        return False
+    keys: dict[bytes, list[tuple[dict, bytes]]] = {}
+    for calls in (prev, cur):
+        for k in calls:
+            if base_id(k) in ids:
+                keys.setdefault(base_id(k), []).append((calls, k))
+    for cid, where in keys.items():
+        calls = regroup([d.pop(k) for d, k in where])
+        for day_calls in (prev, cur):
+            mine = [st for st in calls if (days.of(anchor(st)) == prev_day) == (day_calls is prev)]
+            day_calls.update(named(cid, mine))
+    return True

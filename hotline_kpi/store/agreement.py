@@ -1,0 +1,69 @@
+"""Two sources for one day: a counter of a file far from another source's current value of
+the same counter and day (settings ``source_tolerance`` and ``source_tolerance_units``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline_kpi.domain import COUNTERS, DayRecord
+from hotline_kpi.problems import Problem
+from hotline_kpi.settings import DEFAULT_SOURCE_TOLERANCE_UNITS
+from hotline_kpi.store.db import chunks
+from hotline_kpi.store.models import IngestRow, SourceDayRow
+
+
+def relative_difference(a: float, b: float) -> float:
+    """|a - b| / max(|a|, |b|): 0 when equal (both 0 included), at most 1 for counts >= 0."""
+    largest = max(abs(a), abs(b))
+    return 0.0 if largest == 0 else abs(a - b) / largest
+
+
+def _shown(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+
+
+def disagreements(session: Session, hotline_id: str, file_name: str, source: str, records: Sequence[DayRecord],
+                  tolerance: float, units: float = DEFAULT_SOURCE_TOLERANCE_UNITS) -> list[Problem]:
+    """Every counter of ``records`` further than ``tolerance`` (relative difference) and
+    more than ``units`` (absolute difference) from another source's current value of that
+    counter for the same day, with both places. The absolute floor keeps small counts
+    (3 returns against 4: 25% apart) from counting as a disagreement.
+
+    Only other sources are compared: a later file of the same source is a correction.
+    ``tolerance`` >= 1 checks nothing (counts are never negative: never more than 100% apart).
+    """
+    if tolerance >= 1 or not records:
+        return []
+    by_day = {r.day: r for r in records}
+    others: dict[dt.date, list[SourceDayRow]] = {}
+    for chunk in chunks(sorted(by_day)):
+        for row in session.scalars(select(SourceDayRow).where(
+                SourceDayRow.hotline_id == hotline_id, SourceDayRow.source != source,
+                SourceDayRow.is_current.is_(True), SourceDayRow.day.in_(chunk))):
+            others.setdefault(row.day, []).append(row)
+    files: dict[int, str] = {}
+    for chunk in chunks(sorted({r.ingest_id for rows in others.values() for r in rows})):
+        files.update((i, name) for i, name in session.execute(
+            select(IngestRow.id, IngestRow.file_name).where(IngestRow.id.in_(chunk))))
+    problems: list[Problem] = []
+    for day in sorted(others):
+        rec = by_day[day]
+        for counter in COUNTERS:
+            mine = rec.counters.get(counter)
+            if mine is None:
+                continue
+            for other in sorted(others[day], key=lambda r: r.source):
+                theirs = getattr(other, counter)
+                if theirs is None:
+                    continue
+                apart = relative_difference(mine, theirs)
+                if apart > tolerance and abs(mine - theirs) > units:
+                    problems.append(Problem(
+                        file_name, f"{day.isoformat()}: {source} gives {_shown(mine)} but {other.source} "
+                        f"({files.get(other.ingest_id, '?')}) gives {_shown(theirs)}, {apart:.1%} apart: more than "
+                        f"the source_tolerance of {tolerance:.1%}", rec.row, counter, _shown(mine)))
+    return problems
