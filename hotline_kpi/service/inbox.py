@@ -25,6 +25,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import errno
 import fcntl
 import logging
@@ -126,6 +128,10 @@ def _move(path: Path, folder: Path) -> Path:
     return target
 
 
+#: How long after a load a rejected file of the same name is pointed at it (see _quarantine).
+_CONTINUATION = dt.timedelta(minutes=10)
+
+
 class Inbox:
     def __init__(self, engine: Engine, settings: Settings, catalogues: CatalogueSet, clock: Clock,
                  on_loaded: Callable[[str], None] | None = None):
@@ -144,6 +150,9 @@ class Inbox:
         #: when it changes.
         self._reported: dict[str, object] = {}
         self._reported_now: set[str] = set()
+        #: Files archived lately (path in the inbox -> when, bytes): a rejected file of the same
+        #: name soon after may be the rest of a file whose writer paused longer than the settle time.
+        self._archived: dict[str, tuple[dt.datetime, int]] = {}
 
     def ensure_folders(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -298,10 +307,21 @@ class Inbox:
             self._record(hotline_id, outcome.source, name, "error", 0, detail)
             return InboxResult(name, hotline_id, "error", detail, None, outcome.source)
         self._move_marker(path, target)
+        now = self.clock.now()
+        self._archived = {k: v for k, v in self._archived.items() if now - v[0] < _CONTINUATION}
+        self._archived[str(path)] = (now, target.stat().st_size)
         return InboxResult(name, hotline_id, r.status, "", target, outcome.source)  # type: ignore[arg-type]
 
     def _quarantine(self, path: Path, hotline_id: str, source: str, message: str) -> InboxResult:
         name = display_name(path.name)
+        earlier = self._archived.get(str(path))
+        if earlier is not None and self.clock.now() - earlier[0] < _CONTINUATION:
+            at = earlier[0].astimezone(self.settings.zone).strftime("%H:%M:%S")
+            message += (f"\n\nA file of the same name ({earlier[1]:,} bytes) was loaded at {at}: if this is the "
+                        "rest of it, its writer paused longer than inbox_settle_seconds "
+                        f"({self.settings.service.inbox_settle_seconds:g} s) and the first part was loaded alone. "
+                        "Drop the whole file again (it revises those days), and raise inbox_settle_seconds above "
+                        "the writer's pauses or turn on inbox_done_marker.")
         self._record(hotline_id, source or "unknown", name, "rejected", 0, message)
         try:
             target = _move(path, self.settings.quarantine_dir)

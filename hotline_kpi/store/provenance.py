@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline_kpi.catalogue import Hotline
-from hotline_kpi.domain import COUNTERS, DayRecord, ParsedFile
+from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.problems import IngestRejected
+from hotline_kpi.problems import IngestRejected, Problem
 from hotline_kpi.settings import (
     DEFAULT_SOURCE_TOLERANCE,
     DEFAULT_SOURCE_TOLERANCE_UNITS,
@@ -234,6 +234,22 @@ def _changes(rec: DayRecord, old: SourceDayRow | None, old_channels: Mapping[int
     return values, derived, channels
 
 
+def _contradictions(file: str, rec: DayRecord, values: Mapping[str, float | None]) -> list[Problem]:
+    """A correction's figures merged with the ones it keeps must still hold together: a part
+    never above its whole (a file of 呼入量 alone must not leave 接通量 above it)."""
+    out = []
+    for part, whole in COUNTER_BOUNDS:
+        a, b = values.get(part), values.get(whole)
+        if a is None or b is None or a <= b or (part not in rec.counters and whole not in rec.counters):
+            continue
+        kept, given = (whole, part) if part in rec.counters else (part, whole)
+        out.append(Problem(
+            file, f"{rec.day.isoformat()}: {part} ({values[part]:g}) would be greater than {whole} "
+            f"({values[whole]:g}): this file gives {given} but not {kept}, whose stored value it keeps; "
+            f"give both in the correction", rec.row, given, f"{values[given]:g}"))
+    return out
+
+
 def _store_days(session: Session, ingest: IngestRow, source: str, records: Sequence[DayRecord],
                 source_priority: Sequence[str], notes: list[str],
                 source_tolerance: float = DEFAULT_SOURCE_TOLERANCE,
@@ -254,6 +270,7 @@ def _store_days(session: Session, ingest: IngestRow, source: str, records: Seque
     new = revised = same = 0
     changed: list[dt.date] = []
     new_rows: list[tuple[SourceDayRow, Mapping[str, int]]] = []
+    contradictions: list[Problem] = []
     for rec in records:
         old = current.get(rec.day)
         change = _changes(rec, old, old_channels, carry)
@@ -261,6 +278,8 @@ def _store_days(session: Session, ingest: IngestRow, source: str, records: Seque
             same += 1
             continue
         values, derived, channels = change
+        if carry and old is not None:
+            contradictions += _contradictions(ingest.file_name, rec, values)
         if old is not None:
             old.is_current = False
             revised += 1
@@ -278,6 +297,8 @@ def _store_days(session: Session, ingest: IngestRow, source: str, records: Seque
         )
         new_rows.append((row, channels))
         changed.append(rec.day)
+    if contradictions:
+        raise IngestRejected(ingest.file_name, contradictions)
     # Old revisions are flagged before the new ones are inserted (flush order).
     session.flush()
     session.add_all([r for r, _ in new_rows])

@@ -344,3 +344,26 @@ def test_a_file_entirely_in_a_year_without_a_catalogue_is_refused_with_the_how_t
     assert result.exit_code != 0
     err = " ".join(result.stderr.split())
     assert "2018" in err and "catalogue years: 2019" in err and HOW_TO in err, err
+
+
+def test_a_correction_that_would_leave_a_part_above_its_whole_is_refused(run, store, tmp_path):
+    # Found by a new-user test: 呼入量 alone corrected below the stored 接通量 (9900) was loaded
+    # and the day's connection rate read 202%, "met". The merged day must hold together.
+    assert run(str(_write(tmp_path / "日报-2019-03.csv", REPORT))).exit_code == 0
+    before = _day(store, D(2019, 3, 3))
+    bad = run("--source", "daily-report", str(_write(tmp_path / "更正.csv", "日期,呼入量\n2019-03-03,5000\n")))
+    assert bad.exit_code != 0
+    err = " ".join(bad.stderr.split())
+    assert "更正.csv, row 2, column calls_offered, value '5000'" in err, err
+    assert "calls_answered (9900) would be greater than calls_offered (5000)" in err, err
+    assert _day(store, D(2019, 3, 3)) == before  # nothing stored
+    # 受理量 alone below the stored 话务员受理量 (9900): refused the same way.
+    low = run("--source", "daily-report", str(_write(tmp_path / "更正2.csv", "日期,受理量\n2019-03-03,100\n")))
+    assert low.exit_code != 0 and "first_contact_eligible (9900) would be greater than requests_accepted (100)" \
+        in " ".join(low.stderr.split()), low.stderr
+    # The chain given whole in one correction (接通量 is also the whole of 15秒接通量): loaded.
+    ok = run("--source", "daily-report",
+             str(_write(tmp_path / "更正3.csv", "日期,呼入量,接通量,15秒接通量\n2019-03-03,5000,4900,4000\n")))
+    assert ok.exit_code == 0, ok.output
+    after = _day(store, D(2019, 3, 3))
+    assert (after["calls_offered"], after["calls_answered"], after["requests_accepted"]) == (5000, 4900, 12000)

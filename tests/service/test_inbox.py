@@ -316,3 +316,24 @@ def test_a_rejection_is_recorded_under_the_source_that_was_recognised(inbox):
     _drop(inbox, "what.bin", b"\x00\x01 nothing anyone exports")
     settled_scan(inbox)
     assert sorted(_attempts(inbox)) == [("daily-report", "bad.csv", "rejected"), ("unknown", "what.bin", "rejected")]
+
+
+def test_the_rest_of_a_file_whose_writer_paused_too_long_is_refused_pointing_at_the_first_part(inbox):
+    # Found by a new-user test: `cat part1 > f; sleep 5; cat part2 >> f` with a 1 s settle
+    # time loads part 1 (the file was complete by every sign) and the rest arrives as a new
+    # file without a header. It cannot be told from a finished file; the refusal says so.
+    head, *days = REPORT.splitlines(keepends=True)
+    _drop(inbox, "jan.csv", head + days[0])
+    [first] = settled_scan(inbox)
+    assert first.outcome == "loaded"
+    _drop(inbox, "jan.csv", "".join(days[1:]) or "2019-01-02,1,1,1\n")
+    [rest] = settled_scan(inbox)
+    assert rest.outcome == "rejected"
+    assert "A file of the same name" in rest.detail and "was loaded at" in rest.detail
+    assert "inbox_settle_seconds" in rest.detail and "inbox_done_marker" in rest.detail
+    [report] = [p for p in inbox.settings.quarantine_dir.rglob("*.error.txt")]
+    assert "A file of the same name" in report.read_text(encoding="utf-8")
+    # Another name is not pointed at anything.
+    _drop(inbox, "other.csv", "no header here\n")
+    [other] = settled_scan(inbox)
+    assert other.outcome == "rejected" and "A file of the same name" not in other.detail
