@@ -8,7 +8,7 @@ values computed by the store in SQL); the rules that both must follow
 - A window's sums are taken over the days on which every *required* counter of the
   formula is known. A missing day is a gap, never a zero.
 - A rate is the ratio of the summed counts over the window, never an average of daily
-  rates (kpi.md section 2).
+  rates (docs/kpi-definitions.md).
 - A window with no day of data, or a ratio whose summed denominator is 0, has no value
   and the status ``no_data`` (some vendors report 100% for an empty window; we do not).
 """

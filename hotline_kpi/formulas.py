@@ -16,7 +16,7 @@ QUEUE_EXITS = ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY")
 
 
 class FormulaSettings(BaseModel):
-    """Formula choices where practice disagrees (kpi.md section 2).
+    """Formula choices where practice disagrees (docs/kpi-definitions.md).
 
     Some are applied when raw sources are read (which exits are offered calls, the
     short-abandon threshold, whether 基本满意 counts as satisfied): changing them needs

@@ -6,6 +6,7 @@ tests/processes.py).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -145,3 +146,17 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI run in-process as on a fresh machine: no HOTLINE_KPI_* setting from outside,
+    the working folder a new one, the store a migrated SQLite copy (its URL is returned)."""
+    for key in list(os.environ):
+        if key.startswith("HOTLINE_KPI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_KPI_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HOTLINE_KPI_TARGETS_DIR", str(TARGETS))
+    return sqlite_url

@@ -157,3 +157,13 @@ def test_the_parsers_of_ingest_never_import_the_store():
 def test_every_module_is_of_a_readable_size(name):
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name].relative_to(PACKAGE.parent)}: {lines} lines"
+
+
+def test_nothing_shipped_cites_the_planning_folder_or_the_checkout():
+    # The package and its config ship without the planning material: a path into it means
+    # nothing to the office (and a report that prints it is sent back).
+    shipped = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.html"), *(PACKAGE.parent / "config").rglob("*.*")]
+    cited = sorted(f"{p.relative_to(PACKAGE.parent)}: {line.strip()}"
+                   for p in shipped for line in p.read_text(encoding="utf-8", errors="replace").splitlines()
+                   if "shared/" in line or "reference/kpi" in line or "kpi.md" in line)
+    assert cited == []

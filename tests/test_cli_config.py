@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from click.testing import CliRunner
 
 from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
 from hotline_kpi.settings import load_settings
-from tests.common import TARGETS
 
 
-@pytest.fixture
-def env(tmp_path, sqlite_url, monkeypatch):
-    for key in list(os.environ):
-        if key.startswith("HOTLINE_KPI_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("HOTLINE_KPI_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_KPI_TARGETS_DIR", str(TARGETS))
-
-
-def test_the_config_option_is_read_and_the_environment_left_alone(env, tmp_path, clock):
+def test_the_config_option_is_read_and_the_environment_left_alone(cli_env, tmp_path, clock):
     cfg = tmp_path / "hk.toml"
     cfg.write_text('language = "en"\n')
     result = CliRunner().invoke(cli, ["--config", str(cfg), "targets", "show"], obj=App(clock=clock),
@@ -35,7 +22,7 @@ def test_the_config_option_is_read_and_the_environment_left_alone(env, tmp_path,
     assert load_settings().language == "zh"  # nothing of the file stayed behind
 
 
-def test_a_missing_config_file_is_reported(env, tmp_path, clock):
+def test_a_missing_config_file_is_reported(cli_env, tmp_path, clock):
     missing = tmp_path / "nowhere.toml"
     result = CliRunner().invoke(cli, ["--config", str(missing), "targets", "show"], obj=App(clock=clock))
     assert result.exit_code == 1
@@ -43,7 +30,7 @@ def test_a_missing_config_file_is_reported(env, tmp_path, clock):
     assert "HOTLINE_KPI_CONFIG_FILE" not in os.environ
 
 
-def test_load_settings_takes_the_file_before_the_environment_variable(env, tmp_path, monkeypatch):
+def test_load_settings_takes_the_file_before_the_environment_variable(cli_env, tmp_path, monkeypatch):
     given, other = tmp_path / "given.toml", tmp_path / "other.toml"
     given.write_text('language = "en"\n')
     other.write_text('timezone = "Asia/Urumqi"\n')

@@ -1,4 +1,4 @@
-"""Scoring rules of the self-evaluation (kpi.md §3), pure: numbers in, points out.
+"""Scoring rules of the self-evaluation (docs/report.md), pure: numbers in, points out.
 
 Defaults follow 财预〔2020〕10号 practice and are all settings (``report.scoring``):
 

@@ -199,18 +199,10 @@ def test_progress_is_reported_to_the_end(fmt, sqlite_engine, tmp_path, settings,
     assert all(done <= total for done, total in seen)
 
 
-def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clock, monkeypatch):
+def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clock, cli_env):
     from hotline_kpi.cli import cli
     from hotline_kpi.cli.app import App
-    from tests.common import TARGETS
 
-    for key in list(__import__("os").environ):
-        if key.startswith("HOTLINE_KPI_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("HOTLINE_KPI_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_KPI_TARGETS_DIR", str(TARGETS))
     good = _lines(tmp_path / "queue_log.1", QUEUE_LOG)
     bad = FORMATS[2].bad(tmp_path)
     result = CliRunner().invoke(cli, ["ingest", "--source", "queue-log", str(good), str(bad)], obj=App(clock=clock),

@@ -6,7 +6,6 @@ real ``hotline-kpi ingest`` command, the store on SQLite and PostgreSQL where it
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest

@@ -31,7 +31,7 @@ from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from hotline_kpi.store import provenance, sums
 from hotline_kpi.store.db import make_engine, read_session, write_session
 from hotline_kpi.store.models import CallbackRow, IngestRow, TicketRow
-from tests.common import SHANGHAI, TARGETS
+from tests.common import SHANGHAI
 from tests.ingest.qlog import T0, answered
 from tests.reliability.support import counts
 from tests.service.test_inbox import settled_scan
@@ -231,18 +231,6 @@ CASES += [
         ("项目支出台账-2019.csv", "row 3", "DROP TABLE")),
 ]
 CASE_IDS = [c.id for c in CASES]
-
-
-@pytest.fixture
-def cli_env(tmp_path, sqlite_url, monkeypatch):
-    for key in list(os.environ):
-        if key.startswith("HOTLINE_KPI_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("HOTLINE_KPI_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_KPI_TARGETS_DIR", str(TARGETS))
-    return sqlite_url
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
