@@ -60,6 +60,9 @@ class Project(_Model):
     implementer: str = ""
     goal: str = ""
     annual_goal: str = ""
+    #: 立项依据: the documents the project rests on, and 项目内容 (the written report).
+    basis: tuple[str, ...] = ()
+    content: str = ""
     budget_total_yuan: float | None = Field(None, ge=0)
     budget_lines: tuple[BudgetLine, ...] = ()
 

@@ -55,6 +55,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unit_wait_seconds": ("秒等待", "wait seconds"),
     "unit_dissatisfied_responses": ("个不满意", "dissatisfied responses"),
     "unit_errors": ("", "errors"),
+    # year-end report (docs/report.md)
+    "report_not_final": ("报告仍是草稿，不能出具正式版。以下指标尚未评级（或缺少佐证材料、排名来源）：\n{items}\n"
+                         "请在输入文件中填写后重新生成。",
+                         "The report is still a draft and cannot be made final. Not yet rated (or without "
+                         "evidence or ranking source):\n{items}\nFill them in the input file and run again."),
+    "report_draft_missing": ("草稿：{n}项指标尚未评级，见报告中的缺项清单。",
+                             "Draft: {n} indicator(s) not yet rated; see the list in the report."),
 }
 
 

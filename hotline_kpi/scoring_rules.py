@@ -14,9 +14,20 @@ class Band(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
+    #: What the band means (达成 / 部分达成 / 未达成); the office may rate by name or label.
+    label: str = ""
     #: Share of the weight, percent: low (inclusive) .. high (inclusive).
     low: float = Field(ge=0, le=100)
     high: float = Field(ge=0, le=100)
+
+
+class RankBand(BaseModel):
+    """A national rank at or above ``rank_at_most`` earns the band ``band``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rank_at_most: int = Field(ge=1)
+    band: str
 
 
 class Grade(BaseModel):
@@ -34,11 +45,16 @@ class ScoringRules(BaseModel):
 
     cap_at_weight: bool = Field(True, description="A score never exceeds its weight (over-achievement earns nothing).")
     qualitative_bands: tuple[Band, ...] = Field(
-        (Band(name="A", low=80, high=100), Band(name="B", low=60, high=80), Band(name="C", low=0, high=60)),
+        (Band(name="A", label="达成", low=80, high=100), Band(name="B", label="部分达成", low=60, high=80),
+         Band(name="C", label="未达成", low=0, high=60)),
         description="Bands of a qualitative indicator, percent of its weight (central practice 100-80/80-60/60-0; "
         "a local variant uses 80-50).")
     band_score: Literal["top", "middle", "bottom"] = Field(
         "top", description="What a band given without a percentage scores.")
+    ranking_bands: tuple[RankBand, ...] = Field(
+        (RankBand(rank_at_most=1, band="A"), RankBand(rank_at_most=5, band="B")),
+        description="The 影响力目标 row: the band a national rank earns (first match, best first); a rank "
+        "below every entry earns the last band.")
     no_data: Literal["zero", "not_applicable"] = Field(
         "zero", description="A quantitative indicator without data for the year scores 0, or drops out like a "
         "not-applicable one.")
@@ -53,6 +69,10 @@ class ScoringRules(BaseModel):
         for b in self.qualitative_bands:
             if b.low > b.high:
                 raise ValueError(f"band {b.name}: low {b.low} is above high {b.high}")
+        names = {b.name for b in self.qualitative_bands}
+        for rb in self.ranking_bands:
+            if rb.band not in names:
+                raise ValueError(f"ranking band {rb.band!r} is not one of the qualitative bands")
         if [g.at_least for g in self.grades] != sorted((g.at_least for g in self.grades), reverse=True):
             raise ValueError("grades must be listed highest first")
         if not self.grades or self.grades[-1].at_least != 0:
@@ -61,9 +81,16 @@ class ScoringRules(BaseModel):
 
     def band(self, name: str) -> Band:
         for b in self.qualitative_bands:
-            if b.name.casefold() == name.strip().casefold():
+            if name.strip().casefold() in (b.name.casefold(), b.label.casefold()):
                 return b
-        raise ScoringError(f"unknown band {name!r} (bands: {', '.join(b.name for b in self.qualitative_bands)})")
+        known = "、".join(f"{b.name}（{b.label}）" if b.label else b.name for b in self.qualitative_bands)
+        raise ScoringError(f"unknown rating {name!r} (ratings: {known})")
+
+    def rank_band(self, rank: int) -> Band:
+        for rb in self.ranking_bands:
+            if rank <= rb.rank_at_most:
+                return self.band(rb.band)
+        return self.qualitative_bands[-1]
 
 
 class ScoringError(ValueError):

@@ -14,14 +14,16 @@ from hotline_kpi.store.db import read_session
 @click.option("--year", type=int, default=None, help="Year of the self-evaluation (default: last year).")
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
 @click.option("--format", "fmt", default="xlsx,pdf,html,md", show_default=True,
-              help="Comma-separated formats: xlsx, pdf, html, md.")
+              help="Comma-separated formats: xlsx, pdf, html, md, docx.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder the files are written to.")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The office's input file (default: report.inputs_dir/<hotline>-<year>.yaml when present).")
+@click.option("--final", is_flag=True,
+              help="The report to submit: refused (exit 1) while any indicator is unrated.")
 @click.pass_context
 def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: str, out_dir: Path,
-           inputs_file: Path | None) -> None:
+           inputs_file: Path | None, final: bool) -> None:
     """Year-end project-expenditure performance self-evaluation (项目支出绩效自评), docs/report.md."""
     if ctx.invoked_subcommand is not None:
         return
@@ -40,12 +42,22 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
     try:
         with read_session(app.engine) as session:
             rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file)
+        if final and rep.draft:
+            from hotline_kpi.i18n import t
+
+            items = "\n".join(f"  - {m.indicator}：{m.what}" if app.lang == "zh" else f"  - {m.indicator}: {m.what}"
+                              for m in rep.missing)
+            raise Failure(t("report_not_final", app.lang, items=items))
         files = write_report(rep, [f.strip() for f in fmt.split(",") if f.strip()], out_dir)
     except (InputsError, ValueError) as exc:
         raise Failure(str(exc)) from None
     click.echo(f"total {rep.total.total:.2f} ({rep.total.grade}); budget execution "
                f"{'—' if rep.execution.rate is None else f'{100 * rep.execution.rate:.2f}%'} -> "
                f"{rep.budget_score:.2f}/{rep.budget_weight:g}")
+    if rep.draft:
+        from hotline_kpi.i18n import t
+
+        click.echo(t("report_draft_missing", app.lang, n=len(rep.missing)))
     for path in files:
         click.echo(f"wrote {path}")
 
@@ -56,8 +68,11 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Default: report.inputs_dir/<hotline>-<year>.yaml.")
 @click.option("--force", is_flag=True, help="Overwrite an existing input file.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "xlsx"]), default=None,
+              help="yaml (default) or xlsx (a workbook to fill); default: from the -o suffix.")
 @pass_app
-def report_template(app: App, year: int | None, hotline_id: str | None, output: Path | None, force: bool) -> None:
+def report_template(app: App, year: int | None, hotline_id: str | None, output: Path | None, force: bool,
+                    fmt: str | None) -> None:
     """Write the input file the office edits: ratings, explanations, applicability, funding."""
     import yaml
 
@@ -69,14 +84,30 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
     year = year or app.today(hid).year - 1
     if app.catalogues.get(hid, year) is None:
         raise Failure(f"no target catalogue for {hid} in {year}")
+    fmt = fmt or ("xlsx" if output is not None and output.suffix.lower() == ".xlsx" else "yaml")
     path = output or inputs_path(app.settings, hid, year)
+    if fmt == "xlsx" and path.suffix.lower() != ".xlsx":
+        path = path.with_suffix(".xlsx")
     if path.exists() and not force:
         raise Failure(f"{path} exists; pass --force to overwrite it")
     app.require_schema()
     with read_session(app.engine) as session:
         rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file=Path("/nonexistent"))
+    if fmt == "xlsx":
+        from hotline_kpi.report.build import RANKING_ID
+        from hotline_kpi.report.inputs_xlsx import template_xlsx
+
+        rows = [(r.indicator.id, r.indicator.level3, r.weight, r.indicator.kind == "qualitative"
+                 and r.indicator.id != RANKING_ID) for r in rep.rows]
+        tiers = [b.label or b.name for b in app.settings.report.scoring.qualitative_bands]
+        write_atomic(path, template_xlsx(rows, tiers, year))
+        click.echo(f"wrote {path}")
+        return
     head = ("# 绩效自评输入文件 (docs/report.md): the office edits it, `hotline-kpi report` reads it.\n"
-            "# band: A (100-80%), B (80-60%), C (60-0%) of the weight; percent: optional, within the band.\n"
+            "# Nothing is pre-filled: an indicator without band AND evidence scores 0 and the report is a draft.\n"
+            "# band: A/达成 (100-80%), B/部分达成 (80-60%), C/未达成 (60-0%) of the weight; percent: optional.\n"
+            "# evidence: the material the rating rests on (佐证材料). ranking: the year's national rank,\n"
+            "# its score and who published it (source) - the 影响力目标 row is scored from it.\n"
             "# applicable: false drops an indicator (the total is rescaled to 100).\n"
             "# explanation: replaces the system's draft of 偏差原因分析及改进措施.\n")
     body = yaml.safe_dump(template_inputs(rep), allow_unicode=True, sort_keys=False, width=100)

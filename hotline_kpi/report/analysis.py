@@ -48,11 +48,27 @@ def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return runs
 
 
+_ZH_CMP = {">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于"}
+
+
+def zh_date(d: dt.date) -> str:
+    """A date as Chinese prose writes it: 2019年12月31日."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+#: How a period's gap reads, per indicator: a sentence fragment around the count.
+_GAP_TEXT = {
+    "connection_rate": "少接通{n}个来电",
+    "first_contact_resolution_rate": "少一次性解答{n}件",
+    "operator_fault_return_rate": "有责退单多{n}件",
+    "average_answer_seconds": "累计等待时长超出{n}秒",
+    "satisfaction_rate": "满意评价少{n}个",
+    "requests_accepted": "受理量比按天数折算的目标少{n}件",
+}
+
+
 def _shown_gap(ind: Indicator, gap: float) -> str:
-    f_unit = {"connection_rate": "个未接通来电", "first_contact_resolution_rate": "件未一次解答",
-              "operator_fault_return_rate": "件有责退单", "average_answer_seconds": "秒等待",
-              "satisfaction_rate": "个不满意评价", "requests_accepted": "件受理量"}.get(ind.id, "")
-    return f"{gap:,.0f}{f_unit}"
+    return _GAP_TEXT.get(ind.id, "与目标相差{n}").format(n=f"{gap:,.0f}")
 
 
 def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[DailyCounters], year: int,
@@ -62,8 +78,8 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
         return ""
     target = fmt_threshold(ind.threshold, ind.unit)
     if actual is None:
-        return f"【草稿】全年无{ind.level3}数据，无法评价；请补充数据来源（目标{target}）。"
-    lines = [f"【草稿】全年实际{fmt_value(actual, ind.unit)}，目标{ind.comparator.value}{target}，未达标。"]
+        return f"【系统分析】全年无{ind.level3}数据，无法评价；请补充数据来源（目标{target}）。"
+    lines = [f"【系统分析】全年实际{fmt_value(actual, ind.unit)}，目标{_ZH_CMP.get(ind.comparator.value, '')}{target}，未达标。"]
     months = []
     for m in range(1, 13):
         s, e = dt.date(year, m, 1), dt.date(year, m, calendar.monthrange(year, m)[1])
@@ -73,9 +89,9 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
     months.sort(reverse=True)
     if months:
         total = sum(g for g, _, _ in months)
-        shown = "；".join(f"{m}月 {fmt_value(v, ind.unit)}（差{_shown_gap(ind, g)}，占{100 * g / total:.0f}%）"
+        shown = "；".join(f"{m}月 {fmt_value(v, ind.unit)}（{_shown_gap(ind, g)}，占全年差距的{100 * g / total:.0f}%）"
                          for g, m, v in months[:top])
-        lines.append(f"拖累最大的月份：{shown}。")
+        lines.append(f"与目标差距最大的月份：{shown}。")
     days = []
     for r in rows:
         if r.day.year != year:
@@ -85,8 +101,8 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
             days.append((gap, r.day, value))
     days.sort(reverse=True)
     if days:
-        shown = "；".join(f"{d.isoformat()} {fmt_value(v, ind.unit)}" for _, d, v in days[:top])
-        lines.append(f"拖累最大的日期：{shown}。")
+        shown = "；".join(f"{zh_date(d)} {fmt_value(v, ind.unit)}" for _, d, v in days[:top])
+        lines.append(f"与目标差距最大的日期：{shown}。")
     f = ind.formula_for(formulas)
     required = f.required_counters
     have = {r.day for r in rows if all(r.get(c) is not None for c in required)}
@@ -94,7 +110,7 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
     missing = [d for d in missing if d not in have]
     if missing:
         runs = _runs(missing)
-        shown = "、".join(a.isoformat() if a == b else f"{a.isoformat()}至{b.isoformat()}" for a, b in runs[:5])
+        shown = "、".join(zh_date(a) if a == b else f"{zh_date(a)}至{zh_date(b)}" for a, b in runs[:5])
         more = f"等{len(runs)}段" if len(runs) > 5 else ""
         lines.append(f"数据缺失：{len(missing)}天（{shown}{more}），缺失日不计入全年值。")
     lines.append("改进措施：（待办公室补充）")

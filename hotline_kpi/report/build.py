@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
 from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows
@@ -21,8 +18,19 @@ from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.report.analysis import draft_deviation
+from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report's inputs
+    Benchmark,
+    BenchmarkError,
+    IndicatorInput,
+    InputsError,
+    RankingInput,
+    ReportInputs,
+    load_benchmark,
+    load_inputs,
+    VOLUME_UNITS,
+)
+from hotline_kpi.scoring_rules import ScoringError
 from hotline_kpi.report.scoring import (
-    ScoringError,
     ScoringRules,
     Scored,
     Total,
@@ -35,89 +43,8 @@ from hotline_kpi.report.scoring import (
 WAN = 10_000
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-class IndicatorInput(BaseModel):
-    """What the office says about one indicator."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    applicable: bool = True
-    #: Qualitative: the band (A, B, C) and optionally a percentage of the weight in it.
-    band: str | None = None
-    percent: float | None = None
-    #: The 实际完成值 of a qualitative indicator (free text).
-    actual_text: str = ""
-    #: The office's 偏差原因分析及改进措施; replaces the draft when given.
-    explanation: str = ""
-
-
-class FundingInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: 年初预算数 / 全年预算数 in yuan; default: the catalogue's budget.
-    initial_budget_yuan: float | None = None
-    full_year_budget_yuan: float | None = None
-    #: Of the total: 当年财政拨款 / 上年结转资金 / 其他资金 (default: all 当年财政拨款).
-    carried_over_yuan: float = 0
-    other_yuan: float = 0
-
-
-class ReportInputs(BaseModel):
-    """The file the office edits (`hotline-kpi report template` writes it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hotline: str = ""
-    year: int | None = None
-    overall_actual: str = ""
-    funding: FundingInput = Field(default_factory=FundingInput)
-    indicators: dict[str, IndicatorInput] = Field(default_factory=dict)
-
-
-class InputsError(ValueError):
-    pass
-
-
-def load_inputs(path: Path) -> ReportInputs:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return ReportInputs.model_validate(data)
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise InputsError(f"{path}: invalid report input file: {exc}") from None
-
-
-class BenchmarkFigure(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    label: str
-    value: float
-    indicator: str | None = None
-    counter: str | None = None
-    unit: str = ""
-    higher_is_better: bool | None = None
-    comparable: bool = True
-    published: str = ""
-
-
-class Benchmark(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    peer: str
-    peer_short: str = ""
-    year: int
-    source: str = ""
-    figures: tuple[BenchmarkFigure, ...] = ()
-    not_published: tuple[str, ...] = ()
-
-
-def load_benchmark(path: Path) -> Benchmark:
-    try:
-        return Benchmark.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise InputsError(f"{path}: invalid benchmark file: {exc}") from None
+#: The 影响力目标 row: scored from the national ranking the office enters.
+RANKING_ID = "national_ranking"
 
 
 # --------------------------------------------------------------------------- the report
@@ -148,6 +75,10 @@ class IndicatorRow:
     #: Month -> value (quantitative only).
     monthly: Mapping[int, float | None] = field(default_factory=dict)
     note: str = ""
+    #: Qualitative: the evidence the office's rating rests on; ``rated`` False: no
+    #: rating (or no evidence), the row scored nothing and the report is a draft.
+    evidence: str = ""
+    rated: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,6 +89,16 @@ class PeerRow:
     unit: str
     beaten: bool | None  # None: not compared
     published: str
+    #: How the peer's definition differs from ours (口径差异).
+    difference: str = ""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """What the office still has to give before the report is final."""
+
+    indicator: str  # the 三级指标
+    what: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +121,15 @@ class Report:
     formulas: FormulaSettings
     data_days: int
     notes: tuple[str, ...] = ()
+    #: Figures of the peer left out of the comparison, with why (label, difference).
+    peer_excluded: tuple[tuple[str, str], ...] = ()
+    missing: tuple[Missing, ...] = ()
+    inputs: ReportInputs = field(default_factory=ReportInputs)
+
+    @property
+    def draft(self) -> bool:
+        """Anything unrated: the report is a 草稿 and ``report --final`` refuses."""
+        return bool(self.missing)
 
     @property
     def project_name(self) -> str:
@@ -234,7 +184,7 @@ def build_report(
     b_score = budget_execution_score(executed, full_year, weight_b, rules)
     rate = executed / full_year if full_year else None
     if not spending:
-        notes.append("未导入支出数据（--source spending）：全年执行数按0计，预算执行率得分为0。")
+        notes.append("未导入支出数据，全年执行数按0计，预算执行率得分为0。")
     fiscal = full_year - fund.carried_over_yuan - fund.other_yuan
     funding = (
         FundingRow("年度资金总额", initial / WAN, full_year / WAN, executed / WAN, weight_b, rate, b_score),
@@ -246,30 +196,11 @@ def build_report(
                    (executed * fund.other_yuan / full_year if full_year else 0) / WAN),
     )
 
-    # --- peers (before rows: the ranking indicator's draft uses them)
-    peers: list[PeerRow] = []
-    if benchmark is not None:
-        for fig in benchmark.figures:
-            ours: float | None = None
-            unit = fig.unit
-            hib = fig.higher_is_better
-            if fig.indicator:
-                ind = catalogue.indicator(fig.indicator)
-                ours = _value(ind, formulas, rows, start, end)
-                unit = unit or ind.unit
-                if hib is None and ind.comparator is not None:
-                    hib = ind.comparator.higher_is_better
-            elif fig.counter:
-                vals = [r.get(fig.counter) for r in rows]
-                known = [v for v in vals if v is not None]
-                ours = float(sum(known)) if known else None
-            beaten = None
-            if fig.comparable and ours is not None and hib is not None:
-                beaten = ours > fig.value if hib else ours < fig.value
-            peers.append(PeerRow(fig.label, ours if fig.comparable else None, fig.value, unit, beaten, fig.published))
+    peers, excluded = _peers(catalogue, formulas, rows, benchmark, start, end)
 
     # --- indicator rows
     out_rows: list[IndicatorRow] = []
+    missing: list[Missing] = []
     scored: list[Scored] = [Scored("budget_execution", weight_b, b_score)]
     for ind in catalogue.indicators:
         if ind.tracked_only:
@@ -295,21 +226,13 @@ def build_report(
             explanation = given.explanation or draft
             out_rows.append(IndicatorRow(ind, target_text, actual, fmt_value(actual, ind.unit), ind.weight, score, met,
                                          explanation, not given.explanation and bool(draft), monthly))
-            scored.append(Scored(ind.id, ind.weight, score))
         else:
-            band, percent, suggested = given.band, given.percent, ""
-            if band is None:
-                band, suggested = suggest_band(ind, execution, peers, rules)
-            try:
-                score = qualitative_score(ind.weight, band, percent, rules)
-            except ScoringError as exc:
-                raise InputsError(f"indicator {ind.id}: {exc}") from None
-            actual_text = given.actual_text or default_actual_text(ind, execution, peers, benchmark)
-            explanation = given.explanation or suggested
-            out_rows.append(IndicatorRow(ind, target_text, None, actual_text, ind.weight, score, None,
-                                         explanation, bool(suggested) and not given.explanation,
-                                         note=f"评级 {band}" + (f" {percent:g}%" if percent is not None else "")))
-            scored.append(Scored(ind.id, ind.weight, score))
+            row, lack = _qualitative_row(ind, given, inputs, rules)
+            out_rows.append(row)
+            score = row.score
+            if lack:
+                missing.append(Missing(ind.level3, lack))
+        scored.append(Scored(ind.id, ind.weight, score))
     total = total_score(scored, rules)
     data_days = len({r.day for r in rows})
     if data_days < days_in_year(year):
@@ -321,43 +244,66 @@ def build_report(
         rows=tuple(out_rows), total=total, peers=tuple(peers),
         peer_name=benchmark.peer if benchmark else "", peer_source=benchmark.source if benchmark else "",
         not_published=benchmark.not_published if benchmark else (), rules=rules, formulas=formulas,
-        data_days=data_days, notes=tuple(notes),
+        data_days=data_days, notes=tuple(notes), peer_excluded=tuple(excluded), missing=tuple(missing),
+        inputs=inputs,
     )
 
 
-def suggest_band(ind: Indicator, execution: Execution, peers: list[PeerRow], rules: ScoringRules
-                 ) -> tuple[str, str]:
-    """A band the system suggests when the office gave none, and why (always marked as a draft)."""
-    top = rules.qualitative_bands[0].name
-    mid = rules.qualitative_bands[min(1, len(rules.qualitative_bands) - 1)].name
-    low = rules.qualitative_bands[-1].name
-    if ind.id == "cost_control" and execution.rate is not None:
-        r = execution.rate
-        band = top if 0.9 <= r <= 1.0 else mid if 0.8 <= r <= 1.05 else low
-        return band, f"【系统建议评级{band}，待办公室确认】预算执行率{100 * r:.2f}%。"
-    if ind.id == "national_ranking":
-        compared = [p for p in peers if p.beaten is not None]
-        if compared:
-            beaten = sum(1 for p in compared if p.beaten)
-            band = top if beaten == len(compared) else mid if 2 * beaten >= len(compared) else low
-            return band, f"【系统建议评级{band}，待办公室确认】可比指标{len(compared)}项，超过北京{beaten}项。"
-    return top, f"【系统建议评级{top}，待办公室确认】"
+def _peers(catalogue: Catalogue, formulas: FormulaSettings, rows: tuple[DailyCounters, ...],
+           benchmark: Benchmark | None, start: dt.date, end: dt.date
+           ) -> tuple[list[PeerRow], list[tuple[str, str]]]:
+    """Only comparably defined indicators are compared; volumes never are (how much is not
+    how well). The rest is listed with the definition difference that keeps it out."""
+    peers: list[PeerRow] = []
+    excluded: list[tuple[str, str]] = []
+    if benchmark is None:
+        return peers, excluded
+    for fig in benchmark.figures:
+        ind = catalogue.indicator(fig.indicator) if fig.indicator else None
+        unit = fig.unit or (ind.unit if ind else "")
+        if not fig.comparable or unit in VOLUME_UNITS or ind is None:
+            excluded.append((fig.label, fig.difference))
+            continue
+        ours = _value(ind, formulas, rows, start, end)
+        hib = fig.higher_is_better
+        if hib is None and ind.comparator is not None:
+            hib = ind.comparator.higher_is_better
+        beaten = None if ours is None or hib is None else (ours > fig.value if hib else ours < fig.value)
+        peers.append(PeerRow(fig.label, ours, fig.value, unit, beaten, fig.published, fig.difference))
+    return peers, excluded
 
 
-def default_actual_text(ind: Indicator, execution: Execution, peers: list[PeerRow],
-                        benchmark: Benchmark | None) -> str:
-    if ind.id == "cost_control":
-        parts = []
-        if execution.rate is not None:
-            parts.append(f"预算执行率{100 * execution.rate:.2f}%")
-        if execution.cost_per_request is not None:
-            parts.append(f"每件受理成本{execution.cost_per_request:,.2f}元")
-        return "，".join(parts) or "—"
-    if ind.id == "national_ranking" and peers:
-        compared = [p for p in peers if p.beaten is not None]
-        beaten = sum(1 for p in compared if p.beaten)
-        return f"与{benchmark.peer_short or benchmark.peer if benchmark else '标杆'}可比指标{len(compared)}项，超过{beaten}项"
-    return "—"
+def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs, rules: ScoringRules
+                     ) -> tuple[IndicatorRow, str]:
+    """A qualitative row scored only from the office's rating with its evidence (the
+    ranking for the 影响力目标 row); unrated it scores 0 and says what is missing."""
+    target_text = ind.target_text or ""
+    if ind.id == RANKING_ID:
+        rk = inputs.ranking
+        if rk.rank is None or not rk.source.strip():
+            lack = "未填写全国排名名次" if rk.rank is None else "未填写排名来源"
+            return IndicatorRow(ind, target_text, None, "未填写排名", ind.weight, 0.0, None,
+                                f"【待办公室填写】{lack}，本项暂计0分。", False, rated=False), lack
+        band = rules.rank_band(rk.rank)
+        score = qualitative_score(ind.weight, band.name, None, rules)
+        text = f"全国第{rk.rank}名" + (f"（共{rk.of}条热线）" if rk.of else "")
+        if rk.score is not None:
+            text += f"，得分{rk.score:g}"
+        return IndicatorRow(ind, target_text, None, given.actual_text or text, ind.weight, score, None,
+                            given.explanation, False, note=f"{band.name}（{band.label}）" if band.label else band.name,
+                            evidence=f"来源：{rk.source.strip()}"), ""
+    if given.band is None or not given.evidence.strip():
+        lack = "未评级" if given.band is None else "已评级但未填写佐证材料"
+        return IndicatorRow(ind, target_text, None, "未评级", ind.weight, 0.0, None,
+                            f"【待办公室评级】{lack}，本项暂计0分。", False, rated=False), lack
+    try:
+        band = rules.band(given.band)
+        score = qualitative_score(ind.weight, band.name, given.percent, rules)
+    except ScoringError as exc:
+        raise ScoringError(f"indicators.{ind.id}.band: {exc}") from None
+    note = band.name + (f"（{band.label}）" if band.label else "") + (f" {given.percent:g}%" if given.percent is not None else "")
+    return IndicatorRow(ind, target_text, None, given.actual_text or band.label or band.name, ind.weight, score, None,
+                        given.explanation, False, note=note, evidence=given.evidence.strip()), ""
 
 
 def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year: int) -> str:
@@ -384,21 +330,23 @@ def load_report(session: Any, catalogues: Any, formulas: FormulaSettings, hotlin
 
 
 def template_inputs(report: Report) -> dict[str, Any]:
-    """The office's input file, pre-filled with the drafts (written by `report template`)."""
+    """The office's input file, empty: nothing is rated or written for the office."""
     inds: dict[str, Any] = {}
     for r in report.rows:
         entry: dict[str, Any] = {"applicable": True}
-        if r.indicator.kind == "qualitative":
-            entry["band"] = r.note.split()[1] if r.note else report.rules.qualitative_bands[0].name
-            entry["percent"] = None
-            entry["actual_text"] = r.actual_text
-        entry["explanation"] = r.explanation if not r.drafted else ""
+        if r.indicator.kind == "qualitative" and r.indicator.id != RANKING_ID:
+            entry.update(band=None, percent=None, evidence="", actual_text="")
+        entry["explanation"] = ""
         inds[r.indicator.id] = entry
     return {
         "hotline": report.catalogue.hotline.id,
         "year": report.year,
-        "overall_actual": report.overall_actual,
+        "overall_actual": "",
         "funding": {"initial_budget_yuan": None, "full_year_budget_yuan": None, "carried_over_yuan": 0,
                     "other_yuan": 0},
+        "ranking": {"rank": None, "of": None, "score": None, "source": ""},
+        "self_evaluation_work": "",
+        "problems_next_steps": "",
+        "result_use": "",
         "indicators": inds,
     }

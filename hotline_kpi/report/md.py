@@ -1,9 +1,10 @@
-"""The report as Markdown (for a wiki or a mail body)."""
+"""The report as Markdown (for a wiki or a mail body): the same sections and tables."""
 
 from __future__ import annotations
 
 from hotline_kpi.report.appendix import settings_lines
 from hotline_kpi.report.build import Report
+from hotline_kpi.report.narrative import SIGNATURE, missing_lines, report_title, sections
 from hotline_kpi.report.xlsx import TITLE
 
 
@@ -11,43 +12,46 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    return (["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows] + [""])
+
+
 def to_markdown(report: Report) -> str:
+    out = []
+    if report.draft:
+        out += ["> **草稿**：以下事项尚未完成，报告不得报送。", ">"] + [f"> - {m}" for m in missing_lines(report)] + [""]
+    out += [f"# {report_title(report)}", ""]
+    for s in sections(report):
+        out += [f"## {s.title}", ""]
+        for b in s.blocks:
+            if b.heading:
+                out += [f"### {b.heading}", ""]
+            elif b.table is not None:
+                out += _table(b.table.header, list(b.table.rows))
+            elif b.chart:
+                continue
+            else:
+                out += [b.text, ""]
     p = report.catalogue.project
-    out = [f"# {TITLE}（{report.year}年度）", "",
-           f"- 项目名称：{report.project_name}", f"- 主管部门：{p.department if p else ''}",
-           f"- 实施单位：{p.implementer if p else ''}", "",
-           "## 项目资金（万元）", "", "| | 年初预算数 | 全年预算数 | 全年执行数 | 分值 | 执行率 | 得分 |", "|---|---:|---:|---:|---:|---:|---:|"]
+    out += [f"## 附件：{TITLE}（{report.year}年度）", "",
+            f"- 项目名称：{report.project_name}", f"- 主管部门：{p.department if p else ''}",
+            f"- 实施单位：{p.implementer if p else ''}", "", "项目资金（万元）", ""]
+    fund = []
     for f in report.funding:
         w = f"{f.weight:g}" if f.weight is not None else "—"
         rate = f"{100 * f.rate:.2f}%" if f.rate is not None else "—"
         score = f"{f.score:.2f}" if f.score is not None else "—"
-        out.append(f"| {f.label} | {f.initial_wan or 0:,.2f} | {f.full_year_wan or 0:,.2f} | {f.executed_wan or 0:,.2f} "
-                   f"| {w} | {rate} | {score} |")
-    out += ["", "## 年度总体目标", "", f"- 预期目标：{_cell(report.overall_goal)}",
-            f"- 实际完成情况：{_cell(report.overall_actual)}", "", "## 绩效指标", "",
-            "| 一级指标 | 二级指标 | 三级指标 | 年度指标值 | 实际完成值 | 分值 | 得分 | 偏差原因分析及改进措施 |",
-            "|---|---|---|---|---|---:|---:|---|"]
-    for r in report.rows:
-        i = r.indicator
-        score = "不适用" if r.score is None else f"{r.score:.2f}"
-        out.append(f"| {_cell(i.level1)} | {_cell(i.level2)} | {_cell(i.level3)} | {_cell(r.target_text)} | "
-                   f"{_cell(r.actual_text)} | {r.weight:g} | {score} | {_cell(r.explanation)} |")
+        fund.append((f.label, f"{f.initial_wan or 0:,.2f}", f"{f.full_year_wan or 0:,.2f}", f"{f.executed_wan or 0:,.2f}",
+                     w, rate, score))
+    out += _table(("", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"), fund)
+    out += [f"- 年度总体目标：{_cell(report.overall_goal)}", f"- 实际完成情况：{_cell(report.overall_actual)}", ""]
+    rows = [(r.indicator.level1, r.indicator.level2, r.indicator.level3, r.target_text, r.actual_text, f"{r.weight:g}",
+             "不适用" if r.score is None else f"{r.score:.2f}", r.explanation) for r in report.rows]
+    out += _table(("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施"), rows)
     t = report.total
-    out += ["", f"**总分 {t.total:.2f}，等级 {t.grade}**" + (f"（不适用指标已剔除，按{t.applicable_weight:g}分折算）" if t.dropped else ""), ""]
-    out += [f"注：{n}" for n in report.notes]
-    ex = report.execution
-    out += ["", "## 预算执行", "", "| 预算项目 | 预算（万元） | 执行（万元） | 执行率 |", "|---|---:|---:|---:|"]
-    for ln in ex.lines:
-        rate = f"{100 * ln.rate:.2f}%" if ln.rate is not None else "—"
-        out.append(f"| {_cell(ln.name)} | {ln.budget_yuan / 1e4:,.2f} | {ln.executed_yuan / 1e4:,.2f} | {rate} |")
-    if ex.cost_per_request is not None:
-        out.append(f"\n每件受理成本：{ex.cost_per_request:,.2f} 元")
-    if report.peers:
-        out += ["", f"## 同行对比：{report.peer_name}", "", "| 指标 | 本热线 | 标杆 | 是否超过 |", "|---|---:|---:|---|"]
-        from hotline_kpi.formatting import fmt_value
-        for pr in report.peers:
-            b = "—" if pr.beaten is None else ("是" if pr.beaten else "否")
-            out.append(f"| {_cell(pr.label)} | {fmt_value(pr.ours, pr.unit)} | {fmt_value(pr.peer, pr.unit)} | {b} |")
-        out.append(f"\n来源：{_cell(report.peer_source)}")
-    out += ["", "## 附录：口径与评分设置", ""] + [f"- {k}：{v}" for k, v in settings_lines(report)]
+    out += [f"**总分{t.total:.2f}分，等级为“{t.grade}”**"
+            + (f"（不适用指标已剔除，按{t.applicable_weight:g}分折算）" if t.dropped else ""), ""]
+    out += ["## 附录：口径与评分设置", ""] + [f"- {k}：{v}" for k, v in settings_lines(report)] + [""]
+    out += [f"{label}：＿＿＿＿＿＿＿＿" for label in SIGNATURE]
     return "\n".join(out) + "\n"

@@ -8,7 +8,7 @@ from typing import Iterable
 from hotline_kpi.files import write_atomic
 from hotline_kpi.report.build import Report
 
-FORMATS = ("xlsx", "pdf", "html", "md")
+FORMATS = ("xlsx", "pdf", "html", "md", "docx")
 
 
 def file_stem(report: Report) -> str:
@@ -19,13 +19,14 @@ def write_report(report: Report, formats: Iterable[str], out_dir: Path) -> list[
     from hotline_kpi.report.charts import charts as make_charts
     from hotline_kpi.report.html import to_html, to_pdf
     from hotline_kpi.report.md import to_markdown
+    from hotline_kpi.report.word import to_docx
     from hotline_kpi.report.xlsx import to_xlsx
 
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)} (known: {', '.join(FORMATS)})")
-    pngs = make_charts(report) if {"xlsx", "pdf", "html"} & set(formats) else {}
+    pngs = make_charts(report) if {"xlsx", "pdf", "html", "docx"} & set(formats) else {}
     stem = file_stem(report)
     written: list[Path] = []
     html: str | None = None
@@ -33,6 +34,8 @@ def write_report(report: Report, formats: Iterable[str], out_dir: Path) -> list[
         path = out_dir / f"{stem}.{fmt}"
         if fmt == "xlsx":
             data = to_xlsx(report, pngs)
+        elif fmt == "docx":
+            data = to_docx(report, pngs)
         elif fmt in ("html", "pdf"):
             html = html or to_html(report, pngs)
             data = html.encode("utf-8") if fmt == "html" else to_pdf(html)

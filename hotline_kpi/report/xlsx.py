@@ -81,6 +81,27 @@ def _box(ws: Worksheet, row: int, cols: range, head: bool = False) -> None:
             cell.fill = _HEAD
 
 
+def print_setup(ws: Worksheet, last_col: str, last_row: int, title_rows: str | None = None,
+                draft: bool = False) -> None:
+    """A4 portrait, fitted to one page wide, header rows repeated, 草稿 in the page header."""
+    ps = ws.page_setup
+    ps.paperSize = ws.PAPERSIZE_A4
+    ps.orientation = "portrait"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ps.fitToWidth = 1
+    ps.fitToHeight = 0
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.print_options.horizontalCentered = True
+    ws.print_area = f"A1:{last_col}{max(1, last_row)}"
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    if draft:
+        ws.oddHeader.center.text = "草稿"
+        ws.oddHeader.center.size = 28
+        ws.oddHeader.center.color = "C00000"
+
+
 def write_table(ws: Worksheet, report: Report) -> int:
     cat = report.catalogue
     project = cat.project
@@ -88,7 +109,7 @@ def write_table(ws: Worksheet, report: Report) -> int:
     widths = {"A": 11, "B": 11, "C": 20, "D": 16, "E": 16, "F": 11, "G": 8, "H": 8, "I": 42}
     for col, w in widths.items():
         ws.column_dimensions[col].width = w
-    _merge(ws, 1, 1, COLS, f"{TITLE}（{report.year}年度）", center=True)
+    _merge(ws, 1, 1, COLS, f"{TITLE}（{report.year}年度）" + ("（草稿）" if report.draft else ""), center=True)
     ws.cell(row=1, column=1).font = Font(name=_FONT, bold=True, size=16)
     ws.row_dimensions[1].height = 30
     r = 2
@@ -171,100 +192,117 @@ def write_table(ws: Worksheet, report: Report) -> int:
     _merge(ws, r, 1, 5, "总分", head=True)
     _num(ws, r, 6, 100, "0")
     _box(ws, r, range(6, 7))
-    _num(ws, r, 7, t.total, SCORE_FORMAT)
+    # The total is a formula over the scores this program wrote (G of the indicator rows,
+    # I of the funding row; a 不适用 text drops out of both sums), so an edited score
+    # recomputes it; the cached value is ours, identical to the other formats.
+    fund = fund_top + 1
+    rows = f"G{first}:G{r - 1}"
+    cell = ws.cell(row=r, column=7)
+    cell.value = (f"=ROUND((I{fund}+SUM(G{rows}))*100/(G{fund}+SUMPRODUCT(ISNUMBER(G{rows})*F{first}:F{r - 1})),"
+                  f"{report.rules.decimals})")
+    cell.number_format = SCORE_FORMAT
     _merge(ws, r, 7, 8)
-    _merge(ws, r, 9, 9, f"等级：{t.grade}" + (f"（不适用指标已剔除，按{t.applicable_weight:g}分折算）" if t.dropped else ""))
+    _merge(ws, r, 9, 9, f"等级为“{t.grade}”（{t.total:.2f}分）"
+           + (f"，不适用指标已剔除，按{t.applicable_weight:g}分折算" if t.dropped else ""))
     r += 1
     for note in report.notes:
         _merge(ws, r, 1, COLS, "注：" + note)
         r += 1
-    ws.print_title_rows = f"{header}:{header}"
-    ps = ws.page_setup
-    ps.paperSize = ws.PAPERSIZE_A4
-    ps.orientation = "portrait"
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ps.fitToWidth = 1
-    ps.fitToHeight = 0
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.print_options.horizontalCentered = True
-    ws.print_area = f"A1:I{r - 1}"
+    print_setup(ws, "I", r - 1, f"{header}:{header}", report.draft)
     return r
 
 
+def _header(ws: Worksheet, row: int, labels: tuple[str, ...]) -> None:
+    for c, label in enumerate(labels, 1):
+        set_text(ws, row, c, label)
+    _box(ws, row, range(1, len(labels) + 1), head=True)
+
+
 def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None = None) -> None:
-    # execution
+    if report.draft:
+        ws = wb.create_sheet("缺项清单", 0)
+        ws.column_dimensions["A"].width = 36
+        ws.column_dimensions["B"].width = 50
+        set_text(ws, 1, 1, "草稿：以下事项尚未完成，报告不得报送。")
+        _header(ws, 2, ("指标", "缺少"))
+        for i, m in enumerate(report.missing, 3):
+            set_text(ws, i, 1, m.indicator)
+            set_text(ws, i, 2, m.what)
+            _box(ws, i, range(1, 3))
+        print_setup(ws, "B", len(report.missing) + 2, "2:2", True)
+    # execution, all in 万元 (as the self-evaluation table)
     ws = wb.create_sheet("预算执行")
     for col, w in zip("ABCDE", (44, 16, 16, 12, 16)):
         ws.column_dimensions[col].width = w
-    for c, label in enumerate(("预算项目", "全年预算（元）", "全年执行（元）", "执行率", ""), 1):
-        set_text(ws, 1, c, label)
-    _box(ws, 1, range(1, 5), head=True)
+    _header(ws, 1, ("预算项目", "全年预算（万元）", "全年执行（万元）", "执行率"))
     r = 2
     ex = report.execution
     for ln in ex.lines:
         set_text(ws, r, 1, ln.name)
-        _num(ws, r, 2, ln.budget_yuan, "#,##0.00")
-        _num(ws, r, 3, ln.executed_yuan, "#,##0.00")
+        _num(ws, r, 2, ln.budget_yuan / 10_000, WAN_FORMAT)
+        _num(ws, r, 3, ln.executed_yuan / 10_000, WAN_FORMAT)
         _num(ws, r, 4, ln.rate, PCT_FORMAT)
         _box(ws, r, range(1, 5))
         r += 1
     set_text(ws, r, 1, "合计")
-    _num(ws, r, 2, ex.budget_yuan, "#,##0.00")
-    _num(ws, r, 3, ex.executed_yuan, "#,##0.00")
-    _num(ws, r, 4, ex.rate, PCT_FORMAT)
+    last = r - 1
+    for col in "BC":  # totals as formulas over the lines written above
+        ws[f"{col}{r}"] = f"=SUM({col}2:{col}{last})"
+        ws[f"{col}{r}"].number_format = WAN_FORMAT
+    ws[f"D{r}"] = f"=IF(B{r}=0,0,C{r}/B{r})"
+    ws[f"D{r}"].number_format = PCT_FORMAT
     _box(ws, r, range(1, 5), head=True)
     r += 2
-    for c, label in enumerate(("月份", "当月支出（元）", "累计支出（元）", "累计执行率", "均衡进度（元）"), 1):
-        set_text(ws, r, c, label)
-    _box(ws, r, range(1, 6), head=True)
+    month_head = r
+    _header(ws, r, ("月份", "当月支出（万元）", "累计支出（万元）", "累计执行率", "均衡进度（万元）"))
     r += 1
-    cum = 0.0
     for m, v in enumerate(ex.monthly_yuan, 1):
-        cum += v
         set_text(ws, r, 1, f"{m}月")
-        _num(ws, r, 2, v, "#,##0.00")
-        _num(ws, r, 3, cum, "#,##0.00")
-        _num(ws, r, 4, cum / ex.budget_yuan if ex.budget_yuan else None, PCT_FORMAT)
-        _num(ws, r, 5, ex.even_pace_yuan(m), "#,##0.00")
+        _num(ws, r, 2, v / 10_000, WAN_FORMAT)
+        ws[f"C{r}"] = f"=SUM(B${month_head + 1}:B{r})"
+        ws[f"C{r}"].number_format = WAN_FORMAT
+        ws[f"D{r}"] = f"=IF($B${last + 1}=0,0,C{r}/$B${last + 1})"
+        ws[f"D{r}"].number_format = PCT_FORMAT
+        _num(ws, r, 5, ex.even_pace_yuan(m) / 10_000, WAN_FORMAT)
         _box(ws, r, range(1, 6))
         r += 1
-    set_text(ws, r + 1, 1, "每件受理成本（元）")
-    _num(ws, r + 1, 2, ex.cost_per_request, "#,##0.00")
-    # peers
+    print_setup(ws, "E", r - 1, "1:1", report.draft)
+    # peers: only comparably defined indicators; the rest with why
     ws = wb.create_sheet("同行对比")
-    for col, w in zip("ABCDE", (36, 18, 18, 10, 30)):
+    for col, w in zip("ABCDE", (24, 14, 14, 10, 60)):
         ws.column_dimensions[col].width = w
-    for c, label in enumerate(("指标", "本热线", report.peer_name or "标杆", "是否超过", "公开口径"), 1):
-        set_text(ws, 1, c, label)
-    _box(ws, 1, range(1, 6), head=True)
+    _header(ws, 1, ("指标", "本热线", report.peer_name or "标杆", "是否超过", "口径差异"))
     r = 2
     for p in report.peers:
-        fmt = PCT_FORMAT if p.unit == "ratio" else "#,##0"
+        fmt = PCT_FORMAT if p.unit == "ratio" else "#,##0.00"
         set_text(ws, r, 1, p.label)
         _num(ws, r, 2, p.ours, fmt)
         _num(ws, r, 3, p.peer, fmt)
         set_text(ws, r, 4, "—" if p.beaten is None else ("是" if p.beaten else "否"))
-        set_text(ws, r, 5, p.published)
+        set_text(ws, r, 5, p.difference)
         _box(ws, r, range(1, 6))
         r += 1
-    for ind_id in report.not_published:
-        try:
-            name = report.catalogue.indicator(ind_id).level3
-        except KeyError:
-            name = ind_id
-        set_text(ws, r, 1, name)
-        set_text(ws, r, 3, "无公开数据")
+    for label, diff in report.peer_excluded:
+        set_text(ws, r, 1, label)
+        set_text(ws, r, 4, "不比较")
+        set_text(ws, r, 5, diff)
         _box(ws, r, range(1, 6))
         r += 1
-    set_text(ws, r + 1, 1, "来源：" + report.peer_source)
+    if report.peer_source:
+        set_text(ws, r + 1, 1, "来源：" + report.peer_source)
+        r += 1
+    print_setup(ws, "E", r, "1:1", report.draft)
     # appendix
     ws = wb.create_sheet("附录 口径设置")
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 80
-    for i, (k, v) in enumerate(settings_lines(report), 1):
+    ws.column_dimensions["A"].width = 20
+    ws.column_dimensions["B"].width = 90
+    lines = settings_lines(report)
+    for i, (k, v) in enumerate(lines, 1):
         set_text(ws, i, 1, k)
         set_text(ws, i, 2, v)
+        ws.cell(i, 2).alignment = _WRAP
         _box(ws, i, range(1, 3))
+    print_setup(ws, "B", len(lines), None, report.draft)
     if charts:
         ws = wb.create_sheet("月度趋势图")
         r = 1
@@ -272,6 +310,8 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
             img = Image(io.BytesIO(png))
             ws.add_image(img, f"A{r}")
             r += 16
+        print_setup(ws, "J", r, None, report.draft)
+        ws.page_setup.fitToHeight = 0
 
 
 def to_xlsx(report: Report, charts: dict[str, bytes] | None = None) -> bytes:

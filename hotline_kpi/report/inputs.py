@@ -1,0 +1,157 @@
+"""What the report reads besides the store: the office's input file (YAML, or the XLSX
+template of :mod:`.inputs_xlsx`) and the peer benchmark. A bad file raises an error that
+names the file and the key (``indicators.cost_control.band``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hotline_kpi.files import ConfigFileError, read_yaml
+
+
+class InputsError(ConfigFileError):
+    what = "report input file"
+
+
+class BenchmarkError(ConfigFileError):
+    what = "benchmark file"
+
+
+class IndicatorInput(BaseModel):
+    """What the office says about one indicator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applicable: bool = True
+    #: Qualitative: the rating (a band's name or label, e.g. A or 达成) and optionally a
+    #: percentage of the weight within it. No rating: the row scores nothing (a draft).
+    band: str | None = None
+    percent: float | None = None
+    #: The evidence the rating rests on (佐证材料). A rating without it does not count.
+    evidence: str = ""
+    #: The 实际完成值 of a qualitative indicator (free text).
+    actual_text: str = ""
+    #: The office's 偏差原因分析及改进措施; replaces the draft when given.
+    explanation: str = ""
+
+
+class RankingInput(BaseModel):
+    """The year's national ranking of government hotlines, as published (影响力目标)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int | None = Field(None, ge=1)
+    score: float | None = None
+    #: Hotlines ranked (optional, shown as 第2名／共335条).
+    of: int | None = Field(None, ge=1)
+    #: Who published the ranking, and where (required for the rank to count).
+    source: str = ""
+
+
+class FundingInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: 年初预算数 / 全年预算数 in yuan; default: the catalogue's budget.
+    initial_budget_yuan: float | None = None
+    full_year_budget_yuan: float | None = None
+    #: Of the total: 当年财政拨款 / 上年结转资金 / 其他资金 (default: all 当年财政拨款).
+    carried_over_yuan: float = 0
+    other_yuan: float = 0
+
+
+class ReportInputs(BaseModel):
+    """The file the office edits (`hotline-kpi report template` writes it, empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hotline: str = ""
+    year: int | None = None
+    overall_actual: str = ""
+    funding: FundingInput = Field(default_factory=FundingInput)
+    ranking: RankingInput = Field(default_factory=RankingInput)
+    #: 自评工作开展情况 and 自评结果应用 of the written report (drafted when empty).
+    self_evaluation_work: str = ""
+    problems_next_steps: str = ""
+    result_use: str = ""
+    indicators: dict[str, IndicatorInput] = Field(default_factory=dict)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()]
+
+
+def parse_inputs(path: Path, data: Any) -> ReportInputs:
+    try:
+        return ReportInputs.model_validate(data or {})
+    except ValidationError as exc:
+        raise InputsError(path, _problems(exc)) from None
+
+
+def load_inputs(path: Path) -> ReportInputs:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from hotline_kpi.report.inputs_xlsx import read_inputs_xlsx
+
+        return read_inputs_xlsx(path)
+    return parse_inputs(path, read_yaml(path, InputsError))
+
+
+#: Units of a volume (how much, not how well): never a measure of merit between hotlines.
+VOLUME_UNITS = ("calls", "requests")
+
+
+class BenchmarkFigure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    label: str
+    value: float
+    indicator: str | None = None
+    counter: str | None = None
+    unit: str = ""
+    higher_is_better: bool | None = None
+    #: Defined as ours is: compared. Otherwise left out of the comparison (the
+    #: ``difference`` says why).
+    comparable: bool = True
+    #: How the peer's definition differs from ours (口径差异), stated in the report.
+    difference: str = ""
+    published: str = ""
+
+    @model_validator(mode="after")
+    def _no_volume_as_merit(self) -> "BenchmarkFigure":
+        if self.comparable and self.unit in VOLUME_UNITS:
+            raise ValueError("a volume (calls, requests) is not a measure of merit: set comparable: false")
+        if not self.difference:
+            raise ValueError("state the definition difference (difference), or 口径一致")
+        return self
+
+
+class Benchmark(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    peer: str
+    peer_short: str = ""
+    year: int
+    source: str = ""
+    figures: tuple[BenchmarkFigure, ...] = ()
+    not_published: tuple[str, ...] = ()
+
+
+def load_benchmark(path: Path) -> Benchmark:
+    data = read_yaml(path, BenchmarkError)
+    try:
+        return Benchmark.model_validate(data)
+    except ValidationError as exc:
+        probs = []
+        for e in exc.errors():
+            loc = e["loc"]
+            if len(loc) >= 2 and loc[0] == "figures" and isinstance(loc[1], int):
+                figs = (data or {}).get("figures") or []
+                ident = figs[loc[1]].get("id") if loc[1] < len(figs) and isinstance(figs[loc[1]], dict) else None
+                where = f"figures[{ident or loc[1] + 1}]" + "".join(f".{p}" for p in loc[2:])
+            else:
+                where = ".".join(str(p) for p in loc) or "file"
+            probs.append(f"{where}: {e['msg']}")
+        raise BenchmarkError(path, probs) from None
