@@ -180,3 +180,11 @@ def test_libreoffice_recomputes_the_same_total(produced, tmp_path):
         assert ws.cell(row, 7).value == pytest.approx(round(total, 2), abs=1e-9), which
         assert f"（{round(total, 2):.2f}分）" in ws.cell(row, 9).value  # the figure the other formats print
         assert wb["预算执行"]["B6"].value == pytest.approx(budget)
+
+
+def test_the_cli_projection_wording_reads_plainly():
+    from hotline_kpi.i18n import t
+
+    shown = [t(k) for k in ("budget", "burn_7d", "burn_30d", "unit_requests_needed", "unit_wait_seconds")]
+    assert shown == ["尚可容许的差错", "近7日差错倍数（1为均衡）", "近30日差错倍数（1为均衡）", "件（尚需受理）", "秒（等待时长）"]
+    assert all(leaks(f"1,000{s}") == [] for s in shown)

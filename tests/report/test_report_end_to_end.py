@@ -150,6 +150,10 @@ def test_libreoffice_converts_the_xlsx(produced):
     (pdf,) = _soffice(_file(produced, "xlsx"), "pdf", produced["tmp"])
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "项目支出绩效自评表" in text and "热线接通率" in text
+    # Every sheet fitted one page wide (was 13 pages with only the main sheet set up).
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(next(ln.split()[-1] for ln in info.splitlines() if ln.startswith("Pages:")))
+    assert pages <= 8, pages
 
 
 def test_pdf_renders_and_holds_the_chinese_text(produced, tmp_path):
