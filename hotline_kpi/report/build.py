@@ -26,7 +26,6 @@ from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report'
     RankingInput,
     ReportInputs,
     load_benchmark,
-    load_inputs,
     VOLUME_UNITS,
 )
 from hotline_kpi.scoring_rules import ScoringError

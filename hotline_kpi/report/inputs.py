@@ -90,11 +90,8 @@ def parse_inputs(path: Path, data: Any) -> ReportInputs:
         raise InputsError(path, _problems(exc)) from None
 
 
-def load_inputs(path: Path) -> ReportInputs:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from hotline_kpi.report.inputs_xlsx import read_inputs_xlsx
-
-        return read_inputs_xlsx(path)
+def load_yaml_inputs(path: Path) -> ReportInputs:
+    """The YAML input file (:func:`hotline_kpi.report.inputs_xlsx.load_inputs` takes either)."""
     return parse_inputs(path, read_yaml(path, InputsError))
 
 

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from hotline_kpi.report.inputs import InputsError, ReportInputs, parse_inputs
+from hotline_kpi.report.inputs import InputsError, ReportInputs, load_yaml_inputs, parse_inputs
 
 SHEET = "指标评级"
 RANK_SHEET = "全国排名"
@@ -59,6 +59,13 @@ def template_xlsx(rows: list[tuple[str, str, float, bool]], tiers: list[str], ye
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def load_inputs(path: Path) -> ReportInputs:
+    """The office's input file, YAML or a workbook (by its suffix)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return read_inputs_xlsx(path)
+    return load_yaml_inputs(path)
 
 
 def _text(v: Any) -> str:

@@ -146,6 +146,14 @@ def _analysis(report: Report) -> Section:
             blocks.append(Block(table=Table(("指标", "本热线", report.peer_name, "是否超过", "口径差异"), rows)))
         for label, diff in report.peer_excluded:
             blocks.append(Block(text=f"未作比较：{label}。{diff}"))
+        names = []
+        for ind_id in report.not_published:
+            try:
+                names.append(report.catalogue.indicator(ind_id).level3)
+            except KeyError:
+                continue
+        if names:
+            blocks.append(Block(text=f"{report.peer_name}未公开以下指标，无法比较：{'、'.join(names)}。"))
         if report.peer_source:
             blocks.append(Block(text=f"来源：{report.peer_source}"))
     return Section("绩效目标完成情况分析", tuple(blocks))

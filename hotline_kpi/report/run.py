@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Sequence
 
 from apscheduler.triggers.cron import CronTrigger
 
-from hotline_kpi.report.build import Benchmark, Report, ReportInputs, load_benchmark, load_inputs, load_report
+from hotline_kpi.report.build import Benchmark, Report, ReportInputs, load_benchmark, load_report
 from hotline_kpi.report.inputs import InputsError
+from hotline_kpi.report.inputs_xlsx import load_inputs
 from hotline_kpi.scoring_rules import ScoringError
 from hotline_kpi.report.writer import write_report
 

@@ -88,6 +88,14 @@ def test_docx_has_every_section_the_table_and_the_signature_block(produced):
     assert "项目预算13,334万元" in body
     for part in ("1,903万元", "948万元", "9,589万元", "894万元"):
         assert part in body
+    # The peer comparison: only the comparable figure, its difference, the rest with why.
+    assert ("北京市12345市民服务热线未公开以下指标，无法比较：热线接通率、话务员一次性解答率、话务员有责退单率、"
+            "电话接通时长。") in body
+    assert "未作比较：全年来电量。来电量反映业务规模，不反映服务水平，不作比较。" in body
+    peers = next(t for t in d.tables if t.rows[0].cells[0].text == "指标")
+    assert [c.text for c in peers.rows[0].cells][:4] == ["指标", "本热线", "北京市12345市民服务热线", "是否超过"]
+    assert [c.text for c in peers.rows[1].cells][:4] == ["市民满意率", "92.00%", "87.00%", "是"]
+    assert len(peers.rows) == 2
     assert "月度走势：1月" in body and "自评总分90.25分，等级为“优”" in body
     assert len(d.inline_shapes) == 6  # a monthly trend chart per quantitative indicator
     # The self-evaluation table: header repeated on every page, 一级 merged, the hand total.

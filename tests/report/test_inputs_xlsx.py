@@ -9,7 +9,8 @@ from openpyxl import load_workbook
 
 from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
-from hotline_kpi.report.inputs import InputsError, load_inputs
+from hotline_kpi.report.inputs import InputsError
+from hotline_kpi.report.inputs_xlsx import load_inputs
 from tests.report.builders import RANKING, RATED
 
 

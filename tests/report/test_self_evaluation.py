@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
 from hotline_kpi.report.build import template_inputs
-from hotline_kpi.report.inputs import BenchmarkError, InputsError, load_benchmark, load_inputs
+from hotline_kpi.report.inputs import BenchmarkError, InputsError, load_benchmark
+from hotline_kpi.report.inputs_xlsx import load_inputs
 from hotline_kpi.report.scoring import Scored, total_score
 from hotline_kpi.scoring_rules import Band, RankBand, ScoringError, ScoringRules
 from tests.report.builders import BENCHMARK, RANKING, RATED, report
@@ -176,3 +177,13 @@ def test_report_final_refuses_while_anything_is_unrated(cli_env, tmp_path, clock
     assert final.exit_code == 0, final.output
     (md,) = (tmp_path / "final").glob("*.md")
     assert "草稿" not in md.read_text(encoding="utf-8")
+
+
+def test_an_unknown_indicator_code_in_the_input_file_is_refused(cli_env, tmp_path, clock):
+    inputs = tmp_path / "inputs.yaml"
+    inputs.write_text(yaml.safe_dump({"indicators": {**RATED, "cost_contrl": {"band": "A"}}}), encoding="utf-8")
+    result = _invoke(clock, "--format", "md", "--out", str(tmp_path / "out"), "--inputs", str(inputs))
+    assert result.exit_code == 1
+    assert f"{inputs}: invalid report input file" in result.output
+    assert "indicators.cost_contrl: not an indicator of the 2019 catalogue" in result.output
+    assert not (tmp_path / "out").exists()
