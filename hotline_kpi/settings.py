@@ -257,11 +257,11 @@ class ReportSettings(BaseModel):
     recipients: tuple[str, ...] = Field((), description="Who gets the drafted report by mail (needs smtp.host).")
     output_dir: Path = Field(Path("./var/reports"), description="Where serve writes the drafted reports.")
     inputs_dir: Path = Field(Path("./config/report"), description="The office's input files "
-                             "(<hotline>-<year>.yaml, written by `hotline-kpi report template`).")
+                             "(<hotline>-<year>.yaml or .xlsx, written empty by `hotline-kpi report template`).")
     benchmark_file: Path | None = Field(Path("./config/benchmarks/beijing-12345-2019.yaml"),
                                         description="The peer figures of the 影响力目标 comparison; none: no comparison.")
-    formats: tuple[Literal["xlsx", "pdf", "html", "md"], ...] = Field(("xlsx", "pdf", "html", "md"),
-                                                                       description="Formats the service drafts.")
+    formats: tuple[Literal["docx", "xlsx", "pdf", "html", "md"], ...] = Field(
+        ("docx", "xlsx", "pdf", "html", "md"), description="Formats the service drafts (docx: the written report).")
     scoring: ScoringRules = Field(default_factory=ScoringRules)
 
     @field_validator("recipients")

@@ -13,7 +13,7 @@ from hotline_kpi.store.db import read_session
 @click.group(invoke_without_command=True)
 @click.option("--year", type=int, default=None, help="Year of the self-evaluation (default: last year).")
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
-@click.option("--format", "fmt", default="xlsx,pdf,html,md", show_default=True,
+@click.option("--format", "fmt", default="docx,xlsx,pdf,html,md", show_default=True,
               help="Comma-separated formats: xlsx, pdf, html, md, docx.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder the files are written to.")

@@ -178,3 +178,20 @@ def test_html_is_self_contained_and_markdown_has_the_table(produced):
     assert "&lt;" not in html.split("<body>")[0]
     md = _file(produced, "md").read_text(encoding="utf-8")
     assert "| 一级指标 | 二级指标 | 三级指标 |" in md and "86.19%" in md
+
+
+def test_the_demo_years_deliverables_show_nothing_internal(produced):
+    from tests.report.deliverables import docx_text, html_text, leaks, xlsx_text
+
+    pdf = subprocess.run(["pdftotext", str(_file(produced, "pdf")), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    texts = {"docx": docx_text(_file(produced, "docx")), "pdf": pdf,
+             "html": html_text(_file(produced, "html").read_text(encoding="utf-8")),
+             "md": _file(produced, "md").read_text(encoding="utf-8"), "xlsx": xlsx_text(_file(produced, "xlsx"))}
+    # The office's formula-like explanations are its own text, shown as typed.
+    evil = [e.strip() for e in EVIL.values()]
+    for fmt, text in texts.items():
+        for e in evil:
+            text = text.replace(e, "")
+        assert leaks(text) == [], fmt
+        assert "草稿" not in text, fmt  # rated and ranked: the final report
