@@ -103,7 +103,7 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
         write_atomic(path, template_xlsx(rows, tiers, year))
         click.echo(f"wrote {path}")
         return
-    head = ("# 绩效自评输入文件 (docs/report.md): the office edits it, `hotline-kpi report` reads it.\n"
+    head = ("# 绩效自评输入文件: the office edits it, `hotline-kpi report` reads it.\n"
             "# Nothing is pre-filled: an indicator without band AND evidence scores 0 and the report is a draft.\n"
             "# band: A/达成 (100-80%), B/部分达成 (80-60%), C/未达成 (60-0%) of the weight; percent: optional.\n"
             "# evidence: the material the rating rests on (佐证材料). ranking: the year's national rank,\n"

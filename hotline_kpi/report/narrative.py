@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from hotline_kpi.formatting import fmt_value
-from hotline_kpi.report.build import IndicatorRow, Report
+from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report
 
 CN_NUM = "一二三四五六七八九十"
 
@@ -112,9 +112,12 @@ def _indicator_text(row: IndicatorRow) -> str:
         return f"年度指标值{row.target_text}，实际完成{row.actual_text}，{met}，{score}。"
     if not row.rated:
         return f"年度指标值{row.target_text}，办公室尚未评级，暂计0分。"
-    ev = f"佐证材料：{row.evidence}。" if row.evidence and not row.evidence.startswith("来源") else (
-        f"{row.evidence}。" if row.evidence else "")
-    return f"年度指标值{row.target_text}，实际完成{row.actual_text}，评级{row.note}，{score}。{ev}"
+    ev = row.evidence.rstrip("。")
+    ev = (ev + "。") if ev.startswith("来源") else (f"佐证材料：{ev}。" if ev else "")
+    tier = row.note.split(" ")[0]
+    done = "" if row.actual_text in tier else f"实际完成{row.actual_text}，"
+    who = "按全国排名评为" if ind.id == RANKING_ID else "办公室评级为"
+    return f"年度指标值{row.target_text}，{done}{who}{tier}，{score}。{ev}"
 
 
 def _monthly(row: IndicatorRow) -> str:
