@@ -154,3 +154,17 @@ def test_variables_interpolate_and_unknown_ones_fail() -> None:
                                {"hotline": "h"}) == "a='h' b=h c=h $__timeFilter(t)"
     with pytest.raises(KeyError):
         grafana.interpolate("$nope", {})
+
+
+def test_no_panel_sums_what_an_ha_pair_reports_twice() -> None:
+    """Two ``serve`` processes on one database export the same figures and counters
+    (docs/metrics.md): a panel reduces them with ``max``/``min``, never ``sum``. Only the
+    leader flag differs between processes, and summing it counts the leaders."""
+    for name, d in DASHBOARDS.items():
+        for q in grafana.queries(name, d):
+            if not q.is_prometheus:
+                continue
+            for m in re.finditer(r"\b(sum|count)\b\s*(?:by\s*\([^)]*\)\s*)?\(", q.text):
+                inner = q.text[m.end():]
+                assert inner.startswith("hotline_kpi_scheduler_leader") or inner.startswith("max by") \
+                    or inner.startswith("min by"), f"{q.where}: {m.group(1)} over per-process series: {q.text}"
