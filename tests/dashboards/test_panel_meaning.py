@@ -57,6 +57,9 @@ SQL = [q for q in QUERIES if q.is_sql]
 PANELS = {(name, p.get("title", "")): p for name, d in DASHBOARDS.items() for p in grafana.panels(d)}
 SINGLE_VALUE = ("stat", "gauge")
 #: Labels Grafana's table of an instant query shows as columns unless excluded.
+#: Absent once every annual target is secured or lost, as on 31 December of the demo year
+#: (docs/metrics.md); a panel reading it may be empty when the exporter exports none of it.
+EMPTY_AT_YEAR_END = re.compile(r"\bhotline_kpi_required_value\b")
 NOT_LABELS = re.compile(r"^(Time|Value|Value #\w+|__name__)$")
 
 
@@ -151,13 +154,16 @@ def test_promql_panel_shows_the_exported_value_for_every_label_set_it_labels(
                     f"what tests/dashboards/promql.py evaluates")
     assert isinstance(expected, dict), f"{query.where}: a scalar query; Grafana shows a vector"
     got = {_labels(s): float(s["value"][1]) for s in stack.prometheus.query(expr, at)}
-    assert got, f"{query.where}: `{expr}` returned nothing"
+    if not (EMPTY_AT_YEAR_END.search(expr) and not stack.prometheus.query(EMPTY_AT_YEAR_END.search(expr).group(0), at)):
+        assert got, f"{query.where}: `{expr}` returned nothing"
     expected = {frozenset((k, v) for k, v in ls if k != "__name__"): v for ls, v in expected.items()}
     assert set(got) == set(expected), f"{query.where}: label sets {sorted(map(sorted, got))} != exporter's " \
                                       f"{sorted(map(sorted, expected))}"
+    # A recording rule with time() was evaluated by Prometheus up to one rule interval (1 s) before `at`.
+    slack = 2.0 if any(name in expr and "time()" in rule for name, rule in RECORDING.items()) else 1e-9
     for ls, v in got.items():
         want = expected[ls]
-        assert (math.isnan(v) and math.isnan(want)) or math.isclose(v, want, rel_tol=1e-12, abs_tol=1e-9), \
+        assert (math.isnan(v) and math.isnan(want)) or math.isclose(v, want, rel_tol=1e-12, abs_tol=slack), \
             f"{query.where} {dict(ls)}: Prometheus {v} != exporter's {want}"
 
     # every series is labelled by what the panel shows
@@ -226,6 +232,9 @@ def scoreboards(demo_pg: DemoDatabase) -> dict[dt.date, Any]:
 
 def _expected(view: str, column: str, indicator: str | None, sb: Any) -> float | None:
     """What ``evaluate`` says a view column is on the scoreboard's day."""
+    if column.endswith(" / 10000.0"):  # volumes charted in 万件
+        v = _expected(view, column.removesuffix(" / 10000.0"), indicator, sb)
+        return None if v is None else v / 10000
     by = {(r.indicator_id, r.window): r for r in sb.results}
     if view == "grafana_volume_cumulative":
         ytd = by[("requests_accepted", Window.YEAR_TO_DATE)]
