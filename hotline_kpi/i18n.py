@@ -55,6 +55,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unit_wait_seconds": ("秒等待", "wait seconds"),
     "unit_dissatisfied_responses": ("个不满意", "dissatisfied responses"),
     "unit_errors": ("", "errors"),
+    "webhook_clipped": ("…（全文见邮件或状态页）", "… (the full text is in the mail and on the status page)"),
 }
 
 
