@@ -62,6 +62,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                          "evidence or ranking source):\n{items}\nFill them in the input file and run again."),
     "report_draft_missing": ("草稿：{n}项指标尚未评级，见报告中的缺项清单。",
                              "Draft: {n} indicator(s) not yet rated; see the list in the report."),
+    "webhook_clipped": ("…（全文见邮件或状态页）", "… (the full text is in the mail and on the status page)"),
 }
 
 

@@ -187,6 +187,18 @@ class SmtpSettings(BaseModel):
         return {"none": 25, "starttls": 587, "tls": 465}[self.security]
 
 
+class WebhookSettings(BaseModel):
+    """A group robot (alerts.webhooks.<name>): rules route to it as ``webhook:<name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["wecom", "dingtalk"] = Field(description="wecom: 企业微信群机器人; dingtalk: 钉钉自定义机器人.")
+    url: SecretStr = Field(description="The robot's webhook URL (it carries the key or access token: set it in "
+                           "the environment, HOTLINE_KPI_ALERTS__WEBHOOKS__<NAME>__URL). Never logged.")
+    secret: SecretStr = Field(SecretStr(""), description="DingTalk 加签 secret (SEC...); empty: not signed.")
+    timeout_seconds: float = Field(10, gt=0, le=120, description="Timeout of one post.")
+
+
 class AlertSettings(BaseModel):
     """Alert evaluation and mail (HOTLINE_KPI_ALERTS__<NAME>); mails follow ``language``."""
 
@@ -205,6 +217,8 @@ class AlertSettings(BaseModel):
         description="A digest leaves out alerts that started firing less than this long before it: their "
         "firing notice has just told.")
     dispatch_interval_seconds: float = Field(30, ge=1, le=3600, description="How often owed mail is sent.")
+    webhooks: dict[str, WebhookSettings] = Field(
+        default_factory=dict, description="Group robots by name ([a-z0-9_-]); docs/alerts.md.")
     claim_timeout_seconds: float = Field(
         600, ge=10, le=86400,
         description="A sender that claimed a notification and vanished (crash) loses the claim after this; "
@@ -214,6 +228,16 @@ class AlertSettings(BaseModel):
     @classmethod
     def _url(cls, v: str) -> str:
         return _http_url(v)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _hooks(cls, v: dict[str, WebhookSettings]) -> dict[str, WebhookSettings]:
+        for name, hook in v.items():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+                raise ValueError(f"webhook name {name!r}: lower-case letters, digits, _ and - only")
+            if not re.fullmatch(r"https?://\S+", hook.url.get_secret_value()):
+                raise ValueError(f"webhook {name!r}: url must be an http(s) URL")
+        return v
 
 
 class HttpAuthSettings(BaseModel):

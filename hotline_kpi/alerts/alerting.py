@@ -24,6 +24,7 @@ from hotline_kpi.alerts.content import Links
 from hotline_kpi.alerts.dispatch import Backoff, Dispatcher, PassReport
 from hotline_kpi.alerts.rules import AlertsConfig, RulesError, check_against, load_rules
 from hotline_kpi.alerts.smtp import SmtpTransport, Transport
+from hotline_kpi.alerts.webhook import ChannelTransport, WebhookTransport, is_webhook
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.schedule import JobSpec, new_holder_id
@@ -80,7 +81,16 @@ class Alerting:
         config = load_config(settings, catalogues)
         if config is None:
             return None
-        transport = SmtpTransport(settings.smtp) if settings.smtp.host else None
+        transport: Transport | None = SmtpTransport(settings.smtp) if settings.smtp.host else None
+        hooks = settings.alerts.webhooks
+        unknown = sorted({r for rule in config.rules for r in config.recipients(rule)
+                          if is_webhook(r) and r[len("webhook:"):] not in hooks})
+        if unknown:
+            raise RulesError(settings.alerts.rules_file, [f"recipients {', '.join(unknown)}: no such webhook in "
+                                                          "alerts.webhooks"])
+        if hooks:
+            robots = WebhookTransport(hooks, lambda: int(clock.now().timestamp() * 1000), settings.language)
+            transport = ChannelTransport(transport, robots)
         if transport is None:
             log.warning("smtp.host is not set: alert mail waits in the outbox (see `hotline-kpi alerts list`)")
         return cls(settings, catalogues, engine, clock, config, transport, holder)

@@ -13,6 +13,7 @@ says otherwise) and ``rules``. Conditions (docs/alerts.md):
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -22,6 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hotline_kpi.domain import Window
 from hotline_kpi.files import ConfigFileError, describe_location, read_yaml
 from hotline_kpi.settings import check_address
+
+_WEBHOOK = re.compile(r"^webhook:[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def check_recipient(value: str) -> str:
+    """An e-mail address, or ``webhook:<name>`` of a group robot in alerts.webhooks."""
+    value = value.strip()
+    return value if _WEBHOOK.match(value) else check_address(value)
 
 class Condition(StrEnum):
     BREACHED = "breached"
@@ -74,7 +83,7 @@ class Rule(_Model):
     @field_validator("recipients")
     @classmethod
     def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_address(a) for a in v)
+        return tuple(check_recipient(a) for a in v)
 
     @model_validator(mode="after")
     def _fields_fit_the_condition(self) -> "Rule":
@@ -109,7 +118,7 @@ class AlertsConfig(_Model):
     @field_validator("default_recipients")
     @classmethod
     def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_address(a) for a in v)
+        return tuple(check_recipient(a) for a in v)
 
     @model_validator(mode="after")
     def _unique_and_routed(self) -> "AlertsConfig":

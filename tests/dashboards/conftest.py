@@ -98,3 +98,11 @@ def grafana_login(pg_cluster: Cluster, demo_pg: DemoDatabase) -> Iterator[Grafan
             conn.execute(text(f'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = \'{user}\''))
             conn.execute(text(f"DROP ROLE IF EXISTS {user}"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(demo_pg: DemoDatabase, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):  # noqa: ANN201
+    """serve + Prometheus over the demo year (tests/dashboards/stack.py), shared by the panel tests."""
+    from tests.dashboards.stack import start_stack
+
+    return start_stack(demo_pg, tmp_path_factory.mktemp("stack"), request.addfinalizer)

@@ -200,3 +200,32 @@ def label_values_query(query: str) -> tuple[str | None, str] | None:
     """``label_values(metric, label)`` -> (metric or None, label); None for other queries."""
     m = _LABEL_VALUES.match(query)
     return (m.group(1), m.group(2)) if m else None
+
+
+_QUERY_RESULT = re.compile(r"^\s*query_result\((.*)\)\s*$", re.S)
+
+
+def query_result_query(query: str) -> str:
+    """The PromQL inside ``query_result(...)``."""
+    m = _QUERY_RESULT.match(query)
+    if not m:
+        raise ValueError(f"not a query_result() query: {query}")
+    return m.group(1)
+
+
+def query_result_values(result: list[dict[str, Any]], regex: str) -> list[str]:
+    """What Grafana makes of ``query_result()``: one text per series, ``{labels} value
+    timestamp_ms``, then the variable's ``/regex/`` (its first group) applied."""
+    texts = []
+    for s in result:
+        labels = ", ".join(f'{k}="{v}"' for k, v in s["metric"].items())
+        texts.append(f"{{{labels}}} {s['value'][1]} {int(float(s['value'][0]) * 1000)}")
+    if not regex:
+        return texts
+    pattern = re.compile(regex[1:-1] if regex.startswith("/") else regex)
+    out = []
+    for t in texts:
+        m = pattern.search(t)
+        if m:
+            out.append(m.group(1) if m.groups() else m.group(0))
+    return out

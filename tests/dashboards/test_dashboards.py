@@ -4,6 +4,7 @@ and the test's expansion of Grafana's SQL macros matches Grafana's documented ou
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -154,3 +155,82 @@ def test_variables_interpolate_and_unknown_ones_fail() -> None:
                                {"hotline": "h"}) == "a='h' b=h c=h $__timeFilter(t)"
     with pytest.raises(KeyError):
         grafana.interpolate("$nope", {})
+
+
+def test_no_panel_sums_what_an_ha_pair_reports_twice() -> None:
+    """Two ``serve`` processes on one database export the same figures and counters
+    (docs/metrics.md): a panel reduces them with ``max``/``min``, never ``sum``. Only the
+    leader flag differs between processes, and summing it counts the leaders."""
+    for name, d in DASHBOARDS.items():
+        for q in grafana.queries(name, d):
+            if not q.is_prometheus:
+                continue
+            for m in re.finditer(r"\b(sum|count)\b\s*(?:by\s*\([^)]*\)\s*)?\(", q.text):
+                inner = q.text[m.end():]
+                assert inner.startswith("hotline_kpi_scheduler_leader") or inner.startswith("max by") \
+                    or inner.startswith("min by"), f"{q.where}: {m.group(1)} over per-process series: {q.text}"
+
+
+def test_trends_draw_a_missing_day_as_a_gap() -> None:
+    """A day without a row is no point, not a null: Grafana joins the neighbours unless
+    it inserts nulls where two points are further apart than a day (insertNulls)."""
+    for p in grafana.panels(DASHBOARDS["trends.json"]):
+        if p["type"] != "timeseries":
+            continue
+        custom = p["fieldConfig"]["defaults"]["custom"]
+        assert custom["spanNulls"] is False, p["title"]
+        assert 86_400_000 < custom["insertNulls"] < 2 * 86_400_000, p["title"]
+
+
+def test_volumes_are_shown_in_wan_jian() -> None:
+    for name, d in DASHBOARDS.items():
+        for p in grafana.panels(d):
+            for q in grafana.queries(name, {"panels": [p]}):
+                if "requests_accepted" in q.text and "ratio" not in q.text and p["type"] != "table" \
+                        and "volume_pace:ratio" not in q.text and "annual_target" not in q.text.split("/")[-1]:
+                    assert p["fieldConfig"]["defaults"]["unit"] == "suffix:万件", q.where
+                    assert "10000" in q.text, q.where
+
+
+def test_no_title_hard_codes_a_year_or_a_target() -> None:
+    for name, d in DASHBOARDS.items():
+        texts = [d["title"], d.get("description", "")] + [t for p in d["panels"] for t in (p["title"],)]
+        texts += [t for p in grafana.panels(d) for t in (p["title"], p.get("description", ""))]
+        for text in texts:
+            if "演示" in text:  # the Trends link to the demo year says which year it is
+                continue
+            assert not re.search(r"20\d\d|400万|4,000,000", text), f"{name}: {text!r}"
+
+
+def test_the_target_stats_take_their_threshold_from_the_target_query() -> None:
+    for p in grafana.panels(DASHBOARDS["overview.json"]):
+        refs = {t["refId"]: t for t in p.get("targets", [])}
+        target = [r for r, t in refs.items() if "hotline_kpi_indicator_target" in t.get("expr", "")]
+        if p["type"] != "stat" or not target:
+            continue
+        cfd = [t for t in p.get("transformations", []) if t["id"] == "configFromData"]
+        assert cfd, f"{p['title']}: threshold not taken from the target"
+        opts = cfd[0]["options"]
+        assert opts["configRefId"] == target[0]
+        assert opts["mappings"] == [{"fieldName": refs[target[0]]["legendFormat"], "handlerKey": "threshold1"}]
+
+
+def test_every_recording_rule_is_charted() -> None:
+    import yaml
+
+    from tests.common import ROOT
+    rules = [r["record"] for path in (ROOT / "config" / "prometheus" / "rules").glob("*.yml")
+             for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"] for r in g["rules"] if "record" in r]
+    text = json.dumps(DASHBOARDS, ensure_ascii=False)
+    assert rules and [r for r in rules if r not in text] == []
+
+
+def test_every_dashboard_links_the_status_page_and_the_others() -> None:
+    for name, d in DASHBOARDS.items():
+        links = d["links"]
+        assert any(link["type"] == "dashboards" and "hotline-kpi" in link["tags"] for link in links), name
+        status = [link for link in links if link.get("url", "").startswith("${status_url}")]
+        assert status and CJK.search(status[0]["title"]), name
+        variables = {v["name"]: v for v in d["templating"]["list"]}
+        assert variables["status_url"]["type"] == "textbox" and \
+            variables["status_url"]["query"].startswith("http"), name
