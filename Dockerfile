@@ -19,14 +19,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TZ=Asia/Shanghai \
     HOTLINE_KPI_VAR_DIR=/var/lib/hotline-kpi \
-    HOTLINE_KPI_TARGETS_DIR=/etc/hotline-kpi/targets \
     HOTLINE_KPI_SERVICE__HOST=0.0.0.0 \
     HOTLINE_KPI_SERVICE__PORT=9105
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/hotline-kpi --create-home \
         --shell /usr/sbin/nologin hotline-kpi
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels hotline-kpi tzdata && rm -rf /wheels
-COPY config/targets /etc/hotline-kpi/targets
 USER hotline-kpi
 WORKDIR /var/lib/hotline-kpi
 VOLUME ["/var/lib/hotline-kpi"]
