@@ -24,6 +24,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock \
  && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}
+# An ARG before the first FROM is not seen inside a stage unless named again.
+ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="hotline-kpi" \
       org.opencontainers.image.description="KPI monitoring for government service hotlines (Shanghai 12345 first)" \
