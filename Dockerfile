@@ -1,32 +1,53 @@
-# hotline-kpi service image (docker-compose.yml builds it; docs/dashboards.md).
+# syntax=docker/dockerfile:1
+# hotline-kpi service image (docker-compose.yml builds it; docs/deployment.md, docs/dashboards.md).
 #
 #   docker build -t hotline-kpi .
 #   docker run --rm -e HOTLINE_KPI_DATABASE_URL=postgresql+psycopg://... hotline-kpi db upgrade
 #   docker run -p 9105:9105 -e HOTLINE_KPI_DATABASE_URL=... hotline-kpi          # serve
 #
-# Runs as an unprivileged user; state (inbox, archive, quarantine, originals) lives in
-# /var/lib/hotline-kpi, which should be a volume. Settings come from the environment
-# (HOTLINE_KPI_*), secrets included: none is baked into the image.
+# Runs as an unprivileged user; state (inbox, archive, quarantine, originals, reports)
+# lives in /var/lib/hotline-kpi, which should be a volume. Settings come from the
+# environment (HOTLINE_KPI_*), secrets included: none is baked into the image. The target
+# catalogue, alert rules and benchmark are the package's defaults (hotline_kpi/defaults/);
+# mount files of your own and name them in HOTLINE_KPI_TARGETS_DIR,
+# HOTLINE_KPI_ALERTS__RULES_FILE, HOTLINE_KPI_REPORT__BENCHMARK_FILE to override them.
+#
+# Python 3.11 on Debian 13 "trixie": the suite in the tag keeps a rebuild on the same Debian.
+ARG PYTHON_IMAGE=python:3.11-slim-trixie
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md ./
 COPY hotline_kpi ./hotline_kpi
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . tzdata
+# The exact versions of requirements.lock (docs/deployment.md), and the project's wheel.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock \
+ && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
+# An ARG before the first FROM is not seen inside a stage unless named again.
+ARG PYTHON_IMAGE
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="hotline-kpi" \
+      org.opencontainers.image.description="KPI monitoring for government service hotlines (Shanghai 12345 first)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="docker.io/library/${PYTHON_IMAGE}"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TZ=Asia/Shanghai \
     HOTLINE_KPI_VAR_DIR=/var/lib/hotline-kpi \
-    HOTLINE_KPI_TARGETS_DIR=/etc/hotline-kpi/targets \
     HOTLINE_KPI_SERVICE__HOST=0.0.0.0 \
     HOTLINE_KPI_SERVICE__PORT=9105
+# WeasyPrint (the report's PDF) needs Pango; the PDF and the charts need the Noto CJK fonts.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/hotline-kpi --create-home \
         --shell /usr/sbin/nologin hotline-kpi
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels hotline-kpi tzdata && rm -rf /wheels
-COPY config/targets /etc/hotline-kpi/targets
+# The wheels are mounted from the build stage for this step only: no layer keeps them.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    --mount=type=bind,source=requirements.lock,target=/tmp/requirements.lock \
+    pip install --no-cache-dir --no-index --find-links /wheels -r /tmp/requirements.lock hotline-kpi
 USER hotline-kpi
 WORKDIR /var/lib/hotline-kpi
 VOLUME ["/var/lib/hotline-kpi"]

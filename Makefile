@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-deps audit bench clean
+.PHONY: setup demo test test-deps audit bench clean lock
 
-$(STAMP): pyproject.toml
+## The exact versions of requirements-test.lock (docs/deployment.md: how to update it).
+$(STAMP): pyproject.toml requirements-test.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q -c requirements-test.lock -e '.[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,6 +36,13 @@ audit: setup
 
 bench: setup
 	$(BIN)/python bench/evaluate.py
+
+## Re-resolve the lock files from pyproject.toml (newest versions within its ranges), then
+## `make setup` installs them; commit the two files with what changed.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --upgrade -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 -c requirements.lock --upgrade -q \
+		-o requirements-test.lock
 
 clean:
 	rm -rf $(VENV) .venv-audit var .pytest_cache .hypothesis

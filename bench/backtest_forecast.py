@@ -50,7 +50,7 @@ from hotline_kpi.forecast import project  # noqa: E402
 from hotline_kpi.formulas import FormulaSettings  # noqa: E402
 
 HOTLINE = "shanghai-12345"
-CATALOGUE = load_catalogue(ROOT / "config/targets/shanghai-12345-2019.yaml")
+CATALOGUE = load_catalogue(ROOT / "hotline_kpi/defaults/targets/shanghai-12345-2019.yaml")
 SETTINGS = FormulaSettings()
 YEARS = tuple(range(2019, 2027))  # years the holiday calendar knows, with their previous year
 

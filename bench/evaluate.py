@@ -40,7 +40,7 @@ GOAL_SECONDS = 2.0
 
 
 def catalogues_for(n: int) -> CatalogueSet:
-    base = load_catalogue(ROOT / "config/targets/shanghai-12345-2019.yaml")
+    base = load_catalogue(ROOT / "hotline_kpi/defaults/targets/shanghai-12345-2019.yaml")
     cats = []
     for i in range(n):
         hotline = base.hotline.model_copy(update={"id": f"bench-{i:03d}"})

@@ -139,7 +139,7 @@ def _child_project(file: Path, db: Path) -> dict:
     url = f"sqlite:///{db}"
     engine = make_engine(url)
     migrate.upgrade(engine)
-    settings = Settings(database_url=url, var_dir=db.parent / "var", targets_dir=ROOT / "config" / "targets",
+    settings = Settings(database_url=url, var_dir=db.parent / "var", targets_dir=ROOT / "hotline_kpi" / "defaults" / "targets",
                         _env_file=None)
     catalogues = CatalogueSet.from_dir(settings.targets_dir)
     clock = FixedClock(dt.datetime(2020, 3, 1, 9, tzinfo=dt.timezone(dt.timedelta(hours=8))))

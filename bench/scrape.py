@@ -2,7 +2,7 @@
 from a second process on loopback, while the scheduler runs the inbox scan every 2 s.
 
 Setup (in a temp folder, nothing of the repository is touched):
-- 50 target catalogues: config/targets/shanghai-12345-2019.yaml copied with hotline ids
+- 50 target catalogues: hotline_kpi/defaults/targets/shanghai-12345-2019.yaml copied with hotline ids
   hl-001 ... hl-050;
 - a SQLite store whose ``daily_counters`` hold the demo year (``hotline-kpi demo`` into a
   scratch store, its rows copied to every hotline id);
@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GOAL_P99_MS = 20.0
-TARGET_FILE = ROOT / "config" / "targets" / "shanghai-12345-2019.yaml"
+TARGET_FILE = ROOT / "hotline_kpi" / "defaults" / "targets" / "shanghai-12345-2019.yaml"
 _VENV_CLI = Path(sys.executable).with_name("hotline-kpi")
 CLI = [str(_VENV_CLI)] if _VENV_CLI.exists() else [sys.executable, "-m", "hotline_kpi"]
 

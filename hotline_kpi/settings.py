@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hotline_kpi import defaults
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.scoring_rules import ScoringRules
@@ -204,8 +205,9 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rules_file: Path = Field(Path("config/alerts.yaml"), description="The alert rules (docs/alerts.md). When the "
-                             "default file is absent, alerting is off (logged); a file named here must exist.")
+    rules_file: Path = Field(default_factory=lambda: defaults.path(defaults.ALERT_RULES),
+                             description="The alert rules (docs/alerts.md); default: the rules shipped in the "
+                             "package (hotline_kpi/defaults/alerts.yaml). A file named here must exist.")
     status_url: str = Field("", description="Base URL of the status page linked from mails; default: "
                             "service.status_url.")
     grafana_url: str = Field("", description="URL of the Grafana dashboard linked from mails "
@@ -282,10 +284,11 @@ class ReportSettings(BaseModel):
     output_dir: Path = Field(Path("./var/reports"), description="Where serve writes the drafted reports.")
     inputs_dir: Path = Field(Path("./config/report"), description="The office's input files "
                              "(<hotline>-<year>.yaml or .xlsx, written empty by `hotline-kpi report template`).")
-    benchmark_file: Path | None = Field(Path("./config/benchmarks/beijing-12345-2019.yaml"),
-                                        description="The peer figures of the 影响力目标 comparison; none: no comparison.")
-    formats: tuple[Literal["docx", "xlsx", "pdf", "html", "md"], ...] = Field(
-        ("docx", "xlsx", "pdf", "html", "md"), description="Formats the service drafts (docx: the written report).")
+    benchmark_file: Path | None = Field(default_factory=lambda: defaults.path(defaults.BENCHMARK),
+                                        description="The peer figures of the 影响力目标 comparison; default: Beijing "
+                                        "2019, shipped in the package; none: no comparison.")
+    formats: tuple[Literal["docx", "xlsx", "pdf", "html", "md"], ...] = Field(("docx", "xlsx", "pdf", "html", "md"),
+                                                                       description="Formats the service drafts (docx: the written report).")
     scoring: ScoringRules = Field(default_factory=ScoringRules)
 
     @field_validator("recipients")
@@ -325,7 +328,9 @@ class Settings(BaseSettings):
         "postgresql+psycopg://user:password@host/dbname.",
     )
     var_dir: Path = Field(Path("./var"), description="Where originals, the inbox and other state live.")
-    targets_dir: Path = Field(Path("./config/targets"), description="Folder of target catalogues (*.yaml).")
+    targets_dir: Path = Field(default_factory=lambda: defaults.path(defaults.TARGETS),
+                              description="Folder of target catalogues (*.yaml); default: the catalogue shipped in "
+                              "the package (hotline_kpi/defaults/targets).")
     default_hotline: str = Field("shanghai-12345", description="Hotline used when a command names none.")
     timezone: ZoneName = Field(
         "Asia/Shanghai",

@@ -14,8 +14,8 @@ from sqlalchemy import Table
 from hotline_kpi.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ROOT / "config" / "targets"
-#: The id of the hotline of the real target catalogue (config/targets).
+TARGETS = ROOT / "hotline_kpi" / "defaults" / "targets"
+#: The id of the hotline of the real target catalogue (hotline_kpi/defaults/targets).
 SHANGHAI = "shanghai-12345"
 #: Its zone, as a fixed offset (Shanghai has had no daylight saving time since 1991) ...
 TZ = dt.timezone(dt.timedelta(hours=8))

@@ -25,7 +25,7 @@ from hotline_kpi.formulas import FormulaSettings, build_formula
 from hotline_kpi.snapshot import SCHEMA_VERSION, scoreboard_to_json
 from tests.common import SHANGHAI as HOTLINE
 
-CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
+CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "hotline_kpi/defaults/targets/shanghai-12345-2019.yaml")
 #: The same targets for a leap year (2020): only the year differs.
 CATALOGUE_2020 = CATALOGUE.model_copy(update={"year": 2020})
 DEFAULTS = FormulaSettings()

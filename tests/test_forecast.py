@@ -31,7 +31,7 @@ from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.snapshot import projection_to_json
 from tests.common import SHANGHAI as HOTLINE
 
-CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "config/targets/shanghai-12345-2019.yaml")
+CATALOGUE = load_catalogue(Path(__file__).resolve().parents[1] / "hotline_kpi/defaults/targets/shanghai-12345-2019.yaml")
 CATALOGUE_2020 = CATALOGUE.model_copy(update={"year": 2020})
 DEFAULTS = FormulaSettings()
 D = dt.date

@@ -2,7 +2,7 @@
 
 The flow, one module a step:
 
-- ``rules``: the rules file (config/alerts.yaml) validated into typed rules;
+- ``rules``: the rules file (hotline_kpi/defaults/alerts.yaml) validated into typed rules;
 - ``conditions``: pure: a stored evaluation (and the last load per source) -> whether
   each rule's condition holds, with its figures;
 - ``state``: pure: previous state + observation + time -> new state and the transition;

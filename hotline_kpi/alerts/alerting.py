@@ -39,13 +39,9 @@ ALERTS_DIGEST = "alerts_digest"
 
 
 def load_config(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | None:
-    """The rules file checked against the catalogues and source names; None (logged)
-    when the default file is absent. Raises :class:`RulesError` for a bad file, or a
-    missing one that the settings name explicitly."""
+    """The rules file (default: the rules shipped in the package) checked against the
+    catalogues and source names. Raises :class:`RulesError` for a bad or missing file."""
     path = Path(settings.alerts.rules_file)
-    if not path.is_file() and "rules_file" not in settings.alerts.model_fields_set:
-        log.warning("alert rules %s not found: alerting is off", path)
-        return None
     config = load_rules(path)
     problems = check_against(config, catalogues, settings.source_priority)
     if problems:

@@ -1,4 +1,4 @@
-"""Alert rules: config/alerts.yaml validated into typed values.
+"""Alert rules: hotline_kpi/defaults/alerts.yaml validated into typed values.
 
 The file holds ``default_recipients``, ``defaults`` (fields every rule takes unless it
 says otherwise) and ``rules``. Conditions (docs/alerts.md):

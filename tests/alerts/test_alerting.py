@@ -33,12 +33,13 @@ def test_the_service_judges_alerts_when_it_evaluates_and_schedules_delivery(worl
     assert service.alerting is not None and service.alerting.holder == "leader-1"
 
 
-def test_alerting_is_off_without_the_default_rules_file_and_an_error_with_a_named_one(
+def test_the_shipped_rules_load_from_any_folder_and_a_named_file_must_exist(
         tmp_path: Path, catalogues: CatalogueSet, sqlite_engine, clock, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)  # no config/alerts.yaml here
+    monkeypatch.chdir(tmp_path)  # an empty folder: the default rules come from the package
     base = dict(database_url="sqlite://", var_dir=tmp_path / "var", targets_dir=TARGETS, _env_file=None)
     service = Service(Settings(**base), catalogues, sqlite_engine, clock)
-    assert service.alerting is None and ALERTS_DISPATCH not in {j.id for j in service.jobs()}
+    assert service.alerting is not None
+    assert "connection_rate_ytd" in {r.id for r in service.alerting.config.rules}
     with pytest.raises(RulesError, match="file not found"):
         Service(Settings(**base, alerts={"rules_file": tmp_path / "missing.yaml"}), catalogues, sqlite_engine, clock)
     bad = tmp_path / "bad.yaml"

@@ -1,6 +1,6 @@
 """One owner per alert (docs/alerts.md, "Who sends what").
 
-hotline-kpi mails KPI breaches itself (config/alerts.yaml, exactly once, Chinese);
+hotline-kpi mails KPI breaches itself (hotline_kpi/defaults/alerts.yaml, exactly once, Chinese);
 Alertmanager sends only the service's own health. The test reads the project's
 Prometheus rules and routes every alert rule through config/alertmanager/alertmanager.yml
 the way Alertmanager routes (depth-first, the first matching child unless ``continue``,
@@ -94,7 +94,7 @@ def test_every_alert_rule_has_one_owner() -> None:
 
 
 def test_the_service_mails_the_breaches_alertmanager_leaves_out() -> None:
-    """The year-to-date and month-to-date breaches and the pace are in config/alerts.yaml."""
+    """The year-to-date and month-to-date breaches and the pace are in hotline_kpi/defaults/alerts.yaml."""
     config = load_rules(ROOT / "config" / "alerts.yaml")
     kinds = {(r.condition, r.window.value if r.window else None) for r in config.rules}
     assert (Condition.BREACHED, "year_to_date") in kinds

@@ -12,7 +12,7 @@ from hotline_kpi.domain import Window
 from hotline_kpi.settings import DEFAULT_SOURCE_PRIORITY
 from tests.common import ROOT
 
-SHIPPED = ROOT / "config" / "alerts.yaml"
+SHIPPED = ROOT / "hotline_kpi" / "defaults" / "alerts.yaml"
 
 
 def test_the_shipped_rules_cover_every_2019_target_and_every_source(catalogues: CatalogueSet):

@@ -30,7 +30,7 @@ def test_the_smtp_password_comes_from_the_environment_and_never_shows(monkeypatc
 
 def test_defaults_and_ports_by_security():
     s = Settings()
-    assert s.smtp.host == "" and s.alerts.digest_at == "09:00" and str(s.alerts.rules_file) == "config/alerts.yaml"
+    assert s.smtp.host == "" and s.alerts.digest_at == "09:00" and s.alerts.rules_file.parts[-3:] == ("hotline_kpi", "defaults", "alerts.yaml")
     assert Settings(smtp={"security": "tls"}).smtp.effective_port == 465
     assert Settings(smtp={"security": "none"}).smtp.effective_port == 25
     assert Settings(smtp={"security": "none", "port": 2525}).smtp.effective_port == 2525

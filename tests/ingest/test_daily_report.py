@@ -24,7 +24,7 @@ from hotline_kpi.ingest.daily_report import DailyReportIngestor
 from hotline_kpi.ingest.grid import HEADER_ALIASES
 from tests.common import ROOT
 
-CATALOGUES = CatalogueSet.from_dir(ROOT / "config" / "targets")
+CATALOGUES = CatalogueSet.from_dir(ROOT / "hotline_kpi" / "defaults" / "targets")
 TODAY = dt.date(2026, 11, 26)
 D1, D2, D3 = dt.date(2019, 1, 1), dt.date(2019, 1, 2), dt.date(2019, 1, 3)
 INGESTOR = DailyReportIngestor()
