@@ -69,6 +69,9 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
             return Observation(rule.id, False, as_of, figures)
         return Observation(rule.id, None, as_of, figures)
 
+    if rule.condition is Condition.MISSED:
+        return _observe_missed(rule, doc, base)
+
     assert rule.window is not None
     r = doc.result(rule.indicator, rule.window)
     if r is None:
@@ -83,6 +86,26 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
     if r.status is Status.MET:
         return Observation(rule.id, False, as_of, figures)
     return Observation(rule.id, None, as_of, figures)  # no_data, tracked
+
+
+def year_complete(as_of: dt.date) -> bool:
+    """Whether an evaluation as of ``as_of`` is the year's final one (31 December)."""
+    return (as_of.month, as_of.day) == (12, 31)
+
+
+def _observe_missed(rule: Rule, doc: Any, base: dict[str, Any]) -> Observation:
+    """The final verdict: holds on the evaluation of 31 December when the year's figure
+    misses the annual target; does not hold on any other day (the year is not over, or a
+    new one has begun), so it fires at once on the final evaluation, whatever came before."""
+    as_of = doc.as_of
+    r = doc.result(rule.indicator, Window.YEAR_TO_DATE)
+    figures = {**base, **(r.raw if r else {"id": rule.indicator}), "window": Window.YEAR_TO_DATE.value,
+               "final": year_complete(as_of)}
+    if not year_complete(as_of):
+        return Observation(rule.id, False, as_of, figures)
+    if r is None or r.status not in (Status.BREACHED, Status.MET):
+        return Observation(rule.id, None, as_of, figures)  # no data for the year: nothing to judge
+    return Observation(rule.id, r.status is Status.BREACHED, as_of, figures)
 
 
 def observe(config: AlertsConfig, hotline_id: str, payload: Mapping[str, Any],

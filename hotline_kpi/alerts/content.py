@@ -38,6 +38,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "behind_pace": ("落后进度", "behind pace"),
     "on_pace": ("达到进度", "on pace"),
     "year_end_projection": ("年末预测", "year-end projection"),
+    "final_result": ("全年最终结果", "final result for the year"),
     "no_file_for": ("已 {days} 天未载入新文件（阈值 {limit} 天）", "no file loaded for {days} days (limit {limit})"),
     "never_loaded": ("从未载入文件", "no file ever loaded"),
     "loading_again": ("已恢复载入", "files loading again"),
@@ -215,6 +216,9 @@ def headline(kind: str, figures: Mapping[str, Any], indicator: Indicator | None,
     annual_total = figures.get("pace") is not None
     value = fmt_value(figures.get("value"), unit, lang)
     target = _target_text(figures.get("target"), unit, annual_total, lang)
+    if condition == "missed":  # the year is over: the figure against the annual target, no pace
+        rel = _relation(kind, cmp, figures.get("value"), figures.get("target"))
+        return _one_line(f"{name} {w('final_result', lang)} {value} {w(rel, lang)} {target}")
     if condition == "behind_pace" or annual_total:
         rel = "on_pace" if kind == "resolved" else "behind_pace"
     else:
