@@ -22,6 +22,8 @@ from hotline_kpi.snapshot import read
 #: insufficient_data (or no projection at all) leaves it unknown.
 AT_RISK_STATUSES = frozenset({PaceStatus.AT_RISK, PaceStatus.CANNOT_BE_MET})
 NOT_AT_RISK_STATUSES = frozenset({PaceStatus.ON_TRACK, PaceStatus.SECURED})
+#: ``at_risk`` without its own ``probability``: more likely missed than met.
+DEFAULT_RISK = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
         figures = {**base, **(ytd.raw if ytd else {}), "window": Window.YEAR_TO_DATE.value,
                    "projection": None if proj is None else dict(proj.raw)}
         status = None if proj is None else proj.pace_status
+        if proj is not None and proj.miss_probability is not None and status in AT_RISK_STATUSES | NOT_AT_RISK_STATUSES:
+            limit = DEFAULT_RISK if rule.probability is None else rule.probability
+            figures["probability"] = limit
+            return Observation(rule.id, proj.miss_probability >= limit, as_of, figures)
         if status in AT_RISK_STATUSES:
             return Observation(rule.id, True, as_of, figures)
         if status in NOT_AT_RISK_STATUSES:

@@ -54,6 +54,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "projection": ("年末预测", "Year-end projection"),
     "interval": ("区间", "interval"),
     "required": ("其余天数需达到", "Needed over the rest of the year"),
+    "miss_probability": ("未达目标概率", "Probability of missing the target"),
     "source": ("数据来源", "Source"),
     "last_loaded": ("最后载入", "Last file loaded"),
     "never": ("从未", "never"),
@@ -299,6 +300,8 @@ def _facts(kind: str, severity: str, hotline: Hotline, indicator: Indicator | No
             if proj.get("threshold") is not None:
                 facts.append((w("annual_target", lang),
                               f"{proj.get('comparator', '')} {_target_text(proj['threshold'], unit, unit == 'requests', lang)}"))
+            if proj.get("miss_probability") is not None:
+                facts.append((w("miss_probability", lang), f"{100 * float(proj['miss_probability']):.0f}%"))
             if proj.get("required_value") is not None:
                 req_unit = "ratio" if proj.get("required_unit") == "ratio" else unit
                 facts.append((w("required", lang), fmt_value(proj["required_value"], req_unit, lang)))
