@@ -102,7 +102,7 @@ def duckdb_daily_counters(path: Path, formulas: FormulaSettings = FormulaSetting
                                    AND {str(queue_log.unresolved_offered).upper()})) AS calls_offered,
            count(*) FILTER (WHERE conn IS NOT NULL) AS calls_answered,
            count(*) FILTER (WHERE conn IS NULL AND ex.c = 2 AND {short_counts}
-                               AND ex.w >= 0 AND ex.w < {formulas.short_abandon_seconds}) AS calls_abandoned_short,
+                               AND ex.w >= 0 AND ex.w <= {formulas.short_abandon_seconds}) AS calls_abandoned_short,
            coalesce(sum(conn.w), 0) AS answer_wait_seconds_sum,
            count(*) FILTER (WHERE conn.w <= {formulas.answer_within_seconds}) AS calls_answered_within_15s
     FROM calls WHERE enter IS NOT NULL

@@ -143,7 +143,7 @@ def plan_calls(day: DemoDay, rng: random.Random, scale: float = 1.0, first_seq: 
         elif luck < 0.004:  # a call that never leaves the log (the platform lost its exit)
             append(Call(f"{enter}.{seq}", queue, enter, "open", 0, 0, "NONE", luck))
         elif luck < 0.85:
-            wait = int(rand() * 5) if luck < 0.13 else 5 + int(expo(1 / 40))
+            wait = int(rand() * 5) if luck < 0.13 else 6 + int(expo(1 / 40))  # short: <= 5 s
             append(Call(f"{enter}.{seq}", queue, enter, "abandon", wait, 0, "NONE", luck))
         else:
             append(Call(f"{enter}.{seq}", queue, enter, "timeout", 120, 0, "NONE", luck))

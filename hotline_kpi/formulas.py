@@ -27,8 +27,9 @@ class FormulaSettings(BaseModel):
 
     short_abandon_seconds: int = Field(
         5, ge=0, le=60,
-        description="A caller hanging up in the queue within this many seconds is a short abandon "
-        "(5 s is the common choice; Cisco ICM uses 10 s, some use 0).",
+        description="A caller hanging up in the queue within this many seconds (a wait of at most "
+        "this many seconds, the same rule as answer_within_seconds) is a short abandon "
+        "(5 s is the common choice; Cisco ICM uses 10 s; 0: only hang-ups at once).",
     )
     exclude_short_abandons: bool = Field(
         True,
@@ -51,7 +52,8 @@ class FormulaSettings(BaseModel):
     )
     answer_within_seconds: int = Field(
         15, ge=1, le=600,
-        description="The answer-time threshold of the service-level counter (GB/T 33358-2016: 15 s).",
+        description="The answer-time threshold of the service-level counter (GB/T 33358-2016: 15 s): "
+        "answered after a wait of at most this many seconds.",
     )
 
 

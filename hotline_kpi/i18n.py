@@ -39,6 +39,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "interval": ("80%区间", "80% interval"),
     "pace_status": ("研判", "Outlook"),
     "required": ("余下须达", "Required pace"),
+    "miss_probability": ("未达目标概率", "Chance of missing"),
     "budget": ("尚可容许的差错", "Budget left"),
     "burn_7d": ("近7日差错倍数（1为均衡）", "Burn 7d"),
     "burn_30d": ("近30日差错倍数（1为均衡）", "Burn 30d"),

@@ -140,6 +140,7 @@ def projection_to_json(p: Projection) -> dict[str, Any]:
         "forecast_denominator": _proj_real(p.forecast_denominator),
         "note_zh": p.note_zh,
         "note_en": p.note_en,
+        "miss_probability": _proj_real(p.miss_probability),
     }
 
 
@@ -280,6 +281,8 @@ class ProjectionDoc:
     forecast_denominator: float | None = None
     note_zh: str = ""
     note_en: str = ""
+    #: P(the year misses the target); None in projections stored before it existed.
+    miss_probability: float | None = None
     #: The entry as stored (what a mail quotes).
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -297,7 +300,7 @@ class ProjectionDoc:
             burn_rate_30d=p.get("burn_rate_30d"), days_with_data=p.get("days_with_data"),
             days_forecast=p.get("days_forecast"), forecast_numerator=p.get("forecast_numerator"),
             forecast_denominator=p.get("forecast_denominator"), note_zh=p.get("note_zh") or "",
-            note_en=p.get("note_en") or "", raw=dict(p),
+            note_en=p.get("note_en") or "", miss_probability=p.get("miss_probability"), raw=dict(p),
         )
 
 

@@ -167,7 +167,10 @@ def test_29_february_of_a_leap_year_spreads_the_rest_over_306_days():
     assert (p.days_with_data, p.days_forecast) == (60, 306)
     assert p.ytd_value == 660_000
     assert p.projected_value == pytest.approx(366 * 11_000)
+    # Flat months: no drift between January and February and no daily noise, so no
+    # spread -- and 4,026,000 against 4,000,000 is then not missed.
     assert p.interval_low == pytest.approx(p.projected_value) == pytest.approx(p.interval_high)
+    assert p.miss_probability == 0.0
     assert p.budget_remaining == 4_000_000 - 660_000
     assert p.required_unit == "requests_per_day"
     assert p.required_value == pytest.approx(3_340_000 / 306)  # 10,915.03 a day
@@ -410,7 +413,8 @@ def test_projection_json_is_json_safe_with_iso_dates_and_every_field():
         "id", "as_of", "unit", "comparator", "threshold", "ytd_value", "projected_value", "interval_low",
         "interval_high", "interval_level", "projected_status", "budget_remaining", "budget_unit",
         "required_value", "required_unit", "pace_status", "burn_rate_7d", "burn_rate_30d", "days_with_data",
-        "days_forecast", "forecast_numerator", "forecast_denominator", "note_zh", "note_en"}
+        "days_forecast", "forecast_numerator", "forecast_denominator", "note_zh", "note_en",
+            "miss_probability"}
     rate = next(d for d in docs if d["id"] == "operator_fault_return_rate")
     assert rate["as_of"] == "2019-08-15" and rate["comparator"] == "<" and rate["threshold"] == 0.07
     assert rate["pace_status"] in {s.value for s in PaceStatus}
@@ -480,3 +484,34 @@ def test_a_rest_of_year_at_the_required_pace_ends_on_the_target(seed, as_of_day,
     unanswered = math.fsum(1_000 - r.values["calls_answered"] for r in rest)
     assert unanswered == pytest.approx(p.budget_remaining)
     assert len(rest) == days_in_year(2019) - p.days_with_data
+
+
+# ---------------------------------------------------------------- drifting monthly levels
+
+
+def test_months_that_drift_give_an_interval_that_narrows_as_the_year_fills():
+    # The connection rate alternates 94% / 92% month by month (no daily noise): the
+    # month-to-month steps are the drift (docs/forecast.md 2.3).
+    rows = [DailyCounters(HOTLINE, d, {**FLAT, "calls_answered": 940 if d.month % 2 else 920})
+            for d in days(D(2019, 1, 1), D(2019, 9, 30))]
+
+    def half_width(as_of: dt.date) -> float:
+        p = one("connection_rate", [r for r in rows if r.day <= as_of], as_of)
+        assert p.interval_low < p.projected_value < p.interval_high
+        return p.interval_high - p.projected_value
+
+    march, september = half_width(D(2019, 3, 31)), half_width(D(2019, 9, 30))
+    # Flat months would give none; nine open months and two steps seen give about 4 points,
+    # three open months and eight steps seen about 1.3.
+    assert 0.03 < march < 0.06 and 0.008 < september < 0.02 and march > 2.5 * september
+
+
+def test_the_probability_of_missing_follows_the_distance_to_the_target():
+    rows = [DailyCounters(HOTLINE, d, {**FLAT, "calls_answered": 905 if d.month % 2 else 895})
+            for d in days(D(2019, 1, 1), D(2019, 6, 30))]
+    p = one("connection_rate", rows, D(2019, 6, 30))  # 90.0% projected against >= 90%: a coin toss
+    assert 0.35 < p.miss_probability < 0.65
+    easy = with_target(CATALOGUE, "connection_rate", threshold=0.88)
+    hard = with_target(CATALOGUE, "connection_rate", threshold=0.92)
+    assert one("connection_rate", rows, D(2019, 6, 30), easy).miss_probability < 0.05
+    assert one("connection_rate", rows, D(2019, 6, 30), hard).miss_probability > 0.95

@@ -22,6 +22,8 @@ from hotline_kpi.snapshot import read
 #: insufficient_data (or no projection at all) leaves it unknown.
 AT_RISK_STATUSES = frozenset({PaceStatus.AT_RISK, PaceStatus.CANNOT_BE_MET})
 NOT_AT_RISK_STATUSES = frozenset({PaceStatus.ON_TRACK, PaceStatus.SECURED})
+#: ``at_risk`` without its own ``probability``: more likely missed than met.
+DEFAULT_RISK = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,18 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
         figures = {**base, **(ytd.raw if ytd else {}), "window": Window.YEAR_TO_DATE.value,
                    "projection": None if proj is None else dict(proj.raw)}
         status = None if proj is None else proj.pace_status
+        if proj is not None and proj.miss_probability is not None and status in AT_RISK_STATUSES | NOT_AT_RISK_STATUSES:
+            limit = DEFAULT_RISK if rule.probability is None else rule.probability
+            figures["probability"] = limit
+            return Observation(rule.id, proj.miss_probability >= limit, as_of, figures)
         if status in AT_RISK_STATUSES:
             return Observation(rule.id, True, as_of, figures)
         if status in NOT_AT_RISK_STATUSES:
             return Observation(rule.id, False, as_of, figures)
         return Observation(rule.id, None, as_of, figures)
+
+    if rule.condition is Condition.MISSED:
+        return _observe_missed(rule, doc, base)
 
     assert rule.window is not None
     r = doc.result(rule.indicator, rule.window)
@@ -83,6 +92,26 @@ def observe_rule(rule: Rule, payload: Mapping[str, Any], last_loaded: Mapping[st
     if r.status is Status.MET:
         return Observation(rule.id, False, as_of, figures)
     return Observation(rule.id, None, as_of, figures)  # no_data, tracked
+
+
+def year_complete(as_of: dt.date) -> bool:
+    """Whether an evaluation as of ``as_of`` is the year's final one (31 December)."""
+    return (as_of.month, as_of.day) == (12, 31)
+
+
+def _observe_missed(rule: Rule, doc: Any, base: dict[str, Any]) -> Observation:
+    """The final verdict: holds on the evaluation of 31 December when the year's figure
+    misses the annual target; does not hold on any other day (the year is not over, or a
+    new one has begun), so it fires at once on the final evaluation, whatever came before."""
+    as_of = doc.as_of
+    r = doc.result(rule.indicator, Window.YEAR_TO_DATE)
+    figures = {**base, **(r.raw if r else {"id": rule.indicator}), "window": Window.YEAR_TO_DATE.value,
+               "final": year_complete(as_of)}
+    if not year_complete(as_of):
+        return Observation(rule.id, False, as_of, figures)
+    if r is None or r.status not in (Status.BREACHED, Status.MET):
+        return Observation(rule.id, None, as_of, figures)  # no data for the year: nothing to judge
+    return Observation(rule.id, r.status is Status.BREACHED, as_of, figures)
 
 
 def observe(config: AlertsConfig, hotline_id: str, payload: Mapping[str, Any],

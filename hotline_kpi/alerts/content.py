@@ -38,6 +38,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "behind_pace": ("落后进度", "behind pace"),
     "on_pace": ("达到进度", "on pace"),
     "year_end_projection": ("年末预测", "year-end projection"),
+    "final_result": ("全年最终结果", "final result for the year"),
     "no_file_for": ("已 {days} 天未载入新文件（阈值 {limit} 天）", "no file loaded for {days} days (limit {limit})"),
     "never_loaded": ("从未载入文件", "no file ever loaded"),
     "loading_again": ("已恢复载入", "files loading again"),
@@ -53,6 +54,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "projection": ("年末预测", "Year-end projection"),
     "interval": ("区间", "interval"),
     "required": ("其余天数需达到", "Needed over the rest of the year"),
+    "miss_probability": ("未达目标概率", "Probability of missing the target"),
     "source": ("数据来源", "Source"),
     "last_loaded": ("最后载入", "Last file loaded"),
     "never": ("从未", "never"),
@@ -215,6 +217,9 @@ def headline(kind: str, figures: Mapping[str, Any], indicator: Indicator | None,
     annual_total = figures.get("pace") is not None
     value = fmt_value(figures.get("value"), unit, lang)
     target = _target_text(figures.get("target"), unit, annual_total, lang)
+    if condition == "missed":  # the year is over: the figure against the annual target, no pace
+        rel = _relation(kind, cmp, figures.get("value"), figures.get("target"))
+        return _one_line(f"{name} {w('final_result', lang)} {value} {w(rel, lang)} {target}")
     if condition == "behind_pace" or annual_total:
         rel = "on_pace" if kind == "resolved" else "behind_pace"
     else:
@@ -295,6 +300,8 @@ def _facts(kind: str, severity: str, hotline: Hotline, indicator: Indicator | No
             if proj.get("threshold") is not None:
                 facts.append((w("annual_target", lang),
                               f"{proj.get('comparator', '')} {_target_text(proj['threshold'], unit, unit == 'requests', lang)}"))
+            if proj.get("miss_probability") is not None:
+                facts.append((w("miss_probability", lang), f"{100 * float(proj['miss_probability']):.0f}%"))
             if proj.get("required_value") is not None:
                 req_unit = "ratio" if proj.get("required_unit") == "ratio" else unit
                 facts.append((w("required", lang), fmt_value(proj["required_value"], req_unit, lang)))

@@ -6,9 +6,14 @@ says otherwise) and ``rules``. Conditions (docs/alerts.md):
 - ``breached``: the indicator misses its target over the window (the scoreboard status);
 - ``behind_pace``: an annual total (the volume) is behind its pro-rated target by more
   than ``tolerance`` (a fraction of the pace) over the window;
-- ``at_risk``: the year-end projection misses the target (``pace_status`` at_risk or
-  cannot_be_met); evaluated only when the stored evaluation carries ``projections``;
-- ``no_data``: no file of ``source`` loaded for the hotline for ``after_days`` days.
+- ``at_risk``: the probability of missing the target (the projection's
+  ``miss_probability``) is at least ``probability`` (default 0.5); projections stored
+  without it: ``pace_status`` at_risk or cannot_be_met; evaluated only when the stored
+  evaluation carries ``projections``;
+- ``no_data``: no file of ``source`` loaded for the hotline for ``after_days`` days;
+- ``missed``: the year's final verdict: the evaluation is of 31 December (the year is
+  complete) and the year_to_date figure misses the annual target. It fires on that
+  evaluation (``for`` must be 1) and holds no more once evaluations move to the next year.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Condition(StrEnum):
     BEHIND_PACE = "behind_pace"
     AT_RISK = "at_risk"
     NO_DATA = "no_data"
+    MISSED = "missed"
 
 
 class Severity(StrEnum):
@@ -67,6 +73,9 @@ class Rule(_Model):
     after_days: float | None = Field(None, gt=0, le=366)
     #: behind_pace: how far behind the pace counts, as a fraction of the pace (0.05 = 5%).
     tolerance: float = Field(0.0, ge=0, lt=1)
+    #: at_risk: the probability of missing the target from which the rule holds (0.5:
+    #: more likely missed than met).
+    probability: float | None = Field(None, gt=0, lt=1)
     #: Consecutive evaluated days (distinct as-of dates) the condition must hold to fire.
     for_: int = Field(1, alias="for", ge=1, le=366)
     severity: Severity = Severity.WARNING
@@ -97,11 +106,17 @@ class Rule(_Model):
                 raise ValueError(f"a {self.condition.value} rule needs an indicator")
             if self.source or self.after_days is not None:
                 raise ValueError(f"a {self.condition.value} rule has no source or after_days")
-            if self.condition is Condition.AT_RISK:
+            if self.condition in (Condition.AT_RISK, Condition.MISSED):
                 if self.window not in (None, Window.YEAR_TO_DATE):
-                    raise ValueError("an at_risk rule is about the year end: leave window out (or year_to_date)")
+                    raise ValueError(f"a {self.condition.value} rule is about the year end: "
+                                     "leave window out (or year_to_date)")
+                if self.condition is Condition.MISSED and self.for_ != 1:
+                    raise ValueError("a missed rule is the year's final verdict and fires at once: "
+                                     f"'for' must be 1, not {self.for_}")
             elif self.window is None:
                 raise ValueError(f"a {self.condition.value} rule needs a window")
+        if self.probability is not None and self.condition is not Condition.AT_RISK:
+            raise ValueError("probability applies to at_risk rules only")
         if self.tolerance and self.condition is not Condition.BEHIND_PACE:
             raise ValueError("tolerance applies to behind_pace rules only")
         return self

@@ -17,13 +17,15 @@ The model, in short (docs/forecast.md section 2):
   weekday, a named public holiday or a make-up working day (调休) from the
   ``chinesecalendar`` package (the State Council's yearly notices); the month shape
   comes from the previous year where given (flat without it), the level from this year;
-- the interval comes from how far this year's weeks and months have strayed from the
-  profile, treated as an AR(1) drift: the error of the open days' mean against the mean
-  of the days the level was fitted on, with a Student-t quantile for the few blocks seen.
+- the interval comes from this year's monthly levels as a random walk observed through
+  daily noise (a local-level model): the exact variance of the open days' mean against
+  the mean of the days the level was fitted on, with a Student-t quantile for the few
+  month-to-month steps seen; the probability of missing the target comes from the same
+  distribution.
 
 The modules, in the order of the model: :mod:`.calendar` (the day types), :mod:`.fit`
-(the profile and the t quantile), :mod:`.drift` (the forecast of the open days and its
-interval), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`). The
+(the profile and the t distribution), :mod:`.levels` (the drift of the monthly levels),
+:mod:`.drift` (the forecast of the open days and its interval), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`). The
 JSON of a projection is :func:`hotline_kpi.snapshot.projection_to_json`.
 """
 

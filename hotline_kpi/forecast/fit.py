@@ -70,15 +70,42 @@ def fit_profile(points: Sequence[tuple[dt.date, float]], year: int) -> Profile:
     def m_of(m: int) -> float:
         return month.get(m, 1.0)
 
+    def update_level() -> None:
+        num = {True: 0.0, False: 0.0}
+        den = {True: 0.0, False: 0.0}
+        for cur, m, c, s, n in items:
+            num[cur] += s
+            den[cur] += n * month.get(m, 1.0) * kind[c]
+        level.update({k: num[k] / den[k] for k in num if den[k] > 0})
+
+    def update_month() -> None:
+        num: dict[int, float] = defaultdict(float)
+        den: dict[int, float] = defaultdict(float)
+        lp = level[False]
+        for cur, m, c, s, n in items:
+            if not cur:
+                num[m] += s
+                den[m] += n * lp * kind[c]
+        month.update({k: num[k] / den[k] for k in num if den[k] > 0})
+
+    def update_kind() -> None:
+        num: dict[str, float] = defaultdict(float)
+        den: dict[str, float] = defaultdict(float)
+        for cur, m, c, s, n in items:
+            num[c] += s
+            den[c] += n * level[cur] * month.get(m, 1.0)
+        kind.update({k: num[k] / den[k] for k in num if den[k] > 0})
+
+    # The same ratio estimators as ``ratio`` above, written out: the loop runs often.
     for _ in range(_MAX_ROUNDS):
         before = (dict(level), dict(month), dict(kind))
-        level.update(ratio(lambda cur, m, c: cur, lambda cur, m, c: m_of(m) * kind[c]))
+        update_level()
         if month:
-            month.update(ratio(lambda cur, m, c: m, lambda cur, m, c: level[cur] * kind[c], only_previous=True))
+            update_month()
             mean_m = sum(month.values()) / len(month)
             if mean_m > 0:
                 month = {m: f / mean_m for m, f in month.items()}
-        kind.update(ratio(lambda cur, m, c: c, lambda cur, m, c: level[cur] * m_of(m)))
+        update_kind()
         weekdays = [f for c, f in kind.items() if c.startswith("wd")]
         mean_w = sum(weekdays) / len(weekdays) if weekdays else 0.0
         if mean_w > 0:
@@ -104,6 +131,31 @@ def fit_profile(points: Sequence[tuple[dt.date, float]], year: int) -> Profile:
 # --------------------------------------------------------------------------- statistics
 
 
+def _t_central(q: float, df: int) -> float:
+    """``P(|T| <= q)`` for Student's t with whole ``df`` (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(q / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2 == 1:
+        total, term = 0.0, math.cos(theta)
+        for k in range(1, (df - 1) // 2 + 1):
+            total += term
+            term *= c2 * (2 * k) / (2 * k + 1)
+        return 2 / math.pi * (theta + math.sin(theta) * total)
+    total, term = 0.0, 1.0
+    for k in range(1, df // 2 + 1):
+        total += term
+        term *= c2 * (2 * k - 1) / (2 * k)
+    return math.sin(theta) * total
+
+
+def t_cdf(x: float, df: int) -> float:
+    """``P(T <= x)`` for Student's t with ``df`` degrees of freedom (normal beyond 200)."""
+    if df > 200:
+        return NormalDist().cdf(x)
+    half = _t_central(abs(x), df) / 2
+    return 0.5 + half if x >= 0 else 0.5 - half
+
+
 def t_quantile(level: float, df: int) -> float:
     """``q`` with ``P(|T| <= q) = level`` for Student's t with ``df`` degrees of freedom.
 
@@ -112,26 +164,10 @@ def t_quantile(level: float, df: int) -> float:
     """
     if df > 200:
         return NormalDist().inv_cdf(0.5 + level / 2)
-
-    def central(q: float) -> float:
-        theta = math.atan(q / math.sqrt(df))
-        c2 = math.cos(theta) ** 2
-        if df % 2 == 1:
-            total, term = 0.0, math.cos(theta)
-            for k in range(1, (df - 1) // 2 + 1):
-                total += term
-                term *= c2 * (2 * k) / (2 * k + 1)
-            return 2 / math.pi * (theta + math.sin(theta) * total)
-        total, term = 0.0, 1.0
-        for k in range(1, df // 2 + 1):
-            total += term
-            term *= c2 * (2 * k - 1) / (2 * k)
-        return math.sin(theta) * total
-
     lo, hi = 0.0, 1.0
-    while central(hi) < level:
+    while _t_central(hi, df) < level:
         hi *= 2
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if central(mid) < level else (lo, mid)
+        lo, hi = (mid, hi) if _t_central(mid, df) < level else (lo, mid)
     return (lo + hi) / 2

@@ -90,6 +90,9 @@ class Projection:
     forecast_denominator: float | None
     note_zh: str
     note_en: str
+    #: Probability, under the same model as the interval, that the year ends missing the
+    #: target (0 when secured, 1 when it cannot be met); ``None`` without a projection.
+    miss_probability: float | None = None
 
 
 # --------------------------------------------------------------------------- daily sums
@@ -158,9 +161,9 @@ def _notes(
             en.append("No previous-year data: months not yet seen are forecast at the average of the months seen, "
                       "and the interval is as wide as the months seen differ.")
         if forecast.weeks_only:
-            zh.append("本年数据不足两个月：区间只反映周与周之间的波动，很可能偏窄。")
-            en.append("Less than two months of data this year: the interval reflects only week-to-week "
-                      "variation and is likely too narrow.")
+            zh.append("本年数据不足两个月：月与月之间的漂移尚无法估计，区间按预设的漂移幅度给出。")
+            en.append("Less than two months of data this year: the drift from month to month cannot be "
+                      "measured yet, and the interval rests on a preset drift.")
         if forecast.unknown_years:
             ys = "、".join(map(str, forecast.unknown_years))
             zh.append(f"节假日日历未收录{ys}年，这些日期只按星期几预测（不含节假日和调休）。")
@@ -281,6 +284,28 @@ def _budget_and_pace(y: _YearSoFar, end: _YearEnd, is_ratio: bool, cmp: Comparat
     return budget, required, pace
 
 
+def _miss_probability(y: _YearSoFar, end: _YearEnd, fc: OpenDaysForecast | None, is_ratio: bool,
+                      cmp: Comparator, t: float, pace: PaceStatus) -> float:
+    """P(the year ends missing the target) under the forecast's error model
+    (docs/forecast.md section 3.5). The year-end value rises with the open days' rate (a
+    total: their volume), so it misses exactly when that rate falls short of (or, lower
+    is better, exceeds) the one that lands on the target."""
+    if pace is PaceStatus.SECURED:
+        return 0.0
+    if pace is PaceStatus.CANNOT_BE_MET or fc is None:
+        return 1.0 if pace is PaceStatus.CANNOT_BE_MET else 0.0
+    if is_ratio:
+        if end.den <= 0:
+            return 0.0 if cmp.holds(end.projected, t) else 1.0
+        gap = (t * (y.den + end.den) - y.num) / end.den - end.num / end.den  # required - forecast rate
+    else:
+        if end.num <= 0:
+            return 0.0 if cmp.holds(end.projected, t) else 1.0
+        gap = (t - y.num) / end.num - 1  # the relative volume that lands on the target
+    below = fc.error.below(gap)
+    return min(1.0, max(0.0, below if cmp.higher_is_better else 1.0 - below))
+
+
 def _burn_rates(y: _YearSoFar, as_of: dt.date, cmp: Comparator, allowance: float) -> dict[int, float | None]:
     """The error rate of the last 7 and 30 days over ``allowance``, the rate that spends
     the budget evenly (error units per unit of denominator)."""
@@ -341,7 +366,8 @@ def project_indicator(
 
     if (n > 0 and y.days_with_data < min_days) or (n == 0 and y.value is None):
         return result(**_NOT_PROJECTED)
-    fc = forecast_open_days(formula, y.cur, y.prev, y.open_days, as_of.year, level) if n > 0 else None
+    fc = forecast_open_days(formula, y.cur, y.prev, y.open_days, as_of.year, level,
+                            share=indicator.unit == "ratio") if n > 0 else None
     end = _year_end(y, fc, is_ratio, lo, hi)
     if end is None:
         return result(fc, **_NOT_PROJECTED)
@@ -357,6 +383,7 @@ def project_indicator(
         budget_remaining=budget, required_value=shown_required, pace_status=pace,
         burn_rate_7d=burn[7], burn_rate_30d=burn[30],
         forecast_numerator=end.num, forecast_denominator=(end.den if is_ratio else None),
+        miss_probability=_miss_probability(y, end, fc, is_ratio, cmp, t, pace),
     )
 
 

@@ -352,6 +352,9 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
     pace = GaugeMetricFamily("hotline_kpi_projection_status",
                              "1 for the current year-end outlook (on_track, at_risk, cannot_be_met, secured, "
                              "insufficient_data), 0 for the others.", labels=[*labels, "status"])
+    miss = GaugeMetricFamily("hotline_kpi_projection_miss_probability",
+                             "Probability that the year ends missing the target (the projection's model).",
+                             labels=labels)
     burn = GaugeMetricFamily("hotline_kpi_error_budget_burn_rate",
                              "Error budget spent over the window against an even spend (1 = runs out on "
                              "31 December).", labels=[*labels, "window"])
@@ -367,12 +370,14 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
                 budget.add_metric([*lv, p.budget_unit], float(p.budget_remaining))
             if p.required_value is not None:
                 required.add_metric(lv, float(p.required_value))
+            if p.miss_probability is not None:
+                miss.add_metric(lv, float(p.miss_probability))
             for st in PaceStatus:
                 pace.add_metric([*lv, st.value], 1 if p.pace_status is st else 0)
             for window, x in (("7d", p.burn_rate_7d), ("30d", p.burn_rate_30d)):
                 if x is not None:
                     burn.add_metric([*lv, window], float(x))
-    return (projected, interval, budget, required, pace, burn)
+    return (projected, interval, budget, required, pace, miss, burn)
 
 
 class MetricsCache:

@@ -43,7 +43,8 @@ def _outlook(pr: ProjectionDoc | None, unit: str, lang: Lang) -> dict[str, str] 
     pace = pr.pace_status
     return {"value": fmt_value(pr.projected_value, unit, lang), "status": "" if pace is None else pace.value,
             "status_text": t((pace or PaceStatus.INSUFFICIENT_DATA).value, lang), "required": req,
-            "note": pr.note_zh if lang == "zh" else pr.note_en}
+            "note": pr.note_zh if lang == "zh" else pr.note_en,
+            "miss": "" if pr.miss_probability is None else f"{100 * pr.miss_probability:.0f}%"}
 
 
 def _status(r: ResultDoc | None) -> str:

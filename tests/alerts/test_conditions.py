@@ -62,6 +62,23 @@ def test_at_risk_needs_a_projection_and_is_inactive_without_one():
     assert obs.figures["projection"]["projected_value"] == 0.89
 
 
+def test_at_risk_holds_from_its_probability_of_missing_the_target():
+    ytd = result("connection_rate", "year_to_date", "met", value=0.91)
+
+    def holds(r, status: str, miss: float) -> bool | None:
+        p = payload(ytd, projections=[{"id": "connection_rate", "pace_status": status, "miss_probability": miss}])
+        return observe_rule(r, p, {}, NOW, ZONE).holds
+
+    default = rule(condition="at_risk", indicator="connection_rate")  # 0.5: more likely missed than met
+    assert (holds(default, "at_risk", 0.62), holds(default, "on_track", 0.5), holds(default, "on_track", 0.31)) == (
+        True, True, False)
+    cautious = rule(condition="at_risk", indicator="connection_rate", probability=0.2)
+    assert holds(cautious, "on_track", 0.31) is True and holds(cautious, "on_track", 0.19) is False
+    # Decided outlooks: lost is certain, secured is safe; too little data stays unknown.
+    assert (holds(cautious, "cannot_be_met", 1.0), holds(cautious, "secured", 0.0)) == (True, False)
+    assert holds(cautious, "insufficient_data", 0.9) is None
+
+
 def test_no_data_counts_days_since_the_last_file_and_ignores_sources_that_never_delivered():
     r = rule(condition="no_data", source="daily-report", after_days=2)
     p = payload()

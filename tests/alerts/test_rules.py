@@ -24,7 +24,12 @@ def test_the_shipped_rules_cover_every_2019_target_and_every_source(catalogues: 
     assert ytd == targeted
     assert {r.indicator for r in config.rules if r.condition is Condition.AT_RISK} == targeted
     assert {r.source for r in config.rules if r.condition is Condition.NO_DATA} == set(DEFAULT_SOURCE_PRIORITY)
-    assert config.default_recipients and all(r.repeat == "digest" and r.send_resolved for r in config.rules)
+    # The final verdict of the complete year, per target: at once, critical, mailed once.
+    final = [r for r in config.rules if r.condition is Condition.MISSED]
+    assert {r.indicator for r in final} == targeted
+    assert all(r.for_ == 1 and r.severity is Severity.CRITICAL and r.repeat == "never" for r in final)
+    assert config.default_recipients and all(r.repeat == "digest" and r.send_resolved for r in config.rules
+                                             if r.condition is not Condition.MISSED)
     conn = config.rule("connection_rate_ytd")
     assert conn is not None and conn.severity is Severity.CRITICAL and conn.for_ == 1
     assert config.rule("requests_accepted_behind_pace").tolerance == 0.05  # type: ignore[union-attr]
@@ -52,6 +57,11 @@ def test_defaults_apply_to_every_rule_unless_it_says_otherwise():
     ({"id": "r", "condition": "no_data", "source": "x", "after_days": 2, "indicator": "connection_rate"},
      "has no indicator or window"),
     ({"id": "r", "condition": "at_risk", "indicator": "connection_rate", "window": "day"}, "year end"),
+    ({"id": "r", "condition": "missed", "indicator": "connection_rate", "window": "day"}, "year end"),
+    ({"id": "r", "condition": "breached", "indicator": "connection_rate", "window": "day", "probability": 0.5},
+     "probability applies to at_risk"),
+    ({"id": "r", "condition": "at_risk", "indicator": "connection_rate", "probability": 1.5}, "probability"),
+    ({"id": "r", "condition": "missed", "indicator": "requests_accepted", "for": 7}, "'for' must be 1"),
     ({"id": "r", "condition": "breached", "indicator": "connection_rate", "window": "day", "tolerance": 0.1},
      "tolerance applies to behind_pace"),
     ({"id": "r", "condition": "breached", "indicator": "connection_rate", "window": "fortnight"}, "window"),

@@ -45,15 +45,15 @@ def test_answered_abandoned_and_exits_are_counted_on_the_enterqueue_date(tmp_pat
                                                                           catalogues, clock):
     lines = [
         *answered("a1", 0, wait=4), *answered("a2", 10, wait=20), *answered("a3", 20, wait=15),
-        *abandoned("s1", 30, wait=3),            # short abandon (< 5 s)
-        *abandoned("s2", 40, wait=5),            # not short: 5 s is not within "less than 5"
+        *abandoned("s1", 30, wait=3),            # short abandon (<= 5 s)
+        *abandoned("s2", 40, wait=5),            # short too: 5 s is within 5 s (wait <= N)
         ev(50, "t1", "ENTERQUEUE", "", "138", 1), ev(170, "t1", "EXITWITHTIMEOUT", 1, 1, 120),
         ev(60, "k1", "ENTERQUEUE", "", "138", 1), ev(65, "k1", "EXITWITHKEY", 0, 1, 1, 5),
         ev(70, "e1", "ENTERQUEUE", "", "138", 1), ev(70, "e1", "EXITEMPTY", 1, 1, 0),
     ]
     outcome = load(sqlite_engine, write(tmp_path / "queue_log", lines), settings, catalogues, clock)
     assert outcome.source == "queue-log" and outcome.result.days_new == 1
-    assert only_day(sqlite_engine) == dict(calls_offered=8, calls_answered=3, calls_abandoned_short=1,
+    assert only_day(sqlite_engine) == dict(calls_offered=8, calls_answered=3, calls_abandoned_short=2,
                                            answer_wait_seconds_sum=39.0, calls_answered_within_15s=2)
 
 

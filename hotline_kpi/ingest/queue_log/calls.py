@@ -242,7 +242,9 @@ def count_calls(states: Iterable[State], formulas: FormulaSettings, queue_log: Q
     not answered when ``unresolved_offered``). A call without ENTERQUEUE never counts.
     """
     offered_exits = {code for code, name in OUTCOME_NAMES.items() if name in formulas.offered_exits}
-    short_limit = formulas.short_abandon_seconds if ABANDON in offered_exits else 0
+    # "Within N seconds" means a wait of at most N seconds, for both thresholds
+    # (docs/kpi-definitions.md section 1). -1: no short abandons when hang-ups are not offered.
+    short_limit = formulas.short_abandon_seconds if ABANDON in offered_exits else -1
     within = formulas.answer_within_seconds
     unresolved_before = watermark - round(queue_log.unresolved_after_hours * 3600)
     offered = answered = short = fast = wait_sum = total = 0
@@ -258,7 +260,7 @@ def count_calls(states: Iterable[State], formulas: FormulaSettings, queue_log: Q
         elif x_at >= 0 and x_code != COMPLETE:  # (COMPLETE without its CONNECT: open until joined)
             if x_code in offered_exits:
                 offered += 1
-                if x_code == ABANDON and 0 <= x_wait < short_limit:
+                if x_code == ABANDON and 0 <= x_wait <= short_limit:
                     short += 1
         elif enter <= unresolved_before:
             out.unresolved += 1
