@@ -1,5 +1,5 @@
 """The year's final verdict: a complete year loaded at once fires a critical alert for every
-annual target missed on that very evaluation (the shipped rules, config/alerts.yaml), and
+annual target missed on that very evaluation (the shipped rules, hotline_kpi/defaults/alerts.yaml), and
 mails it once. Store, evaluation, outbox and a real SMTP server on loopback; runs on
 SQLite and PostgreSQL.
 """
@@ -20,7 +20,7 @@ from hotline_kpi.store.models import AlertRow
 from tests.alerts.conftest import SmtpServer, World, load_days, local, make_settings, rates
 from tests.common import ROOT, ZONE
 
-SHIPPED = (ROOT / "config" / "alerts.yaml").read_text(encoding="utf-8")
+SHIPPED = (ROOT / "hotline_kpi" / "defaults" / "alerts.yaml").read_text(encoding="utf-8")
 OFFICE = "kpi-office@example.org"  # the shipped file's default recipient
 
 

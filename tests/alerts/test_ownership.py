@@ -95,7 +95,7 @@ def test_every_alert_rule_has_one_owner() -> None:
 
 def test_the_service_mails_the_breaches_alertmanager_leaves_out() -> None:
     """The year-to-date and month-to-date breaches and the pace are in hotline_kpi/defaults/alerts.yaml."""
-    config = load_rules(ROOT / "config" / "alerts.yaml")
+    config = load_rules(ROOT / "hotline_kpi" / "defaults" / "alerts.yaml")
     kinds = {(r.condition, r.window.value if r.window else None) for r in config.rules}
     assert (Condition.BREACHED, "year_to_date") in kinds
     assert (Condition.BEHIND_PACE, "year_to_date") in kinds
