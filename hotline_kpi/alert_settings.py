@@ -1,0 +1,123 @@
+"""Settings of alert delivery: SMTP, the group robots and the alert rules (part of ``settings``)."""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from hotline_kpi import defaults
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def check_address(value: str) -> str:
+    """A bare e-mail address (no display name, no CR/LF); raises ``ValueError``."""
+    value = value.strip()
+    name, addr = parseaddr(value)
+    if name or addr != value or not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
+    return value
+
+
+def _http_url(v: str) -> str:
+    v = v.strip()
+    if v and not v.startswith(("http://", "https://")):
+        raise ValueError(f"{v!r} is not an http(s) URL")
+    return v
+
+
+class SmtpSettings(BaseModel):
+    """Outgoing mail for alerts (HOTLINE_KPI_SMTP__<NAME>). An empty host: mail is not
+    configured; alerts are still tracked and their notifications wait, listed as undelivered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("", description="SMTP server; empty: no mail is sent.")
+    port: int | None = Field(None, ge=1, le=65535,
+                             description="Default by security: 25 (none), 587 (starttls), 465 (tls).")
+    security: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none: plain SMTP; starttls: upgrade with STARTTLS; tls: implicit TLS (SMTPS).")
+    username: str = Field("", description="Login name; empty: no login.")
+    password: SecretStr = Field(SecretStr(""), description="Login password: set HOTLINE_KPI_SMTP__PASSWORD (or "
+                                "the .env file), never the settings file. Never logged.")
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server with (a private relay); "
+                                 "default: the system's.")
+    timeout_seconds: float = Field(30, gt=0, le=600, description="Timeout of each SMTP network operation.")
+    from_address: str = Field("hotline-kpi@localhost", description="Sender (From and envelope) of alert mail.")
+    retry_for_seconds: float = Field(
+        86400, ge=0, le=30 * 86400,
+        description="Transient failures (refused, timeout, 4xx, disconnect) are retried for this long after "
+        "the notification was written; then the remaining recipients are given up (recorded as expired).")
+    backoff_initial_seconds: float = Field(30, gt=0, le=86400, description="First retry delay; doubles each time.")
+    backoff_max_seconds: float = Field(1800, gt=0, le=86400, description="Longest delay between two retries.")
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return check_address(v)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.security]
+
+
+class WebhookSettings(BaseModel):
+    """A group robot (alerts.webhooks.<name>): rules route to it as ``webhook:<name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["wecom", "dingtalk"] = Field(description="wecom: 企业微信群机器人; dingtalk: 钉钉自定义机器人.")
+    url: SecretStr = Field(description="The robot's webhook URL (it carries the key or access token: set it in "
+                           "the environment, HOTLINE_KPI_ALERTS__WEBHOOKS__<NAME>__URL). Never logged.")
+    secret: SecretStr = Field(SecretStr(""), description="DingTalk 加签 secret (SEC...); empty: not signed.")
+    timeout_seconds: float = Field(10, gt=0, le=120, description="Timeout of one post.")
+
+
+class AlertSettings(BaseModel):
+    """Alert evaluation and mail (HOTLINE_KPI_ALERTS__<NAME>); mails follow ``language``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules_file: Path = Field(default_factory=lambda: defaults.path(defaults.ALERT_RULES),
+                             description="The alert rules (docs/alerts.md); default: the rules shipped in the "
+                             "package (hotline_kpi/defaults/alerts.yaml). A file named here must exist.")
+    status_url: str = Field("", description="Base URL of the status page linked from mails; default: "
+                            "service.status_url.")
+    grafana_url: str = Field("", description="URL of the Grafana dashboard linked from mails "
+                             "(var-hotline is appended).")
+    digest_at: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
+                           description="Daily digest of the alerts still firing, hotline time zone (HH:MM).")
+    digest_quiet_hours: float = Field(
+        12, ge=0, le=24 * 7,
+        description="A digest leaves out alerts that started firing less than this long before it: their "
+        "firing notice has just told.")
+    dispatch_interval_seconds: float = Field(30, ge=1, le=3600, description="How often owed mail is sent.")
+    webhooks: dict[str, WebhookSettings] = Field(
+        default_factory=dict, description="Group robots by name ([a-z0-9_-]); docs/alerts.md.")
+    claim_timeout_seconds: float = Field(
+        600, ge=10, le=86400,
+        description="A sender that claimed a notification and vanished (crash) loses the claim after this; "
+        "another sends it. Keep it well above a whole SMTP session (several timeouts).")
+
+    @field_validator("status_url", "grafana_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _hooks(cls, v: dict[str, WebhookSettings]) -> dict[str, WebhookSettings]:
+        for name, hook in v.items():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+                raise ValueError(f"webhook name {name!r}: lower-case letters, digits, _ and - only")
+            if not re.fullmatch(r"https?://\S+", hook.url.get_secret_value()):
+                raise ValueError(f"webhook {name!r}: url must be an http(s) URL")
+        return v
+
+
