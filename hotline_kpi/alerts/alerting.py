@@ -25,6 +25,7 @@ from hotline_kpi.alerts.dispatch import Backoff, Dispatcher, PassReport
 from hotline_kpi.alerts.rules import AlertsConfig, RulesError, check_against, load_rules
 from hotline_kpi.alerts.smtp import SmtpTransport, Transport
 from hotline_kpi.alerts.webhook import ChannelTransport, WebhookTransport, is_webhook
+from hotline_kpi import defaults
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.schedule import JobSpec, new_holder_id
@@ -43,6 +44,17 @@ def load_config(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | 
     catalogues and source names. Raises :class:`RulesError` for a bad or missing file."""
     path = Path(settings.alerts.rules_file)
     config = load_rules(path)
+    if path == defaults.path(defaults.ALERT_RULES):
+        # The shipped rules are written for the shipped catalogue: with catalogues of one's
+        # own, a shipped rule on an indicator they lack is left out (and said), not fatal.
+        cats = list(catalogues)
+        fits = [r for r in config.rules
+                if not check_against(config.model_copy(update={"rules": (r,)}), cats, settings.source_priority)]
+        if len(fits) < len(config.rules):
+            left = sorted({r.id for r in config.rules} - {r.id for r in fits})
+            log.warning("shipped alert rules left out (the catalogues lack their indicator): %s", ", ".join(left))
+            config = config.model_copy(update={"rules": tuple(fits)})
+        return config
     problems = check_against(config, catalogues, settings.source_priority)
     if problems:
         raise RulesError(path, problems)

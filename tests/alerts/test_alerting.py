@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline_kpi import defaults
 from hotline_kpi.alerts.rules import RulesError
 from hotline_kpi.alerts.alerting import ALERTS_DIGEST, ALERTS_DISPATCH
 from hotline_kpi.catalogue import CatalogueSet
@@ -83,3 +84,30 @@ def test_alert_metrics_follow_states_deliveries_and_the_oldest_undelivered_mail(
     assert reg.get_sample_value("hotline_kpi_alert_notifications_failed_total") == 1
     assert reg.get_sample_value("hotline_kpi_alert_notifications_undelivered") == 0
     assert reg.get_sample_value("hotline_kpi_alert_oldest_undelivered_age_seconds") == 0
+
+
+def test_the_shipped_rules_leave_out_what_a_catalogue_of_ones_own_lacks_and_a_named_file_stays_strict(
+        tmp_path: Path, sqlite_engine, clock, caplog: pytest.LogCaptureFixture):
+    # An office's own catalogue that tracks satisfaction without a target: the shipped
+    # satisfaction rules have nothing to judge. serve still starts with every other rule.
+    text = (TARGETS / "shanghai-12345-2019.yaml").read_text(encoding="utf-8")
+    block = text[text.index("  - id: satisfaction_rate"):text.index("  - id: national_ranking")]
+    own = tmp_path / "targets"
+    own.mkdir()
+    (own / "shanghai-12345-2019.yaml").write_text(text.replace(block, (
+        "  - id: satisfaction_rate\n    level3: 回访满意度\n    name_en: Callback satisfaction rate\n"
+        "    kind: quantitative\n    formula: satisfaction_rate\n    unit: ratio\n    tracked_only: true\n\n")),
+        encoding="utf-8")
+    catalogues = CatalogueSet.from_dir(own)
+    base = dict(database_url="sqlite://", var_dir=tmp_path / "var", targets_dir=own, _env_file=None)
+    with caplog.at_level("WARNING"):
+        service = Service(Settings(**base), catalogues, sqlite_engine, clock)
+    assert service.alerting is not None
+    ids = {r.id for r in service.alerting.config.rules}
+    assert "connection_rate_ytd" in ids and "requests_accepted_final" in ids
+    assert not {i for i in ids if i.startswith("satisfaction")}
+    assert "satisfaction_rate_ytd" in caplog.text
+    named = tmp_path / "rules.yaml"
+    named.write_text((Path(defaults.path(defaults.ALERT_RULES))).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(RulesError, match="satisfaction_rate' has no target to miss"):
+        Service(Settings(**base, alerts={"rules_file": named}), catalogues, sqlite_engine, clock)
