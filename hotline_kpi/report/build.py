@@ -364,7 +364,7 @@ def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year:
     quant = [r for r in rows if r.indicator.kind == "quantitative" and r.score is not None]
     met = sum(1 for r in quant if r.met)
     text = f"{year}年定量指标{len(quant)}项，达标{met}项"
-    missed = [r.indicator.level3 for r in quant if r.met is False]
+    missed = [r.indicator.display_name_zh for r in quant if r.met is False]
     if missed:
         text += "，未达标：" + "、".join(missed)
     if execution.rate is not None:

@@ -39,7 +39,7 @@ def to_html(report: Report, charts: dict[str, bytes] | None = None) -> str:
     names = []
     for ind_id in report.not_published:
         try:
-            names.append(report.catalogue.indicator(ind_id).level3)
+            names.append(report.catalogue.indicator(ind_id).display_name_zh)
         except KeyError:
             names.append(ind_id)
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in (charts or {}).items()}

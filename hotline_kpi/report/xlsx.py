@@ -249,7 +249,7 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
         r += 1
     for ind_id in report.not_published:
         try:
-            name = report.catalogue.indicator(ind_id).level3
+            name = report.catalogue.indicator(ind_id).display_name_zh
         except KeyError:
             name = ind_id
         set_text(ws, r, 1, name)

@@ -68,7 +68,7 @@ def _template() -> Case:
         days[day] = dict(requests_accepted=11000 + i, calls_offered=10000 + i, calls_answered=9000 + i,
                          first_contact_eligible=8000 + i, first_contact_resolved=7000 + i)
     rows += [[day.isoformat(), "", "", "", "", "", ""] for day in blank]
-    note = f"11 dated rows without figures skipped ({blank[0].isoformat()} … {blank[-1].isoformat()})"
+    note = f"11 dated row(s) without figures skipped ({blank[0].isoformat()} … {blank[-1].isoformat()})"
     return Case("9-month-template", "月报模板日报.csv", _csv(rows), days, (note,))
 
 

@@ -19,7 +19,8 @@ from openpyxl.utils.datetime import MAC_EPOCH
 from tests.processes import run_cli, service_env, start_serve
 from tests.reliability.support import FAST_SCANS, drop, wait_for
 
-pytestmark = pytest.mark.system
+#: English wording is read here (the Chinese: tests/test_messages.py).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("english")]
 
 HEADER = ["日期", "受理量", "呼入量", "接通量"]
 
@@ -49,6 +50,7 @@ def _workbook(path: Path, sheets: list[tuple[str, list[list[object]]]], *, hidde
         wb.epoch = epoch
     wb.save(path)
     return path
+
 
 
 def _stored(url: str) -> dict[str, tuple[object, object, object]]:
