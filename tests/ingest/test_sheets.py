@@ -74,7 +74,7 @@ def _tickets(url: str) -> list[str]:
 
 @pytest.fixture
 def env(tmp_path, sqlite_url):
-    return service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url})
+    return service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, "HOTLINE_KPI_LANGUAGE": "en"})
 
 
 def _ingest(env, tmp_path, *args: str, check: bool = True):
