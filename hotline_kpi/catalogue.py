@@ -89,6 +89,10 @@ class Indicator(_Model):
     level1: str = ""
     level2: str = ""
     level3: str
+    #: The Chinese display name where the seed's 三级指标 text must stay verbatim but reads
+    #: wrong (its 回民 for 回访): every page, mail, chart and metric uses this; only the
+    #: reproduced table of the self-evaluation shows ``level3`` (with a 原文如此 footnote).
+    name_zh: str = ""
     name_en: str
     target_text: str = ""
     note: str = ""
@@ -121,6 +125,14 @@ class Indicator(_Model):
         if not self.tracked_only and self.category is None:
             raise ValueError("a scored indicator needs a category (output, effect or satisfaction)")
         return self
+
+    @property
+    def display_name_zh(self) -> str:
+        return self.name_zh or self.level3
+
+    def display_name(self, lang: str) -> str:
+        """The one name of the indicator shown to people (``level3`` only in the seed's table)."""
+        return self.display_name_zh if lang == "zh" else self.name_en
 
     @property
     def targeted(self) -> bool:

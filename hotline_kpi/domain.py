@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Mapping
 
+from hotline_kpi.i18n import C_
+
 
 class Counter(StrEnum):
     """The canonical daily counters. Counts are the record; every rate is derived."""
@@ -34,6 +36,29 @@ COUNTERS: tuple[str, ...] = tuple(c.value for c in Counter)
 #: The one counter that is a sum of seconds and may be fractional; all others are
 #: whole numbers of calls, requests, tickets or responses.
 FLOAT_COUNTERS: frozenset[str] = frozenset({Counter.ANSWER_WAIT_SECONDS_SUM.value})
+
+#: How each counter is named to the office (the usual column header of the daily report in
+#: Chinese; in English the counter's own name).
+COUNTER_NAMES: dict[str, str] = {
+    "requests_accepted": C_("counter", "requests_accepted"),
+    "calls_offered": C_("counter", "calls_offered"),
+    "calls_answered": C_("counter", "calls_answered"),
+    "calls_abandoned_short": C_("counter", "calls_abandoned_short"),
+    "calls_answered_within_15s": C_("counter", "calls_answered_within_15s"),
+    "answer_wait_seconds_sum": C_("counter", "answer_wait_seconds_sum"),
+    "first_contact_eligible": C_("counter", "first_contact_eligible"),
+    "first_contact_resolved": C_("counter", "first_contact_resolved"),
+    "tickets_dispatched": C_("counter", "tickets_dispatched"),
+    "tickets_returned_operator_fault": C_("counter", "tickets_returned_operator_fault"),
+    "survey_responses": C_("counter", "survey_responses"),
+    "survey_satisfied": C_("counter", "survey_satisfied"),
+}
+
+
+def counter_name(name: str) -> str:
+    """A counter as the office names it (a message: 呼入量 in Chinese)."""
+    return COUNTER_NAMES.get(name, name)
+
 
 #: Pairs (part, whole) that must hold part <= whole on any one day.
 COUNTER_BOUNDS: tuple[tuple[str, str], ...] = (

@@ -1,13 +1,17 @@
 """Why a file was rejected: each problem with its place (file, row, column, value).
 
 The bottom of the package: the ingestors raise these, the store raises them when two
-sources disagree, and the CLI and the inbox report them. Imports nothing of hotline_kpi.
+sources disagree, and the CLI and the inbox report them. Imports only the message catalogue
+(``i18n``, same layer): ``why`` is usually a :class:`~hotline_kpi.i18n.Msg`, shown in the
+language of wherever the problem is shown (:meth:`Problem.render`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable
+
+from hotline_kpi.i18n import C_, M_, Lang, current_language, localize
 
 
 @dataclass(frozen=True)
@@ -20,17 +24,24 @@ class Problem:
     column: str | None = None
     value: str | None = None
 
-    def __str__(self) -> str:
-        place = self.file
+    def place(self, lang: Lang | None = None) -> str:
+        """Where: the file, the row as the spreadsheet numbers it, the column header as written."""
+        parts: list[str] = [self.file]
         if self.row is not None:
-            place += f", row {self.row}"
+            parts.append(M_("row {row}", row=self.row))
         if self.column is not None:
-            place += f", column {self.column}"
-        shown = ""
+            parts.append(M_("column {column}", column=localize(self.column, lang)))
         if self.value is not None:
             v = self.value if len(self.value) <= 80 else self.value[:77] + "..."
-            shown = f", value {v!r}"
-        return f"{place}{shown}: {self.why}"
+            parts.append(M_("value {value}", value=_quoted(v, lang)))
+        return localize(C_("place", ", "), lang).join(localize(p, lang) for p in parts)
+
+    def render(self, lang: Lang | None = None) -> str:
+        """The problem in ``lang`` (default: the current language)."""
+        return localize(M_("{place}: {why}", place=self.place(lang), why=self.why), lang)
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class IngestRejected(ValueError):
@@ -43,11 +54,28 @@ class IngestRejected(ValueError):
         self.problems: tuple[Problem, ...] = tuple(problems)
         if not self.problems:
             raise ValueError("IngestRejected needs at least one problem")
+        super().__init__(self.render("en"))
+
+    def render(self, lang: Lang | None = None) -> str:
+        """Every problem (the first 50) in ``lang`` (default: the current language)."""
         shown = self.problems[:50]
         more = len(self.problems) - len(shown)
-        in_sheet = f", sheet {sheet!r}" if sheet else ""
-        lines = [f"{file}: rejected, nothing stored ({len(self.problems)} problem(s){in_sheet}):"]
-        lines += [f"  - {p}" for p in shown]
+        n = len(self.problems)
+        if self.sheet:
+            head = M_("{file}: rejected, nothing stored ({n} problem(s), sheet {sheet}):",
+                      file=self.file, n=n, sheet=_quoted(self.sheet, lang))
+        else:
+            head = M_("{file}: rejected, nothing stored ({n} problem(s)):", file=self.file, n=n)
+        lines = [localize(head, lang)]
+        lines += [f"  - {p.render(lang)}" for p in shown]
         if more:
-            lines.append(f"  ... and {more} more")
-        super().__init__("\n".join(lines))
+            lines.append(localize(M_("  ... and {more} more", more=more), lang))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _quoted(text: str, lang: Lang | None) -> str:
+    """A value as written, in the quotation marks of the language (“” in Chinese)."""
+    return repr(text) if (lang or current_language()) == "en" else f"“{text}”"

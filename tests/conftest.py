@@ -34,6 +34,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("system"))
 
 
+@pytest.fixture(autouse=True)
+def _chinese_by_default() -> Iterator[None]:
+    """Every test starts in the product's default language, Chinese (a test that passes
+    --lang en or sets the language must not leak English into the next one)."""
+    from hotline_kpi.cli import _use_language
+
+    _use_language("zh")
+    yield
+    _use_language("zh")
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """For tests that read the product's English wording (``--lang en``, HOTLINE_KPI_LANGUAGE=en,
+    also in the processes they start); tests/test_messages.py walks the Chinese."""
+    from hotline_kpi.cli import _use_language
+
+    if "cli_env" in request.fixturenames:
+        request.getfixturevalue("cli_env")  # it clears HOTLINE_KPI_*: the language is set after it
+
+    monkeypatch.setenv("HOTLINE_KPI_LANGUAGE", "en")
+    _use_language("en")
+
+
 @pytest.fixture(scope="session")
 def catalogues() -> CatalogueSet:
     return CatalogueSet.from_dir(TARGETS)

@@ -67,6 +67,8 @@ def service_env(base: Path, targets_dir: Path = TARGETS, extra: Mapping[str, str
         "HOTLINE_KPI_TARGETS_DIR": str(targets_dir),
         "PYTHONUNBUFFERED": "1",
     })
+    if "HOTLINE_KPI_LANGUAGE" in os.environ:  # the `english` fixture of tests reading English output
+        env["HOTLINE_KPI_LANGUAGE"] = os.environ["HOTLINE_KPI_LANGUAGE"]
     env.update(extra or {})
     return env
 

@@ -21,7 +21,7 @@ from tests.processes import PYTHON_M, run_cli
 
 NOW = __import__("datetime").datetime(2020, 3, 1, 9, 0, tzinfo=__import__("datetime").timezone.utc)
 QUANTITATIVE = ["全年12345热线平台受理量", "热线接通率", "话务员一次性解答率", "话务员有责退单率", "电话接通时长",
-                "12345热线回民市民满意度"]
+                "12345热线回访市民满意度"]  # the display name; the seed (level3) says 回民
 
 REPORT = (
     "日期,受理量,呼入量,接通量,平均接通时长(秒),话务员受理量,一次性解答量,派单量,有责退单量,回访量,满意量\n"
@@ -73,7 +73,8 @@ def test_demo_prints_the_2019_scoreboard_of_all_six_quantitative_indicators(run,
     """The default demo: January-November from daily reports, December from the raw systems."""
     result = run("demo")
     assert result.exit_code == 0, result.output
-    assert "month 12 from the call platform's queue_log and the ticket and callback exports" in result.stderr
+    assert "12 月来自话务平台 queue_log 及工单、回访导出表" in result.stderr
+    assert "演示：第 3/3 步：载入第 16/16 个文件" in result.stderr  # the progress of its 40-80 s
     out = result.stdout
     assert "截至 2019-12-31" in out
     for name in QUANTITATIVE:
@@ -89,9 +90,9 @@ def test_demo_prints_the_2019_scoreboard_of_all_six_quantitative_indicators(run,
 
 def test_demo_again_loads_nothing_new_and_prints_the_same_board(run):
     first = run("demo", "--raw-from", "13")
-    assert first.exit_code == 0 and "13 newly loaded" in first.stderr
+    assert first.exit_code == 0 and "新载入 13 个" in first.stderr
     again = run("demo", "--raw-from", "13")
-    assert again.exit_code == 0 and "0 newly loaded" in again.stderr
+    assert again.exit_code == 0 and "新载入 0 个" in again.stderr
     assert again.stdout == first.stdout
 
 
@@ -106,10 +107,10 @@ def test_ingest_evaluate_and_export_a_daily_report(run, env, tmp_path):
     path.write_text(REPORT, encoding="utf-8")
     loaded = run("ingest", str(path))
     assert loaded.exit_code == 0, loaded.output
-    assert "daily-report" in loaded.stdout and "3 new" in loaded.stdout
+    assert "daily-report" in loaded.stdout and "新增 3 天" in loaded.stdout
 
     again = run("ingest", str(path))
-    assert again.exit_code == 0 and "already loaded" in again.stdout
+    assert again.exit_code == 0 and "已载入过" in again.stdout
     assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)
 
     result = run("evaluate", "--as-of", "2019-01-04", "--format", "json")
@@ -148,8 +149,8 @@ def test_a_bad_file_is_rejected_with_its_place_a_non_zero_exit_and_nothing_store
     bad.write_text(REPORT.replace("10500,9800,9000", "10500,9800,99000"), encoding="utf-8")
     result = run("ingest", str(bad), str(good))
     assert result.exit_code == 1
-    assert "bad.csv" in result.stderr and "row 4" in result.stderr and "99000" in result.stderr
-    assert "1 of 2 file(s) rejected" in result.stderr
+    assert "bad.csv" in result.stderr and "第 4 行" in result.stderr and "99000" in result.stderr
+    assert "2 个文件中 1 个被拒收" in result.stderr
     assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)  # only the good file
 
 
@@ -172,7 +173,7 @@ def test_targets_show_and_check(run, tmp_path):
     shown = run("targets", "show")
     assert shown.exit_code == 0 and "热线接通率" in shown.stdout and "全国政务类服务热线排名" in shown.stdout
     ok = run("targets", "check", str(TARGETS / "shanghai-12345-2019.yaml"))
-    assert ok.exit_code == 0 and "13 indicators" in ok.stdout
+    assert ok.exit_code == 0 and "13 项指标" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text((TARGETS / "shanghai-12345-2019.yaml").read_text(encoding="utf-8").replace(
         "threshold: 0.50", "threshold: half"), encoding="utf-8")
@@ -213,7 +214,7 @@ def test_ingest_evaluates_what_it_loaded_so_a_running_serve_shows_it(run, env, t
     jan.write_text(REPORT, encoding="utf-8")
     result = run("ingest", str(jan))
     assert result.exit_code == 0, result.output
-    assert "evaluated shanghai-12345" in result.stderr
+    assert "已评估 shanghai-12345" in result.stderr
     assert _snapshots(url) == [("shanghai-12345", "2019-01-04", "ingest")]
 
     assert run("ingest", str(jan)).exit_code == 0  # already loaded: nothing to evaluate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 
 from click.testing import CliRunner
@@ -24,7 +26,7 @@ def test_the_config_option_is_read_and_the_environment_left_alone(cli_env, tmp_p
 
 def test_a_missing_config_file_is_reported(cli_env, tmp_path, clock):
     missing = tmp_path / "nowhere.toml"
-    result = CliRunner().invoke(cli, ["--config", str(missing), "targets", "show"], obj=App(clock=clock))
+    result = CliRunner().invoke(cli, ["--lang", "en", "--config", str(missing), "targets", "show"], obj=App(clock=clock))
     assert result.exit_code == 1
     assert f"invalid settings: settings file {missing} (HOTLINE_KPI_CONFIG_FILE) not found" in result.output
     assert "HOTLINE_KPI_CONFIG_FILE" not in os.environ

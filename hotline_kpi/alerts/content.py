@@ -176,7 +176,7 @@ def daily_figures(rows: Iterable[DailyCounters], indicator: Indicator, formula: 
 def _name(indicator: Indicator | None, figures: Mapping[str, Any], lang: Lang) -> str:
     if indicator is None:
         return str(figures.get("id", ""))
-    return indicator.level3 if lang == "zh" else indicator.name_en
+    return indicator.display_name(lang)
 
 
 def _hotline_name(hotline: Hotline, lang: Lang) -> str:

@@ -6,11 +6,15 @@ what they share) and is registered below.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from hotline_kpi import __version__
 from hotline_kpi.cli import alerts, db, demo, evaluate, export, ingest, report, serve, targets
 from hotline_kpi.cli.app import App
+from hotline_kpi.i18n import LANGUAGES, _, localize_commands, set_language, translate_click
 
 __all__ = ["cli", "main"]
 
@@ -18,7 +22,9 @@ __all__ = ["cli", "main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="HOTLINE_KPI_CONFIG_FILE",
               help="Settings file (TOML). Default: ./hotline-kpi.toml when present.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="Language of the output.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None, envvar="HOTLINE_KPI_LANGUAGE", is_eager=True,
+              callback=lambda ctx, param, value: _use_language(value),
+              help="Language of the output (default: the language setting, zh).")
 @click.version_option(__version__, prog_name="hotline-kpi")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, lang: str | None) -> None:
@@ -28,6 +34,35 @@ def cli(ctx: click.Context, config_file: str | None, lang: str | None) -> None:
     # Tests pass an App carrying a fixed clock; the options still apply to it.
     ctx.obj.config_file = config_file or ctx.obj.config_file
     ctx.obj.lang_override = lang or ctx.obj.lang_override
+    if ctx.obj.lang_override is None and not ctx.resilient_parsing:
+        try:  # the settings file's language; a broken settings file is reported by the command itself
+            _use_language(ctx.obj.settings.language)
+        except click.ClickException:
+            pass
+    else:
+        _use_language(ctx.obj.lang_override)
+
+
+def _use_language(lang: str | None) -> str | None:
+    """Make ``lang`` the language of everything shown from now on, Click's --help included."""
+    if lang is not None:
+        set_language(lang)
+        localize_commands(cli)
+    return lang
+
+
+def language_from(argv: list[str], environ: os._Environ[str] | dict[str, str]) -> str | None:
+    """``--lang X`` of the command line, else HOTLINE_KPI_LANGUAGE: known before Click parses,
+    so that its usage errors are in that language too."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1] if argv[i + 1] in LANGUAGES else None
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1] if arg.split("=", 1)[1] in LANGUAGES else None
+    value = environ.get("HOTLINE_KPI_LANGUAGE")
+    return value if value in LANGUAGES else None
 
 
 for _command in (db.db, ingest.ingest, evaluate.evaluate, report.report, export.export, targets.targets,
@@ -35,5 +70,31 @@ for _command in (db.db, ingest.ingest, evaluate.evaluate, report.report, export.
     cli.add_command(_command)
 
 
+class _Formatter(click.HelpFormatter):
+    """Click's help with the headings' colon in the language (选项：)."""
+
+    def write_heading(self, heading: str) -> None:
+        colon = _(":")
+        self.write(f"{'':>{self.current_indent}}{heading}{colon}\n")
+
+
+class _Context(click.Context):
+    formatter_class = _Formatter
+
+
+def _use_context(command: click.Command) -> None:
+    command.context_class = _Context
+    for sub in getattr(command, "commands", {}).values():
+        _use_context(sub)
+
+
+_use_context(cli)
+
+
+translate_click()
+_use_language("zh")
+
+
 def main() -> None:
+    _use_language(language_from(sys.argv[1:], os.environ) or "zh")
     cli(prog_name="hotline-kpi")

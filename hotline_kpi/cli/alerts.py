@@ -7,6 +7,7 @@ import datetime as dt
 import click
 from rich.table import Table
 
+from hotline_kpi.i18n import _, t
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.store.db import read_session
 
@@ -20,7 +21,7 @@ def _alerting(app: App):  # noqa: ANN202 - imported lazily with the alerts packa
     except RulesError as exc:
         raise Failure(str(exc)) from None
     if alerting is None:
-        raise Failure(f"alerting is off: no rules file {app.settings.alerts.rules_file} (alerts.rules_file)")
+        raise Failure(_("alerting is off: no rules file {file} (alerts.rules_file)", file=app.settings.alerts.rules_file))
     return alerting
 
 
@@ -47,24 +48,25 @@ def alerts_list(app: App, show_all: bool) -> None:
         failures = outbox.recent_failures(s, limit=10)
     out = _console()
     smtp = app.settings.smtp
-    out.print(f"SMTP: {f'{smtp.host}:{smtp.effective_port} ({smtp.security})' if smtp.host else 'not configured (smtp.host)'}"
-              f" · rules: {app.settings.alerts.rules_file}", soft_wrap=True)
-    table = Table(title="alerts")
-    for col in ("id", "hotline", "rule", "severity", "state", "days held", "since", "last notified", "summary"):
+    server = f"{smtp.host}:{smtp.effective_port} ({smtp.security})" if smtp.host else _("not configured (smtp.host)")
+    out.print(_("SMTP: {server} · rules: {rules}", server=server, rules=app.settings.alerts.rules_file), soft_wrap=True)
+    table = Table(title=_("alerts"))
+    for col in (_("id"), _("hotline"), _("rule"), _("severity"), _("state"), _("days held"), _("since"),
+                _("last notified"), _("summary")):
         table.add_column(col)
     style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     shown = [v for v in views if show_all or v.state != "inactive"]
     for v in shown:
-        table.add_row(str(v.id), v.hotline_id, v.rule_id, v.severity, f"[{style.get(v.state, '')}]{v.state}[/]",
+        table.add_row(str(v.id), v.hotline_id, v.rule_id, t(v.severity), f"[{style.get(v.state, '')}]{t(v.state)}[/]",
                       str(v.held_days), _local_time(v.since, app), _local_time(v.last_notified_at, app),
                       outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang))
     out.print(table)
     if len(shown) < len(views):
-        out.print(f"{len(views) - len(shown)} inactive alert(s) not shown (--all)")
+        out.print(_("{n} inactive alert(s) not shown (--all)", n=len(views) - len(shown)))
     if owed:
-        pending = Table(title="undelivered notifications")
-        for col in ("event", "kind", "alert", "written", "attempts", "next attempt", "gives up", "waiting for",
-                    "last error"):
+        pending = Table(title=_("undelivered notifications"))
+        for col in (_("event"), _("kind"), _("alert"), _("written"), _("attempts"), _("next attempt"), _("gives up"),
+                    _("waiting for"), _("last error")):
             pending.add_column(col)
         for o in owed:
             pending.add_row(str(o.event_id), o.kind, str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
@@ -72,10 +74,10 @@ def alerts_list(app: App, show_all: bool) -> None:
                             o.last_error[:120])
         out.print(pending)
     else:
-        out.print("no undelivered notifications")
+        out.print(_("no undelivered notifications"))
     if failures:
-        failed = Table(title="recent delivery failures (not retried)")
-        for col in ("event", "recipient", "at", "outcome", "error"):
+        failed = Table(title=_("recent delivery failures (not retried)"))
+        for col in (_("event"), _("recipient"), _("at"), _("outcome"), _("error")):
             failed.add_column(col)
         for d in failures:
             failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), d.outcome,
@@ -97,7 +99,7 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
 
     smtp = app.settings.smtp
     if not smtp.host:
-        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+        raise Failure(_("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)"))
     try:
         recipients = [check_address(a) for a in to]
     except ValueError as exc:
@@ -112,9 +114,9 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
     transport = SmtpTransport(smtp)
     results = transport.send(msg, smtp.from_address, recipients)
     for r in results:
-        click.echo(f"{r.recipient}: {r.outcome}" + (f" ({r.error})" if r.error else ""))
+        click.echo(f"{r.recipient}: {t(r.outcome)}" + (f" ({r.error})" if r.error else ""))
     if any(r.outcome != "sent" for r in results):
-        raise Failure(f"not delivered to every recipient via {transport.describe()}")
+        raise Failure(_("not delivered to every recipient via {transport}", transport=transport.describe()))
 
 
 @alerts.command("resend")
@@ -130,8 +132,8 @@ def alerts_resend(app: App, event_id: int) -> None:
         new_id = alerting.resend(event_id)
     except NotANotification as exc:
         raise Failure(str(exc)) from None
-    click.echo(f"event {event_id} queued again as event {new_id}; it goes out with the next delivery pass "
-               f"(`hotline-kpi alerts dispatch` or the service)")
+    click.echo(_("event {event} queued again as event {new}; it goes out with the next delivery pass "
+                 "(`hotline-kpi alerts dispatch` or the service)", event=event_id, new=new_id))
 
 
 @alerts.command("dispatch")
@@ -141,7 +143,8 @@ def alerts_dispatch(app: App) -> None:
     app.require_schema()
     alerting = _alerting(app)
     if alerting.transport is None:
-        raise Failure("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)")
+        raise Failure(_("SMTP is not configured: set smtp.host (HOTLINE_KPI_SMTP__HOST)"))
     report = alerting.dispatch()
-    click.echo(f"{report.processed} notification(s) processed: {report.sent} delivered, {report.transient} to "
-               f"retry, {report.permanent} refused for good, {report.expired} given up")
+    click.echo(_("{processed} notification(s) processed: {sent} delivered, {transient} to retry, {permanent} "
+                 "refused for good, {expired} given up", processed=report.processed, sent=report.sent,
+                 transient=report.transient, permanent=report.permanent, expired=report.expired))

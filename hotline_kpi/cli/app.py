@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueError, CatalogueSet
 from hotline_kpi.clock import Clock, SystemClock, local_today
-from hotline_kpi.i18n import Lang
+from hotline_kpi.i18n import Lang, _
 from hotline_kpi.settings import Settings, load_settings
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine
@@ -28,7 +28,7 @@ class Failure(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(_("error: {message}", message=self.format_message()), err=True)
 
 
 @dataclass
@@ -44,9 +44,9 @@ class App:
         except ValidationError as exc:
             lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']}"
                      + _shown_input(e) for e in exc.errors()]
-            raise Failure("invalid settings:\n  " + "\n  ".join(lines)) from None
+            raise Failure(_("invalid settings:") + "\n  " + "\n  ".join(lines)) from None
         except (FileNotFoundError, ValueError) as exc:
-            raise Failure(f"invalid settings: {exc}") from None
+            raise Failure(_("invalid settings: {error}", error=str(exc))) from None
 
     @property
     def lang(self) -> Lang:
@@ -96,7 +96,7 @@ def _shown_input(error: Any) -> str:
     if isinstance(value, (dict, list, tuple)) or any(
             str(p).lower() in ("password", "token") for p in error.get("loc", ())):
         return ""
-    return f" (value {value!r})"
+    return _(" (value {value})", value=repr(value))
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -105,4 +105,4 @@ def _date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise click.BadParameter(_("{value} is not a date (YYYY-MM-DD)", value=repr(value))) from None

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from hotline_kpi.i18n import _
 from hotline_kpi.cli.app import App, Failure, _console, _date, pass_app
 from hotline_kpi.cli.render import budget_line, render_projections, render_scoreboard
 from hotline_kpi.store.db import read_session
@@ -27,7 +28,8 @@ def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> N
         day = _date(as_of) or default_as_of(session, hid, app.today(hid))
         if app.catalogues.get(hid, day.year) is None:
             years = ", ".join(map(str, app.catalogues.years(hid)))
-            raise Failure(f"no target catalogue for {hid} in {day.year} (catalogue years: {years}); pass --as-of")
+            raise Failure(_("no target catalogue for {hotline} in {year} (catalogue years: {known}); pass --as-of",
+                            hotline=hid, year=day.year, known=years))
         ev = load_evaluation(session, app.catalogues, app.settings.formulas, hid, day)
     if fmt == "json":
         click.echo(json.dumps(ev.to_json(), ensure_ascii=False, indent=2, allow_nan=False))

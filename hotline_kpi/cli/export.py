@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from hotline_kpi.i18n import _
 from hotline_kpi.cli.app import App, _console, _date, pass_app
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.store import sums
@@ -28,7 +29,7 @@ def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa
     first, last = _date(start), _date(end)
     assert first is not None and last is not None
     if last < first:
-        raise click.BadParameter(f"--to {last} is before --from {first}")
+        raise click.BadParameter(_("--to {last} is before --from {first}", last=last, first=first))
     app.require_schema()
     with read_session(app.engine) as session:
         return hid, first, last, sums.daily_counters(session, hid, first, last)
@@ -71,7 +72,7 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
         from hotline_kpi.files import write_atomic
 
         write_atomic(output, text.encode("utf-8"))
-        click.echo(f"wrote {len(days)} day(s) to {output}", err=True)
+        click.echo(_("wrote {n} day(s) to {file}", n=len(days), file=output), err=True)
 
 
 @export.command("openmetrics")
@@ -91,14 +92,16 @@ def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, o
                             app.settings.formulas, first, last, not_after=app.clock.now() - HEAD_BLOCK)
     err = _console(err=True)
     for year in result.years_without_catalogue:
-        err.print(f"note: no target catalogue for {hid} in {year}: counters only for that year", soft_wrap=True)
+        err.print(_("note: no target catalogue for {hotline} in {year}: counters only for that year", hotline=hid,
+                    year=year), soft_wrap=True)
     if result.days_too_recent:
-        err.print(f"note: left out {len(result.days_too_recent)} day(s) from {result.days_too_recent[0]} on: "
-                  f"younger than {HEAD_BLOCK.total_seconds() / 3600:g} h (Prometheus' head block)", soft_wrap=True)
+        err.print(_("note: left out {n} day(s) from {first} on: younger than {hours:g} h (Prometheus' head block)",
+                    n=len(result.days_too_recent), first=result.days_too_recent[0],
+                    hours=HEAD_BLOCK.total_seconds() / 3600), soft_wrap=True)
     if output is None:
         click.echo(result.text, nl=False)
     else:
         from hotline_kpi.files import write_atomic
 
         write_atomic(output, result.text.encode("utf-8"))
-        click.echo(f"wrote {result.samples} sample(s) to {output}", err=True)
+        click.echo(_("wrote {n} sample(s) to {file}", n=result.samples, file=output), err=True)

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from hotline_kpi.i18n import M_, _, localize
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.registry import UnknownSource, ingestors
@@ -38,10 +40,10 @@ def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
 @click.option("--sheet", default=None, metavar="NAME",
               help="The sheet of a workbook to read (default: the one visible sheet with a recognised header; "
-                   "several such sheets are an error naming them).")
+                     "several such sheets are an error naming them).")
 @click.option("--evaluate/--no-evaluate", "evaluate_after", default=True, show_default=True,
               help="After loading, evaluate the hotline and store the snapshot that a running `serve` "
-                   "shows (and judge the alert rules against it).")
+                     "shows (and judge the alert rules against it).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_app
 def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | None, evaluate_after: bool,
@@ -67,28 +69,40 @@ def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | No
                                       sheet=sheet)
         except IngestRejected as exc:
             rejected += 1
-            err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print("[red]✗[/red] " + escape(str(exc)), markup=True, highlight=False, soft_wrap=True)
             continue
         except (UnknownSource, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             rejected += 1
-            err.print(f"[red]✗[/red] {exc}", soft_wrap=True)
+            err.print("[red]✗[/red] " + escape(_os_error(exc)), soft_wrap=True)
             continue
         r = outcome.result
         if r.status == "already_loaded":
-            out.print(f"= {path.name}: already loaded (ingest #{r.ingest_id}, {outcome.source}); nothing changed",
-                      soft_wrap=True)
+            out.print(_("= {file}: already loaded (ingest #{id}, {source}); nothing changed", file=path.name,
+                        id=r.ingest_id, source=outcome.source), soft_wrap=True, markup=False)
         else:
             changed += 1
-            span = f"{r.first_day} – {r.last_day}" if r.first_day else "no days"
-            out.print(f"[green]✓[/green] {path.name}: {outcome.source}, {span}: {r.days_new} new, "
-                      f"{r.days_revised} revised, {r.days_unchanged} unchanged day(s) (ingest #{r.ingest_id})",
-                      soft_wrap=True)
+            span = f"{r.first_day} – {r.last_day}" if r.first_day else _("no days")
+            out.print("[green]✓[/green] " + escape(_(
+                "{file}: {source}, {span}: {new} new, {revised} revised, {unchanged} unchanged day(s) (ingest #{id})",
+                file=path.name, source=outcome.source, span=span, new=r.days_new, revised=r.days_revised,
+                unchanged=r.days_unchanged, id=r.ingest_id)), soft_wrap=True)
         for note in outcome.notes:
-            out.print(f"    note: {note}", soft_wrap=True)
+            out.print(_("    note: {note}", note=localize(note)), soft_wrap=True, markup=False)
     if changed and evaluate_after:
         _evaluate_after_ingest(app, hid)
     if rejected:
-        raise Failure(f"{rejected} of {len(files)} file(s) rejected; nothing of them was stored")
+        raise Failure(_("{rejected} of {n} file(s) rejected; nothing of them was stored", rejected=rejected,
+                        n=len(files)))
+
+
+def _os_error(exc: Exception) -> str:
+    """A file that cannot be read, in the office's language (the OS's own text is English)."""
+    if isinstance(exc, OSError) and not isinstance(exc.args[0] if exc.args else None, str):
+        reasons = {FileNotFoundError: M_("no such file"), IsADirectoryError: M_("a folder, not a file"),
+                   PermissionError: M_("permission denied")}
+        why = next((w for t, w in reasons.items() if isinstance(exc, t)), exc.strerror or type(exc).__name__)
+        return _("{path}: {why}", path=exc.filename, why=why)
+    return str(exc)
 
 
 def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
@@ -106,14 +120,14 @@ def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
         alerting = Alerting.from_settings(app.settings, app.catalogues, app.engine, app.clock)
     except RulesError as exc:
         alerting = None
-        err.print(f"alert rules not judged: {exc}", soft_wrap=True)
+        err.print(_("alert rules not judged: {error}", error=str(exc)), soft_wrap=True, markup=False)
     try:
         done = evaluate_hotlines(app.engine, app.settings, app.catalogues, app.clock, "ingest", [hotline_id],
                                  alerting=alerting)
     except SQLAlchemyError as exc:
-        err.print(f"loaded, but the evaluation failed ({type(exc).__name__}); `serve` evaluates at its next "
-                  f"scheduled run", soft_wrap=True)
+        err.print(_("loaded, but the evaluation failed ({error}); `serve` evaluates at its next scheduled run",
+                    error=type(exc).__name__), soft_wrap=True, markup=False)
         return
     if done:
-        err.print(f"evaluated {hotline_id}: a running `serve` shows the new figures at its next metrics refresh",
-                  soft_wrap=True)
+        err.print(_("evaluated {hotline}: a running `serve` shows the new figures at its next metrics refresh",
+                    hotline=hotline_id), soft_wrap=True, markup=False)

@@ -34,7 +34,7 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     by_key = {(r.indicator_id, r.window): r for r in sb.results}
     for ind in cat.quantitative:
         ytd: WindowResult = by_key[(ind.id, Window.YEAR_TO_DATE)]
-        name = ind.level3 if lang == "zh" else ind.name_en
+        name = ind.display_name(lang)
         target = fmt_target(ind, lang)
         cells = [fmt_value(by_key[(ind.id, w)].value, ind.unit, lang) for w in _TABLE_WINDOWS]
         status = f"[{_STATUS_STYLE[ytd.status]}]{t(ytd.status.value, lang)}[/]"
@@ -77,11 +77,11 @@ def render_projections(projections, app: App, sb: Scoreboard) -> Table:  # noqa:
         required = fmt_required(p.required_value, p.required_unit, ind.unit, lang) or "—"
         budget = "—" if p.budget_remaining is None else f"{p.budget_remaining:,.0f} {t('unit_' + p.budget_unit, lang)}"
         burn = ["—" if b is None else f"{b:.2f}" for b in (p.burn_rate_7d, p.burn_rate_30d)]
-        table.add_row(ind.level3 if lang == "zh" else ind.name_en, fmt_target(ind, lang),
+        table.add_row(ind.display_name(lang), fmt_target(ind, lang),
                       fmt_value(p.projected_value, ind.unit, lang), interval, pace, required, budget, *burn)
         note = p.note_zh if lang == "zh" else p.note_en
         if note:
-            notes.setdefault(note, []).append(ind.level3 if lang == "zh" else ind.name_en)
+            notes.setdefault(note, []).append(ind.display_name(lang))
     lines = [note if len(names) == len(projections) else f"{'、'.join(names)}: {note}"
              for note, names in notes.items()]
     if lines:

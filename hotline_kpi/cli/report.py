@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hotline_kpi.i18n import _
 from hotline_kpi.cli.app import App, Failure, pass_app
 from hotline_kpi.store.db import read_session
 
@@ -35,9 +36,9 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
     hid = app.hotline_id(hotline_id)
     year = year or app.today(hid).year - 1
     if app.catalogues.get(hid, year) is None:
-        raise Failure(f"no target catalogue for {hid} in {year}")
+        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=year))
     if inputs_file is not None and not inputs_file.is_file():
-        raise Failure(f"{inputs_file}: input file not found (write one with `hotline-kpi report template`)")
+        raise Failure(_("{file}: input file not found (write one with `hotline-kpi report template`)", file=inputs_file))
     app.require_schema()
     try:
         with read_session(app.engine) as session:
@@ -51,15 +52,16 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
         files = write_report(rep, [f.strip() for f in fmt.split(",") if f.strip()], out_dir)
     except (InputsError, ValueError) as exc:
         raise Failure(str(exc)) from None
-    click.echo(f"total {rep.total.total:.2f} ({rep.total.grade}); budget execution "
-               f"{'—' if rep.execution.rate is None else f'{100 * rep.execution.rate:.2f}%'} -> "
-               f"{rep.budget_score:.2f}/{rep.budget_weight:g}")
+    click.echo(_("total {total:.2f} ({grade}); budget execution {rate} -> {score:.2f}/{weight:g}",
+                 total=rep.total.total, grade=rep.total.grade,
+                 rate="—" if rep.execution.rate is None else f"{100 * rep.execution.rate:.2f}%",
+                 score=rep.budget_score, weight=rep.budget_weight))
     if rep.draft:
         from hotline_kpi.i18n import t
 
         click.echo(t("report_draft_missing", app.lang, n=len(rep.missing)))
     for path in files:
-        click.echo(f"wrote {path}")
+        click.echo(_("wrote {file}", file=path))
 
 
 @report.command("template")
@@ -83,13 +85,13 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
     hid = app.hotline_id(hotline_id)
     year = year or app.today(hid).year - 1
     if app.catalogues.get(hid, year) is None:
-        raise Failure(f"no target catalogue for {hid} in {year}")
+        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=year))
     fmt = fmt or ("xlsx" if output is not None and output.suffix.lower() == ".xlsx" else "yaml")
     path = output or inputs_path(app.settings, hid, year)
     if fmt == "xlsx" and path.suffix.lower() != ".xlsx":
         path = path.with_suffix(".xlsx")
     if path.exists() and not force:
-        raise Failure(f"{path} exists; pass --force to overwrite it")
+        raise Failure(_("{file} exists; pass --force to overwrite it", file=path))
     app.require_schema()
     with read_session(app.engine) as session:
         rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file=Path("/nonexistent"))
@@ -97,7 +99,7 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
         from hotline_kpi.report.build import RANKING_ID
         from hotline_kpi.report.inputs_xlsx import template_xlsx
 
-        rows = [(r.indicator.id, r.indicator.level3, r.weight, r.indicator.kind == "qualitative"
+        rows = [(r.indicator.id, r.indicator.display_name_zh, r.weight, r.indicator.kind == "qualitative"
                  and r.indicator.id != RANKING_ID) for r in rep.rows]
         tiers = [b.label or b.name for b in app.settings.report.scoring.qualitative_bands]
         write_atomic(path, template_xlsx(rows, tiers, year))
@@ -112,4 +114,4 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
             "# explanation: replaces the system's draft of 偏差原因分析及改进措施.\n")
     body = yaml.safe_dump(template_inputs(rep), allow_unicode=True, sort_keys=False, width=100)
     write_atomic(path, (head + body).encode("utf-8"))
-    click.echo(f"wrote {path}")
+    click.echo(_("wrote {file}", file=path))

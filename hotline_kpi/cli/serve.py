@@ -7,6 +7,7 @@ import signal
 
 import click
 
+from hotline_kpi.i18n import _
 from hotline_kpi.cli.app import App, Failure, pass_app
 
 
@@ -63,12 +64,13 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: setattr(server, "should_exit", True))
     click.echo(on_ready_message(host, port)(), err=True)
-    click.echo(f"inbox: {settings.inbox_dir.resolve()} (scanned every {settings.service.inbox_scan_seconds:g} s); "
-               f"database: {app.engine.url.render_as_string(hide_password=True)}", err=True)
+    click.echo(_("inbox: {inbox} (scanned every {seconds:g} s); database: {url}", inbox=settings.inbox_dir.resolve(),
+                 seconds=settings.service.inbox_scan_seconds, url=app.engine.url.render_as_string(hide_password=True)),
+               err=True)
     try:
         server.run()
     finally:
         service.stop()
         app.engine.dispose()
     if not server.started:
-        raise Failure(f"could not listen on {host}:{port} (in use?)")
+        raise Failure(_("could not listen on {host}:{port} (in use?)", host=host, port=port))

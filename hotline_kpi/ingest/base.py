@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol
 
 from hotline_kpi.catalogue import CatalogueSet, Hotline
-from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile
+from hotline_kpi.domain import (COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile,
+                                 counter_name)
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.i18n import M_, Msg
 from hotline_kpi.problems import IngestRejected, Problem
 from hotline_kpi.settings import QueueLogSettings, TicketSettings
 
@@ -40,10 +42,14 @@ MAX_PROBLEMS = 1000
 MAX_COLUMNS = 1000
 
 
-def ignored_note(ignored: list[str], shown: int = 20) -> str:
+#: The date column where a source names none (a raw log): shown as 日期 in Chinese.
+DATE = M_("date")
+
+
+def ignored_note(ignored: list[str], shown: int = 20) -> Msg:
     """The note listing ignored columns, the first ``shown`` of them."""
-    more = f" ... and {len(ignored) - shown:,} more" if len(ignored) > shown else ""
-    return "ignored columns: " + ", ".join(ignored[:shown]) + more
+    more = M_(" ... and {n:,} more", n=len(ignored) - shown) if len(ignored) > shown else ""
+    return M_("ignored columns: {columns}{more}", columns=", ".join(ignored[:shown]), more=more)
 
 
 @dataclass(frozen=True)
@@ -128,16 +134,17 @@ class RecordIngestor(Protocol):
 
 
 def future_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
-                    column: str = "date") -> list[Problem]:
+                    column: str = DATE) -> list[Problem]:
     """A day after today (in the hotline's zone) is a clock or parsing error: refused."""
     if day > ctx.today:
-        return [Problem(file, f"date is in the future (today is {ctx.today.isoformat()} in {ctx.hotline.timezone})",
+        return [Problem(file, M_("date is in the future (today is {today} in {zone})", today=ctx.today.isoformat(),
+                                   zone=ctx.hotline.timezone),
                         row, column, day.isoformat())]
     return []
 
 
 def day_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
-                 column: str = "date") -> list[Problem]:
+                 column: str = DATE) -> list[Problem]:
     """A day is acceptable when it is not after today and its year has a target catalogue.
 
     The daily report refuses a row of another year with this (a typed report of another
@@ -148,26 +155,27 @@ def day_problems(day: dt.date, ctx: IngestContext, file: str, row: int | None,
         return future
     years = ctx.catalogues.years(ctx.hotline.id)
     if day.year not in years:
-        known = ", ".join(map(str, sorted(years))) or "none"
-        return [Problem(why=f"no target catalogue for {ctx.hotline.id} in {day.year} (catalogue years: {known})",
-                        **where)]
+        known = ", ".join(map(str, sorted(years))) or M_("none")
+        return [Problem(why=M_("no target catalogue for {hotline} in {year} (catalogue years: {known})",
+                               hotline=ctx.hotline.id, year=day.year, known=known), **where)]
     return []
 
 
-def add_year_how_to(ctx: IngestContext, years: list[int]) -> str:
+def add_year_how_to(ctx: IngestContext, years: list[int]) -> Msg:
     """How to add target catalogues for ``years``: a file each, inheriting the nearest
     catalogue year's file."""
     year = years[0]
     have = ctx.catalogues.years(ctx.hotline.id)
     if not have:
-        return f"add a target catalogue for {ctx.hotline.id} and {year}"
+        return M_("add a target catalogue for {hotline} and {year}", hotline=ctx.hotline.id, year=year)
     near = min(have, key=lambda y: (abs(y - year), -y))
     cat = ctx.catalogues.get(ctx.hotline.id, near)
     parent = Path(cat.source_path).name if cat is not None and cat.source_path else f"{ctx.hotline.id}-{near}.yaml"
-    each = " (one file a year)" if len(years) > 1 else ""
-    return (f"to load {', '.join(map(str, years))}, add a catalogue file for {year}{each} next to {parent} "
-            f"(e.g. {ctx.hotline.id}-{year}.yaml) holding `inherits: {parent}` and `year: {year}` "
-            "(then override what differs)")
+    each = M_(" (one file a year)") if len(years) > 1 else ""
+    return M_("to load {years}, add a catalogue file for {year}{each} next to {parent} "
+              "(e.g. {hotline}-{year}.yaml) holding `inherits: {parent}` and `year: {year}` "
+              "(then override what differs)", years=", ".join(map(str, years)), year=year, each=each,
+              parent=parent, hotline=ctx.hotline.id)
 
 
 class OtherYears:
@@ -192,32 +200,35 @@ class OtherYears:
         self.records += 1
         return False
 
-    def _what(self) -> tuple[str, str]:
+    def _what(self) -> tuple[Msg, Msg]:
         days = sorted(self.days)
         first, last = days[0].isoformat(), days[-1].isoformat()
-        span = f"1 day, {first}," if len(days) == 1 else f"{len(days):,} days, {first} … {last},"
+        span = (M_("1 day, {first},", first=first) if len(days) == 1
+                else M_("{n:,} days, {first} … {last},", n=len(days), first=first, last=last))
         found = sorted({d.year for d in days})
-        known = ", ".join(map(str, sorted(self.years))) or "none"
-        why = (f"no target catalogue for {self.ctx.hotline.id} in {', '.join(map(str, found))} "
-               f"(catalogue years: {known})")
-        return span, why + "; " + add_year_how_to(self.ctx, found)
+        known = ", ".join(map(str, sorted(self.years))) or M_("none")
+        why = M_("no target catalogue for {hotline} in {year} (catalogue years: {known})",
+                 hotline=self.ctx.hotline.id, year=", ".join(map(str, found)), known=known)
+        return span, M_("{why}; {how}", why=why, how=add_year_how_to(self.ctx, found))
 
-    def note(self, what: str, counted: bool = True) -> list[str]:
+    def note(self, what: str, counted: bool = True) -> list[Msg]:
         """The one note naming the days left out (none if there are none): "3 ticket(s) on
         ..." with ``what`` = "ticket(s)" (the records :meth:`covers` counted), or "the calls
         of ..." with ``what`` = "calls" and ``counted`` False."""
         if not self.days:
             return []
         days, why = self._what()
-        left = f"{self.records:,} {what} on {days}" if counted else f"the {what} of {days}"
-        return [f"{left} not loaded: {why}; then load those days from a file of their own (this file is "
-                "now loaded: loading it again changes nothing)"]
+        left = (M_("{n:,} {what} on {days}", n=self.records, what=what, days=days) if counted
+                else M_("the {what} of {days}", what=what, days=days))
+        return [M_("{left} not loaded: {why}; then load those days from a file of their own (this file is "
+                   "now loaded: loading it again changes nothing)", left=left, why=why)]
 
     def refusal(self) -> IngestRejected:
         """The rejection of a file none of whose days has a catalogue."""
         days, why = self._what()
-        return IngestRejected(self.file, [Problem(self.file, f"no day of the file has a target catalogue (it holds {days[:-1]}): "
-                                                            f"{why}; then load the file again")])
+        return IngestRejected(self.file, [Problem(self.file, M_(
+            "no day of the file has a target catalogue (it holds {days}): {why}; then load the file again",
+            days=str(days)[:-1], why=why))])
 
 
 def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str,
@@ -228,38 +239,46 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str,
     so that a part above its whole names both columns the way the clerk sees them.
     """
     named = labels or {}
+
+    def label(counter: str) -> str:
+        return named.get(counter) or counter_name(counter)
     problems: list[Problem] = []
     seen: dict[dt.date, int | None] = {}
     for rec in records:
         where = dict(file=file, row=rec.row)
         if rec.day in seen:
             first = seen[rec.day]
-            also = f" (also at row {first})" if first is not None else ""
-            problems.append(Problem(why=f"day {rec.day.isoformat()} appears twice{also}", column="date",
+            also = M_(" (also at row {row})", row=first) if first is not None else ""
+            problems.append(Problem(why=M_("day {day} appears twice{also}", day=rec.day.isoformat(), also=also),
+                                    column=named.get("date", DATE),
                                     value=rec.day.isoformat(), **where))
         seen[rec.day] = rec.row
-        problems += day_problems(rec.day, ctx, file, rec.row)
+        problems += day_problems(rec.day, ctx, file, rec.row, named.get("date", DATE))
         for name, value in rec.counters.items():
             if name not in COUNTERS:
-                problems.append(Problem(why=f"unknown counter {name!r}", column=name, **where))
+                problems.append(Problem(why=M_("unknown counter {name}", name=repr(name)), column=name, **where))
                 continue
-            problems += _check_value(name, value, file, rec.row)
+            problems += _check_value(label(name), name, value, file, rec.row)
         for part, whole in COUNTER_BOUNDS:
             a, b = rec.counters.get(part), rec.counters.get(whole)
             if a is not None and b is not None and _finite(a) and _finite(b) and a > b:
-                lp, lw = named.get(part, part), named.get(whole, whole)
-                problems.append(Problem(why=f"{lp} ({a:g}) is greater than {lw} ({b:g})", column=lp,
+                lp, lw = label(part), label(whole)
+                problems.append(Problem(why=M_("{part} ({a:g}) is greater than {whole} ({b:g})", part=lp, a=a,
+                                               whole=lw, b=b), column=lp,
                                         value=f"{a:g}", **where))
         offered, answered, short = (rec.counters.get(c) for c in
                                     ("calls_offered", "calls_answered", "calls_abandoned_short"))
         if None not in (offered, answered, short) and all(map(_finite, (offered, answered, short))):
             # A short abandon is an unanswered call: both together cannot exceed the offered calls.
             if answered + short > offered:  # type: ignore[operator]
-                problems.append(Problem(why=f"calls_answered ({answered:g}) + calls_abandoned_short ({short:g}) "
-                                        f"exceed calls_offered ({offered:g})", column="calls_abandoned_short",
+                la, ls, lo = (label(c) for c in ("calls_answered", "calls_abandoned_short", "calls_offered"))
+                problems.append(Problem(why=M_("{la} ({answered:g}) + {ls} ({short:g}) exceed {lo} ({offered:g})",
+                                               la=la, answered=answered, ls=ls, short=short, lo=lo, offered=offered),
+                                        column=ls,
                                         value=f"{short:g}", **where))
         for channel, count in rec.channels.items():
-            problems += _check_value(f"requests_accepted[{channel}]", count, file, rec.row)
+            label = f"{label('requests_accepted')}[{channel}]"
+            problems += _check_value(label, label, count, file, rec.row)
     return problems
 
 
@@ -272,18 +291,20 @@ def _finite(v: float) -> bool:
     return abs(v) <= MAX_COUNT if isinstance(v, int) else math.isfinite(v) and abs(v) <= MAX_COUNT
 
 
-def _check_value(name: str, value: float, file: str, row: int | None) -> list[Problem]:
+def _check_value(label: str, name: str, value: float, file: str, row: int | None) -> list[Problem]:
+    """``label``: the column as written in the file (the counter's name if the file has no header)."""
     shown = repr(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [Problem(file, f"{name} must be a number", row, name, shown)]
+        return [Problem(file, M_("{name} must be a number", name=label), row, label, shown)]
     if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)
-        return [Problem(file, f"{name} must be a finite number", row, name, shown)]
+        return [Problem(file, M_("{name} must be a finite number", name=label), row, label, shown)]
     if value < 0:
-        return [Problem(file, f"{name} cannot be negative", row, name, shown)]
+        return [Problem(file, M_("{name} cannot be negative", name=label), row, label, shown)]
     if value > MAX_COUNT:
-        return [Problem(file, f"{name} exceeds the plausible maximum {MAX_COUNT:,}", row, name, shown)]
+        return [Problem(file, M_("{name} exceeds the plausible maximum {max:,}", name=label, max=MAX_COUNT),
+                        row, label, shown)]
     if name not in FLOAT_COUNTERS and value != int(value):
-        return [Problem(file, f"{name} must be a whole number", row, name, shown)]
+        return [Problem(file, M_("{name} must be a whole number", name=label), row, label, shown)]
     return []
 
 
@@ -292,6 +313,6 @@ def require_clean(records: list[DayRecord], ctx: IngestContext, file: str, probl
     """Raise :class:`IngestRejected` with ``problems`` plus the shared checks, if any."""
     problems = problems + check_records(records, ctx, file, labels)
     if not records and not problems:
-        problems.append(Problem(file, "the file holds no days"))
+        problems.append(Problem(file, M_("the file holds no days")))
     if problems:
         raise IngestRejected(file, problems)

@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.base import IngestContext, ParsedRecords, Problem
 from hotline_kpi.ingest.rows import RecordRows, sniff_export
@@ -86,7 +87,7 @@ class CallbackIngestor:
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedCallbacks:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, REQUIRED, "callback export", ctx.progress, sheet=ctx.sheet)
+        table = read_table(path, HEADER_ALIASES, REQUIRED, M_("callback export"), ctx.progress, sheet=ctx.sheet)
         zone = ctx.hotline.zone
         rows = RecordRows(table, file, ctx)
         label = rows.label
@@ -96,19 +97,19 @@ class CallbackIngestor:
             found: list[Problem] = []
             ticket = cell_text(cells.get("ticket_no"))
             if not ticket:
-                found.append(Problem(file, "a callback without its ticket number", row, label["ticket_no"]))
+                found.append(Problem(file, M_("a callback without its ticket number"), row, label["ticket_no"]))
             called: dt.datetime | None = None
             try:
                 called = parse_moment(cells.get("called_at"), zone, epoch=table.epoch)
                 if called is None:
-                    found.append(Problem(file, "a callback without its time", row, label["called_at"]))
+                    found.append(Problem(file, M_("a callback without its time"), row, label["called_at"]))
             except BadValue as exc:
                 found.append(Problem(file, exc.why, row, label["called_at"], cell_text(cells.get("called_at"))))
             text = cell_text(cells.get("result"))
             result = _RESULT.get(value_key(text))
             if result is None:
-                found.append(Problem(file, "回访结果 not understood: expected 非常满意, 满意, 基本满意, 不满意, 非常不满意, "
-                                           "未接通 or 拒绝评价", row, label["result"], text))
+                found.append(Problem(file, M_("{column} not understood: expected 非常满意, 满意, 基本满意, 不满意, 非常不满意, "
+                                              "未接通 or 拒绝评价", column=label["result"]), row, label["result"], text))
             if called is not None:
                 found += rows.day(called.astimezone(zone).date(), row, label["called_at"])
             if found:
@@ -123,7 +124,7 @@ class CallbackIngestor:
                 repeated += 1
             callbacks[key[:128]] = Callback(key[:128], ticket[:64], called, local.date(),
                                             cell_text(cells.get("method"))[:16], result, row)
-        notes = [*table.notes, *rows.finish(len(callbacks), "callbacks", "callback(s)")]
+        notes = [*table.notes, *rows.finish(len(callbacks), M_("callbacks"), M_("callback(s)"))]
         if repeated:
-            notes.append(f"{repeated:,} callback(s) appear more than once: the last row of each is kept")
+            notes.append(M_("{n:,} callback(s) appear more than once: the last row of each is kept", n=repeated))
         return ParsedCallbacks(source=SOURCE, notes=notes, callbacks=callbacks)

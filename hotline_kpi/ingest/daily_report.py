@@ -17,40 +17,16 @@ from typing import Sequence
 
 from openpyxl.utils import get_column_letter
 
+from hotline_kpi.i18n import M_, join
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
 from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
-from hotline_kpi.ingest.grid import (
-    HEADER_SEARCH_ROWS,
-    Grid,
-    column_for,
-    csv_rows,
-    find_header,
-    no_header_why,
-    read_grid,
-    reject,
-)
-from hotline_kpi.ingest.report_layout import (
-    AVERAGE,
-    SUBTOTAL,
-    TOTAL,
-    TotalRow,
-    header_rows,
-    is_remark_row,
-    no_figure,
-    summary_label,
-)
-from hotline_kpi.ingest.text import (
-    BadValue,
-    Measured,
-    decode_prefix,
-    is_blank,
-    normalise_text,
-    parse_count,
-    parse_date,
-    parse_ratio,
-    parse_seconds,
-)
+from hotline_kpi.ingest.grid import (HEADER_ALIASES, HEADER_SEARCH_ROWS, Grid, column_for, csv_rows, find_header,
+                                     no_header_why, read_grid, reject)
+from hotline_kpi.ingest.report_layout import (AVERAGE, SUBTOTAL, TOTAL, TotalRow, header_rows, is_remark_row,
+                                              no_figure, summary_label)
+from hotline_kpi.ingest.text import (BadValue, Measured, decode_prefix, is_blank, normalise_text, parse_count,
+                                     parse_date, parse_ratio, parse_seconds)
 
 SOURCE = "daily-report"
 
@@ -168,6 +144,10 @@ class _Parser:
         #: (row, day) of rows with a date and no figures: blank rows of a template.
         self.blank_days: list[tuple[int, dt.date]] = []
 
+    def named(self, name: str) -> str:
+        """A figure as the file names it: its column's header, else its usual header (受理量...)."""
+        return getattr(self, "labels", {}).get(name) or HEADER_ALIASES.get(name, (name,))[0]
+
     def problem(self, why: str, row: int | None = None, column: str | None = None, value: object = None) -> None:
         shown = None if value is None else (value if isinstance(value, str) else repr(value))
         self.problems.append(Problem(self.file, why, row, column, shown))
@@ -181,30 +161,31 @@ class _Parser:
         header_at = found[0]
         header_row = grid.rows[header_at][0]
         columns = self._columns(head[header_at])
+        self.labels = {c.name: c.label for c in columns}
         date_col = next(c for c in columns if c.name == "date")
         known = {c.index for c in columns}
         for (row, col), formula in sorted(grid.uncached.items()):
             if row >= header_row and col in known:
                 label = next(c.label for c in columns if c.index == col)
-                self.problem(f"formula {formula} has no cached value: the workbook was saved without being "
-                             "calculated; open it in Excel and save it again", row, label, formula)
+                self.problem(M_("formula {formula} has no cached value: the workbook was saved without being "
+                                "calculated; open it in Excel and save it again", formula=formula), row, label, formula)
         for first, last, c1, c2 in grid.row_merges:
             hit = [c for c in columns if c1 <= c.index <= c2]
             if first > header_row and hit:
-                self.problem(f"cells merged over rows {first}-{last}: a value must belong to one day",
+                self.problem(M_("cells merged over rows {first}-{last}: a value must belong to one day", first=first, last=last),
                              first, hit[0].label)
         body = grid.rows[header_at + 1:]
         self._rows(body, columns, date_col)
         if not self.records and not self.problems:
             if self.blank_days:
-                raise reject(self.file, f"all {len(self.blank_days)} dated rows below the header (row {header_row}) "
-                                        "are without figures: nothing to load yet")
-            raise reject(self.file, f"the header is at row {header_row} but no day rows follow it")
+                raise reject(self.file, M_("all {n} dated rows below the header (row {row}) are without figures: "
+                                           "nothing to load yet", n=len(self.blank_days), row=header_row))
+            raise reject(self.file, M_("the header is at row {row} but no day rows follow it", row=header_row))
         labels = {c.name: c.label for c in columns}
         require_clean(self.records, self.ctx, self.file, self.problems, labels)
         derived = sorted({name for rec in self.records for name in rec.derived})
         if derived:
-            self.notes.append("derived from a rate and its base: " + ", ".join(derived))
+            self.notes.append(M_("derived from a rate and its base: {names}", names=join(map(self.named, derived))))
         return ParsedFile(SOURCE, tuple(self.records), tuple(self.notes))
 
     def _columns(self, header: Sequence[object]) -> list[_Column]:
@@ -213,8 +194,8 @@ class _Parser:
         seen: dict[str, _Column] = {}
         letters = self.grid.letters
         if len(header) > MAX_COLUMNS:
-            raise reject(self.file, f"the header has {len(header):,} columns, more than {MAX_COLUMNS:,}: "
-                          "not a daily report")
+            raise reject(self.file, M_("the header has {n:,} columns, more than {max:,}: not a daily report",
+                                       n=len(header), max=MAX_COLUMNS))
         for i, cell in enumerate(header):
             if is_blank(cell):
                 continue
@@ -226,10 +207,12 @@ class _Parser:
             allowed = _RATE_UNITS if name in _RATES and name != "average_answer_seconds" else (
                 _SECONDS_UNITS if name in ("average_answer_seconds", "answer_wait_seconds_sum") else _COUNT_UNITS)
             if name != "date" and unit not in allowed:
-                self.problem(f"unit ({unit}) not understood for {name}", column=label, value=str(cell))
+                self.problem(M_("unit ({unit}) not understood for {name}", unit=unit, name=label), column=label,
+                             value=str(cell))
                 continue
             if name in seen:
-                self.problem(f"two columns mean {name}: {seen[name].label} and {label}", column=label,
+                self.problem(M_("two columns mean the same figure: {first} and {second}; keep one",
+                                first=seen[name].label, second=label), column=label,
                              value=str(cell))
                 continue
             seen[name] = _Column(i, name, label, unit)
@@ -237,7 +220,7 @@ class _Parser:
         if ignored:
             self.notes.append(ignored_note(ignored))
         if len(columns) == 1:
-            self.problem("the header has a date column but no count or rate column", column=columns[0].label)
+            self.problem(M_("the header has a date column but no count or rate column"), column=columns[0].label)
         return columns
 
     def _rows(self, body: list[tuple[int, list[object]]], columns: list[_Column], date_col: _Column) -> None:
@@ -258,7 +241,7 @@ class _Parser:
             texts = [str(c).strip() for c in cells if not is_blank(c)]
             if is_remark_row(cells):
                 # Footnotes and signatures ("注：…", "制表人：张三 … 审核人：李四"), in any cells.
-                self.notes.append(f"row {row}: remark skipped: {' … '.join(texts)[:80]}")
+                self.notes.append(M_("row {row}: remark skipped: {text}", row=row, text=" … ".join(texts)[:80]))
                 continue
             raw_date = _cell(cells, date_col.index)
             label = summary_label(cells, date_col.index, known)
@@ -266,7 +249,7 @@ class _Parser:
             if TOTAL.match(marker) or AVERAGE.match(marker):
                 assert label is not None
                 if AVERAGE.match(marker):
-                    self.notes.append(f"row {row}: {label} row skipped")
+                    self.notes.append(M_("row {row}: {label} row skipped", row=row, label=label))
                     summary_at = summary_at or row
                     continue
                 values = {c.name: _cell(cells, c.index) for c in counts}
@@ -289,7 +272,7 @@ class _Parser:
                     continue
             record = self._day(row, cells, columns, date_col)
             if summary_at is not None:
-                self.problem(f"a day row after the total row at row {summary_at}", row, date_col.label,
+                self.problem(M_("a day row after the total row at row {row}", row=summary_at), row, date_col.label,
                              raw_date)
             if record is not None:
                 self.records.append(record)
@@ -301,11 +284,11 @@ class _Parser:
             days = sorted(day for _, day in self.blank_days)
             n = len(days)
             span = days[0].isoformat() if n == 1 else f"{days[0].isoformat()} … {days[-1].isoformat()}"
-            self.notes.append(f"{n} dated row{'s' if n != 1 else ''} without figures skipped ({span})")
+            self.notes.append(M_("{n} dated row(s) without figures skipped ({span})", n=n, span=span))
         if hidden:
-            self.notes.append(f"{len(hidden)} hidden row(s) (a filter, or hidden by hand) loaded like the others: "
-                              + ", ".join(f"row {r} ({d.isoformat()})" for r, d in hidden[:20])
-                              + (" ..." if len(hidden) > 20 else ""))
+            rows = join([M_("row {row} ({day})", row=r, day=d.isoformat()) for r, d in hidden[:20]])
+            self.notes.append(M_("{n} hidden row(s) (a filter, or hidden by hand) loaded like the others: {rows}{more}",
+                                 n=len(hidden), rows=rows, more=" ..." if len(hidden) > 20 else ""))
 
     def _blank_day(self, raw_date: object) -> dt.date | None:
         """The date of a row without figures, or None when its date cell is not a date
@@ -326,7 +309,7 @@ class _Parser:
                 self.problem(exc.why, row, date_col.label, raw_date)
             else:
                 if day is None:
-                    self.problem("the row has figures but no date", row, date_col.label)
+                    self.problem(M_("the row has figures but no date"), row, date_col.label)
         counters: dict[str, float] = {}
         rates: dict[str, tuple[_Column, Measured, object]] = {}
         bad: set[str] = set()
@@ -379,15 +362,18 @@ class _Parser:
                 continue  # already reported: a second message about the same cell helps no one
             base = counters.get(base_name)
             if base is None:
-                where = "is empty on this row" if base_name in present or base_name in derived else "has no column"
-                self.problem(f"a rate without its base cannot be summed into a year: {base_name} {where}",
+                where = (M_("{name} is empty on this row", name=self.named(base_name))
+                         if base_name in present or base_name in derived else M_("{name} has no column",
+                                                                                 name=self.named(base_name)))
+                self.problem(M_("a rate without its base cannot be summed into a year: {where}", where=where),
                              row, column.label, raw)
                 continue
             count = counters.get(spec.numerator)
             if base == 0:
                 # Nothing to take a rate of: Excel would have shown #DIV/0!.
                 if measured.value != 0:
-                    self.problem(f"a value above 0 on a day with {base_name} 0", row, column.label, raw)
+                    self.problem(M_("a value above 0 on a day with {name} 0", name=self.named(base_name)), row,
+                                 column.label, raw)
                 elif count is None:
                     counters[spec.numerator] = 0.0 if spec.seconds else 0
                     derived.add(spec.numerator)
@@ -401,9 +387,11 @@ class _Parser:
                 default = _SECONDS_TOLERANCE if spec.seconds else _RATIO_TOLERANCE
                 allowed = (measured.half_unit if measured.half_unit is not None else default) + _FLOAT_SLACK
                 if abs(exact - measured.value) > allowed:
-                    self.problem(f"does not match the counts: {spec.numerator} / {base_name} = {count:g} / {base:g} "
-                                 f"= {float(exact):.6g}, the rate says {float(measured.value):.6g} "
-                                 f"(allowed difference {float(allowed):.2g})", row, column.label, raw)
+                    self.problem(M_("does not match the counts: {num} / {den} = {count:g} / {base:g} = {exact:.6g}, "
+                                    "the rate says {said:.6g} (allowed difference {allowed:.2g})",
+                                    num=self.named(spec.numerator), den=self.named(base_name), count=count, base=base,
+                                    exact=float(exact), said=float(measured.value), allowed=float(allowed)),
+                                 row, column.label, raw)
         return derived
 
     def _check_total(self, total: TotalRow, counts: list[_Column]) -> None:
@@ -417,7 +405,7 @@ class _Parser:
             try:
                 value = parse_count(raw, whole=c.name not in FLOAT_COUNTERS)
             except BadValue as exc:
-                self.problem(f"{exc.why} (in the {total.label} row)", total.row, c.label, raw)
+                self.problem(M_("{why} (in the {label} row)", why=exc.why, label=total.label), total.row, c.label, raw)
                 ok = False
                 continue
             if value is not None and c.name not in total.unsummable:
@@ -429,18 +417,20 @@ class _Parser:
             return all(abs(Decimal(str(v)) - sums[n]) <= _FLOAT_SLACK for n, (_, _, v) in read.items())
 
         if matches(total.sums):
-            self.notes.append(f"row {total.row}: {total.label} row skipped; its totals match the days")
+            self.notes.append(M_("row {row}: {label} row skipped; its totals match the days", row=total.row,
+                                 label=total.label))
             return
         if total.running is not None and total.running_unsummable is not None:
             running = {n: v for n, v in read.items() if n not in total.running_unsummable}
             if running == read and matches(total.running):
-                self.notes.append(f"row {total.row}: {total.label} row skipped; its totals match the days so far")
+                self.notes.append(M_("row {row}: {label} row skipped; its totals match the days so far",
+                                     row=total.row, label=total.label))
                 return
         for name, (c, raw, value) in read.items():
             if abs(Decimal(str(value)) - total.sums[name]) > _FLOAT_SLACK:
-                since = " since the previous subtotal" if total.running is not None else ""
-                self.problem(f"the {total.label} row says {value:,} but the days{since} add up to "
-                             f"{total.sums[name]:,}", total.row, c.label, raw)
+                since = M_(" since the previous subtotal") if total.running is not None else ""
+                self.problem(M_("the {label} row says {value:,} but the days{since} add up to {sum:,}",
+                                label=total.label, value=value, since=since, sum=total.sums[name]), total.row, c.label, raw)
 
 
 def _cell(cells: Sequence[object], index: int) -> object:

@@ -23,12 +23,13 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hotline_kpi.i18n import M_, join, q
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.ingest.base import MAX_COLUMNS
 from hotline_kpi.ingest.sheet import alias_index
 from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet,
                                          open_calamine, workbook_kind)
-from hotline_kpi.ingest.text import (BadValue, UndecodableText, decode_bytes, header_key, is_blank, parse_date,
+from hotline_kpi.ingest.text import (BadValue, UndecodableText, decode_bytes, error_text, header_key, is_blank, parse_date,
                                      split_unit)
 from hotline_kpi.problems import IngestRejected, Problem
 
@@ -135,23 +136,24 @@ def read_grid(path: Path, file: str, notes: list[str], sheet: str | None = None)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise reject(file, f"cannot read the file: {exc.strerror or exc}") from None
+        raise reject(file, M_("cannot read the file: {error}", error=exc.strerror or str(exc))) from None
     if not data.strip():
-        raise reject(file, "the file is empty")
+        raise reject(file, M_("the file is empty"))
     kind = workbook_kind(path, data[:128])
     if kind == "openpyxl":
         return _xlsx_grid(data, file, notes, sheet)
     if kind == "calamine":
         return _calamine_grid(path, file, notes, sheet)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        raise reject(file, "not an XLSX workbook (it is not a zip archive)")
+        raise reject(file, M_("not an XLSX workbook (it is not a zip archive)"))
     try:
         decoded = decode_bytes(data)
     except UndecodableText as exc:
         raise reject(file, exc.why) from None
     if not decoded.text.strip():
-        raise reject(file, "the file is empty")
-    notes.append(f"decoded as {decoded.encoding}" + (" (with BOM)" if decoded.had_bom else ""))
+        raise reject(file, M_("the file is empty"))
+    notes.append(M_("decoded as {encoding} (with BOM)", encoding=decoded.encoding) if decoded.had_bom
+                 else M_("decoded as {encoding}", encoding=decoded.encoding))
     return _csv_grid(decoded.text, file)
 
 
@@ -162,7 +164,7 @@ def summary_why(grid: Grid, title: str) -> str | None:
     key = header_key(title)
     for word in ("汇总", "合计", "总计", "summary", "total"):
         if word in key:
-            return f"its name says it is a summary ({word})"
+            return M_("its name says it is a summary ({word})", word=word)
     found = find_header(grid.head)
     if found is None:
         return None
@@ -179,8 +181,8 @@ def summary_why(grid: Grid, title: str) -> str | None:
     if not dates:
         return None
     if all((d + dt.timedelta(days=1)).day == 1 for d in dates):
-        return (f"its dates ({', '.join(d.isoformat() for d in dates[:3])}{' ...' if len(dates) > 3 else ''}) "
-                "are all month ends: month totals, not days")
+        return M_("its dates ({dates}) are all month ends: month totals, not days",
+                  dates=", ".join(d.isoformat() for d in dates[:3]) + (" ..." if len(dates) > 3 else ""))
     if len(dates) >= 2 and len({(d.year, d.month) for d in dates}) == len(dates):
         return "it has one row per month: month figures, not days"
     return None
@@ -218,12 +220,13 @@ def _calamine_grid(path: Path, file: str, notes: list[str], wanted: str | None) 
         head = calamine_rows(wb, info.name, file, HEADER_SEARCH_ROWS + 1)
         width = max((len(r) for r in head), default=0)
         if width > MAX_COLUMNS:
-            raise reject(file, f"sheet {info.name!r} has {width:,} columns: a daily report has at most "
-                         f"{MAX_COLUMNS:,}; delete the cells beyond the table")
+            raise reject(file, M_("sheet {sheet} has {width:,} columns: a daily report has at most {max:,}; delete "
+                            "the cells beyond the table", sheet=q(info.name), width=width, max=MAX_COLUMNS))
         rows = calamine_rows(wb, info.name, file)
         if len(rows) > MAX_REPORT_ROWS or max((len(r) for r in rows), default=0) > MAX_COLUMNS:
-            raise reject(file, f"sheet {info.name!r} has {len(rows):,} rows: a daily report has at most "
-                         f"{MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} columns; delete the cells beyond the table")
+            raise reject(file, M_("sheet {sheet} has {n:,} rows: a daily report has at most {rows:,} rows and {max:,} "
+                            "columns; delete the cells beyond the table", sheet=q(info.name), n=len(rows),
+                            rows=MAX_REPORT_ROWS, max=MAX_COLUMNS))
         grid = Grid(rows=[(r, cells) for r, cells in enumerate(rows, 1)], head=[], letters=True)
         grid.head = [list(cells) for cells in rows[:HEADER_SEARCH_ROWS]]
         try:
@@ -295,7 +298,7 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = No
         values = load_workbook(io.BytesIO(data), data_only=True)
         formulas = load_workbook(io.BytesIO(data), data_only=False)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
-        raise reject(file, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise reject(file, M_("not a readable XLSX workbook ({error})", error=error_text(exc))) from None
     active = values.active.title if values.active is not None else None
     infos = [SheetInfo(ws.title, ws.sheet_state != "visible", ws.title == active) for ws in values.worksheets]
     grids: dict[str, Grid] = {}
@@ -306,9 +309,10 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = No
         # make the grid 17 billion cells. A daily report is far smaller: refuse before reading.
         if ws.max_column > MAX_COLUMNS or ws.max_row > MAX_REPORT_ROWS:
             far = f"{get_column_letter(ws.max_column)}{ws.max_row}"
-            raise reject(file, f"sheet {ws.title!r} reaches cell {far} ({ws.max_row:,} rows, {ws.max_column:,} "
-                          f"columns): a daily report has at most {MAX_REPORT_ROWS:,} rows and {MAX_COLUMNS:,} "
-                          "columns; delete the cells beyond the table")
+            raise reject(file, M_("sheet {sheet} reaches cell {far} ({n:,} rows, {width:,} columns): a daily report has "
+                             "at most {rows:,} rows and {max:,} columns; delete the cells beyond the table",
+                             sheet=q(ws.title), far=far, n=ws.max_row, width=ws.max_column, rows=MAX_REPORT_ROWS,
+                             max=MAX_COLUMNS))
         grid = _sheet_grid(ws, formulas[ws.title], values.epoch)
         grid.hidden_rows = {r for r, d in ws.row_dimensions.items() if d.hidden}
         grids[ws.title] = grid
@@ -372,7 +376,7 @@ def _csv_grid(text: str, file: str) -> Grid:
             rows.append((line, list(cells)))
             line = reader.line_num + 1  # a quoted cell may span lines
     except csv.Error as exc:
-        raise reject(file, f"not valid CSV: {exc}", row=line) from None
+        raise reject(file, M_("not valid CSV: {error}", error=str(exc)), row=line) from None
     return Grid(rows=rows, head=[cells for _, cells in rows[:HEADER_SEARCH_ROWS]])
 
 
@@ -380,7 +384,8 @@ def no_header_why(grid: Grid) -> str:
     for (row, _), cells in zip(grid.rows, grid.head):
         names = {column_for(c)[0] for c in cells} - {None}
         if len(names) >= 2:
-            return (f"row {row} looks like the header ({', '.join(sorted(names))}) but has no date column "
-                    "(日期 or date)")
-    return (f"no header row found in the first {HEADER_SEARCH_ROWS} rows: expected a date column (日期 or date) "
-            "and columns such as 受理量, 呼入量, 接通量 (see docs/data-formats.md)")
+            shown = [str(c).strip() for c in cells if column_for(c)[0] is not None]
+            return M_("row {row} looks like the header ({columns}) but has no date column (日期 or date)",
+                      row=row, columns=join(shown))
+    return M_("no header row found in the first {n} rows: expected a date column (日期 or date) "
+              "and columns such as 受理量, 呼入量, 接通量 (see docs/data-formats.md)", n=HEADER_SEARCH_ROWS)

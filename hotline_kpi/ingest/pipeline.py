@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Engine
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
 from hotline_kpi.files import display_name, write_atomic_parts
@@ -129,12 +130,13 @@ def ingest_file(
     raises LoadAbandoned there when the file changed while it was read)."""
     hotline = catalogues.hotline(hotline_id or settings.default_hotline)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a file")
+        raise FileNotFoundError(M_("{path}: not a file", path=str(path)))
     on_disk = path.stat().st_size
     if on_disk > settings.max_file_bytes:  # checked before anything is read: a huge file costs nothing
         raise IngestRejected(display_name(path.name), [Problem(
-            display_name(path.name), f"file of {on_disk:,} bytes is over the limit of {settings.max_file_bytes:,} "
-            "bytes (setting max_file_bytes); split it or raise the limit")])
+            display_name(path.name), M_("file of {size:,} bytes is over the limit of {max:,} bytes (setting "
+                                        "max_file_bytes); split it or raise the limit", size=on_disk,
+                                        max=settings.max_file_bytes))])
     with path.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     source = source or detect_source(path, head)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
+from hotline_kpi.i18n import M_, join, q
 from hotline_kpi.ingest.base import Ingestor, RecordIngestor
 
 AnyIngestor = Union[Ingestor, RecordIngestor]
@@ -37,7 +38,7 @@ def get_ingestor(source: str) -> AnyIngestor:
     try:
         return known[source]
     except KeyError:
-        raise UnknownSource(f"unknown source {source!r} (known: {', '.join(sorted(known))})") from None
+        raise UnknownSource(M_("unknown source {source} (known: {known})", source=q(source), known=", ".join(sorted(known)))) from None
 
 
 def _header_sources() -> dict[str, object]:
@@ -60,11 +61,11 @@ def _header_sources() -> dict[str, object]:
 
 #: What each source looks like, for the message when a file is recognised as none.
 LOOKS = {
-    "daily-report": "a header with 日期 and columns such as 受理量, 呼入量, 接通量",
-    "tickets": "a header with 工单编号, 受理时间, 受理渠道, 办理方式, 是否退单",
-    "callbacks": "a header with 工单编号, 回访时间, 回访结果",
-    "spending": "a header with 预算项目 and 金额",
-    "queue-log": "Asterisk queue_log lines (epoch|callid|queue|agent|event|...)",
+    "daily-report": M_("a header with 日期 and columns such as 受理量, 呼入量, 接通量"),
+    "tickets": M_("a header with 工单编号, 受理时间, 受理渠道, 办理方式, 是否退单"),
+    "callbacks": M_("a header with 工单编号, 回访时间, 回访结果"),
+    "spending": M_("a header with 预算项目 and 金额"),
+    "queue-log": M_("Asterisk queue_log lines (epoch|callid|queue|agent|event|...)"),
 }
 
 
@@ -85,10 +86,11 @@ def detect_source(path: Path, head: bytes) -> str:
         both = [n for n in content if n in named]
         if len(both) == 1:
             return both[0]
-        raise UnknownSource(f"{path}: its content looks like several sources ({', '.join(content)}); "
-                            "pass --source")
+        raise UnknownSource(M_("{path}: its content looks like several sources ({sources}); pass --source",
+                               path=str(path), sources=", ".join(content)))
     if len(named) == 1:
         return named[0]  # its ingestor says what is wrong with the content
-    listed = "; ".join(f"{name}: {LOOKS.get(name, '?')}" for name in sorted(known))
-    raise UnknownSource(f"{path}: cannot tell which system produced this file: saw {seen_text(tables, head)}. "
-                        f"Known sources: {listed}. From the command line, --source names it")
+    listed = join([M_("{name}: {looks}", name=name, looks=LOOKS.get(name, "?")) for name in sorted(known)], "; ")
+    raise UnknownSource(M_("{path}: cannot tell which system produced this file: saw {seen}. Known sources: "
+                           "{listed}. From the command line, --source names it", path=str(path),
+                           seen=seen_text(tables, head), listed=listed))

@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, OtherYears, future_problems
 from hotline_kpi.ingest.sheet import Table
 from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
@@ -59,7 +60,7 @@ class RecordRows:
     def __iter__(self) -> Iterator[tuple[int, dict[str, object]]]:
         for row, cells in self.table.rows:
             if len(self.problems) >= MAX_PROBLEMS:
-                self.problems.append(Problem(self.file, f"stopped reading after {MAX_PROBLEMS} problems"))
+                self.problems.append(Problem(self.file, M_("stopped reading after {n} problems", n=MAX_PROBLEMS)))
                 return
             yield row, cells
 
@@ -84,6 +85,6 @@ class RecordRows:
         if not records:
             if self.other_years.days:
                 raise self.other_years.refusal()
-            raise IngestRejected(self.file, [Problem(self.file, f"the export holds no {what}")],
+            raise IngestRejected(self.file, [Problem(self.file, M_("the export holds no {what}", what=what))],
                                  sheet=self.table.sheet or None)
         return self.other_years.note(each)

@@ -29,8 +29,9 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
-from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, header_key, is_blank
+from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, error_text, header_key, is_blank
 from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet, open_calamine,
                                          workbook_kind)
 
@@ -92,7 +93,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
         with path.open("rb") as f:
             magic = f.read(128)
     except OSError as exc:
-        raise IngestRejected(file, [Problem(file, f"cannot read the file: {exc.strerror or exc}")]) from None
+        raise IngestRejected(file, [Problem(file, M_("cannot read the file: {error}", error=exc.strerror or str(exc)))]) from None
     totals: dict[str, int] = {}
     kind = workbook_kind(path, magic)
     infos: list[SheetInfo] = []
@@ -101,7 +102,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
     elif kind == "calamine":
         grids = _calamine_sheets(path, file, totals, infos)
     elif path.suffix.lower() in (".xlsx", ".xlsm") and magic:
-        raise IngestRejected(file, [Problem(file, "not an XLSX workbook (it is not a zip archive)")])
+        raise IngestRejected(file, [Problem(file, M_("not an XLSX workbook (it is not a zip archive)"))])
     else:
         grids = [("", _csv_rows(path, file, totals), False, WINDOWS_EPOCH)]
     heads: dict[str, list[tuple[int, list[object]]]] = {}
@@ -116,14 +117,14 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
         heads[name] = head
         info.header = _find_header(head, index, required) is not None
         if not info.header:
-            info.why = _why_no_header(head, index, required, describe, "")
+            info.why = _why_no_header(head, index, required, describe, "", aliases)
     choice_notes: list[str] = []
     if infos:
         chosen = choose_sheet(file, infos, sheet, describe, choice_notes)
     else:
         chosen = ""
         if not heads[""]:
-            raise IngestRejected(file, [Problem(file, "the file is empty")])
+            raise IngestRejected(file, [Problem(file, M_("the file is empty"))])
     for name, rows, letters, epoch in grids:
         if name != chosen:
             continue
@@ -136,7 +137,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
                     break
         found = _find_header(head, index, required)
         if found is None:
-            raise IngestRejected(file, [Problem(file, _why_no_header(head, index, required, describe, ""))],
+            raise IngestRejected(file, [Problem(file, _why_no_header(head, index, required, describe, "", aliases))],
                                  sheet=chosen or None)
         at, row_no = found
         cells = head[at][1]
@@ -152,7 +153,8 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             if name is None:
                 ignored.append(label)
             elif name in columns:
-                problems.append(Problem(file, f"two columns mean {name}: {columns[name].label} and {label}",
+                problems.append(Problem(file, M_("two columns mean the same figure: {first} and {second}; keep one",
+                                                   first=columns[name].label, second=label),
                                         row_no, label, text))
             else:
                 columns[name] = Column(i, name, label)
@@ -188,24 +190,27 @@ def _find_header(head: list[tuple[int, list[object]]], index: dict[str, str],
 
 
 def _why_no_header(head: list[tuple[int, list[object]]], index: dict[str, str], required: tuple[str, ...],
-                   describe: str, sheet: str) -> str:
-    where = f"sheet {sheet!r}: " if sheet else ""
+                   describe: str, sheet: str, aliases: Mapping[str, tuple[str, ...]] | None = None) -> Msg:
+    where = M_("sheet {sheet}: ", sheet=q(sheet)) if sheet else ""
+    shown = {r: (aliases or {}).get(r, (r,))[0] for r in required}
     best: tuple[int, int, set[str]] | None = None
     for row_no, cells in head:
         names = {index.get(header_key(str(c))) for c in cells if not is_blank(c)} - {None}
         if names and (best is None or len(names) > len(best[2])):
             best = (row_no, len(names), names)  # type: ignore[arg-type]
     if best is None:
-        return (f"{where}no header row of a {describe} in the first {HEADER_SEARCH_ROWS} rows "
-                f"(expected columns {', '.join(required)}; see docs/data-formats.md)")
-    missing = [r for r in required if r not in best[2]]
-    return f"{where}row {best[0]} looks like the header of a {describe} but lacks {', '.join(missing)}"
+        return M_("{where}no header row of a {describe} in the first {n} rows (expected columns {columns}; "
+                  "see docs/data-formats.md)", where=where, describe=describe, n=HEADER_SEARCH_ROWS,
+                  columns=join(shown[r] for r in required))
+    missing = [shown[r] for r in required if r not in best[2]]
+    return M_("{where}row {row} looks like the header of a {describe} but lacks {columns}", where=where,
+              row=best[0], describe=describe, columns=join(missing))
 
 
 def _csv_rows(path: Path, file: str, totals: dict[str, int]) -> Iterator[tuple[int, list[object]]]:
     data = path.read_bytes()
     if not data.strip():
-        raise IngestRejected(file, [Problem(file, "the file is empty")])
+        raise IngestRejected(file, [Problem(file, M_("the file is empty"))])
     try:
         text = decode_bytes(data).text
     except UndecodableText as exc:
@@ -223,7 +228,7 @@ def _csv_rows(path: Path, file: str, totals: dict[str, int]) -> Iterator[tuple[i
                 yield line, list(cells)
                 line = reader.line_num + 1  # a quoted cell may span lines
         except csv.Error as exc:
-            raise IngestRejected(file, [Problem(file, f"not valid CSV: {exc}", line)]) from None
+            raise IngestRejected(file, [Problem(file, M_("not valid CSV: {error}", error=str(exc)), line)]) from None
 
     return rows()
 
@@ -241,8 +246,9 @@ def _calamine_sheets(path: Path, file: str, totals: dict[str, int], infos: list[
         for r, row in enumerate(cells, 1):
             if len(row) > MAX_COLUMNS:
                 letter = get_column_letter(MAX_COLUMNS + 1)
-                raise IngestRejected(file, [Problem(file, f"sheet {name!r}: a cell beyond column {letter}: an export "
-                                                    f"has at most {MAX_COLUMNS:,} columns", r)])
+                raise IngestRejected(file, [Problem(file, M_("sheet {sheet}: a cell beyond column {letter}: an export "
+                                                       "has at most {max:,} columns", sheet=q(name), letter=letter,
+                                                       max=MAX_COLUMNS), r)])
             yield r, row
 
     return [(i.name, rows(i.name), True, WINDOWS_EPOCH) for i in infos]
@@ -254,7 +260,7 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int], infos: list[Shee
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
-        raise IngestRejected(file, [Problem(file, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})")]
+        raise IngestRejected(file, [Problem(file, M_("not a readable XLSX workbook ({error})", error=error_text(exc)))]
                              ) from None
     epoch = wb.epoch
 
@@ -267,16 +273,17 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int], infos: list[Shee
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001 - a damaged sheet fails in any of openpyxl's parsers
-                raise IngestRejected(file, [Problem(file, f"sheet {ws.title!r} is damaged after row {r:,} "
-                                                    f"({type(exc).__name__}: {exc})", r + 1)]) from None
+                raise IngestRejected(file, [Problem(file, M_("sheet {sheet} is damaged after row {row:,} ({error})", sheet=q(ws.title),
+                                                       row=r, error=error_text(exc)), r + 1)]) from None
             r += 1
             if len(cells) > MAX_COLUMNS:  # blank styled cells far right are dropped; a value there is refused
                 beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if not is_blank(cells[i])), None)
                 if beyond is not None:
                     letter = get_column_letter(beyond + 1)
                     raise IngestRejected(file, [Problem(
-                        file, f"a cell in column {letter} ({beyond + 1:,}): an export has at most {MAX_COLUMNS:,} "
-                        "columns; delete the cells beyond the table", r, letter, str(cells[beyond]))])
+                        file, M_("a cell in column {letter} ({n:,}): an export has at most {max:,} columns; delete "
+                                 "the cells beyond the table", letter=letter, n=beyond + 1, max=MAX_COLUMNS),
+                        r, letter, str(cells[beyond]))])
                 cells = cells[:MAX_COLUMNS]
             yield r, list(cells)
 
@@ -314,7 +321,7 @@ def parse_moment(value: object, zone: ZoneInfo, *, epoch: dt.datetime = WINDOWS_
             moment.astimezone(zone)
             moment.astimezone(dt.timezone.utc)
     except OverflowError:  # also a number cell too big for a float
-        raise BadValue("date and time out of range") from None
+        raise BadValue(M_("date and time out of range")) from None
     return moment
 
 
@@ -322,7 +329,7 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise BadValue("expected a date and time, got a TRUE/FALSE cell")
+        raise BadValue(M_("expected a date and time, got a TRUE/FALSE cell"))
     if isinstance(value, dt.datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     if isinstance(value, dt.date):
@@ -330,7 +337,7 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
     if isinstance(value, (int, float)):
         return _serial(float(value), zone, epoch)
     if not isinstance(value, str):
-        raise BadValue(f"expected a date and time, got {type(value).__name__}")
+        raise BadValue(M_("expected a date and time, got {kind}", kind=type(value).__name__))
     if len(value) >= 16 and value[4] == "-" and value.isascii():
         try:  # the common "2019-03-01 08:30:05", read in C
             moment = dt.datetime.fromisoformat(value.strip())
@@ -343,14 +350,14 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
         return _serial(float(text), zone, epoch)
     m = _MOMENT.match(text)
     if not m:
-        raise BadValue("not a date and time (expected e.g. 2019-01-01 08:30:05 or 2019/1/1 8:30)")
+        raise BadValue(M_("not a date and time (expected e.g. 2019-01-01 08:30:05 or 2019/1/1 8:30)"))
     month, day = m.group("m") or m.group("m2"), m.group("d") or m.group("d2")
     frac = (m.group("f") or "").ljust(6, "0")
     try:
         moment = dt.datetime(int(m.group("y")), int(month), int(day), int(m.group("H") or 0), int(m.group("M") or 0),
                              int(m.group("S") or 0), int(frac or 0))
     except ValueError as exc:
-        raise BadValue(f"not a real date and time ({exc})") from None
+        raise BadValue(M_("not a real date and time ({text})", text=value.strip())) from None
     tz = m.group("tz")
     if tz:
         if tz == "z":
@@ -358,7 +365,7 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         if int(digits[:2]) > 23 or int(digits[2:]) > 59:
-            raise BadValue(f"not a time zone offset: {tz}")
+            raise BadValue(M_("not a time zone offset: {tz}", tz=tz))
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return moment.replace(tzinfo=dt.timezone(sign * offset))
     return moment.replace(tzinfo=zone)
@@ -366,13 +373,13 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
 
 def _serial(serial: float, zone: ZoneInfo, epoch: dt.datetime) -> dt.datetime:
     if not math.isfinite(serial) or serial < 1:
-        raise BadValue("not a date (serial number below 1)")
+        raise BadValue(M_("not a date (serial number below 1)"))
     if int(serial) == 60 and epoch == WINDOWS_EPOCH:
-        raise BadValue("serial 60 is 29 February 1900, a day that does not exist (an Excel quirk)")
+        raise BadValue(M_("serial 60 is 29 February 1900, a day that does not exist (an Excel quirk)"))
     try:
         moment = from_excel(serial, epoch)
     except (OverflowError, ValueError):
-        raise BadValue("date serial number out of range") from None
+        raise BadValue(M_("date serial number out of range")) from None
     return moment.replace(tzinfo=zone)
 
 

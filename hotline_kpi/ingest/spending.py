@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import BudgetLine
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
 from hotline_kpi.ingest.rows import RecordRows
@@ -56,10 +57,10 @@ def parse_month(value: object) -> dt.date | None:
     text = unicodedata.normalize("NFKC", str(value)).strip()
     m = _MONTH.match(text)
     if not m:
-        raise BadValue("not a month (expected e.g. 2019-03 or 2019年3月)")
+        raise BadValue(M_("not a month (expected e.g. 2019-03 or 2019年3月)"))
     year, month = int(m.group("y")), int(m.group("m") or m.group("m2"))
     if not 1 <= month <= 12:
-        raise BadValue(f"month {month} does not exist")
+        raise BadValue(M_("month {month} does not exist", month=month))
     return dt.date(year, month, 1)
 
 
@@ -93,9 +94,9 @@ class SpendingIngestor:
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedSpending:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, ("budget_line", "amount"), "spending export", ctx.progress, sheet=ctx.sheet)
+        table = read_table(path, HEADER_ALIASES, ("budget_line", "amount"), M_("spending export"), ctx.progress, sheet=ctx.sheet)
         if "date" not in table.columns and "month" not in table.columns:
-            raise IngestRejected(file, [Problem(file, "the spending export needs a 日期 (date) or 月份 (month) column")])
+            raise IngestRejected(file, [Problem(file, M_("the spending export needs a 日期 (date) or 月份 (month) column"))])
         rows = RecordRows(table, file, ctx)
         label = rows.label
         amounts: dict[tuple[dt.date, bool, str], Decimal] = {}
@@ -113,7 +114,7 @@ class SpendingIngestor:
                 elif "month" in table.columns:
                     day, monthly = parse_month(cells.get("month")), True
                 if day is None:
-                    found.append(Problem(file, "a row without its date or month", row))
+                    found.append(Problem(file, M_("a row without its date or month"), row))
             except BadValue as exc:
                 col = "date" if "date" in table.columns and cell_text(cells.get("date")) else "month"
                 found.append(Problem(file, exc.why, row, label[col], cell_text(cells.get(col))))
@@ -121,12 +122,12 @@ class SpendingIngestor:
             try:
                 number = parse_number(cells.get("amount"))
                 if number is None:
-                    found.append(Problem(file, "a row without its amount", row, label["amount"]))
+                    found.append(Problem(file, M_("a row without its amount"), row, label["amount"]))
                 elif number.percent:
-                    found.append(Problem(file, "expected an amount in yuan, got a percentage", row, label["amount"],
+                    found.append(Problem(file, M_("expected an amount in yuan, got a percentage"), row, label["amount"],
                                          cell_text(cells.get("amount"))))
                 elif abs(number.value) > MAX_AMOUNT_YUAN:
-                    found.append(Problem(file, f"amount beyond the plausible maximum {MAX_AMOUNT_YUAN:,} yuan", row,
+                    found.append(Problem(file, M_("amount beyond the plausible maximum {max:,} yuan", max=MAX_AMOUNT_YUAN), row,
                                          label["amount"], cell_text(cells.get("amount"))))
                 else:
                     amount = number.value
@@ -141,14 +142,14 @@ class SpendingIngestor:
                     rows.covers(day)  # a year without a catalogue: the row is left out (one note)
                     continue
                 if cat is not None and not lines:
-                    found.append(Problem(file, f"the {day.year} catalogue has no project budget lines", row))
+                    found.append(Problem(file, M_("the {year} catalogue has no project budget lines", year=day.year), row))
                 elif lines:
                     if day.year not in indexes:
                         indexes[day.year] = line_index(lines)
                     line_id = indexes[day.year].get(header_key(line_text))
                     if line_id is None:
                         known = ", ".join(f"{ln.id} ({ln.name})" for ln in lines)
-                        found.append(Problem(file, f"unknown budget line (known: {known})", row,
+                        found.append(Problem(file, M_("unknown budget line (known: {known})", known=known), row,
                                              label["budget_line"], line_text))
             if found:
                 rows.problems += found
@@ -156,9 +157,9 @@ class SpendingIngestor:
             assert day is not None and amount is not None and line_id is not None
             key = (day, monthly, line_id)
             amounts[key] = amounts.get(key, Decimal(0)) + amount
-        left_out = rows.finish(len(amounts), "spending rows", "spending row(s)")
+        left_out = rows.finish(len(amounts), M_("spending rows"), M_("spending row(s)"))
         fen = {k: int((v * 100).to_integral_value()) for k, v in amounts.items()}
         notes = [*table.notes, *left_out]
-        notes.append(f"{sum(fen.values()) / 100:,.2f} yuan on {len({k[2] for k in fen})} budget line(s), "
-                     f"{len({k[0].replace(day=1) for k in fen})} month(s)")
+        notes.append(M_("{yuan:,.2f} yuan on {lines} budget line(s), {months} month(s)", yuan=sum(fen.values()) / 100,
+                        lines=len({k[2] for k in fen}), months=len({k[0].replace(day=1) for k in fen})))
         return ParsedSpending(source=SOURCE, notes=notes, amounts=fen)

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.base import ParsedRecords
 from hotline_kpi.ingest.callbacks import RESPONSES, ParsedCallbacks, satisfied_results
@@ -46,8 +47,8 @@ def store_tickets(session: Session, parsed: ParsedTickets, request: StoreRequest
     return _merge_and_recount(
         session, parsed, request, {n: tk.fields() for n, tk in parsed.tickets.items()}, records.merge_tickets,
         lambda s, r, days: records.ticket_day_records(s, r.hotline_id, days, r.tickets.operator_channels),
-        lambda new, updated, kept: f"{new:,} new ticket(s), {updated:,} updated, {kept:,} unchanged or older "
-                                   "than stored")
+        lambda new, updated, kept: M_("{new:,} new ticket(s), {updated:,} updated, {kept:,} unchanged or older "
+                                      "than stored", new=new, updated=updated, kept=kept))
 
 
 def store_callbacks(session: Session, parsed: ParsedCallbacks, request: StoreRequest) -> StoreResult:
@@ -55,7 +56,8 @@ def store_callbacks(session: Session, parsed: ParsedCallbacks, request: StoreReq
         session, parsed, request, {k: cb.fields() for k, cb in parsed.callbacks.items()}, records.merge_callbacks,
         lambda s, r, days: records.callback_day_records(s, r.hotline_id, days, satisfied_results(r.formulas),
                                                         RESPONSES),
-        lambda new, updated, kept: f"{new:,} new callback(s), {updated:,} updated, {kept:,} unchanged")
+        lambda new, updated, kept: M_("{new:,} new callback(s), {updated:,} updated, {kept:,} unchanged",
+                                      new=new, updated=updated, kept=kept))
 
 
 def store_spending(session: Session, parsed: ParsedSpending, request: StoreRequest) -> StoreResult:
@@ -65,7 +67,8 @@ def store_spending(session: Session, parsed: ParsedSpending, request: StoreReque
     days = sorted({k[0] for k in parsed.amounts})
     ingest.first_day, ingest.last_day, ingest.days = days[0], days[-1], len(days)
     removed, written = records.replace_spending(session, request.hotline_id, ingest.id, parsed.amounts)
-    notes = [*parsed.notes, f"{written} spending row(s) stored, {removed} earlier row(s) of those months replaced"]
+    notes = [*parsed.notes, M_("{written} spending row(s) stored, {removed} earlier row(s) of those months replaced",
+                                written=written, removed=removed)]
     ingest.notes = "\n".join(notes)
     return StoreResult("loaded", ingest.id, days_new=written, first_day=days[0], last_day=days[-1],
                        notes=tuple(notes))

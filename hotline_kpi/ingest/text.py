@@ -18,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from hotline_kpi.i18n import M_, Msg
+
 
 class BadValue(ValueError):
     """A cell (or a whole text) could not be read; ``why`` says what was expected."""
@@ -33,6 +35,16 @@ class UndecodableText(BadValue):
     def __init__(self, why: str, offset: int | None = None):
         self.offset = offset
         super().__init__(why)
+
+
+def error_text(exc: BaseException) -> Msg:
+    """What a library's exception says, for a message: the kind of damage in the office's
+    language where it is known; the library's own (English) words only in English."""
+    import zipfile
+
+    if isinstance(exc, zipfile.BadZipFile):
+        return M_("not a zip archive")
+    return M_("{kind}: {detail}", kind=type(exc).__name__, detail=str(exc))
 
 
 # --- bytes -> text ------------------------------------------------------------------------
@@ -60,10 +72,10 @@ def decode_bytes(data: bytes) -> Decoded:
         return _utf16(data)
     nul = data.find(b"\x00")
     if nul >= 0 and _looks_utf16(data):
-        raise UndecodableText("UTF-16 text without a byte-order mark: save it as UTF-8, or as Unicode text "
-                              "(UTF-16 with its BOM)", 0)
+        raise UndecodableText(M_("UTF-16 text without a byte-order mark: save it as UTF-8, or as Unicode text "
+                                 "(UTF-16 with its BOM)"), 0)
     if nul >= 0:
-        raise UndecodableText(f"binary data, not text (NUL byte at byte offset {nul})", nul)
+        raise UndecodableText(M_("binary data, not text (NUL byte at byte offset {offset})", offset=nul), nul)
     try:
         text = data.decode("utf-8-sig")
         return Decoded(text, "utf-8", data.startswith(b"\xef\xbb\xbf"))
@@ -76,18 +88,19 @@ def decode_bytes(data: bytes) -> Decoded:
     if utf8_error.reason == "unexpected end of data" and utf8_error.end == len(data):
         if any(b >= 0x80 for b in data[: utf8_error.start]):
             raise UndecodableText(
-                f"the file ends inside a UTF-8 multi-byte character (byte offset {utf8_error.start}): "
-                "it was probably truncated", utf8_error.start)
+                M_("the file ends inside a UTF-8 multi-byte character (byte offset {offset}): "
+                   "it was probably truncated", offset=utf8_error.start), utf8_error.start)
     try:
         return Decoded(data.decode("gb18030"), "gb18030")
     except UnicodeDecodeError as exc:
         if exc.end == len(data) and exc.reason in ("incomplete multibyte sequence", "unexpected end of data"):
             raise UndecodableText(
-                f"the file ends inside a GB18030 multi-byte character (byte offset {exc.start}): "
-                "it was probably truncated", exc.start) from None
+                M_("the file ends inside a GB18030 multi-byte character (byte offset {offset}): "
+                   "it was probably truncated", offset=exc.start), exc.start) from None
         raise UndecodableText(
-            f"neither UTF-8 (invalid byte at offset {utf8_error.start}) nor GB18030 "
-            f"(invalid byte at offset {exc.start}); save the file as UTF-8 or GBK", utf8_error.start) from None
+            M_("neither UTF-8 (invalid byte at offset {utf8}) nor GB18030 "
+               "(invalid byte at offset {gb}); save the file as UTF-8 or GBK", utf8=utf8_error.start, gb=exc.start),
+            utf8_error.start) from None
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -110,15 +123,16 @@ def _utf16(data: bytes) -> Decoded:
     encoding = "utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"
     body = data[2:]
     if len(body) % 2:
-        raise UndecodableText(f"the UTF-16 file has an odd number of bytes ({len(data):,}): it was probably "
-                              "truncated", len(data) - 1)
+        raise UndecodableText(M_("the UTF-16 file has an odd number of bytes ({n:,}): it was probably "
+                                 "truncated", n=len(data)), len(data) - 1)
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise UndecodableText(f"invalid UTF-16 at byte offset {exc.start + 2} ({exc.reason})", exc.start + 2) from None
+        raise UndecodableText(M_("invalid UTF-16 at byte offset {offset} ({reason})", offset=exc.start + 2,
+                                    reason=exc.reason), exc.start + 2) from None
     if "\x00" in text:
         nul = text.index("\x00")
-        raise UndecodableText(f"binary data, not text (NUL character at character {nul:,})", None)
+        raise UndecodableText(M_("binary data, not text (NUL character at character {n:,})", n=nul), None)
     return Decoded(text, "utf-16", True)
 
 
@@ -227,32 +241,32 @@ def parse_number(value: object) -> Number | None:
     if is_unknown(value):
         return None
     if isinstance(value, bool):
-        raise BadValue("expected a number, got a TRUE/FALSE cell")
+        raise BadValue(M_("expected a number, got a TRUE/FALSE cell"))
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            raise BadValue("not a finite number")
+            raise BadValue(M_("not a finite number"))
         # repr() is the shortest text that round-trips, so 0.9235 stays 0.9235.
         return Number(_bounded(Decimal(repr(value)) if isinstance(value, float) else Decimal(value)))
     if isinstance(value, (dt.date, dt.time, dt.timedelta)):
-        raise BadValue("expected a number, got a date or time cell")
+        raise BadValue(M_("expected a number, got a date or time cell"))
     if not isinstance(value, str):
-        raise BadValue(f"expected a number, got {type(value).__name__}")
+        raise BadValue(M_("expected a number, got {kind}", kind=type(value).__name__))
     text = normalise_text(value).casefold()
     if text.startswith("#"):
-        raise BadValue(f"Excel error value {value.strip()}")
+        raise BadValue(M_("Excel error value {value}", value=value.strip()))
     if _NOT_FINITE.match(text):
-        raise BadValue("not a finite number")
+        raise BadValue(M_("not a finite number"))
     percent = text.endswith("%")
     if percent:
         text = text[:-1]
     if _GROUPED.match(text):
         text = text.replace(",", "")
     elif not _PLAIN.match(text):
-        raise BadValue("not a number")
+        raise BadValue(M_("not a number"))
     try:
         number = _bounded(Decimal(text))
     except InvalidOperation:
-        raise BadValue("not a number") from None
+        raise BadValue(M_("not a number")) from None
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite: checked above
     return Number(number, percent, exponent)
@@ -268,7 +282,7 @@ def _bounded(number: Decimal) -> Decimal:
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite: checked by the callers
     if number.adjusted() >= MAX_DIGITS or not -MAX_DIGITS <= exponent <= MAX_DIGITS:
-        raise BadValue(f"number out of range (more than {MAX_DIGITS} digits)")
+        raise BadValue(M_("number out of range (more than {n} digits)", n=MAX_DIGITS))
     return number
 
 
@@ -283,21 +297,21 @@ def parse_count(value: object, *, whole: bool = True) -> int | float | None:
     if number is None:
         return None
     if number.percent:
-        raise BadValue("expected a count, got a percentage")
+        raise BadValue(M_("expected a count, got a percentage"))
     if number.exponent is not None and number.exponent > 0:
         # "1.1E+04" is how Excel shows 11,024 in a narrow General column, and how it exports
         # it to CSV: the digits below the last written one are not in the file. Exact only
         # when they reach the units ("1.1024E+04").
-        raise BadValue(f"a count in scientific notation is not exact: only the digits down to the "
-                       f"{10 ** number.exponent:,}s are written; format the column as a number in Excel "
-                       "(or widen it) and save again")
+        raise BadValue(M_("a count in scientific notation is not exact: only the digits down to the "
+                          "{unit:,}s are written; format the column as a number in Excel "
+                          "(or widen it) and save again", unit=10 ** number.exponent))
     if whole:
         if number.value != number.value.to_integral_value():
-            raise BadValue("expected a whole number")
+            raise BadValue(M_("expected a whole number"))
         return int(number.value)
     as_float = float(number.value)
     if not math.isfinite(as_float):
-        raise BadValue("number too large")
+        raise BadValue(M_("number too large"))
     return as_float
 
 
@@ -310,7 +324,7 @@ class Measured:
     half_unit: Decimal | None
 
 
-_RATIO_TOO_BIG = "a rate above 1 needs a % sign (or a (%) in its column header)"
+_RATIO_TOO_BIG = M_("a rate above 1 needs a % sign (or a (%) in its column header)")
 
 
 def parse_ratio(value: object, *, percent_column: bool = False, percent_formatted: bool = False) -> Measured | None:
@@ -330,9 +344,9 @@ def parse_ratio(value: object, *, percent_column: bool = False, percent_formatte
     if half is not None and scaled:
         half /= 100
     if ratio < 0:
-        raise BadValue("a rate cannot be negative")
+        raise BadValue(M_("a rate cannot be negative"))
     if ratio > 1:
-        raise BadValue("a rate cannot exceed 100%" if scaled else _RATIO_TOO_BIG)
+        raise BadValue(M_("a rate cannot exceed 100%") if scaled else _RATIO_TOO_BIG)
     return Measured(ratio, half)
 
 
@@ -342,9 +356,9 @@ def parse_seconds(value: object) -> Measured | None:
     if number is None:
         return None
     if number.percent:
-        raise BadValue("expected seconds, got a percentage")
+        raise BadValue(M_("expected seconds, got a percentage"))
     if number.value < 0:
-        raise BadValue("a duration cannot be negative")
+        raise BadValue(M_("a duration cannot be negative"))
     return Measured(number.value, number.half_unit)
 
 
@@ -366,16 +380,16 @@ def excel_serial_date(serial: float, epoch: dt.datetime = WINDOWS_EPOCH) -> dt.d
     Excel invented (Lotus 1-2-3 compatibility), and for fractions (a time of day).
     """
     if serial != int(serial):
-        raise BadValue("a date serial number with a time of day; expected a whole day")
+        raise BadValue(M_("a date serial number with a time of day; expected a whole day"))
     serial = int(serial)
     if serial < 1:
-        raise BadValue("not a date (serial number below 1)")
+        raise BadValue(M_("not a date (serial number below 1)"))
     if serial == 60 and epoch == WINDOWS_EPOCH:
-        raise BadValue("serial 60 is 29 February 1900, a day that does not exist (an Excel quirk)")
+        raise BadValue(M_("serial 60 is 29 February 1900, a day that does not exist (an Excel quirk)"))
     try:
         return from_excel(serial, epoch).date()
     except OverflowError:
-        raise BadValue("date serial number out of range") from None
+        raise BadValue(M_("date serial number out of range")) from None
 
 
 def parse_date(value: object, *, epoch: dt.datetime = WINDOWS_EPOCH) -> dt.date | None:
@@ -388,21 +402,21 @@ def parse_date(value: object, *, epoch: dt.datetime = WINDOWS_EPOCH) -> dt.date 
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise BadValue("expected a date, got a TRUE/FALSE cell")
+        raise BadValue(M_("expected a date, got a TRUE/FALSE cell"))
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0):
-            raise BadValue("a date with a time of day; expected a whole day")
+            raise BadValue(M_("a date with a time of day; expected a whole day"))
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            raise BadValue("not a date")
+            raise BadValue(M_("not a date"))
         if 19000101 <= value <= 29991231 and value == int(value):
             return _compact(str(int(value)))
         return excel_serial_date(value, epoch)
     if not isinstance(value, str):
-        raise BadValue(f"expected a date, got {type(value).__name__}")
+        raise BadValue(M_("expected a date, got {kind}", kind=type(value).__name__))
     # Whitespace is collapsed, not removed: it separates the date from a time part.
     text = " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
     if _COMPACT.match(text):
@@ -411,9 +425,9 @@ def parse_date(value: object, *, epoch: dt.datetime = WINDOWS_EPOCH) -> dt.date 
         return excel_serial_date(float(text), epoch)
     m = _YMD.match(text)
     if not m:
-        raise BadValue("not a date (expected e.g. 2019-01-01, 2019/1/1 or 2019年1月1日)")
+        raise BadValue(M_("not a date (expected e.g. 2019-01-01, 2019/1/1 or 2019年1月1日)"))
     if m.group("time") and not _MIDNIGHT.match(m.group("time")):
-        raise BadValue("a date with a time of day; expected a whole day")
+        raise BadValue(M_("a date with a time of day; expected a whole day"))
     month, day = m.group("m") or m.group("m2"), m.group("d") or m.group("d2")
     return _make_date(int(m.group("y")), int(month), int(day))
 
@@ -427,5 +441,5 @@ def _compact(text: str) -> dt.date:
 def _make_date(year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
-    except ValueError as exc:
-        raise BadValue(f"not a real date ({exc})") from None
+    except ValueError:
+        raise BadValue(M_("not a real date ({date})", date=f"{year}-{month}-{day}")) from None

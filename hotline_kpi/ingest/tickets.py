@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import IngestContext, IngestRejected, ParsedRecords, Problem
 from hotline_kpi.ingest.rows import RecordRows, sniff_export
 from hotline_kpi.ingest.sheet import cell_text, parse_moment, read_table, value_key
@@ -132,10 +133,10 @@ class TicketIngestor:
 
     def parse(self, path: Path, ctx: IngestContext) -> ParsedTickets:
         file = path.name
-        table = read_table(path, HEADER_ALIASES, REQUIRED, "ticket export", ctx.progress, sheet=ctx.sheet)
+        table = read_table(path, HEADER_ALIASES, REQUIRED, M_("ticket export"), ctx.progress, sheet=ctx.sheet)
         if "returned" not in table.columns and "returned_at" not in table.columns:
-            raise IngestRejected(file, [Problem(file, "the ticket export needs 是否退单 or 退单时间 to tell "
-                                                      "returned tickets")])
+            raise IngestRejected(file, [Problem(file, M_("the ticket export needs 是否退单 or 退单时间 to tell "
+                                                         "returned tickets"))])
         zone = ctx.hotline.zone
         rows = RecordRows(table, file, ctx)
         tickets: dict[str, Ticket] = {}
@@ -150,7 +151,7 @@ class TicketIngestor:
 
             number = cell_text(cells.get("ticket_no"))
             if not number:
-                bad("a ticket without a number", "ticket_no")
+                bad(M_("a ticket without a number"), "ticket_no")
             moments: dict[str, dt.datetime | None] = {}
             for column in ("accepted_at", "returned_at", "closed_at"):
                 try:
@@ -160,19 +161,20 @@ class TicketIngestor:
                     moments[column] = None
             accepted = moments["accepted_at"]
             if accepted is None and not any(p.column == label["accepted_at"] for p in found):
-                bad("a ticket without its acceptance time", "accepted_at")
+                bad(M_("a ticket without its acceptance time"), "accepted_at")
             channel = cell_text(cells.get("channel"))
             if not channel:
-                bad("a ticket without its channel", "channel")
+                bad(M_("a ticket without its channel"), "channel")
             channel_key = channel_name(channel, ctx.tickets.operator_channels) if channel else ""
             if channel_key is None:
-                bad(f"受理渠道 not understood: known channels are {known_channels()}; write one of them, or name "
-                    "the channel in the setting tickets.operator_channels if operators take its tickets",
-                    "channel", channel)
+                bad(M_("{column} not understood: known channels are {known}; write one of them, or name the "
+                       "channel in the setting tickets.operator_channels if operators take its tickets",
+                       column=label.get("channel", "受理渠道"), known=known_channels()), "channel", channel)
             handling_text = cell_text(cells.get("handling"))
             handling = _HANDLING.get(value_key(handling_text)) if handling_text else ""
             if handling is None:
-                bad("办理方式 not understood: expected 直接答复 or 派单 (or empty while undecided)", "handling",
+                bad(M_("{column} not understood: expected 直接答复 or 派单 (or empty while undecided)",
+                       column=label.get("handling", "办理方式")), "handling",
                     handling_text)
             returned = moments["returned_at"] is not None
             if "returned" in cells:
@@ -181,20 +183,22 @@ class TicketIngestor:
                     returned = True
                 elif flag in _NO or not flag:
                     if returned:
-                        bad("是否退单 says no but 退单时间 is set", "returned", cells.get("returned"))
+                        bad(M_("是否退单 says no but 退单时间 is set"), "returned", cells.get("returned"))
                     returned = False
                 else:
-                    bad("是否退单 not understood: expected 是 or 否", "returned", cells.get("returned"))
+                    bad(M_("{column} not understood: expected 是 or 否", column=label.get("returned", "是否退单")), "returned",
+                        cells.get("returned"))
             fault_text = cell_text(cells.get("return_fault"))
             fault = _FAULT.get(value_key(fault_text)) if fault_text else False
             if fault is None:
-                bad("退单责任 not understood: expected 话务员有责 or 无责", "return_fault", fault_text)
+                bad(M_("{column} not understood: expected 话务员有责 or 无责", column=label.get("return_fault", "退单责任")),
+                    "return_fault", fault_text)
                 fault = False
             if returned and handling == "direct":
-                bad("a ticket answered directly (直接答复) cannot have been returned by a handling unit",
+                bad(M_("a ticket answered directly (直接答复) cannot have been returned by a handling unit"),
                     "handling", handling_text)
             if fault and not returned:
-                bad("退单责任 is set on a ticket that was not returned", "return_fault", fault_text)
+                bad(M_("退单责任 is set on a ticket that was not returned"), "return_fault", fault_text)
             if accepted is not None:
                 found += rows.day(accepted.astimezone(zone).date(), row, label["accepted_at"])
             if found:
@@ -218,8 +222,8 @@ class TicketIngestor:
                 if earlier.version > ticket.version:
                     continue
             tickets[ticket.number] = ticket
-        notes = [*table.notes, *rows.finish(len(tickets), "tickets", "ticket(s)")]
+        notes = [*table.notes, *rows.finish(len(tickets), M_("tickets"), M_("ticket(s)"))]
         if replaced:
-            notes.append(f"{replaced:,} ticket number(s) appear more than once: the row with the latest time "
-                         "(acceptance, return, closing) is kept")
+            notes.append(M_("{n:,} ticket number(s) appear more than once: the row with the latest time "
+                            "(acceptance, return, closing) is kept", n=replaced))
         return ParsedTickets(source=SOURCE, notes=notes, tickets=tickets)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS
+from hotline_kpi.ingest.text import decode_prefix, error_text, header_key, is_blank
 from hotline_kpi.problems import IngestRejected, Problem
-from hotline_kpi.ingest.text import decode_prefix, header_key, is_blank
 
 #: Rows of each sheet (or lines of a text) that source recognition looks at.
 PEEK_ROWS = 20
@@ -52,8 +53,8 @@ def open_calamine(path: Path, file: str):  # type: ignore[no-untyped-def]
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - calamine raises its own errors and ValueError/OSError
-        raise IngestRejected(file, [Problem(file, f"not a readable workbook ({type(exc).__name__}: {exc}); "
-                                            "an encrypted workbook must be saved without a password")]) from None
+        raise IngestRejected(file, [Problem(file, M_("not a readable workbook ({error}); an encrypted workbook must be saved "
+                                               "without a password", error=error_text(exc)))]) from None
 
 
 def calamine_sheet_infos(wb) -> list["SheetInfo"]:  # type: ignore[no-untyped-def]
@@ -69,7 +70,8 @@ def calamine_rows(wb, name: str, file: str, limit: int | None = None) -> list[li
         sheet = wb.get_sheet_by_name(name)
         rows = sheet.to_python(skip_empty_area=False, nrows=limit)
     except Exception as exc:  # noqa: BLE001
-        raise IngestRejected(file, [Problem(file, f"sheet {name!r} is damaged ({type(exc).__name__}: {exc})")]
+        raise IngestRejected(file, [Problem(file, M_("sheet {sheet} is damaged ({error})", sheet=q(name),
+                                                       error=error_text(exc)))]
                              ) from None
     out: list[list[object]] = []
     for cells in rows:
@@ -123,7 +125,7 @@ def peek_tables(path: Path, head: bytes, limit: int | None = None) -> list[tuple
     return tables
 
 
-def seen_text(tables: list[tuple[str, list[list[object]]]], head: bytes) -> str:
+def seen_text(tables: list[tuple[str, list[list[object]]]], head: bytes) -> Msg:
     """What an error says was seen: the first non-blank row of each sheet, or the first line."""
     shown: list[str] = []
     for name, rows in tables:
@@ -131,14 +133,15 @@ def seen_text(tables: list[tuple[str, list[list[object]]]], head: bytes) -> str:
             break
         first = next((r for r in rows if any(not is_blank(c) for c in r)), None)
         cells = ", ".join(" ".join(str(c).split()) for c in (first or []) if not is_blank(c))[:200]
-        shown.append(f"sheet {name!r}: " + (f"first row {cells}" if first else "empty"))
+        shown.append(M_("sheet {sheet}: {what}", sheet=q(name),
+                        what=M_("first row {cells}", cells=cells) if first else M_("empty")))
     if shown:
-        return "; ".join(shown)
+        return join(shown, "; ")
     text = decode_prefix(head)
     if text is None:
-        return "binary data, not text" if head else "an empty file"
+        return M_("binary data, not text") if head else M_("an empty file")
     first_line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    return f"first line {first_line[:200]!r}" if first_line else "an empty file"
+    return M_("first line {line}", line=q(first_line[:200])) if first_line else M_("an empty file")
 
 
 @dataclass
@@ -155,8 +158,8 @@ class SheetInfo:
     summary: bool = False
 
 
-def _quoted(names: list[str]) -> str:
-    return ", ".join(repr(n) for n in names)
+def _quoted(names: list[str]) -> Msg:
+    return join(q(n) for n in names)
 
 
 def choose_sheet(file: str, sheets: list[SheetInfo], wanted: str | None, describe: str,
@@ -169,38 +172,40 @@ def choose_sheet(file: str, sheets: list[SheetInfo], wanted: str | None, describ
     """
     names = [s.name for s in sheets]
     if not sheets:
-        raise IngestRejected(file, [Problem(file, "the workbook has no worksheets")])
+        raise IngestRejected(file, [Problem(file, M_("the workbook has no worksheets"))])
     if wanted is not None:
         match = next((s for s in sheets if s.name == wanted), None) or next(
             (s for s in sheets if header_key(s.name) == header_key(wanted)), None)
         if match is None:
-            raise IngestRejected(file, [Problem(file, f"no sheet named {wanted!r} (--sheet); the workbook's sheets: "
-                                                f"{_quoted(names)}")])
-        notes.append(f"read sheet {match.name!r} (--sheet)" + (", a hidden sheet" if match.hidden else ""))
+            raise IngestRejected(file, [Problem(file, M_("no sheet named {wanted} (--sheet); the workbook's sheets: {names}",
+                                                   wanted=q(wanted), names=_quoted(names)))])
+        notes.append(M_("read sheet {sheet} (--sheet), a hidden sheet", sheet=q(match.name)) if match.hidden
+                     else M_("read sheet {sheet} (--sheet)", sheet=q(match.name)))
         return match.name
     hidden = [s.name for s in sheets if s.hidden]
     if hidden:
-        notes.append(f"hidden sheet(s) {_quoted(hidden)} not read: a hidden sheet is never read unless "
-                     "--sheet names it")
+        notes.append(M_("hidden sheet(s) {sheets} not read: a hidden sheet is never read unless "
+                        "--sheet names it", sheets=_quoted(hidden)))
     visible = [s for s in sheets if not s.hidden]
     found = [s for s in visible if s.header and not s.summary]
     summaries = [s for s in visible if s.header and s.summary]
     if len(found) == 1:
         for s in summaries:
-            notes.append(f"sheet {s.name!r} not read: {s.why}")
+            notes.append(M_("sheet {sheet} not read: {why}", sheet=q(s.name), why=s.why))
         if len(sheets) > 1:
-            notes.append(f"read sheet {found[0].name!r}")
+            notes.append(M_("read sheet {sheet}", sheet=q(found[0].name)))
         return found[0].name
     if len(found) > 1:
         active = next((s.name for s in found if s.active), None)
-        also = f" (the active one is {active!r})" if active else ""
-        raise IngestRejected(file, [Problem(file, f"several sheets hold a {describe}: {_quoted([s.name for s in found])}"
-                                            f"{also}; choose one with --sheet NAME, or keep one such sheet "
-                                            "per workbook (the inbox cannot be told which)")])
+        also = M_(" (the active one is {sheet})", sheet=q(active)) if active else ""
+        raise IngestRejected(file, [Problem(file, M_(
+            "several sheets hold a {describe}: {sheets}{also}; choose one with --sheet NAME, or keep one such "
+            "sheet per workbook (the inbox cannot be told which)", describe=describe,
+            sheets=_quoted([s.name for s in found]), also=also))])
     if summaries:
-        raise IngestRejected(file, [Problem(file, f"sheet {s.name!r}: {s.why}; not read as daily data (name it "
-                                            "with --sheet NAME if it does hold days)") for s in summaries])
-    problems = [Problem(file, f"sheet {s.name!r}: {s.why}") for s in visible]
+        raise IngestRejected(file, [Problem(file, M_("sheet {sheet}: {why}; not read as daily data (name it with --sheet NAME "
+                                               "if it does hold days)", sheet=q(s.name), why=s.why)) for s in summaries])
+    problems = [Problem(file, M_("sheet {sheet}: {why}", sheet=q(s.name), why=s.why)) for s in visible]
     if hidden:
-        problems.append(Problem(file, f"hidden sheet(s) {_quoted(hidden)} not read (name one with --sheet)"))
+        problems.append(Problem(file, M_("hidden sheet(s) {sheets} not read (name one with --sheet)", sheets=_quoted(hidden))))
     raise IngestRejected(file, problems)

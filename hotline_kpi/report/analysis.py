@@ -78,7 +78,7 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
         return ""
     target = fmt_threshold(ind.threshold, ind.unit)
     if actual is None:
-        return f"【系统分析】全年无{ind.level3}数据，无法评价；请补充数据来源（目标{target}）。"
+        return f"【系统分析】全年无{ind.display_name_zh}数据，无法评价；请补充数据来源（目标{target}）。"
     lines = [f"【系统分析】全年实际{fmt_value(actual, ind.unit)}，目标{_ZH_CMP.get(ind.comparator.value, '')}{target}，未达标。"]
     months = []
     for m in range(1, 13):

@@ -230,7 +230,7 @@ def build_report(
             out_rows.append(row)
             score = row.score
             if lack:
-                missing.append(Missing(ind.level3, lack))
+                missing.append(Missing(ind.display_name_zh, lack))
         scored.append(Scored(ind.id, ind.weight, score))
     total = total_score(scored, rules)
     data_days = len({r.day for r in rows})
@@ -309,7 +309,7 @@ def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year:
     quant = [r for r in rows if r.indicator.kind == "quantitative" and r.score is not None]
     met = sum(1 for r in quant if r.met)
     text = f"{year}年定量指标{len(quant)}项，达标{met}项"
-    missed = [r.indicator.level3 for r in quant if r.met is False]
+    missed = [r.indicator.display_name_zh for r in quant if r.met is False]
     if missed:
         text += "，未达标：" + "、".join(missed)
     if execution.rate is not None:

@@ -50,7 +50,7 @@ def trend_chart(row: IndicatorRow, year: int) -> bytes:
         ax.axhline(target, color="#c0392b", linestyle="--", label="目标" + ("（月均）" if ind.aggregation == "annual_total" else ""))
     ax.set_xticks(months, [f"{m}月" for m in months], fontdict=font)
     unit = "%" if ind.unit == "ratio" else ("秒" if ind.unit == "seconds" else "件")
-    ax.set_title(f"{year}年 {ind.level3}（{unit}）", fontdict=font)
+    ax.set_title(f"{year}年 {ind.display_name_zh}（{unit}）", fontdict=font)
     ax.grid(alpha=0.3)
     ax.legend(prop={"family": family} if family else None, loc="best", fontsize=8)
     fig.tight_layout()

@@ -134,7 +134,7 @@ def _analysis(report: Report) -> Section:
                          f"{wan(report.execution.executed_yuan / 10_000)}万元，执行率{pct(report.execution.rate)}，"
                          f"得{report.budget_score:.2f}分（分值{report.budget_weight:g}分）。预算执行率只在本项计分。")]
     for i, row in enumerate(report.rows, 2):
-        blocks.append(Block(heading=f"（{_cn(i)}）{row.indicator.level3}"))
+        blocks.append(Block(heading=f"（{_cn(i)}）{row.indicator.display_name_zh}"))
         blocks.append(Block(text=_indicator_text(row)))
         if row.indicator.id == "cost_control" and report.execution.cost_per_request is not None:
             blocks.append(Block(text=f"每件受理成本{report.execution.cost_per_request:,.2f}元（供参考，预算执行率不在本项重复计分）。"))
@@ -152,7 +152,7 @@ def _analysis(report: Report) -> Section:
         names = []
         for ind_id in report.not_published:
             try:
-                names.append(report.catalogue.indicator(ind_id).level3)
+                names.append(report.catalogue.indicator(ind_id).display_name_zh)
             except KeyError:
                 continue
         if names:
@@ -172,7 +172,7 @@ def _deviation(report: Report) -> Section:
     blocks = []
     for row in report.rows:
         if row.explanation and (row.met is False or row.drafted or not row.rated or row.indicator.kind == "qualitative"):
-            blocks.append(Block(text=f"{row.indicator.level3}：{row.explanation}"))
+            blocks.append(Block(text=f"{row.indicator.display_name_zh}：{row.explanation}"))
     return Section("偏差原因分析及改进措施", tuple(blocks) or (Block(text="各项指标均达到目标，无偏差。"),))
 
 
@@ -180,7 +180,7 @@ def _problems(report: Report) -> Section:
     given = report.inputs.problems_next_steps.strip()
     if given:
         return Section("存在问题及下一步工作", (Block(text=given),))
-    missed = [r.indicator.level3 for r in report.rows if r.met is False]
+    missed = [r.indicator.display_name_zh for r in report.rows if r.met is False]
     text = ("（待办公室补充）" + (f"未达标指标：{'、'.join(missed)}。" if missed else ""))
     return Section("存在问题及下一步工作", (Block(text=text),))
 

@@ -39,6 +39,7 @@ from typing import Callable, Literal
 
 from sqlalchemy import Engine
 
+from hotline_kpi.i18n import _
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.files import display_name, write_atomic
@@ -317,17 +318,18 @@ class Inbox:
         earlier = self._archived.get(str(path))
         if earlier is not None and self.clock.now() - earlier[0] < _CONTINUATION:
             at = earlier[0].astimezone(self.settings.zone).strftime("%H:%M:%S")
-            message += (f"\n\nA file of the same name ({earlier[1]:,} bytes) was loaded at {at}: if this is the "
-                        "rest of it, its writer paused longer than inbox_settle_seconds "
-                        f"({self.settings.service.inbox_settle_seconds:g} s) and the first part was loaded alone. "
-                        "Drop the whole file again (it revises those days), and raise inbox_settle_seconds above "
-                        "the writer's pauses or turn on inbox_done_marker.")
+            message += "\n\n" + _(
+                "A file of the same name ({size:,} bytes) was loaded at {at}: if this is the rest of it, its writer "
+                "paused longer than inbox_settle_seconds ({settle:g} s) and the first part was loaded alone. Drop "
+                "the whole file again (it revises those days), and raise inbox_settle_seconds above the writer's "
+                "pauses or turn on inbox_done_marker.", size=earlier[1], at=at,
+                settle=self.settings.service.inbox_settle_seconds)
         self._record(hotline_id, source or "unknown", name, "rejected", 0, message)
         try:
             target = _move(path, self.settings.quarantine_dir)
             stamp = self.clock.now().astimezone(self.settings.zone).isoformat(timespec="seconds")
             write_atomic(target.with_name(target.name + ".error.txt"),
-                         f"{stamp} rejected: {name}\n\n{message}\n".encode("utf-8"))
+                         (_("{stamp} rejected: {file}", stamp=stamp, file=name) + f"\n\n{message}\n").encode("utf-8"))
         except OSError as exc:
             return InboxResult(name, hotline_id, "error", f"rejected but could not be quarantined ({exc}); left in "
                                f"the inbox\n{message}", None, source)

@@ -25,7 +25,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.domain import Status, Window
 from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.formatting import fmt_required, fmt_target, fmt_value
-from hotline_kpi.i18n import Lang, t
+from hotline_kpi.i18n import M_, Lang, _, localize, t
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.settings import Settings
@@ -59,19 +59,22 @@ def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> 
     m = cache.model
     reasons = []
     if not m.database_up:
-        reasons.append(f"database unreachable: {m.error or 'not read yet'}")
+        reasons.append(M_("database unreachable: {error}", error=m.error or M_("not read yet")))
     if not m.snapshots:
-        reasons.append("no evaluation stored yet")
+        reasons.append(M_("no evaluation stored yet"))
     for hid, snap in sorted(m.snapshots.items()):
         age = (now - snap.evaluated_at).total_seconds()
         if age > max_age_seconds:
-            reasons.append(f"{hid}: last evaluation {age / 3600:.1f} h ago (limit {max_age_seconds / 3600:.1f} h)")
+            reasons.append(M_("{hotline}: last evaluation {age:.1f} h ago (limit {limit:.1f} h)", hotline=hid,
+                              age=age / 3600, limit=max_age_seconds / 3600))
     return not reasons, reasons
 
 
 def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet, now: Callable[[], dt.datetime],
               state: Callable[[], dict[str, Any]] = dict) -> Starlette:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"])
+    env.install_null_translations(newstyle=True)  # each render passes the catalogue of its language
     page = env.get_template("status.html")
 
     def lang_of(request: Request) -> Lang:
@@ -114,7 +117,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                                   "status": _status(r)})
                 ytd = doc.result(ind.id, Window.YEAR_TO_DATE)
                 rows.append({
-                    "id": ind.id, "name": ind.level3 if lang == "zh" else ind.name_en,
+                    "id": ind.id, "name": ind.display_name(lang),
                     "target": fmt_target(ind, lang), "cells": cells,
                     "status": _status(ytd), "status_text": t(_status(ytd), lang),
                     "days": 0 if ytd is None else ytd.days_with_data,
@@ -132,7 +135,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         ok, reasons = readiness(cache, now(), settings.service.readiness_max_age_seconds)
         html = page.render(
             lang=lang, t=lambda key, **kw: t(key, lang, **kw), boards=boards, windows=_PAGE_WINDOWS,
-            ready=ok, reasons=reasons, version=__version__,
+            ready=ok, reasons=[localize(r, lang) for r in reasons], version=__version__,
+            gettext=lambda msgid, **kw: _(msgid, lang=lang, **kw),
+            ngettext=lambda one, many, n, **kw: _(one if n == 1 else many, lang=lang, **kw),
             generated=now().astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S"),
         )
         return HTMLResponse(html)

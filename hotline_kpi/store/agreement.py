@@ -9,7 +9,8 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_kpi.domain import COUNTERS, DayRecord
+from hotline_kpi.i18n import M_
+from hotline_kpi.domain import COUNTERS, DayRecord, counter_name
 from hotline_kpi.problems import Problem
 from hotline_kpi.settings import DEFAULT_SOURCE_TOLERANCE_UNITS
 from hotline_kpi.store.db import chunks
@@ -63,7 +64,10 @@ def disagreements(session: Session, hotline_id: str, file_name: str, source: str
                 apart = relative_difference(mine, theirs)
                 if apart > tolerance and abs(mine - theirs) > units:
                     problems.append(Problem(
-                        file_name, f"{day.isoformat()}: {source} gives {_shown(mine)} but {other.source} "
-                        f"({files.get(other.ingest_id, '?')}) gives {_shown(theirs)}, {apart:.1%} apart: more than "
-                        f"the source_tolerance of {tolerance:.1%}", rec.row, counter, _shown(mine)))
+                        file_name, M_("{day}: {counter}: {source} gives {mine} but {other} ({file}) gives {theirs}, "
+                                      "{apart:.1%} apart: more than the source_tolerance of {tolerance:.1%}",
+                                      day=day.isoformat(), counter=counter_name(counter), source=source,
+                                      mine=_shown(mine), other=other.source, file=files.get(other.ingest_id, "?"),
+                                      theirs=_shown(theirs), apart=apart, tolerance=tolerance),
+                        rec.row, counter_name(counter), _shown(mine)))
     return problems

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import Hotline
-from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, DayRecord, ParsedFile
+from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, DayRecord, ParsedFile, counter_name
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.problems import IngestRejected, Problem
 from hotline_kpi.settings import (
@@ -137,7 +138,7 @@ def store_parsed(
             return StoreResult("already_loaded", existing.id)
         existing.ingested_at = at
         existing.file_name = file.name
-        notes = [*parsed.notes, "this content was loaded before and later superseded: its values are current again"]
+        notes = [*parsed.notes, M_("this content was loaded before and later superseded: its values are current again")]
         return _store_days(session, existing, parsed.source, parsed.days, source_priority, notes,
                            source_tolerance, source_tolerance_units, carry=True)
     ingest = _new_ingest(session, hotline_id, parsed.source, file, at, settings_json)
@@ -244,9 +245,11 @@ def _contradictions(file: str, rec: DayRecord, values: Mapping[str, float | None
             continue
         kept, given = (whole, part) if part in rec.counters else (part, whole)
         out.append(Problem(
-            file, f"{rec.day.isoformat()}: {part} ({values[part]:g}) would be greater than {whole} "
-            f"({values[whole]:g}): this file gives {given} but not {kept}, whose stored value it keeps; "
-            f"give both in the correction", rec.row, given, f"{values[given]:g}"))
+            file, M_("{day}: {part} ({a:g}) would be greater than {whole} ({b:g}): this file gives {given} but "
+                     "not {kept}, whose stored value it keeps; give both in the correction", day=rec.day.isoformat(),
+                     part=counter_name(part), a=values[part], whole=counter_name(whole), b=values[whole],
+                     given=counter_name(given), kept=counter_name(kept)),
+            rec.row, counter_name(given), f"{values[given]:g}"))
     return out
 
 

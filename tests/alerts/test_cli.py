@@ -40,6 +40,7 @@ def setup(tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer, catalogues: 
     clock = FixedClock(local(2019, 6, 3))
     world = World(make_engine(sqlite_url), settings, catalogues, clock, smtp_server)
 
+
     def run(*args: str, ok: bool = True):
         result = CliRunner().invoke(cli, list(args), obj=App(clock=clock), catch_exceptions=False)
         assert (result.exit_code == 0) is ok, result.output
@@ -56,17 +57,17 @@ def test_list_shows_firing_alerts_and_undelivered_mail_until_dispatch_delivers_i
     world.dispatch()  # refused: stays owed
 
     out = run("alerts", "list").output
-    assert "answer_day" in out and "firing" in out and "电话接通时长 当日 9.00 秒 高于目标 8 秒" in out
-    assert "undelivered notifications" in out and OPS in out and "Connection refused" in out
+    assert "answer_day" in out and "告警中" in out and "电话接通时长 当日 9.00 秒 高于目标 8 秒" in out
+    assert "待投递的通知" in out and OPS in out and "ConnectionRefusedError" in out
     assert "connection_day" not in out  # inactive: only with --all
     assert "connection_day" in run("alerts", "list", "--all").output
 
     world.smtp.start()
     world.clock.advance(dt.timedelta(minutes=5))
-    assert "1 delivered" in run("alerts", "dispatch").output
+    assert "投递成功 1 条" in run("alerts", "dispatch").output
     assert len(world.smtp.to(OPS)) == 1
     out = run("alerts", "list").output
-    assert "no undelivered notifications" in out
+    assert "没有待投递的通知" in out
 
 
 def test_resend_queues_a_notification_again(setup):
@@ -77,7 +78,7 @@ def test_resend_queues_a_notification_again(setup):
     with read_session(world.engine) as s:
         fired = s.scalars(select(AlertEventRow.id).where(AlertEventRow.kind == "firing")).one()
         pending = s.scalars(select(AlertEventRow.id).where(AlertEventRow.kind == "pending")).one()
-    assert "queued again as event" in run("alerts", "resend", str(fired)).output
+    assert "已重新排队为事件" in run("alerts", "resend", str(fired)).output
     run("alerts", "dispatch")
     assert len(world.smtp.to(OPS)) == 2
     assert "a pending change sends no mail" in run("alerts", "resend", str(pending), ok=False).output
@@ -87,12 +88,12 @@ def test_resend_queues_a_notification_again(setup):
 def test_test_email_goes_straight_to_the_server(setup):
     world, run = setup
     out = run("alerts", "test-email", "--to", "me@example.org").output
-    assert "me@example.org: sent" in out
+    assert "me@example.org: 已发送" in out
     [mail] = world.smtp.messages
     assert mail.subject == "[12345 KPI][测试] hotline-kpi 测试邮件"
     world.smtp.handler.rcpt_replies["no@example.org"] = "550 5.1.1 unknown"
     out = run("alerts", "test-email", "--to", "no@example.org", ok=False).output
-    assert "no@example.org: permanent (RCPT refused: 550 5.1.1 unknown)" in out
+    assert "no@example.org: 永久失败 (RCPT refused: 550 5.1.1 unknown)" in out
     assert "not a plain e-mail address" in run("alerts", "test-email", "--to", "x", ok=False).output
 
 
@@ -101,7 +102,7 @@ def test_without_smtp_settings_the_commands_say_what_to_set(setup, monkeypatch: 
     monkeypatch.delenv("HOTLINE_KPI_SMTP__HOST")
     assert "smtp.host" in run("alerts", "dispatch", ok=False).output
     assert "smtp.host" in run("alerts", "test-email", "--to", "a@example.org", ok=False).output
-    assert "SMTP: not configured" in run("alerts", "list").output
+    assert "SMTP：未配置" in run("alerts", "list").output
 
 
 def test_serve_refuses_an_invalid_rules_file_with_the_problems_and_no_traceback(setup, tmp_path: Path,

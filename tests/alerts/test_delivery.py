@@ -170,7 +170,7 @@ def test_recipients_are_routed_per_rule(world: World):
     by_rcpt = {a: sorted(m.subject.split("] ", 1)[1].split(" ")[0] for m in world.smtp.to(a))
                for a in (OFFICE, DIRECTOR, OPS)}
     assert by_rcpt == {
-        OFFICE: ["12345热线回民市民满意度", "热线接通率"],  # its own rule, and the default list
+        OFFICE: ["12345热线回访市民满意度", "热线接通率"],  # its own rule, and the default list (回访: the display name)
         DIRECTOR: ["热线接通率"],
         OPS: ["电话接通时长"],
     }

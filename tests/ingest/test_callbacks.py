@@ -44,6 +44,10 @@ def test_unreached_and_refused_are_not_responses_and_basic_satisfied_counts_by_d
     assert callback_counters(engine) == {D1: (6, 4)}
 
 
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def test_basic_satisfied_is_a_setting(tmp_path, sqlite_engine, settings, catalogues, clock):
     settings = settings.model_copy(update={"formulas": FormulaSettings(basic_satisfied_is_satisfied=False)})
     load(sqlite_engine, write_csv(tmp_path / "cb.csv", rows(RESULTS), HEADER), settings, catalogues, clock,

@@ -172,7 +172,8 @@ def test_a_bad_file_is_rejected_with_its_place_and_stores_nothing(fmt, engine, t
     with pytest.raises(IngestRejected) as err:
         _ingest(engine, path, settings, catalogues, clock, source=fmt.source)
     assert [(p.file, p.row, p.column, p.value) for p in err.value.problems] == [(path.name, *fmt.problem)]
-    assert path.name in str(err.value) and f"row {fmt.problem[0]}" in str(err.value)
+    assert path.name in str(err.value) and f"第 {fmt.problem[0]} 行" in str(err.value)  # Chinese by default
+    assert f"row {fmt.problem[0]}" in err.value.render("en")
     assert _row_counts(engine) == before
     assert not settings.originals_dir.exists() or not any(settings.originals_dir.rglob("*.*"))
 
@@ -208,4 +209,6 @@ def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clo
     result = CliRunner().invoke(cli, ["ingest", "--source", "queue-log", str(good), str(bad)], obj=App(clock=clock),
                                 catch_exceptions=False)
     assert result.exit_code == 1
-    assert "queue_log.1: queue-log" in result.stdout and "row 5" in result.stderr and "1 of 2" in result.stderr
+    # Chinese by default: the file loaded, the place of the problem, the count of rejected files
+    assert "queue_log.1：queue-log" in result.stdout and "第 5 行" in result.stderr
+    assert "2 个文件中 1 个被拒收" in result.stderr

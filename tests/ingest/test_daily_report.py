@@ -180,7 +180,7 @@ def test_a_file_without_a_date_column_is_rejected(tmp_path):
 def test_two_columns_with_the_same_meaning_are_rejected(tmp_path):
     rows = [["日期", "受理量", "受理总量"], ["2019-01-01", "1", "2"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
-    assert (found.column, found.why) == ("受理总量", "two columns mean requests_accepted: 受理量 and 受理总量")
+    assert (found.column, found.why) == ("受理总量", "two columns mean the same figure: 受理量 and 受理总量; keep one")
 
 
 def test_a_unit_that_is_not_seconds_on_the_answer_time_is_rejected(tmp_path):
@@ -282,7 +282,7 @@ def test_a_rate_on_a_day_with_a_zero_base(tmp_path):
     rows = [["日期", "呼入量", "接通率", "平均接通时长"], ["2019-01-01", "0", "0%", "0"], ["2019-01-02", "0", "90%", "—"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
     assert (found.row, found.column, found.value) == (3, "接通率", "90%")
-    assert "calls_offered 0" in found.why
+    assert "呼入量 0" in found.why  # the base by its column header
     ok = parse(write_csv(tmp_path / "ok.csv", rows[:2]))
     assert by_day(ok) == {D1: dict(calls_offered=0, calls_answered=0, answer_wait_seconds_sum=0.0)}
 
@@ -292,7 +292,7 @@ def test_a_rate_whose_base_column_is_missing_is_an_error(tmp_path):
     found = problems(write_csv(tmp_path / "r.csv", rows))
     assert [(p.row, p.column, p.value) for p in found] == [(2, "满意度", "96%"), (3, "满意度", "97%")]
     assert all("a rate without its base cannot be summed into a year" in p.why for p in found)
-    assert "survey_responses has no column" in found[0].why
+    assert "回访量 has no column" in found[0].why  # its usual header: the file has none
 
 
 def test_a_rate_whose_base_cell_is_empty_on_that_row_is_an_error(tmp_path):
@@ -300,7 +300,7 @@ def test_a_rate_whose_base_cell_is_empty_on_that_row_is_an_error(tmp_path):
             ["2019-01-03", "—", "—"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
     assert (found.row, found.column, found.value) == (3, "满意度", "97%")
-    assert "survey_responses is empty on this row" in found.why
+    assert "回访量 is empty on this row" in found.why
 
 
 def test_count_and_rate_that_agree_within_the_printed_precision_are_accepted(tmp_path):
@@ -381,7 +381,7 @@ def test_an_unreadable_date_or_a_row_without_a_date_is_an_error(tmp_path):
 def test_a_day_twice(tmp_path):
     rows = [["日期", "受理量"], ["2019-01-01", "10"], ["2019/1/1", "11"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
-    assert (found.row, found.column) == (3, "date") and "appears twice (also at row 2)" in found.why
+    assert (found.row, found.column) == (3, "日期") and "appears twice (also at row 2)" in found.why
 
 
 def test_a_future_day(tmp_path):
@@ -399,7 +399,7 @@ def test_a_year_without_a_catalogue(tmp_path):
 def test_a_negative_count(tmp_path):
     rows = [["日期", "受理量"], ["2019-01-01", "-10"]]
     found = only(problems(write_csv(tmp_path / "r.csv", rows)))
-    assert (found.row, found.column, found.why) == (2, "requests_accepted", "requests_accepted cannot be negative")
+    assert (found.row, found.column, found.why) == (2, "受理量", "受理量 cannot be negative")  # the header as written
 
 
 def test_answered_above_offered(tmp_path):
@@ -426,7 +426,7 @@ def test_every_problem_of_the_file_is_listed_at_once(tmp_path):
         (5, "受理量", "NaN"),
         (6, "接通率", "150"),
         (7, "接通率", "90%"),
-        (8, "date", "2019-01-01"),
+        (8, "日期", "2019-01-01"),
         (8, "接通量", "101"),  # named as written in the file
     }, [str(p) for p in found]
     assert all(p.file == "r.csv" and p.why for p in found)
@@ -693,7 +693,7 @@ def test_the_month_template_mid_month_loads_the_filled_days_and_skips_the_dated_
     assert by_day(parsed) == {dt.date(2019, 3, n): dict(requests_accepted=11000 + n, calls_offered=10000 + n,
                                                         calls_answered=9000 + n, first_contact_eligible=8000 + n)
                               for n in range(17, 20)}
-    assert "12 dated rows without figures skipped (2019-03-20 … 2019-03-31)" in parsed.notes
+    assert "12 dated row(s) without figures skipped (2019-03-20 … 2019-03-31)" in parsed.notes
     assert any("合计 row skipped; its totals match" in n for n in parsed.notes)
 
 

@@ -68,7 +68,7 @@ def _template() -> Case:
         days[day] = dict(requests_accepted=11000 + i, calls_offered=10000 + i, calls_answered=9000 + i,
                          first_contact_eligible=8000 + i, first_contact_resolved=7000 + i)
     rows += [[day.isoformat(), "", "", "", "", "", ""] for day in blank]
-    note = f"11 dated rows without figures skipped ({blank[0].isoformat()} … {blank[-1].isoformat()})"
+    note = f"11 dated row(s) without figures skipped ({blank[0].isoformat()} … {blank[-1].isoformat()})"
     return Case("9-month-template", "月报模板日报.csv", _csv(rows), days, (note,))
 
 
@@ -169,6 +169,7 @@ def _assert_stored(env: dict[str, str], base: Path, case: Case) -> None:
 
 
 @pytest.mark.system
+@pytest.mark.usefixtures("english")  # English wording read (the Chinese: tests/test_messages.py)
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])
 def test_the_cli_loads_the_office_layouts_with_the_figures_the_files_say(case: Case, tmp_path, sqlite_url):
     env = _env(tmp_path, sqlite_url)
@@ -190,6 +191,7 @@ def test_the_cli_loads_the_office_layouts_with_the_figures_the_files_say(case: C
 
 
 @pytest.mark.system
+@pytest.mark.usefixtures("english")  # English wording read (the Chinese: tests/test_messages.py)
 def test_the_inbox_of_a_real_serve_loads_the_template_and_the_layouts(tmp_path, sqlite_url, request):
     loaded = [c for c in CLI_CASES if not c.refused]
     env = _env(tmp_path, sqlite_url)

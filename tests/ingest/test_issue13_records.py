@@ -41,9 +41,13 @@ def run(db_url, tmp_path, clock, monkeypatch):
         monkeypatch.setenv(k, v)
 
     def invoke(*args: str):
-        return CliRunner().invoke(cli, ["ingest", "--no-evaluate", *args], obj=App(clock=clock),
+        return CliRunner().invoke(cli, ["--lang", "en", "ingest", "--no-evaluate", *args], obj=App(clock=clock),
                                   catch_exceptions=False)
     return invoke
+
+
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

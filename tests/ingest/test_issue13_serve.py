@@ -22,7 +22,9 @@ from tests.ingest.test_issue13_records import NEW_YEAR_LOG, REPORT, REUSE, TICKE
 from tests.processes import service_env, start_serve
 from tests.reliability.support import FAST_SCANS, files, wait_for
 
-pytestmark = pytest.mark.system
+
+#: English wording is read here (the Chinese: tests/test_messages.py).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("english")]
 
 D = dt.date
 

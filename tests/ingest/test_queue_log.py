@@ -57,6 +57,10 @@ def test_answered_abandoned_and_exits_are_counted_on_the_enterqueue_date(tmp_pat
                                            answer_wait_seconds_sum=39.0, calls_answered_within_15s=2)
 
 
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def test_the_documented_settings_classify_exits_and_thresholds():
     def st(c_at=-1, c_wait=0, x_at=-1, code=0, x_wait=-1, enter=T0):
         return (enter, c_at, c_wait, x_at, code, x_wait, enter)

@@ -19,7 +19,8 @@ from openpyxl.utils.datetime import MAC_EPOCH
 from tests.processes import run_cli, service_env, start_serve
 from tests.reliability.support import FAST_SCANS, drop, wait_for
 
-pytestmark = pytest.mark.system
+#: English wording is read here (the Chinese: tests/test_messages.py).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("english")]
 
 HEADER = ["日期", "受理量", "呼入量", "接通量"]
 
@@ -51,6 +52,7 @@ def _workbook(path: Path, sheets: list[tuple[str, list[list[object]]]], *, hidde
     return path
 
 
+
 def _stored(url: str) -> dict[str, tuple[object, object, object]]:
     """day -> (受理量, 呼入量, 接通量) of the current daily-report revision."""
     con = sqlite3.connect(url.removeprefix("sqlite:///"))
@@ -72,7 +74,7 @@ def _tickets(url: str) -> list[str]:
 
 @pytest.fixture
 def env(tmp_path, sqlite_url):
-    return service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url})
+    return service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, "HOTLINE_KPI_LANGUAGE": "en"})
 
 
 def _ingest(env, tmp_path, *args: str, check: bool = True):

@@ -42,6 +42,10 @@ def test_a_corrected_export_replaces_the_months_it_covers(tmp_path, engine, sett
     assert spent(engine) == {(3, "platform"): 75.0, (4, "taxes"): 50.0}
 
 
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def test_xlsx_with_dates(tmp_path, sqlite_engine, settings, catalogues, clock):
     wb = Workbook()
     ws = wb.active

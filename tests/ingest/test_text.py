@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from openpyxl.utils.datetime import MAC_EPOCH
 
+from hotline_kpi.i18n import set_language
 from hotline_kpi.ingest.text import (
     BadValue,
     UndecodableText,
@@ -27,6 +28,14 @@ from hotline_kpi.ingest.text import (
 # --- decoding -------------------------------------------------------------------------------
 
 HEADER = "日期,受理量,呼入量\n2019-01-01,1,2\n"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests read the parsers' reasons in English (``--lang en``); the Chinese of the
+    same cases is walked by tests/test_messages.py."""
+    set_language("en")
+
 
 
 def test_utf8_without_bom_is_read_as_utf8():

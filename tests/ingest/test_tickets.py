@@ -31,6 +31,10 @@ def row(no, at, channel="电话", handling="直接答复", returned="否", retur
             "派单错误" if returned == "是" else "", fault, closed, ""]
 
 
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def write_csv(path, rows, header=HEADER, encoding="utf-8-sig"):
     path.write_bytes(("\r\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\r\n").encode(encoding))
     return path
@@ -147,7 +151,7 @@ def test_a_file_without_the_needed_columns_says_which_are_missing(tmp_path):
     path = write_csv(tmp_path / "t.csv", [["T1", "2019-05-06 08:00:00"]], header=["工单编号", "受理时间"])
     with pytest.raises(IngestRejected) as err:
         TicketIngestor().parse(path, ctx)
-    assert "lacks channel, handling, return_fault" in err.value.problems[0].why
+    assert "lacks 受理渠道, 办理方式, 退单责任" in err.value.problems[0].why
 
 
 def test_gb18030_exports_read_alike(tmp_path, sqlite_engine, settings, catalogues, clock):

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
 from hotline_kpi.domain import DayRecord, ParsedFile
+from hotline_kpi.i18n import set_language
 from hotline_kpi.ingest.base import IngestRejected
 from hotline_kpi.ingest.pipeline import ingest_file
 from hotline_kpi.service.inbox import Inbox
@@ -69,6 +70,9 @@ _JUNK = bytes(range(256)) * 64
 _TRUNCATED = _report(GOOD_ROW)[:-1] + "，备注满".encode("utf-8")[:-1]  # ends inside a 3-byte character
 _WIDE = (HEADER + "," + ",".join(f"c{i}" for i in range(100_000)) + "\n" + GOOD_ROW + ",1" * 100_000 + "\n").encode()
 
+#: The English wording is read here (the Chinese of these cases: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
 CASES = [
     Bad("empty", "日报.csv", b"", ("日报.csv",)),
     Bad("header-only", "日报.csv", _report(), ("日报.csv",)),
@@ -82,12 +86,12 @@ CASES = [
     Bad("100000-columns", "日报.csv", _WIDE, ("日报.csv", "100,011 columns", "more than 1,000")),
     Bad("future-date", "日报.csv", _report(GOOD_ROW, _row("2020-03-02")), ("row 3", "2020-03-02")),
     Bad("outside-catalogue-year", "日报.csv", _report(GOOD_ROW, _row("2017-06-01")), ("row 3", "2017-06-01")),
-    Bad("negative-count", "日报.csv", _report(GOOD_ROW, _row(呼入量="-5")), ("row 3", "calls_offered", "-5")),
+    Bad("negative-count", "日报.csv", _report(GOOD_ROW, _row(呼入量="-5")), ("row 3", "呼入量", "-5")),
     Bad("answered-over-offered", "日报.csv", _report(GOOD_ROW, _row(呼入量="100", 接通量="101")), ("row 3",)),
     Bad("day-twice", "日报.csv", _report(GOOD_ROW, GOOD_ROW.replace("11000", "11001")), ("2019-01-01",)),
     Bad("nan", "日报.csv", _report(GOOD_ROW, _row(接通量="NaN")), ("row 3", "接通量", "nan")),
     Bad("infinity", "日报.csv", _report(GOOD_ROW, _row(**{"平均接通时长(秒)": "Infinity"})), ("row 3", "infinity")),
-    Bad("overflow-10**30", "日报.csv", _report(GOOD_ROW, _row(受理量=str(10**30))), ("row 3", "requests_accepted", "plausible maximum")),
+    Bad("overflow-10**30", "日报.csv", _report(GOOD_ROW, _row(受理量=str(10**30))), ("row 3", "受理量", "plausible maximum")),
     Bad("overflow-in-queue-log", "queue_log",
         ("\n".join(answered("c1", 0, wait=5)) + f"\n{10**30}|c2|12345|NONE|ENTERQUEUE||1380000|1\n").encode(),
         ("queue_log", "row 4"), "queue-log"),
@@ -189,7 +193,7 @@ CASES += [
         _patched(_XLSX, b'<c r="D3" t="n"><v>9900</v>', b'<c r="D3" t="e"><v>#NUM!</v>'),
         ("日报.xlsx", "row 3", "接通量 (D)", "#NUM!")),
     Bad("xlsx-negative", "日报.xlsx", _xlsx([HEADER.split(","), _GOOD_CELLS, [*_ROW3[:2], -5, *_ROW3[3:]]]),
-        ("日报.xlsx", "row 3", "calls_offered", "-5")),
+        ("日报.xlsx", "row 3", "呼入量 (C)", "-5")),
     Bad("xlsx-overflow-1e300", "日报.xlsx",
         _patched(_XLSX, b'<c r="B3" t="n"><v>12000</v>', b'<c r="B3" t="n"><v>1E+300</v>'),
         ("日报.xlsx", "row 3")),  # the message (range or digits) is the number parser's
@@ -240,7 +244,9 @@ def test_the_cli_rejects_bad_input_with_its_place_and_stores_nothing(case: Bad, 
     path = tmp_path / "in" / case.name
     path.parent.mkdir()
     path.write_bytes(case.data)
-    args = ["ingest", *(["--source", case.source] if case.source else []), str(path)]
+    # In English (--lang en): the words below are English; tests/test_messages.py walks these
+    # cases in the default language, Chinese.
+    args = ["--lang", "en", "ingest", *(["--source", case.source] if case.source else []), str(path)]
     result = CliRunner().invoke(cli, args, obj=App(clock=clock), catch_exceptions=False)
     assert result.exit_code == 1, result.output
     said = result.stderr.lower()
@@ -255,6 +261,7 @@ def test_the_cli_rejects_bad_input_with_its_place_and_stores_nothing(case: Bad, 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_the_inbox_quarantines_bad_input_with_a_report_and_stores_nothing(case: Bad, sqlite_url, settings, catalogues,
                                                                           clock):
+    set_language("en")  # the office's language is Chinese by default: tests/test_messages.py
     engine = make_engine(sqlite_url)
     try:
         box = Inbox(engine, settings, catalogues, clock)
@@ -436,7 +443,7 @@ def test_the_cli_rejects_a_file_that_disagrees_with_another_source(case: Disagre
     assert ok.exit_code == 0, ok.output
     before = counts(cli_env)
     kept_before = sorted(p for p in (tmp_path / "var" / "originals").rglob("*") if p.is_file())
-    result = runner.invoke(cli, ["ingest", str(folder / case.second[0])], obj=App(clock=clock),
+    result = runner.invoke(cli, ["--lang", "en", "ingest", str(folder / case.second[0])], obj=App(clock=clock),
                            catch_exceptions=False)
     assert result.exit_code == 1, result.output
     for word in case.says:
@@ -450,6 +457,7 @@ def test_the_cli_rejects_a_file_that_disagrees_with_another_source(case: Disagre
 @pytest.mark.parametrize("case", DISAGREEMENTS, ids=[d.id for d in DISAGREEMENTS])
 def test_the_inbox_quarantines_a_file_that_disagrees_with_another_source(case: Disagreement, sqlite_url, settings,
                                                                          catalogues, clock):
+    set_language("en")
     engine = make_engine(sqlite_url)
     try:
         box = Inbox(engine, settings, catalogues, clock)

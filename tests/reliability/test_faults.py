@@ -25,8 +25,10 @@ from tests.reliability.support import counts, drop, raw_get, wait_for
 from tests.processes import kill_group, run_cli, service_env, start_cli, start_serve
 from tests.test_cli import REPORT
 
+
 #: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
-pytestmark = pytest.mark.system
+#: English wording is read here (the Chinese: tests/test_messages.py).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("english")]
 
 
 def _big_queue_log(path: Path, calls: int) -> Path:

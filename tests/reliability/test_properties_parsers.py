@@ -18,6 +18,8 @@ temporary folder per example.
 
 from __future__ import annotations
 
+import pytest
+
 import contextlib
 import csv
 import datetime as dt
@@ -49,6 +51,11 @@ from hotline_kpi.ingest.spending import MAX_AMOUNT_YUAN, ParsedSpending, Spendin
 from hotline_kpi.ingest.tickets import CHANNELS, ParsedTickets, TicketIngestor
 from hotline_kpi.settings import QueueLogSettings
 from tests.common import SHANGHAI, TARGETS
+
+
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
 
 CATALOGUES = CatalogueSet.from_dir(TARGETS)
 HOTLINE = CATALOGUES.hotline(SHANGHAI)

@@ -45,7 +45,8 @@ from tests.reliability.support import counts, drop, wait_for
 from tests.processes import DemoTemplate, ServeProcess, free_port, prepare_demo, run_cli, service_env, start_serve
 
 #: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
-pytestmark = pytest.mark.system
+#: English wording is read here (the Chinese: tests/test_messages.py).
+pytestmark = [pytest.mark.system, pytest.mark.usefixtures("english")]
 
 
 # --- mail --------------------------------------------------------------------------------

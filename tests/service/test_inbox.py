@@ -16,6 +16,10 @@ from hotline_kpi.store.models import IngestAttemptRow, IngestRow, SourceDayRow
 from tests.test_cli import REPORT
 
 
+#: The English wording of the product is read here (the Chinese: tests/test_messages.py).
+pytestmark = pytest.mark.usefixtures("english")
+
+
 @pytest.fixture
 def inbox(sqlite_url, settings, catalogues, clock):
     engine = make_engine(sqlite_url)

@@ -306,7 +306,7 @@ def check_board(doc: Element, expected: dict, catalogues: CatalogueSet, lang: st
     for tr in rows:
         iid = tr.attrs["data-indicator"]
         ind = by_id[iid]
-        assert tr.find("td", cls="name").text() == (ind.level3 if lang == "zh" else ind.name_en)
+        assert tr.find("td", cls="name").text() == ind.display_name(lang)  # 回访, not the seed's 回民
         cells = {td.attrs["data-window"]: td for td in tr.find_all("td") if td.has_attr("data-window")}
         assert "year_to_date" in cells, f"{iid}: no year-to-date cell"
         for window, td in cells.items():

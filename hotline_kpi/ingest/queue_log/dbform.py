@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 from zoneinfo import ZoneInfo
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import IngestContext
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.scan import Scan, scan_lines
@@ -112,10 +113,10 @@ def _batches(f: BinaryIO, reader, layout: _Layout, zone: ZoneInfo, scan: Scan, e
                 if progress is not None:
                     progress(min(f.tell(), size), size)
     except UnicodeDecodeError as exc:
-        scan.problem(f"not {encoding.replace('-sig', '')} text ({exc.reason}); save the export as UTF-8 "
-                     "throughout", None)
+        scan.problem(M_("not {encoding} text ({reason}); save the export as UTF-8 throughout",
+                        encoding=encoding.replace('-sig', ''), reason=exc.reason), None)
     except csv.Error as exc:
-        scan.problem(f"not valid CSV: {exc}", reader.line_num)
+        scan.problem(M_("not valid CSV: {error}", error=str(exc)), reader.line_num)
     yield batch
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import BinaryIO
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
@@ -62,11 +63,11 @@ class QueueLogIngestor:
             with path.open("rb") as f:
                 head = f.read(64 * 1024)
                 if size == 0:
-                    raise IngestRejected(file, [Problem(file, "the file is empty (0 bytes): nothing was loaded; "
-                                                              "a copy that failed or a log not yet written?")])
+                    raise IngestRejected(file, [Problem(file, M_("the file is empty (0 bytes): nothing was loaded; "
+                                                                 "a copy that failed or a log not yet written?"))])
                 if not head.strip() and size <= len(head):
-                    raise IngestRejected(file, [Problem(file, "the file holds only blank lines: no queue_log "
-                                                              "line, nothing was loaded")])
+                    raise IngestRejected(file, [Problem(file, M_("the file holds only blank lines: no queue_log "
+                                                                 "line, nothing was loaded"))])
                 start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
                 nul = nul_place(f, size, start, line)  # a resumed log: the part loaded before was checked
                 if nul is not None:
@@ -86,7 +87,7 @@ class QueueLogIngestor:
                 ctx.progress(size, size)
             if scan.problems:
                 if len(scan.problems) >= MAX_PROBLEMS:
-                    scan.problems.append(Problem(file, f"stopped reading after {MAX_PROBLEMS} problems"))
+                    scan.problems.append(Problem(file, M_("stopped reading after {n} problems", n=MAX_PROBLEMS)))
                 raise IngestRejected(file, scan.problems)
             parsed.max_time = max_time
             parsed.calls = spooled - leave_out_other_years(spool, ctx, file, parsed.notes)
@@ -103,16 +104,16 @@ class QueueLogIngestor:
         max_time, spooled, lines, parts = scan_file(f, path, start, end, first_row, scan, spool, days, allowed_day,
                                                     latest, patterns, ctx, size)
         if parts > 1:
-            parsed.notes.append(f"read in {parts} parts at once (one process each)")
+            parsed.notes.append(M_("read in {n} parts at once (one process each)", n=parts))
         parsed.end_offset = max(end, start)
         parsed.end_lines = first_row - 1 + lines
         parsed.appendable = True
         if start:
-            parsed.notes.append(f"read from byte {start:,} (line {first_row:,} on): the part before was loaded "
-                                "earlier from this log")
+            parsed.notes.append(M_("read from byte {start:,} (line {line:,} on): the part before was loaded "
+                                   "earlier from this log", start=start, line=first_row))
         if end < size:
-            parsed.notes.append(f"the last line (from byte {end:,}) has no line end yet: it is read when the "
-                                "file has grown")
+            parsed.notes.append(M_("the last line (from byte {end:,}) has no line end yet: it is read when the "
+                                   "file has grown", end=end))
         return max_time, spooled
 
 
@@ -133,7 +134,7 @@ def leave_out_other_years(spool: Spool, ctx: IngestContext, file: str, notes: li
         states += sum(1 for _ in spool.read(day)[0])
         del spool.index[day]
     spool.states -= states
-    notes.extend(other.note("calls", counted=False))
+    notes.extend(other.note(M_("calls"), counted=False))
     return states
 
 
@@ -160,6 +161,7 @@ def nul_place(f: BinaryIO, size: int, start: int = 0, line: int = 1,
 
 
 def nul_problem(file: str, offset: int, line: int, run: int) -> Problem:
-    return Problem(file, f"NUL bytes ({run:,} from byte offset {offset:,}): padding a crash or power loss left in "
-                         "the log, or binary data. Remove them (e.g. tr -d '\\000' < queue_log > queue_log.clean) "
-                         "and load the file again", line, None, f"byte {offset:,}")
+    return Problem(file, M_("NUL bytes ({run:,} from byte offset {offset:,}): padding a crash or power loss left in "
+                            "the log, or binary data. Remove them (e.g. tr -d '\\000' < queue_log > queue_log.clean) "
+                            "and load the file again", run=run, offset=offset), line, None,
+                   M_("byte {offset:,}", offset=offset))

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem
 from hotline_kpi.ingest.queue_log.calls import (
     ABANDON,
@@ -262,7 +263,7 @@ class _Machine:
             st = calls.get(cid)
             if st is None:
                 if cid in not_a_call:
-                    if self.stop(f"{_text(parts[4].strip())} without a call id", row0, lines, line, "callid", cid):
+                    if self.stop(M_("{event} without a call id", event=_text(parts[4].strip())), row0, lines, line, "callid", cid):
                         break
                     continue
                 st = calls[cid] = [no_time, -1, 0, -1, 0, -1, t]
@@ -325,7 +326,7 @@ class _Machine:
         return False
 
     def bad_time(self, t: int, raw: bytes, row0: int, lines: list[bytes], line: bytes) -> bool:
-        why = "time is in the future" if t > self.latest else "time before 2000: not a UNIX time in seconds?"
+        why = M_("time is in the future") if t > self.latest else M_("time before 2000: not a UNIX time in seconds?")
         return self.stop(why, row0, lines, line, "time", raw)
 
     def other_queue(self, queue: bytes) -> None:
@@ -365,7 +366,7 @@ class _Machine:
             if not line.strip():
                 scan.blank += 1
             else:
-                scan.problem("not a queue_log line: expected time|callid|queuename|agent|event|data...", row,
+                scan.problem(M_("not a queue_log line: expected time|callid|queuename|agent|event|data..."), row,
                              value=line)
             return None
         t = _odd_time(parts[0], scan, row)
@@ -401,7 +402,7 @@ def _odd_time(raw: bytes, scan: Scan, row: int) -> int | None:
         return int(text)
     except ValueError:
         pass
-    scan.problem("time must be a UNIX time in seconds", row, "time", raw)
+    scan.problem(M_("time must be a UNIX time in seconds"), row, "time", raw)
     return None
 
 
@@ -409,11 +410,11 @@ def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> bool:
     """Report a CONNECT or exit without a usable wait: whether the scan stops (too many problems)."""
     name = OUTCOME_NAMES[code]
     if code == CONNECT:
-        at, column, why = 5, "data1", "CONNECT needs its holdtime (data1): whole seconds, not negative"
+        at, column, why = 5, "data1", M_("CONNECT needs its holdtime (data1): whole seconds, not negative")
     else:
         at = _WAIT_AT[code]
         column = f"data{at - 4}"
-        why = f"{name} needs its waittime ({column}): whole seconds, not negative"
+        why = M_("{event} needs its waittime ({column}): whole seconds, not negative", event=name, column=column)
     value = parts[at] if len(parts) > at else None
     scan.problem(why, row, column, value if value is not None else b"|".join(parts))
     return len(scan.problems) >= MAX_PROBLEMS
@@ -428,13 +429,14 @@ def latest_time(ctx: IngestContext) -> int:
 def scan_notes(scan: Scan) -> list[str]:
     notes = []
     if scan.blank:
-        notes.append(f"{scan.blank:,} blank line(s) skipped")
+        notes.append(M_("{n:,} blank line(s) skipped", n=scan.blank))
     if scan.system:
-        notes.append(f"{scan.system:,} membership/system event(s) (ADDMEMBER, PAUSE, QUEUESTART ...) skipped")
+        notes.append(M_("{n:,} membership/system event(s) (ADDMEMBER, PAUSE, QUEUESTART ...) skipped", n=scan.system))
     if scan.unknown_events:
         shown = ", ".join(f"{k} ×{v:,}" for k, v in sorted(scan.unknown_events.items()))
-        notes.append(f"unknown events skipped: {shown}")
+        notes.append(M_("unknown events skipped: {events}", events=shown))
     if scan.other_queues:
         shown = ", ".join(f"{k} ×{v:,}" for k, v in sorted(scan.other_queues.items()))
-        notes.append(f"lines of queues that do not belong to {scan.ctx.hotline.id} skipped: {shown}")
+        notes.append(M_("lines of queues that do not belong to {hotline} skipped: {queues}", hotline=scan.ctx.hotline.id,
+                        queues=shown))
     return notes

@@ -12,6 +12,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 
+from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.queue_log.calls import (
     NO_TIME,
@@ -125,17 +126,17 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     state.watermark = watermark
     state.updated_at = request.at
     notes = list(parsed.notes)
-    hours = f"{request.queue_log.unresolved_after_hours:g} h"
+    hours = M_("{h:g} h", h=request.queue_log.unresolved_after_hours)
     if totals.open:
-        notes.append(f"{totals.open:,} call(s) still in the queue at the end of the log: counted once their exit "
-                     f"is read, or as unresolved when the log has gone on {hours} past them")
+        notes.append(M_("{n:,} call(s) still in the queue at the end of the log: counted once their exit is read, "
+                        "or as unresolved when the log has gone on {hours} past them", n=totals.open, hours=hours))
     if totals.unresolved:
-        how = "counted as offered, not answered" if request.queue_log.unresolved_offered else "not counted"
-        notes.append(f"{totals.unresolved:,} unresolved call(s) on the days touched (an ENTERQUEUE and no exit "
-                     f"{hours} of log later): {how}")
+        how = M_("counted as offered, not answered") if request.queue_log.unresolved_offered else M_("not counted")
+        notes.append(M_("{n:,} unresolved call(s) on the days touched (an ENTERQUEUE and no exit {hours} of log "
+                        "later): {how}", n=totals.unresolved, hours=hours, how=how))
     if totals.orphans:
-        notes.append(f"{totals.orphans:,} call(s) on the days touched without an ENTERQUEUE (orphans, not "
-                     f"counted), e.g. {', '.join(orphan_ids[:5])}")
+        notes.append(M_("{n:,} call(s) on the days touched without an ENTERQUEUE (orphans, not counted), e.g. {ids}",
+                        n=totals.orphans, ids=", ".join(orphan_ids[:5])))
     return provenance.store_days(session, ingest, source, sorted(day_records, key=lambda r: r.day), request, notes)
 
 
