@@ -66,7 +66,7 @@ def _file(produced, ext: str) -> Path:
 
 
 def test_the_cli_reports_total_and_budget_execution(produced):
-    assert "budget execution 86.19% -> 8.62/10" in produced["stdout"]
+    assert "预算执行率 86.19% → 8.62/10" in produced["stdout"]
 
 
 def test_xlsx_cell_by_cell(produced):
