@@ -53,7 +53,7 @@ def test_a_complete_year_loaded_at_once_fires_every_missed_target_on_that_evalua
     finals = [s for s in subjects if "全年最终结果" in s]
     assert sorted(finals) == sorted([
         "[12345 KPI][严重] 全年12345热线平台受理量 全年最终结果 3,650,000 低于目标 4,000,000",
-        "[12345 KPI][严重] 12345热线回民市民满意度 全年最终结果 88.00% 低于目标 90%",
+        "[12345 KPI][严重] 12345热线回访市民满意度 全年最终结果 88.00% 低于目标 90%",
     ]), subjects
     volume = next(m for m in smtp_server.to(OFFICE) if "受理量 全年最终结果" in m.subject)
     assert "全年结果：12345热线平台受理量未达到400万个。" in volume.part("plain")
