@@ -169,6 +169,8 @@ class StatusPage:
         self.html: dict[Lang, str] = {}
         #: how many times the page was built (tests: not once per request)
         self.builds = 0
+        #: (kind, hotline, snapshot id, language) -> the XLSX bytes, made on first download
+        self._downloads: dict[tuple[str, str, int, str], bytes] = {}
         self.update(cache.model)
         cache.listeners.append(self.update)
 
@@ -188,6 +190,32 @@ class StatusPage:
                 self.builds += 1
             except Exception:  # noqa: BLE001 - keep serving the last good page
                 log.exception("status page: rendering failed")
+
+    def download(self, kind: str, hid: str, lang: Lang) -> bytes | None:
+        """The scoreboard (``kind`` "scoreboard") or the daily counters of the year to date
+        ("daily") of the hotline's last evaluation as XLSX; made once per evaluation, from
+        what the page already holds (no request reads the store). None: no such evaluation."""
+        from hotline_kpi.workbooks import daily_xlsx, scoreboard_xlsx
+
+        snap = self.cache.model.snapshots.get(hid)
+        if snap is None or snap.doc.as_of is None:
+            return None
+        key = (kind, hid, snap.id, lang)
+        with self._lock:
+            if key not in self._downloads:
+                as_of = snap.doc.as_of
+                if kind == "scoreboard":
+                    cat = self.catalogues.get(hid, as_of.year)
+                    if cat is None:
+                        return None
+                    data = scoreboard_xlsx(snap.doc, cat, lang)
+                else:
+                    first = dt.date(as_of.year, 1, 1)
+                    rows = [r for r in self.data.counters.get(hid, ()) if r.day >= first]
+                    data = daily_xlsx(rows, first, as_of, lang)
+                self._downloads = {k: v for k, v in self._downloads.items() if k[2] == snap.id or k[1] != hid}
+                self._downloads[key] = data
+            return self._downloads[key]
 
     # --- the page's context ----------------------------------------------------------
 
@@ -233,6 +261,10 @@ class StatusPage:
             "completeness_pct": f"（{pct}）" if lang == "zh" else f" ({pct})",
             "evaluated_at": moment_text(snap.evaluated_at, zone, lang), "rows": rows, "stale": stale,
             "alerts": self.alerts(hid, data, zone, lang), "sources": sources,
+            "downloads": [(_("Scoreboard (XLSX)", lang=lang), f"/download/scoreboard.xlsx?hotline={hid}&lang={lang}",
+                           "scoreboard"),
+                          (_("Daily counters of the year (XLSX)", lang=lang),
+                           f"/download/daily.xlsx?hotline={hid}&lang={lang}", "daily")],
         }
 
     def row(self, ind: Indicator, doc: Any, counters: tuple[DailyCounters, ...], lang: Lang) -> dict[str, Any]:

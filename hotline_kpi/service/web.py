@@ -30,6 +30,7 @@ from hotline_kpi.service.page import StatusPage
 from hotline_kpi.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def model_readiness(m: MetricsModel, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
@@ -105,12 +106,25 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
     async def status_page(request: Request) -> Response:
         return HTMLResponse(page.html[lang_of(request)])
 
+    async def download(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        hid = request.query_params.get("hotline") or settings.default_hotline
+        lang = lang_of(request)
+        data = page.download(kind, hid, lang) if kind in ("scoreboard", "daily") else None
+        if data is None:
+            return PlainTextResponse(_("no evaluation for hotline {hotline}", lang=lang, hotline=hid) + "\n",
+                                     status_code=404)
+        snap = cache.model.snapshots[hid]
+        name = f"{hid}-{kind}-{snap.as_of.isoformat()}.xlsx"
+        return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
     methods = ["GET", "HEAD"]
     return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth)], routes=[
         Route("/", status_page, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/healthz", healthz, methods=methods),
         Route("/readyz", readyz, methods=methods),
+        Route("/download/{kind}.xlsx", download, methods=methods),
         Route("/api/v1/scoreboard", scoreboard, methods=methods),
         Route("/api/v1/scoreboard/{hotline}", scoreboard, methods=methods),
     ])

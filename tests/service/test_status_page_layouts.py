@@ -8,6 +8,7 @@ whether it scrolls sideways, and the screenshots are kept in /tmp for a person t
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.service.runtime import Service
@@ -25,7 +27,7 @@ from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
 from tests.common import SHANGHAI as HOTLINE
 from tests.common import TARGETS
-from tests.processes import DemoTemplate, ServeProcess, free_port, prepare_demo, start_serve
+from tests.processes import DemoTemplate, ServeProcess, free_port, http_get, prepare_demo, start_serve
 from tests.service.cdp import Browser
 from tests.service.test_status_page import FLAGS, Element, chromium, parse_html, read_png  # noqa: F401 - fixture
 from tests.test_cli import REPORT
@@ -81,6 +83,30 @@ def check_trends(board: Element) -> None:
         assert svg.find_all("line", cls="target"), f"{iid}: no target line"
 
 
+def check_downloads(board: Element, served: ServeProcess | str, expect_year_days: int) -> None:
+    """The page's download links give XLSX files with Chinese headers and numeric cells."""
+    links = {a.attrs["class"].split()[-1]: a for a in board.find("p", cls="downloads").find_all("a")}
+    assert links["scoreboard"].text() == "评估结果（XLSX）" and links["daily"].text() == "本年每日计数（XLSX）"
+    for kind, link in links.items():
+        path = link.attrs["href"]
+        if isinstance(served, str):
+            status, body = http_get(served.rstrip("/") + path)
+        else:
+            status, body = served.get(path)
+        assert status == 200, (path, status, body[:300])
+        ws = load_workbook(io.BytesIO(body)).active
+        header = [c.value for c in ws[1]]
+        rows = list(ws.iter_rows(min_row=2, values_only=True))
+        if kind == "scoreboard":
+            assert header[:2] == ["指标", "统计区间"] and header[4] == "数值"
+            values = [r[4] for r in rows if r[4] is not None]
+            assert values and all(isinstance(v, (int, float)) for v in values)
+        else:
+            assert header[:3] == ["日期", "受理量", "呼入量"]
+            assert len(rows) == expect_year_days
+            assert all(isinstance(r[1], int) for r in rows if r[1] is not None) and any(r[1] for r in rows)
+
+
 def test_stale_store_with_alerts_firing_at_desk_and_phone(chromium: Path, stale: ServeProcess, workdir: Path) -> None:
     with sqlite3.connect(stale.env["HOTLINE_KPI_DATABASE_URL"].removeprefix("sqlite:///")) as conn:
         active = dict(conn.execute("SELECT rule_id, state FROM alert WHERE hotline_id = ? AND state IN "
@@ -108,6 +134,7 @@ def test_stale_store_with_alerts_firing_at_desk_and_phone(chromium: Path, stale:
         assert grafana.attrs["href"] == GRAFANA and grafana.text() == "Grafana 看板"
         daily = board.find("li", data_source="daily-report")
         assert daily.find("span", cls="last-file").attrs["data-file"], daily.text()
+        check_downloads(board, stale, expect_year_days=365)
         image = read_png(png)
         assert image.width == width and image.height > 600, (image.width, image.height)
 
@@ -156,4 +183,5 @@ def test_fresh_store_at_desk_and_phone(chromium: Path, fresh: str, workdir: Path
         assert [li.attrs["data-state"] for li in board.find_all("li", cls="alert")] == ["pending"]
         assert not doc.find_all("a", cls="grafana")  # alerts.grafana_url not set: no link
         check_trends(board)
+        check_downloads(board, fresh, expect_year_days=4)
         assert read_png(png).width == width
