@@ -33,12 +33,12 @@ def local(*args: int) -> dt.datetime:
 
 
 @pytest.fixture
-def service(sqlite_url, tmp_path, catalogues):
-    settings = Settings(database_url=sqlite_url, var_dir=tmp_path / "var", targets_dir=TARGETS,
+def service(db_url, tmp_path, catalogues):
+    settings = Settings(database_url=db_url, var_dir=tmp_path / "var", targets_dir=TARGETS,
                         service={"inbox_scan_seconds": 1, "inbox_settle_seconds": 0},
                         alerts={"grafana_url": "https://grafana.example.org/d/hotline-kpi"},
                         _env_file=None)  # type: ignore[call-arg]
-    engine = make_engine(sqlite_url)
+    engine = make_engine(db_url)
     # 09:00 in Shanghai the day after the last day of REPORT: the data are fresh.
     svc = Service(settings, catalogues, engine, FixedClock(local(2019, 1, 5, 9, 0)), holder="test")
     yield svc
