@@ -291,8 +291,10 @@ class StatusPage:
         last = known[-1] if known else None
         label = _("{indicator}: daily values of the last {n} days against the target {target}; latest {value} "
                   "({day})", lang=lang, indicator=ind.display_name(lang), n=TREND_DAYS,
-                  target=(f"{sign(ind.comparator, lang)} {fmt_threshold(target, ind.unit, lang)}"
-                          if target is not None else t("no_target", lang)),
+                  target=(f"{sign(ind.comparator, lang)} {fmt_threshold(round(target), ind.unit, lang)}"
+                          + t("per_day", lang) if ind.aggregation == "annual_total" else
+                          f"{sign(ind.comparator, lang)} {fmt_threshold(target, ind.unit, lang)}"
+                          ) if target is not None else t("no_target", lang),
                   value=fmt_value(last.value if last else None, ind.unit, lang),
                   day=day_text(last.day if last else None, lang))
         above = None if ind.comparator is None or target is None else ind.comparator.higher_is_better

@@ -97,6 +97,13 @@ def test_fresh_store_has_no_banner_and_tells_each_source(service):
     assert targets["connection_rate"] == "≥ 90%"
     assert targets["average_answer_seconds"] == "≤ 8 秒"
     assert targets["operator_fault_return_rate"] == "＜ 7%"
+    # The trends say in words what they draw (an annual volume against a 365th of its target a day).
+    trends = {tr.attrs["data-indicator"]: tr.find("svg", cls="trend")
+              for tr in board.find_all("tr") if tr.has_attr("data-indicator")}
+    assert trends["requests_accepted"].attrs["aria-label"] == (
+        "全年12345热线平台受理量：近90天每日数值与目标（≥ 10,959/日）对比；最新为10,500（2019年1月4日）")
+    assert trends["connection_rate"].find("title").text() == (
+        "热线接通率：近90天每日数值与目标（≥ 90%）对比；最新为91.84%（2019年1月4日）")
     page = client.get("/").text
     for ascii_sign in (">=", "<=", "&lt;", "&gt;="):
         assert ascii_sign not in board.text(), ascii_sign
