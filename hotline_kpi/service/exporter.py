@@ -433,11 +433,11 @@ class MetricsCache:
             model = MetricsModel(**{**self._model.__dict__, "database_up": False,
                                     "error": f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:300]}"})
             ok = False
+        for listener in self.listeners:  # before the model shows: /readyz never runs ahead of the page
+            listener(model)
         with self._lock:
             self._model = model
             self._rendered = self._render()
-        for listener in self.listeners:
-            listener(self._model)
         return ok
 
     def rendered(self) -> bytes:

@@ -166,6 +166,8 @@ class StatusPage:
         self._render, self._readiness = render, readiness
         self._lock = threading.Lock()
         self.data = PageData()
+        #: the model the page was last built from
+        self.model = cache.model
         self.html: dict[Lang, str] = {}
         #: how many times the page was built (tests: not once per request)
         self.builds = 0
@@ -184,6 +186,7 @@ class StatusPage:
                                                self.settings.default_hotline, self.data)
                 except Exception as exc:  # noqa: BLE001 - the banner tells; the last good data stays
                     log.warning("status page: could not read the store: %s", exc.__class__.__name__)
+            self.model = model
             try:
                 now = self.now()
                 self.html = {lang: self._render(self.context(model, self.data, now, lang)) for lang in ("zh", "en")}
@@ -197,7 +200,7 @@ class StatusPage:
         what the page already holds (no request reads the store). None: no such evaluation."""
         from hotline_kpi.workbooks import daily_xlsx, scoreboard_xlsx
 
-        snap = self.cache.model.snapshots.get(hid)
+        snap = self.model.snapshots.get(hid)
         if snap is None or snap.doc.as_of is None:
             return None
         key = (kind, hid, snap.id, lang)

@@ -114,8 +114,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         if data is None:
             return PlainTextResponse(_("no evaluation for hotline {hotline}", lang=lang, hotline=hid) + "\n",
                                      status_code=404)
-        snap = cache.model.snapshots[hid]
-        name = f"{hid}-{kind}-{snap.as_of.isoformat()}.xlsx"
+        name = f"{hid}-{kind}-{page.model.snapshots[hid].as_of.isoformat()}.xlsx"
         return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     methods = ["GET", "HEAD"]
