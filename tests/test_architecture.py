@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "catalogue": 1, "scoring_rules": 1, "settings": 1, "alert_settings": 1, "formatting": 1, "aggregate": 1, "demo": 1,
     "demo_sources": 1,
     # pure computation: rows + targets + as-of date -> results, and the snapshot document
-    "evaluate": 2, "forecast": 2, "budget": 2, "backfill": 2, "snapshot": 2,
+    "evaluate": 2, "forecast": 2, "budget": 2, "backfill": 2, "snapshot": 2, "workbooks": 2,
     # the store
     "store": 3,
     # what reads or writes the store for a purpose: loading files, evaluating a hotline

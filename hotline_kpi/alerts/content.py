@@ -85,6 +85,7 @@ SOURCE_NAMES: dict[str, tuple[str, str]] = {
     "queue-log": ("话务队列日志", "queue log"),
     "tickets": ("工单导出", "ticket export"),
     "callbacks": ("回访导出", "callback export"),
+    "spending": ("支出台账", "spending ledger"),
 }
 
 

@@ -1,4 +1,4 @@
-"""``hotline-kpi export``: the stored daily counters as CSV, JSON or OpenMetrics."""
+"""``hotline-kpi export``: the stored daily counters as CSV, JSON, XLSX or OpenMetrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import click
 from hotline_kpi.i18n import _
 from hotline_kpi.cli.app import App, _console, _date, pass_app
 from hotline_kpi.domain import COUNTERS
+from hotline_kpi.workbooks import daily_headers
 from hotline_kpi.store import sums
 from hotline_kpi.store.db import read_session
 
@@ -39,13 +40,29 @@ def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa
 @click.option("--hotline", "hotline_id", default=None)
 @click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "xlsx"]), default="csv")
+@click.option("--headers", type=click.Choice(["names", "zh", "en"]), default=None,
+              help="Column headers of csv and xlsx: the counters' internal names, or the office's words in Chinese "
+                   "or English (default: names for csv, the office's language for xlsx).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (atomically) instead of standard output.")
 @pass_app
-def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: str, output: Path | None) -> None:
+def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: str, headers: str | None,
+                 output: Path | None) -> None:
     """The canonical daily counters, one row a day; empty where unknown."""
+    if fmt == "json" and headers is not None:
+        raise click.BadParameter(_("--headers applies to csv and xlsx, not json (its keys are the counters' names)"))
+    if fmt == "xlsx" and output is None:
+        raise click.BadParameter(_("an XLSX file is binary: name the file to write with --output"))
     hid, first, last, stored = _daily_rows(app, hotline_id, start, end)
+    if fmt == "xlsx":
+        from hotline_kpi.files import write_atomic
+        from hotline_kpi.workbooks import daily_xlsx
+
+        assert output is not None
+        write_atomic(output, daily_xlsx(stored, first, last, headers or app.settings.language))  # type: ignore[arg-type]
+        click.echo(_("wrote {n} day(s) to {file}", n=(last - first).days + 1, file=output), err=True)
+        return
     rows = {r.day: r for r in stored}
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -61,7 +78,7 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
     else:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["date", *COUNTERS])
+        w.writerow(daily_headers(headers or "names"))  # type: ignore[arg-type]
         for d in days:
             vals = [num(rows[d].get(c)) if d in rows else None for c in COUNTERS]
             w.writerow([d.isoformat(), *["" if v is None else v for v in vals]])

@@ -56,7 +56,8 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
         service = Service(settings, catalogues, app.engine, app.clock)
     except RulesError as exc:
         raise Failure(str(exc)) from None
-    web = build_app(service.cache, settings, catalogues, app.clock.now, service.state)
+    web = build_app(service.cache, settings, catalogues, app.clock.now, service.state,
+                    rules=service.alerting.config if service.alerting is not None else None)
     service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the port opens
     service.start()
     server = _Server(uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False,

@@ -198,8 +198,6 @@ class KpiCollector(Collector):
         if m.alerts is not None:
             yield from _alert_families(m.alerts, m.refreshed_at)
 
-
-
     def _kpi(self, m: MetricsModel) -> Iterable[Metric]:
         """The figures of the stored snapshots: large, rendered only when a snapshot changes."""
         labels = ["hotline", "indicator", "window"]
@@ -407,6 +405,8 @@ class MetricsCache:
         self._kpi_key: tuple[tuple[str, int], ...] | None = None
         self._kpi_text = b""
         self._rendered = self._render()
+        #: Called with the new model after every refresh (the status page is built there: service/page.py).
+        self.listeners: list[Callable[[MetricsModel], None]] = []
 
     @property
     def model(self) -> MetricsModel:
@@ -433,6 +433,8 @@ class MetricsCache:
             model = MetricsModel(**{**self._model.__dict__, "database_up": False,
                                     "error": f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:300]}"})
             ok = False
+        for listener in self.listeners:  # before the model shows: /readyz never runs ahead of the page
+            listener(model)
         with self._lock:
             self._model = model
             self._rendered = self._render()

@@ -1,4 +1,5 @@
-"""HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page.
+"""HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page
+(built once per cache refresh by :mod:`hotline_kpi.service.page`).
 
 Read-only: every route answers GET and HEAD only. Optional authentication of / and /api:
 :mod:`hotline_kpi.service.auth` (settings.http_auth). Everything is served from the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -20,43 +21,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from hotline_kpi import __version__
+from hotline_kpi.alerts.rules import AlertsConfig
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.domain import Status, Window
-from hotline_kpi.forecast import PaceStatus
-from hotline_kpi.formatting import fmt_required, fmt_target, fmt_value
-from hotline_kpi.i18n import M_, Lang, _, localize, t
+from hotline_kpi.i18n import M_, Lang, _, t
 from hotline_kpi.service.auth import AuthMiddleware
-from hotline_kpi.service.exporter import MetricsCache
+from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.page import StatusPage
 from hotline_kpi.settings import Settings
-from hotline_kpi.snapshot import ProjectionDoc, ResultDoc
 
 TEMPLATES = Path(__file__).parent / "templates"
-_PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _outlook(pr: ProjectionDoc | None, unit: str, lang: Lang) -> dict[str, str] | None:
-    """The year-end projection cell: projected value, outlook and the pace still required."""
-    if pr is None:
-        return None
-    req = fmt_required(pr.required_value, pr.required_unit, unit, lang) or ""
-    pace = pr.pace_status
-    return {"value": fmt_value(pr.projected_value, unit, lang), "status": "" if pace is None else pace.value,
-            "status_text": t((pace or PaceStatus.INSUFFICIENT_DATA).value, lang), "required": req,
-            "note": pr.note_zh if lang == "zh" else pr.note_en,
-            "miss": "" if pr.miss_probability is None else f"{100 * pr.miss_probability:.0f}%"}
-
-
-def _status(r: ResultDoc | None) -> str:
-    """A result's status for the page: no result or no status is no data."""
-    status = None if r is None else r.status
-    return (status or Status.NO_DATA).value
-
-
-def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
+def model_readiness(m: MetricsModel, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
     """Ready when the store was readable at the last refresh and every hotline's last
     evaluation is younger than ``max_age_seconds``; otherwise the reasons."""
-    m = cache.model
     reasons = []
     if not m.database_up:
         reasons.append(M_("database unreachable: {error}", error=m.error or M_("not read yet")))
@@ -70,12 +49,37 @@ def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> 
     return not reasons, reasons
 
 
+def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
+    return model_readiness(cache.model, now, max_age_seconds)
+
+
+def _rules(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | None:
+    """The alert rules (their no_data rules say when a source is overdue); None if unreadable."""
+    from hotline_kpi.alerts.alerting import load_config
+    from hotline_kpi.alerts.rules import RulesError
+
+    try:
+        return load_config(settings, catalogues)
+    except RulesError:
+        return None
+
+
 def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet, now: Callable[[], dt.datetime],
-              state: Callable[[], dict[str, Any]] = dict) -> Starlette:
+              state: Callable[[], dict[str, Any]] = dict, rules: AlertsConfig | None = None) -> Starlette:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
     env.install_null_translations(newstyle=True)  # each render passes the catalogue of its language
-    page = env.get_template("status.html")
+    template = env.get_template("status.html")
+    max_age = settings.service.readiness_max_age_seconds
+
+    def render(ctx: Mapping[str, Any]) -> str:
+        lang: Lang = ctx["lang"]
+        return template.render(**ctx, t=lambda key, **kw: t(key, lang, **kw),
+                               gettext=lambda msgid, **kw: _(msgid, lang=lang, **kw),
+                               ngettext=lambda one, many, n, **kw: _(one if n == 1 else many, lang=lang, **kw))
+
+    page = StatusPage(cache, settings, catalogues, now, rules if rules is not None else _rules(settings, catalogues),
+                      render, lambda m, at: model_readiness(m, at, max_age))
 
     def lang_of(request: Request) -> Lang:
         lang = request.query_params.get("lang", settings.language)
@@ -88,7 +92,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
-        ok, reasons = readiness(cache, now(), settings.service.readiness_max_age_seconds)
+        ok, reasons = readiness(cache, now(), max_age)
         return JSONResponse({"ready": ok, "reasons": reasons, **state()}, status_code=200 if ok else 503)
 
     async def scoreboard(request: Request) -> Response:
@@ -100,47 +104,18 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return JSONResponse(payload)
 
     async def status_page(request: Request) -> Response:
+        return HTMLResponse(page.html[lang_of(request)])
+
+    async def download(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        hid = request.query_params.get("hotline") or settings.default_hotline
         lang = lang_of(request)
-        boards = []
-        for hid, snap in sorted(cache.model.snapshots.items()):
-            doc = snap.doc
-            assert doc.as_of is not None, f"{hid}: snapshot {snap.id} has no as-of date"
-            cat = catalogues.get(hid, doc.as_of.year)
-            if cat is None:
-                continue
-            rows = []
-            for ind in cat.quantitative:
-                cells = []
-                for w in _PAGE_WINDOWS:
-                    r = doc.result(ind.id, w)
-                    cells.append({"window": w, "text": fmt_value(None if r is None else r.value, ind.unit, lang),
-                                  "status": _status(r)})
-                ytd = doc.result(ind.id, Window.YEAR_TO_DATE)
-                rows.append({
-                    "id": ind.id, "name": ind.display_name(lang),
-                    "target": fmt_target(ind, lang), "cells": cells,
-                    "status": _status(ytd), "status_text": t(_status(ytd), lang),
-                    "days": 0 if ytd is None else ytd.days_with_data,
-                    "projected": _outlook(doc.projection(ind.id), ind.unit, lang),
-                })
-            comp = doc.completeness
-            boards.append({
-                "hotline": cat.hotline.name if lang == "zh" else cat.hotline.name_en, "id": hid,
-                "as_of": doc.as_of.isoformat(), "data_date": "—" if doc.data_date is None else doc.data_date.isoformat(),
-                "completeness": f"{comp.days_with_data}/{comp.days_elapsed}",
-                "completeness_pct": f"{100 * (comp.ratio or 0):.1f}%",
-                "evaluated_at": snap.evaluated_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M"),
-                "rows": rows,
-            })
-        ok, reasons = readiness(cache, now(), settings.service.readiness_max_age_seconds)
-        html = page.render(
-            lang=lang, t=lambda key, **kw: t(key, lang, **kw), boards=boards, windows=_PAGE_WINDOWS,
-            ready=ok, reasons=[localize(r, lang) for r in reasons], version=__version__,
-            gettext=lambda msgid, **kw: _(msgid, lang=lang, **kw),
-            ngettext=lambda one, many, n, **kw: _(one if n == 1 else many, lang=lang, **kw),
-            generated=now().astimezone(settings.zone).strftime("%Y-%m-%d %H:%M:%S"),
-        )
-        return HTMLResponse(html)
+        data = page.download(kind, hid, lang) if kind in ("scoreboard", "daily") else None
+        if data is None:
+            return PlainTextResponse(_("no evaluation for hotline {hotline}", lang=lang, hotline=hid) + "\n",
+                                     status_code=404)
+        name = f"{hid}-{kind}-{page.model.snapshots[hid].as_of.isoformat()}.xlsx"
+        return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     methods = ["GET", "HEAD"]
     return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth)], routes=[
@@ -148,6 +123,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         Route("/metrics", metrics, methods=methods),
         Route("/healthz", healthz, methods=methods),
         Route("/readyz", readyz, methods=methods),
+        Route("/download/{kind}.xlsx", download, methods=methods),
         Route("/api/v1/scoreboard", scoreboard, methods=methods),
         Route("/api/v1/scoreboard/{hotline}", scoreboard, methods=methods),
     ])

@@ -32,7 +32,8 @@ from tests.reliability.support import (
 from tests.processes import run_cli, service_env, start_serve
 from tests.test_cli import REPORT
 
-PROTECTED = ("/", "/?lang=en", "/api/v1/scoreboard", "/api/v1/scoreboard/shanghai-12345")
+PROTECTED = ("/", "/?lang=en", "/api/v1/scoreboard", "/api/v1/scoreboard/shanghai-12345",
+             "/download/scoreboard.xlsx", "/download/daily.xlsx?hotline=shanghai-12345")
 PROBES = ("/metrics", "/healthz", "/readyz")
 
 

@@ -289,11 +289,13 @@ def check_board(doc: Element, expected: dict, catalogues: CatalogueSet, lang: st
     board = doc.find("section", cls="board", data_hotline=HOTLINE)
     cat = catalogues.for_year(HOTLINE, 2019)
     assert board.find("h2").text() == (cat.hotline.name if lang == "zh" else cat.hotline.name_en)
-    assert board.find("span", cls="as-of").text() == expected["as_of"] == AS_OF
-    assert board.find("span", cls="data-date").text() == expected["data_date"]
+    assert board.find("span", cls="as-of").attrs["data-date"] == expected["as_of"] == AS_OF
+    assert board.find("span", cls="as-of").text() == ("2019年12月31日" if lang == "zh" else AS_OF)
+    assert board.find("span", cls="data-date").attrs["data-date"] == expected["data_date"]
     comp = expected["completeness"]
+    pct = f"{100 * comp['ratio']:.1f}%"
     assert board.find("span", cls="completeness").text() == (
-        f"{comp['days_with_data']}/{comp['days_elapsed']} ({100 * comp['ratio']:.1f}%)")
+        f"{comp['days_with_data']}/{comp['days_elapsed']}" + (f"（{pct}）" if lang == "zh" else f" ({pct})"))
 
     table = board.find("table", cls="scoreboard")
     headers = [th.text() for th in table.find_all("th")]
