@@ -48,7 +48,7 @@ from tests.reliability.test_load import (  # noqa: E402 - after the sys.path lin
     scan_runs_db,
     start_wrk,
 )
-from tests.service.helpers import http_get, prepare_demo, start_serve  # noqa: E402
+from tests.processes import build_demo_template, http_get, prepare_demo, start_serve  # noqa: E402
 
 GOAL_P99_MS = 20.0
 GOAL_RATE = 200
@@ -79,7 +79,7 @@ def main() -> int:
     try:
         t = time.perf_counter()
         base = work / "svc"
-        env = prepare_demo(base, extra_env={
+        env = prepare_demo(build_demo_template(work / "template"), base, extra_env={
             "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": f"{args.scan_seconds:g}",
             "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
             "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
