@@ -76,7 +76,9 @@ class WebhookSettings(BaseModel):
     url: SecretStr = Field(description="The robot's webhook URL (it carries the key or access token: set it in "
                            "the environment, HOTLINE_KPI_ALERTS__WEBHOOKS__<NAME>__URL). Never logged.")
     secret: SecretStr = Field(SecretStr(""), description="DingTalk 加签 secret (SEC...); empty: not signed.")
-    timeout_seconds: float = Field(10, gt=0, le=120, description="Timeout of one post.")
+    timeout_seconds: float = Field(
+        5, gt=0, le=120, description="Timeout of one post: the robot may show a post it did not answer in time; "
+        "the next post to it is marked （可能重复）.")
 
 
 class AlertSettings(BaseModel):

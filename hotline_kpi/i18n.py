@@ -261,6 +261,11 @@ _LABELS: dict[str, str] = {
                                 "Draft: {n} indicator(s) not yet rated; see the list in the report."),
     # alerts: a group robot's message cut to the robot's limit
     "webhook_clipped": pL_("webhook_clipped", "… (the full text is in the mail and on the status page)"),
+    # alerts: first words of a robot message sent again by `alerts resend`
+    "webhook_resend": pL_("webhook_resend", "[Resent]"),
+    # alerts: first words of a robot message whose first send's outcome is unknown (the
+    # sender died mid-post): the group may already have it
+    "webhook_possible_duplicate": pL_("webhook_possible_duplicate", "(possible duplicate)"),
 }
 
 #: Labels whose text in one language is deliberately empty (gettext cannot say "empty").

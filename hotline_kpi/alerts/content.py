@@ -72,7 +72,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "completeness": ("数据完整度", "Completeness"),
     "status_page": ("状态页", "Status page"),
     "grafana": ("Grafana 看板", "Grafana dashboard"),
-    "footer": ("此邮件由 hotline-kpi 自动发送", "Sent automatically by hotline-kpi"),
+    "footer": ("此消息由 hotline-kpi 自动发送", "Sent automatically by hotline-kpi"),
     "digest_headline": ("{hotline}：{n} 项告警仍在触发", "{hotline}: {n} alert(s) still firing"),
     "digest_subject": ("每日汇总 {n} 项告警仍在触发", "Daily digest: {n} alert(s) still firing"),
     "test_headline": ("hotline-kpi 测试邮件", "hotline-kpi test message"),

@@ -24,8 +24,8 @@ from typing import Sequence
 
 from sqlalchemy import Engine, or_, select, update
 
-from hotline_kpi.alerts.outbox import done_recipients, utc
-from hotline_kpi.alerts.smtp import RecipientResult, Transport, build_message
+from hotline_kpi.alerts.outbox import done_recipients, unanswered_posts, utc
+from hotline_kpi.alerts.smtp import NOTICE_HEADER, RecipientResult, Transport, build_message
 from hotline_kpi.clock import Clock
 from hotline_kpi.store.db import read_session, write_session
 from hotline_kpi.store.models import AlertDeliveryRow, AlertEventRow, AlertRow
@@ -61,6 +61,10 @@ class Claim:
     in_reply_to: str
     at: dt.datetime
     figures: str
+    #: Recipients that may already hold this notification: all of ``remaining`` when the
+    #: row was taken over from a sender that died between claim and record (a crash
+    #: mid-send), else the robots whose last post went out and got no answer (a timeout).
+    uncertain: tuple[str, ...] = ()
 
 
 @dataclass
@@ -105,6 +109,8 @@ class Dispatcher:
         no longer owed. Commits before returning: no transaction stays open while sending."""
         n = utc(now)
         with write_session(self.engine) as s:
+            # A claim still set but expired: its sender died between claim and record.
+            stale = s.scalar(select(AlertEventRow.claimed_by).where(AlertEventRow.id == event_id)) is not None
             res = s.execute(
                 update(AlertEventRow)
                 .where(AlertEventRow.id == event_id, AlertEventRow.processed_at.is_(None),
@@ -120,9 +126,11 @@ class Dispatcher:
             assert ev is not None
             recipients = tuple(json.loads(ev.recipients))
             done = done_recipients(s, event_id)
+            remaining = tuple(r for r in recipients if r not in done)
+            uncertain = remaining if stale else unanswered_posts(s, event_id, remaining)
             return Claim(ev.id, ev.attempts, ev.alert_id, ev.hotline_id, ev.kind, recipients,
-                         tuple(r for r in recipients if r not in done), ev.subject, ev.body_text, ev.body_html,
-                         ev.message_id, ev.in_reply_to, ev.at, ev.figures)  # type: ignore[arg-type]
+                         remaining, ev.subject, ev.body_text, ev.body_html,
+                         ev.message_id, ev.in_reply_to, ev.at, ev.figures, uncertain)  # type: ignore[arg-type]
 
     def send(self, claim: Claim) -> list[RecipientResult]:
         if not claim.remaining:
@@ -138,6 +146,11 @@ class Dispatcher:
             log.error("notification %s: cannot build the message: %s", claim.event_id, exc)
             return [RecipientResult(r, "permanent", None, f"cannot build the message: {exc}")
                     for r in claim.remaining]
+        # Robots have no Message-ID to drop a second copy by: they mark a resend (webhook.py).
+        if claim.uncertain:
+            msg[NOTICE_HEADER] = " ".join(["possible-duplicate", *claim.uncertain])
+        elif claim.kind == "resend":
+            msg[NOTICE_HEADER] = "resend"
         return self.transport.send(msg, self.sender, claim.remaining)
 
     def record(self, claim: Claim, results: Sequence[RecipientResult], now: dt.datetime) -> int:

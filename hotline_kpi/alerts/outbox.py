@@ -29,6 +29,7 @@ from hotline_kpi.alerts.content import (
     render_digest,
 )
 from hotline_kpi.alerts.rules import AlertsConfig, Rule
+from hotline_kpi.alerts.smtp import UNANSWERED
 from hotline_kpi.alerts.state import AlertState, AlertStatus, Change, Transition, drop, step
 from hotline_kpi.catalogue import CatalogueSet, Indicator
 from hotline_kpi.formulas import FormulaSettings
@@ -373,6 +374,16 @@ def done_recipients(session: Session, event_id: int) -> set[str]:
         select(AlertDeliveryRow.recipient)
         .where(AlertDeliveryRow.event_id == event_id, AlertDeliveryRow.outcome.in_(("sent", "permanent")))
     ))
+
+
+def unanswered_posts(session: Session, event_id: int, recipients: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``recipients`` whose last attempt was a post left unanswered."""
+    last: dict[str, str] = {}
+    for rcpt, error in session.execute(
+            select(AlertDeliveryRow.recipient, AlertDeliveryRow.error)
+            .where(AlertDeliveryRow.event_id == event_id).order_by(AlertDeliveryRow.id)):
+        last[rcpt] = error or ""
+    return tuple(r for r in recipients if last.get(r, "").startswith(UNANSWERED))
 
 
 def owed_notifications(session: Session) -> list[OwedView]:

@@ -50,6 +50,14 @@ class Transport(Protocol):
         ...
 
 
+#: A header for the robots (webhook.py): "resend" (alerts resend), or "possible-duplicate"
+#: followed by the recipients that may already hold the notification.
+NOTICE_HEADER = "X-Hotline-KPI-Notice"
+#: The error of a robot post that went out and got no answer (webhook.py): the robot may
+#: have shown it, so the next post to it is marked.
+UNANSWERED = "no answer after the post"
+
+
 def build_message(*, subject: str, text: str, html: str, sender: str, to: Sequence[str], message_id: str,
                   date: dt.datetime, in_reply_to: str = "", alert_key: str = "") -> EmailMessage:
     """A multipart/alternative (text, HTML) message; non-ASCII headers are RFC 2047

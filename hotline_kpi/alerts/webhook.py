@@ -5,7 +5,9 @@ A rule routes to a robot by naming it among its recipients, ``webhook:<name>``, 
 notification's subject and text part, as a ``text`` message (no markdown: names and
 notes come from data). Everything else is the mail's path: the same outbox row, claim,
 one ``alert_delivery`` row per recipient (a robot is one recipient), backoff and
-``retry_for``, so a robot gets a notification exactly once on the terms of the mail.
+``retry_for``. Robots keep no idempotency key: a post whose answer the sender never got
+(a timeout, or a sender killed mid-post) may be in the group already, so the next post to
+that robot begins with （可能重复） (docs/alerts.md §4a).
 
 The published APIs answer HTTP 200 with a JSON body ``{"errcode": 0, "errmsg": "ok"}``;
 errors come as another ``errcode``. Classification:
@@ -37,7 +39,7 @@ import urllib.request
 from email.message import EmailMessage
 from typing import Callable, Mapping, Sequence
 
-from hotline_kpi.alerts.smtp import RecipientResult, Transport
+from hotline_kpi.alerts.smtp import NOTICE_HEADER, UNANSWERED, RecipientResult, Transport
 from hotline_kpi.i18n import Lang, t
 from hotline_kpi.settings import WebhookSettings
 
@@ -60,13 +62,27 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return urllib.parse.quote_plus(base64.b64encode(mac).decode())
 
 
-def _text(message: EmailMessage) -> str:
+def _text(message: EmailMessage, lang: Lang = "zh", recipient: str = "") -> str:
+    """The robot's text: the subject, then the mail's text part without its first line when
+    that only repeats the subject; LF line ends; 【重发】 before the subject for ``alerts resend``,
+    （可能重复） for a robot that may already hold it (NOTICE_HEADER)."""
     body = ""
     for part in message.walk():
         if part.get_content_type() == "text/plain":
             body = part.get_content()
             break
-    return f"{message['Subject']}\n\n{body}".strip()
+    subject = str(message["Subject"] or "").strip()
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    if lines and lines[0].strip() and lines[0].strip() in subject:
+        lines = lines[1:]
+        while lines and not lines[0].strip():
+            lines = lines[1:]
+    notice = str(message.get(NOTICE_HEADER, "")).split()
+    mark = (t("webhook_resend", lang) if notice[:1] == ["resend"] else
+            t("webhook_possible_duplicate", lang) if notice[:1] == ["possible-duplicate"] and recipient in notice[1:]
+            else "")
+    head = f"{mark} {subject}" if mark else subject
+    return "\n".join([head, "", *lines]).strip()
 
 
 def _clip(text: str, limit: int, lang: Lang) -> str:
@@ -77,8 +93,8 @@ def _clip(text: str, limit: int, lang: Lang) -> str:
     return data[:limit - len(more.encode())].decode(errors="ignore") + more
 
 
-def payload(kind: str, message: EmailMessage, lang: Lang = "zh") -> bytes:
-    text = _clip(_text(message), LIMITS[kind], lang)
+def payload(kind: str, message: EmailMessage, lang: Lang = "zh", recipient: str = "") -> bytes:
+    text = _clip(_text(message, lang, recipient), LIMITS[kind], lang)
     return json.dumps({"msgtype": "text", "text": {"content": text}}, ensure_ascii=False).encode()
 
 
@@ -116,16 +132,22 @@ class WebhookTransport:
         if hook.kind == "dingtalk" and hook.secret.get_secret_value():
             ts = self.now_ms()
             url += ("&" if "?" in url else "?") + f"timestamp={ts}&sign={sign(hook.secret.get_secret_value(), ts)}"
-        req = urllib.request.Request(url, data=payload(hook.kind, message, self.lang), method="POST",
+        req = urllib.request.Request(url, data=payload(hook.kind, message, self.lang, recipient), method="POST",
                                      headers={"Content-Type": "application/json; charset=utf-8"})
         try:
             with urllib.request.urlopen(req, timeout=hook.timeout_seconds) as resp:
                 outcome, code, error = classify(resp.status, resp.read(65536))
         except urllib.error.HTTPError as exc:
             outcome, code, error = classify(exc.code, exc.read(65536) if exc.fp else b"")
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except urllib.error.URLError as exc:
+            # Before the request was sent whole (connection refused, connect timeout): the
+            # robot has nothing.
+            reason = exc.reason
             outcome, code, error = "transient", None, f"{type(reason).__name__}: {reason}"[:300]
+        except OSError as exc:
+            # The post went out and no answer came (read timeout, reset): the robot may have
+            # shown it; the next post to it says （可能重复）.
+            outcome, code, error = "transient", None, f"{UNANSWERED}: {type(exc).__name__}: {exc}"[:300]
         if outcome != "sent":
             log.warning("webhook %s (%s): %s %s", name, hook.kind, outcome, error)
         return RecipientResult(recipient, outcome, code, error)  # type: ignore[arg-type]

@@ -50,6 +50,11 @@ def alerts_list(app: App, show_all: bool) -> None:
     smtp = app.settings.smtp
     server = f"{smtp.host}:{smtp.effective_port} ({smtp.security})" if smtp.host else _("not configured (smtp.host)")
     out.print(_("SMTP: {server} · rules: {rules}", server=server, rules=app.settings.alerts.rules_file), soft_wrap=True)
+    kinds = {"wecom": _("WeCom group robot"), "dingtalk": _("DingTalk group robot")}
+    hooks = app.settings.alerts.webhooks
+    robots = _(", ").join(_("webhook:{name} ({kind})", name=n, kind=kinds.get(h.kind, h.kind)) for n, h in sorted(hooks.items()))
+    out.print(_("Group robots: {robots}", robots=robots) if hooks else _("Group robots: none (alerts.webhooks)"),
+              soft_wrap=True)
     table = Table(title=_("alerts"))
     for col in (_("id"), _("hotline"), _("rule"), _("severity"), _("state"), _("days held"), _("since"),
                 _("last notified"), _("summary")):

@@ -31,7 +31,7 @@ from hotline_kpi.domain import Status
 from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.service.snapshots import Snapshot, latest_snapshots_reusing
 from hotline_kpi.store.db import read_session
-from hotline_kpi.store.models import IngestAttemptRow, JobRunRow
+from hotline_kpi.store.models import IngestAttemptRow, IngestRow, JobRunRow
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,16 @@ def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Sna
                 .group_by(IngestAttemptRow.source, IngestAttemptRow.result)
             )
         }
-        last_ok = {
-            (hid, src): at
-            for hid, src, at in s.execute(
+        last_ok: dict[tuple[str, str], dt.datetime] = {}  # latest inbox load or stored load (ingest, demo)
+        for hid, src, at in [*s.execute(
                 select(IngestAttemptRow.hotline_id, IngestAttemptRow.source, func.max(IngestAttemptRow.at))
                 .where(IngestAttemptRow.result.in_(("loaded", "already_loaded")))
-                .group_by(IngestAttemptRow.hotline_id, IngestAttemptRow.source)
-            )
-        }
+                .group_by(IngestAttemptRow.hotline_id, IngestAttemptRow.source)),
+                *s.execute(select(IngestRow.hotline_id, IngestRow.source, func.max(IngestRow.ingested_at))
+                           .group_by(IngestRow.hotline_id, IngestRow.source))]:
+            if at is not None and hid is not None:
+                at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+                last_ok[(hid, src)] = max(last_ok.get((hid, src), at), at)
         jobs = tuple(
             JobStat(r.job_id, r.runs_total or 0, r.failures_total or 0, r.last_duration_seconds,
                     r.last_success_at)

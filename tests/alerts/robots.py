@@ -7,6 +7,8 @@ server answers as their published APIs do: HTTP 200 with ``{"errcode": 0, "errms
 base64(HMAC-SHA256(secret, "timestamp\\nsecret")); 40008 for a message that is not
 ``text``. ``script`` queues other answers (45009 / 130101 rate limits, 5xx); ``stop()``
 closes the port (connections refused) and ``start()`` reopens it on the same port.
+``delay`` (seconds) holds each answer back AFTER the message was taken (a slow robot: the
+group already shows it while the sender waits).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +35,7 @@ class RobotServer:
         self.received: list[tuple[str, dict[str, Any]]] = []  # (robot, JSON body)
         self.script: list[tuple[int, dict[str, Any]]] = []  # answers to give before the normal one
         self.lock = threading.Lock()
+        self.delay = 0.0
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
         self.start()
@@ -48,6 +52,7 @@ class RobotServer:
                 q = dict(urllib.parse.parse_qsl(url.query))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status, answer = robot.answer(url.path, q, body)
+                time.sleep(robot.delay)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

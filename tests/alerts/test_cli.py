@@ -103,6 +103,20 @@ def test_without_smtp_settings_the_commands_say_what_to_set(setup, monkeypatch: 
     assert "smtp.host" in run("alerts", "dispatch", ok=False).output
     assert "smtp.host" in run("alerts", "test-email", "--to", "a@example.org", ok=False).output
     assert "SMTP：未配置" in run("alerts", "list").output
+    assert "群机器人：未配置（alerts.webhooks）" in run("alerts", "list").output
+
+
+def test_list_names_the_configured_group_robots_without_their_secrets(setup, monkeypatch: pytest.MonkeyPatch):
+    """Review of #16, finding 11: an office with robots only read "SMTP: not configured"."""
+    _, run = setup
+    monkeypatch.delenv("HOTLINE_KPI_SMTP__HOST")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__WEBHOOKS__OFFICE_WECOM__KIND", "wecom")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__WEBHOOKS__OFFICE_WECOM__URL", "https://qyapi.example/send?key=SECRETKEY")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__WEBHOOKS__OFFICE_DINGTALK__KIND", "dingtalk")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__WEBHOOKS__OFFICE_DINGTALK__URL", "https://oapi.example/send?access_token=TOK")
+    out = run("alerts", "list").output
+    assert "群机器人：webhook:office_dingtalk（钉钉群机器人）、webhook:office_wecom（企业微信群机器人）" in out
+    assert "SECRETKEY" not in out and "TOK" not in out
 
 
 def test_serve_refuses_an_invalid_rules_file_with_the_problems_and_no_traceback(setup, tmp_path: Path,

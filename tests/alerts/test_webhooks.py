@@ -147,6 +147,56 @@ def test_a_sender_killed_after_its_claim_leaves_the_robots_to_the_restarted_one(
     world.clock.advance(dt.timedelta(hours=2))
     world.dispatch()
     assert len(robots.to("wecom")) == len(robots.to("dingtalk")) == 1 and len(world.smtp.messages) == 1
+    # The dead sender's outcome is unknown: the groups are told this may be a second copy.
+    assert robots.to("wecom")[0].startswith("（可能重复） [12345 KPI][警告] 电话接通时长")
+    assert robots.to("dingtalk")[0].startswith("（可能重复） [12345 KPI][警告]")
+
+
+def test_a_post_left_unanswered_is_retried_marked_as_a_possible_duplicate(robots_world):
+    """The robot took the post and answered after the timeout: the group shows it, the
+    sender saw a timeout. The retry says （可能重复）; a robot that answered is not marked."""
+    world, robots = robots_world
+    alerts = world.settings.alerts.model_dump()
+    alerts["webhooks"]["office-wecom"]["timeout_seconds"] = 0.5
+    world.settings = world.settings.model_copy(update={"alerts": type(world.settings.alerts)(**alerts)})
+    world.restart()
+    robots.delay = 1.5
+    world.day(D1, answer_seconds=9.0)
+    report = world.dispatch()
+    assert report.transient >= 1 and (WECOM, "transient", None) in _deliveries(world)
+    robots.delay = 0
+    world.clock.advance(dt.timedelta(seconds=61))
+    world.dispatch()
+    world.clock.advance(dt.timedelta(hours=3))
+    world.dispatch()
+    first, second = robots.to("wecom")
+    assert not first.startswith("（") and second == "（可能重复） " + first
+    assert [d for d in _deliveries(world) if d[0] == WECOM][-1] == (WECOM, "sent", 0)
+
+
+def test_the_robot_text_is_lf_only_without_a_repeated_subject_and_signed_as_a_message(robots_world):
+    world, robots = robots_world
+    world.day(D1, answer_seconds=9.0)
+    world.dispatch()
+    [text] = robots.to("wecom")
+    lines = text.split("\n")
+    assert "\r" not in text
+    assert lines[0].startswith("[12345 KPI][警告] 电话接通时长") and lines[1] == ""
+    headline = lines[0].split("] ", 2)[-1]
+    assert all(headline not in line for line in lines[1:])
+    assert "此消息由 hotline-kpi 自动发送" in text and "邮件由" not in text
+
+
+def test_alerts_resend_is_marked_as_a_resend_on_the_robots(robots_world):
+    world, robots = robots_world
+    world.day(D1, answer_seconds=9.0)
+    world.dispatch()
+    with read_session(world.engine) as s:
+        [fired] = s.scalars(select(AlertEventRow).where(AlertEventRow.kind == "firing")).all()
+    world.alerting.resend(fired.id)
+    world.dispatch()
+    first, again = robots.to("dingtalk")
+    assert again == "【重发】 " + first
 
 
 def test_a_wrong_key_or_signature_is_permanent_and_not_retried(robots_world):

@@ -229,3 +229,20 @@ def query_result_values(result: list[dict[str, Any]], regex: str) -> list[str]:
         if m:
             out.append(m.group(1) if m.groups() else m.group(0))
     return out
+
+
+#: A label value that is an identifier, not words: satisfaction_rate, 7d, critical, daily-report.
+ID = re.compile(r"^(?=.*[a-z])[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+
+
+def shown_name(legend: str, labels: dict[str, str], panel: dict[str, Any]) -> str:
+    """The series name Grafana shows: the legend with the labels filled in, then the
+    panel's renameByRegex transformations (anchored as Grafana anchors them)."""
+    name = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), legend)
+    for t in panel.get("transformations", []):
+        if t.get("id") == "renameByRegex":
+            rx = re.compile("^" + t["options"]["regex"] + "$")
+            pattern = re.sub(r"\$(\d)", r"\\g<\1>", t["options"]["renamePattern"])
+            if rx.match(name):
+                name = rx.sub(pattern, name)
+    return name

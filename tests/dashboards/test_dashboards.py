@@ -8,9 +8,10 @@ import json
 import re
 
 import pytest
+import yaml
 
 from hotline_kpi.catalogue import CatalogueSet
-from tests.common import TARGETS
+from tests.common import ROOT, TARGETS
 from tests.dashboards import grafana
 
 DASHBOARDS = grafana.load_dashboards()
@@ -234,3 +235,86 @@ def test_every_dashboard_links_the_status_page_and_the_others() -> None:
         variables = {v["name"]: v for v in d["templating"]["list"]}
         assert variables["status_url"]["type"] == "textbox" and \
             variables["status_url"]["query"].startswith("http"), name
+
+
+# --- What a Chinese reader sees (review of #16, findings 3 and 4) ---------------------------
+
+#: How each indicator's values are shown: a ratio in percent, a volume in 万件, a time in 秒.
+KIND = {"requests_accepted": "volume", "average_answer_seconds": "seconds"}
+UNIT_OF = {"ratio": {"percentunit"}, "volume": {"suffix:万件"}, "seconds": {"s", "suffix:秒"}}
+ALL = {"requests_accepted", "connection_rate", "first_contact_resolution_rate", "operator_fault_return_rate",
+       "average_answer_seconds", "satisfaction_rate", "answered_within_15s_rate", "abandon_rate"}
+PER_INDICATOR = re.compile(r"\bhotline_kpi_(indicator_value|indicator_target|indicator_annual_target|projected_value|"
+                           r"projection_interval|required_value)\b")
+
+
+def _indicators(expr: str) -> set[str]:
+    """The indicators a query's selectors admit."""
+    out: set[str] | None = None
+    for op, value in re.findall(r'indicator\s*(=~|!~|=|!=)\s*"([^"]*)"', expr):
+        names = set(value.split("|"))
+        chosen = {"=": names, "=~": names, "!=": ALL - names, "!~": ALL - names}[op]
+        out = chosen if out is None else out & chosen
+    return ALL if out is None else out
+
+
+def test_a_table_or_stat_of_indicator_values_has_one_unit_and_states_it() -> None:
+    """A table column has one unit: a table mixing ratios, volumes and seconds showed
+    0.9231 for 92.31%, 4043724.0000 for 404.37万件 and 8.27 without 秒."""
+    for name, d in DASHBOARDS.items():
+        for p in grafana.panels(d):
+            if p["type"] not in ("table", "stat"):
+                continue
+            overridden = {o["matcher"]["options"] for o in p["fieldConfig"].get("overrides", [])
+                          if any(pr["id"] == "unit" for pr in o["properties"])}
+            renamed = {}
+            for t in p.get("transformations", []):
+                if t["id"] == "organize":
+                    renamed = t["options"].get("renameByName", {})
+            for q in grafana.queries(name, {"panels": [p]}):
+                if not q.is_prometheus or not PER_INDICATOR.search(q.text) or "ratio" in q.text \
+                        or re.search(r"/\s*(\(|max|min|hotline_)", q.text):  # a share of two figures
+                    continue
+                column = renamed.get(f"Value #{q.ref_id}", q.target.get("legendFormat"))
+                if column in overridden:
+                    continue
+                kinds = {KIND.get(i, "ratio") for i in _indicators(q.text)}
+                assert len(kinds) == 1, f"{q.where}: one column, several units ({sorted(kinds)})"
+                unit, kind = p["fieldConfig"]["defaults"].get("unit"), kinds.pop()
+                # the volume still needed is requests a day (docs/metrics.md)
+                want = {"suffix:件/日"} if kind == "volume" and "required_value" in q.text else UNIT_OF[kind]
+                assert unit in want, f"{q.where}: unit {unit!r}"
+                if unit == "suffix:万件" and "required_value" not in q.text:
+                    assert "10000" in q.text, q.where
+
+
+def test_annotation_titles_are_chinese_words_not_ids() -> None:
+    for name, d in DASHBOARDS.items():
+        for a in d["annotations"]["list"]:
+            if (a.get("datasource") or {}).get("type") != grafana.PROMETHEUS:
+                continue
+            title = a.get("titleFormat", "")
+            assert "{{" not in title and re.search(r"[\u4e00-\u9fff]", title), f"{name} / {a['name']}: {title!r}"
+            assert "{{" not in a.get("textFormat", ""), f"{name} / {a['name']}: {a['textFormat']!r}"
+
+
+def test_every_prometheus_alert_has_its_chinese_annotation() -> None:
+    rules = yaml.safe_load((ROOT / "config/prometheus/rules/hotline-kpi.rules.yml").read_text(encoding="utf-8"))
+    names = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    for name in ("overview.json", "operations.json"):
+        annotated = {m for a in DASHBOARDS[name]["annotations"]["list"]
+                     for m in re.findall(r'alertname="(\w+)"', a.get("expr", ""))}
+        assert annotated == names, f"{name}: {sorted(names ^ annotated)}"
+
+
+@pytest.mark.parametrize("panel, labels, shown", [
+    ("误差预算消耗速率（近7日 / 近30日）", {"indicator": "satisfaction_rate", "window": "7d"}, "12345热线回访市民满意度 近7日"),
+    ("误差预算消耗速率（近7日 / 近30日）", {"indicator": "answered_within_15s_rate", "window": "30d"},
+     "15秒接通率（跟踪） 近30日"),
+    ("拒收与出错的文件（每小时）", {"source": "daily-report", "result": "error"}, "日报 出错"),
+    ("任务上次成功距今", {"job_id": "alerts_dispatch"}, "告警通知投递"),
+])
+def test_legends_name_series_in_chinese(panel: str, labels: dict[str, str], shown: str) -> None:
+    [(p, q)] = [(p, q) for n, d in DASHBOARDS.items() for p in grafana.panels(d) if p["title"] == panel
+                for q in grafana.queries(n, {"panels": [p]})]
+    assert grafana.shown_name(q.target["legendFormat"], labels, p) == shown

@@ -180,4 +180,4 @@ def test_the_command_writes_to_standard_output_and_checks_its_range(demo_pg: Dem
     assert stamps == {day_start(dt.date(2019, 12, 30), ZONE), day_start(dt.date(2019, 12, 31), ZONE)}
     proc = run_cli(demo_pg.env, "export", "openmetrics", "--from", "2019-02-01", "--to", "2019-01-01",
                    cwd=demo_pg.base, timeout=60, check=False)
-    assert proc.returncode == 2 and "早于 --from" in proc.stderr
+    assert proc.returncode == 2 and "早于 --from" in proc.stderr  # Chinese by default (#14)

@@ -177,8 +177,18 @@ def test_promql_panel_shows_the_exported_value_for_every_label_set_it_labels(
                if len({dict(ls).get(k) for ls in series}) > 1}
     assert varying <= shown, (f"{query.where}: series differ by {sorted(varying - shown)}, which the panel does "
                               f"not show (legend {query.target.get('legendFormat')!r})")
-    if panel.get("type") in SINGLE_VALUE and not shown:
-        assert len(series) == 1, f"{query.where}: one value shown, {len(series)} series returned"
+    if panel.get("type") in SINGLE_VALUE:
+        # A stat shows one number per query: with a standby scraped too, or one series per
+        # severity, it would show two numbers under one title (review of #16, finding 5).
+        assert len(series) <= 1, f"{query.where}: a stat shows one value, {len(series)} series returned"
+    if query.target.get("format") != "table" and panel.get("type") != "table":
+        for ls in series:
+            name = grafana.shown_name(query.target.get("legendFormat") or "", dict(ls), panel)
+            ids = [v for k, v in ls if re.search(r"\{\{\s*%s\s*\}\}" % k, query.target.get("legendFormat") or "")
+                   and grafana.ID.match(v) and re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(v), name)]
+            assert not ids, f"{query.where}: the legend shows the id(s) {ids} to the reader: {name!r}"
+
+
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -245,8 +255,10 @@ def _expected(view: str, column: str, indicator: str | None, sb: Any) -> float |
         return r.value
     if column == "target":
         return r.target
-    if column == "value / days_in_window" and window is Window.TRAILING_30D:
-        return None if r.value is None else r.value / 30
+    if column == "value / (CASE WHEN days_with_data > 0 THEN days_with_data END)" and window is Window.TRAILING_30D:
+        # A daily average over the days with data (evaluate's trailing_30d over its
+        # days_with_data: on 1 January, one day), not over the window's 30 days.
+        return None if r.value is None or not r.days_with_data else r.value / r.days_with_data
     raise KeyError(column)
 
 
@@ -282,3 +294,17 @@ def test_sql_panel_rows_are_what_evaluate_computes(reader: Engine, scoreboards: 
                 assert got is None and want is None, f"{query.where} {day} {alias}: {got} != evaluate's {want}"
             else:
                 assert math.isclose(got, want, rel_tol=1e-12), f"{query.where} {day} {alias}: {got} != {want}"
+
+
+def test_the_30_day_daily_average_on_1_january_is_evaluates_one_day(reader: Engine, demo_pg: DemoDatabase) -> None:
+    """Review 16 finding 2: 近30日日均 divides by the days with data. On 2019-01-01 the
+    trailing 30 days hold one day: the chart shows evaluate's trailing_30d value itself."""
+    out = run_cli(demo_pg.env, "evaluate", "--as-of", "2019-01-01", "--format", "json", cwd=demo_pg.base).stdout
+    [r] = [r for r in json.loads(out)["results"] if (r["id"], r["window"]) == ("requests_accepted", "trailing_30d")]
+    [query] = [q for q in SQL if '"近30日日均"' in q.text]
+    sql = grafana.expand_sql_macros(grafana.interpolate(query.text, {"hotline": HOTLINE}),
+                                    dt.datetime(2019, 1, 1, tzinfo=TZ), dt.datetime(2019, 1, 1, 23, 59, tzinfo=TZ))
+    with reader.connect() as conn:
+        [(shown,)] = [row[1:] for row in conn.exec_driver_sql(sql)]
+    assert r["days_with_data"] == 1
+    assert math.isclose(shown, r["value"] / 10000, rel_tol=1e-12), (shown, r["value"])

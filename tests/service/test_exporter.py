@@ -138,3 +138,14 @@ def test_a_database_failure_keeps_the_last_snapshot_and_says_so(sqlite_url, sett
                                 {"hotline": SH, "indicator": "connection_rate", "window": "day"}) is not None
     assert "hotline_kpi_database_up 0.0" in cache.rendered().decode()
     engine.dispose()
+
+
+def test_a_load_by_the_cli_or_demo_gives_the_last_ingest_time(evaluated, clock):
+    """Review of #16, finding 6: a file loaded by `ingest` (or `demo`), not through the inbox,
+    left "各来源最近一次成功导入距今" and the 数据载入 annotation empty."""
+    cache = MetricsCache(evaluated, {SH: "Asia/Shanghai"}, clock.now)
+    assert cache.refresh() is True
+    text = cache.rendered().decode()
+    line = f'hotline_kpi_last_ingest_success_timestamp_seconds{{hotline="{SH}",source="daily-report"}} '
+    [value] = [ln[len(line):] for ln in text.splitlines() if ln.startswith(line)]
+    assert float(value) == clock.now().timestamp()
