@@ -97,7 +97,7 @@ def test_the_dockerfile_installs_what_the_pdf_and_the_charts_need_and_keeps_no_w
     assert re.findall(r"^FROM (\S+)", text, re.M)[-1] == "${PYTHON_IMAGE}"
     # WeasyPrint's Pango and the CJK fonts of the PDF and the charts, from Debian.
     install = " ".join(re.findall(r"apt-get install ([^&\n]+)", joined))
-    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-noto-cjk"):
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-noto-cjk"):
         assert package in install.split(), f"the image does not install {package}: {install}"
     # The locked versions; the wheels mounted for the install step only, never copied.
     assert "-r requirements.lock" in joined and "COPY --from=build" not in text
