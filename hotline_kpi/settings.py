@@ -26,6 +26,7 @@ from hotline_kpi import defaults
 from hotline_kpi.alert_settings import AlertSettings, SmtpSettings, WebhookSettings, check_address
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.i18n import _
 from hotline_kpi.scoring_rules import ScoringRules
 from hotline_kpi.settings_file import SettingsFileError, read_settings_file
 
@@ -361,7 +362,8 @@ def load_settings(config_file: str | Path | None = None, *, config_given_by: str
     and ./hotline-kpi.toml; the environment is read, never written."""
     bad = unknown_keys()
     if bad:
-        raise ValueError(f"unknown setting(s) {', '.join(bad)} (see config/hotline-kpi.example.toml)")
+        raise ValueError(_("unknown setting(s) {keys} (every setting: {example})", keys=", ".join(bad),
+                           example=defaults.path(defaults.EXAMPLE_SETTINGS)))
     token = _given_config_file.set(None if config_file is None else (config_file, config_given_by))
     try:
         return Settings(**overrides)

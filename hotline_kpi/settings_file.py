@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hotline_kpi import defaults
 from hotline_kpi.i18n import _
 
 
@@ -86,7 +87,8 @@ def read_settings_file(path: Path, model: type[BaseModel], given_by: str) -> dic
         raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=str(exc))) from None
     bad = unknown_file_keys(data, model)
     if bad:
-        raise SettingsFileError(_("settings file {path}: unknown setting(s) {keys}", path=path,
-                                  keys=", ".join(key + hint for key, hint in bad)))
+        raise SettingsFileError(_("settings file {path}: unknown setting(s) {keys} (every setting: {example})",
+                                  path=path, keys=", ".join(key + hint for key, hint in bad),
+                                  example=defaults.path(defaults.EXAMPLE_SETTINGS)))
     _resolve_paths(data, path.resolve().parent)
     return data

@@ -46,7 +46,7 @@ def test_config_file_then_dotenv_then_environment(monkeypatch, tmp_path):
 
 
 def test_the_shipped_example_settings_file_is_valid(monkeypatch):
-    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(ROOT / "config" / "hotline-kpi.example.toml"))
+    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(ROOT / "hotline_kpi" / "defaults" / "hotline-kpi.example.toml"))
     s = Settings()
     assert s.formulas.offered_exits == ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY")
 
