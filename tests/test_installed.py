@@ -191,3 +191,36 @@ def test_the_wheel_in_a_fresh_venv_runs_demo_serve_with_alerts_and_the_cjk_pdf_f
     assert re.search(r"^\w{6}\+Noto-?(Sans|Serif)-?CJK\S* .* yes +yes", fonts, re.M), fonts  # embedded, subset
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "接通率" in text, text[:500]
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
+        if m:
+            pins[canonicalize_name(m.group(1).split("[")[0])] = m.group(2)
+    return pins
+
+
+def test_every_dependency_of_pyproject_is_pinned_in_the_locks_within_its_range() -> None:
+    """`make setup` installs the lock and the project with --no-deps: a dependency added to
+    pyproject.toml without `make lock`, or a range the pin no longer meets, fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = [Requirement(r) for r in project["dependencies"]]
+    test = [Requirement(r) for r in project["optional-dependencies"]["test"]]
+    for lock, wanted in ((ROOT / "requirements.lock", runtime), (ROOT / "requirements-test.lock", runtime + test)):
+        pins = _pins(lock)
+        for req in wanted:
+            name = canonicalize_name(req.name)
+            assert name in pins, f"{req} is not in {lock.name}: run `make lock`"
+            assert req.specifier.contains(pins[name], prereleases=True), f"{lock.name} pins {name}=={pins[name]}, outside {req}"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-r requirements-test.lock" in makefile and "--no-deps -e ." in makefile and "pip check" in makefile
+    assert "-c requirements-test.lock" not in makefile

@@ -4,6 +4,8 @@ file of the checkout in --help (both languages), in the unknown-setting errors o
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -52,3 +54,13 @@ def test_no_metrics_help_line_points_at_a_file_of_the_checkout():
     helps = [line for line in text.splitlines() if line.startswith("# HELP")]
     assert any("hotline_kpi_projection_interval" in h for h in helps), helps
     assert not [h for h in helps if any(m in h for m in CHECKOUT_ONLY)]
+
+
+def test_the_docs_give_the_content_type_metrics_is_served_with():
+    from hotline_kpi.service import web
+    from tests.common import ROOT
+
+    served = web.CONTENT_TYPE_LATEST  # what /metrics answers with
+    docs = (ROOT / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    stated = re.findall(r"the service answers `([^`]+)`", docs)
+    assert stated == [served], (stated, served)
