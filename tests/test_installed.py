@@ -175,7 +175,7 @@ def test_the_wheel_in_a_fresh_venv_runs_demo_serve_with_alerts_and_the_cjk_pdf_f
     # The shipped rules judged the demo year: the alerts of its breaches are in /metrics
     # and in the alert list, named by the rules of hotline_kpi/defaults/alerts.yaml.
     listed = _run(env, home, exe, "alerts", "list", "--all").stdout
-    assert re.search(r"rules: \S*defaults/alerts\.yaml", listed.replace("\n", "")), listed[:500]
+    assert re.search(r"告警规则：\S*defaults/alerts\.yaml", listed.replace("\n", "")), listed[:500]  # Chinese by default
     rule_ids = set(re.findall(r"^\s*- id: (\S+)", (ROOT / "hotline_kpi/defaults/alerts.yaml").read_text("utf-8"),
                               re.M))
     assert any(rule in listed for rule in rule_ids), listed[-2000:]
