@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-deps audit bench clean lock
 
-## The exact versions of requirements-test.lock (docs/deployment.md: how to update it).
+## Exactly requirements-test.lock (docs/deployment.md: how to update it), then the project
+## itself without dependencies; `pip check` fails when pyproject.toml wants a package the
+## lock lacks (a dependency added without `make lock`).
 $(STAMP): pyproject.toml requirements-test.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -c requirements-test.lock -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-test.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 setup: $(STAMP)

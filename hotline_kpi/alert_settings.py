@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from hotline_kpi import defaults
 
@@ -102,6 +104,11 @@ class AlertSettings(BaseModel):
     dispatch_interval_seconds: float = Field(30, ge=1, le=3600, description="How often owed mail is sent.")
     webhooks: dict[str, WebhookSettings] = Field(
         default_factory=dict, description="Group robots by name ([a-z0-9_-]); docs/alerts.md.")
+    recipients: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Who gets the alerts of the rules that name no recipients of their own, in place of the "
+        "rules file's default_recipients (the shipped rules' kpi-office@example.org is a placeholder). Addresses or "
+        "webhook:<name>; in the environment a JSON list or comma-separated: HOTLINE_KPI_ALERTS__RECIPIENTS="
+        "a@office.gov.cn,webhook:office_wecom.")
     claim_timeout_seconds: float = Field(
         600, ge=10, le=86400,
         description="A sender that claimed a notification and vanished (crash) loses the claim after this; "
@@ -111,6 +118,16 @@ class AlertSettings(BaseModel):
     @classmethod
     def _url(cls, v: str) -> str:
         return _http_url(v)
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _recipients(cls, v: Any) -> Any:
+        if isinstance(v, str):  # from the environment: a JSON list or comma-separated
+            v = json.loads(v) if v.strip().startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, (list, tuple)):
+            return tuple(r.strip() if isinstance(r, str) and re.fullmatch(r"webhook:[a-z0-9][a-z0-9_-]{0,62}", r.strip())
+                         else check_address(r) for r in v)
+        return v
 
     @field_validator("webhooks")
     @classmethod

@@ -17,19 +17,21 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from hotline_kpi import defaults
 from hotline_kpi.alert_settings import AlertSettings, SmtpSettings, WebhookSettings, check_address
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
+from hotline_kpi.i18n import _
 from hotline_kpi.scoring_rules import ScoringRules
+from hotline_kpi.settings_file import SettingsFileError, read_settings_file
 
 
-__all__ = ["AlertSettings", "Settings", "SmtpSettings", "WebhookSettings", "check_address", "load_settings"]
+__all__ = ["AlertSettings", "Settings", "SettingsFileError", "SmtpSettings", "WebhookSettings", "check_address", "load_settings"]
 
 DEFAULT_CONFIG_FILE = "hotline-kpi.toml"
 
@@ -174,9 +176,12 @@ class ReportSettings(BaseModel):
     draft_at: str = Field("07:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
                           description="Time of day of the draft, hotline time zone (HH:MM).")
     recipients: tuple[str, ...] = Field((), description="Who gets the drafted report by mail (needs smtp.host).")
-    output_dir: Path = Field(Path("./var/reports"), description="Where serve writes the drafted reports.")
+    output_dir: Path = Field(Path("./var/reports"), description="Where serve writes the drafted reports; "
+                             "default: reports/ in var_dir.")
     inputs_dir: Path = Field(Path("./config/report"), description="The office's input files "
-                             "(<hotline>-<year>.yaml or .xlsx, written empty by `hotline-kpi report template`).")
+                             "(<hotline>-<year>.yaml or .xlsx, written empty by `hotline-kpi report template`); "
+                             "default: report-inputs/ in var_dir (./config/report while that folder exists and "
+                             "the new one does not, as before).")
     benchmark_file: Path | None = Field(default_factory=lambda: defaults.path(defaults.BENCHMARK),
                                         description="The peer figures of the 影响力目标 comparison; default: Beijing "
                                         "2019, shipped in the package; none: no comparison.")
@@ -192,15 +197,18 @@ class ReportSettings(BaseModel):
 
 #: The settings file given to ``load_settings`` (``--config``), for the duration of that call:
 #: pydantic calls ``settings_customise_sources`` on the class, with no way to pass it an argument.
-_given_config_file: ContextVar[str | Path | None] = ContextVar("hotline_kpi_config_file", default=None)
+_given_config_file: ContextVar[tuple[str | Path, str] | None] = ContextVar("hotline_kpi_config_file", default=None)
 
 
-def _config_file() -> Path | None:
-    explicit = _given_config_file.get() or os.environ.get("HOTLINE_KPI_CONFIG_FILE")
-    if explicit:
-        return Path(explicit)
+def _config_file() -> tuple[Path, str] | None:
+    """The settings file and how it was named (--config, HOTLINE_KPI_CONFIG_FILE, the default)."""
+    given = _given_config_file.get()
+    if given is not None:
+        return Path(given[0]), given[1]
+    if os.environ.get("HOTLINE_KPI_CONFIG_FILE"):
+        return Path(os.environ["HOTLINE_KPI_CONFIG_FILE"]), "HOTLINE_KPI_CONFIG_FILE"
     default = Path(DEFAULT_CONFIG_FILE)
-    return default if default.is_file() else None
+    return (default, DEFAULT_CONFIG_FILE) if default.is_file() else None
 
 
 class Settings(BaseSettings):
@@ -261,6 +269,22 @@ class Settings(BaseSettings):
     http_auth: HttpAuthSettings = Field(default_factory=HttpAuthSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
+    @model_validator(mode="after")
+    def _state_under_var_dir(self) -> "Settings":
+        """What is not set lives in the state folder: the SQLite database, the drafted reports
+        and the report inputs. With the default var_dir (./var) these are the paths of before."""
+        if "database_url" not in self.model_fields_set and "var_dir" in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.var_dir / 'hotline-kpi.db'}"
+        update: dict[str, Path] = {}
+        if "output_dir" not in self.report.model_fields_set:
+            update["output_dir"] = self.var_dir / "reports"
+        if "inputs_dir" not in self.report.model_fields_set:
+            new, legacy = self.var_dir / "report-inputs", Path("./config/report")
+            update["inputs_dir"] = legacy if legacy.is_dir() and not new.exists() else new
+        if update:
+            self.report = self.report.model_copy(update=update)
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -291,11 +315,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        path = _config_file()
-        if path is not None:
-            if not path.is_file():
-                raise FileNotFoundError(f"settings file {path} (HOTLINE_KPI_CONFIG_FILE) not found")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        found = _config_file()
+        if found is not None:
+            data = read_settings_file(found[0], settings_cls, given_by=found[1])
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
         sources.append(file_secret_settings)
         return tuple(sources)
 
@@ -331,15 +354,17 @@ def unknown_keys(environ: Mapping[str, str] | None = None, env_file: Path | None
     return bad
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+def load_settings(config_file: str | Path | None = None, *, config_given_by: str = "--config",
+                  **overrides: Any) -> Settings:
     """Build the settings once, at the edge; unknown HOTLINE_KPI_* keys are an error.
 
     ``config_file`` (``--config``) names the settings file in place of HOTLINE_KPI_CONFIG_FILE
     and ./hotline-kpi.toml; the environment is read, never written."""
     bad = unknown_keys()
     if bad:
-        raise ValueError(f"unknown setting(s) {', '.join(bad)} (see config/hotline-kpi.example.toml)")
-    token = _given_config_file.set(config_file)
+        raise ValueError(_("unknown setting(s) {keys} (every setting: {example})", keys=", ".join(bad),
+                           example=defaults.path(defaults.EXAMPLE_SETTINGS)))
+    token = _given_config_file.set(None if config_file is None else (config_file, config_given_by))
     try:
         return Settings(**overrides)
     finally:

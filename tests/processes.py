@@ -245,7 +245,7 @@ def start_serve(env: Mapping[str, str], base: Path, addfinalizer: Finalizer, *ar
 
     served = start_process(command, log_dir=base, name="serve", addfinalizer=addfinalizer,
                            ready=_answers_200(wait_for) if wait_for else None, env=env, cwd=base,
-                           ready_timeout=ready_timeout, port=port, port_taken="could not listen", make=make,
+                           ready_timeout=ready_timeout, port=port, port_taken="Address already in use", make=make,
                            kill_at_end=kill_at_end)
     assert isinstance(served, ServeProcess)
     return served

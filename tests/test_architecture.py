@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "problems": 0, "clock": 0, "files": 0, "i18n": 0, "schedule": 0, "domain": 0, "formulas": 0,
     "defaults": 0,
     # configuration: catalogues, settings, how values are shown; the sum primitive; demo data
-    "catalogue": 1, "scoring_rules": 1, "settings": 1, "alert_settings": 1, "formatting": 1, "aggregate": 1, "demo": 1,
+    "catalogue": 1, "scoring_rules": 1, "settings": 1, "settings_file": 1, "alert_settings": 1, "formatting": 1, "aggregate": 1, "demo": 1,
     "demo_sources": 1,
     # pure computation: rows + targets + as-of date -> results, and the snapshot document
     "evaluate": 2, "forecast": 2, "budget": 2, "backfill": 2, "snapshot": 2, "workbooks": 2,

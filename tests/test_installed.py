@@ -97,7 +97,7 @@ def test_the_dockerfile_installs_what_the_pdf_and_the_charts_need_and_keeps_no_w
     assert re.findall(r"^FROM (\S+)", text, re.M)[-1] == "${PYTHON_IMAGE}"
     # WeasyPrint's Pango and the CJK fonts of the PDF and the charts, from Debian.
     install = " ".join(re.findall(r"apt-get install ([^&\n]+)", joined))
-    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-noto-cjk"):
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-noto-cjk"):
         assert package in install.split(), f"the image does not install {package}: {install}"
     # The locked versions; the wheels mounted for the install step only, never copied.
     assert "-r requirements.lock" in joined and "COPY --from=build" not in text
@@ -175,7 +175,7 @@ def test_the_wheel_in_a_fresh_venv_runs_demo_serve_with_alerts_and_the_cjk_pdf_f
     # The shipped rules judged the demo year: the alerts of its breaches are in /metrics
     # and in the alert list, named by the rules of hotline_kpi/defaults/alerts.yaml.
     listed = _run(env, home, exe, "alerts", "list", "--all").stdout
-    assert re.search(r"告警规则：\S*defaults/alerts\.yaml", listed.replace("\n", "")), listed[:500]
+    assert re.search(r"告警规则：\S*defaults/alerts\.yaml", listed.replace("\n", "")), listed[:500]  # Chinese by default
     rule_ids = set(re.findall(r"^\s*- id: (\S+)", (ROOT / "hotline_kpi/defaults/alerts.yaml").read_text("utf-8"),
                               re.M))
     assert any(rule in listed for rule in rule_ids), listed[-2000:]
@@ -191,3 +191,36 @@ def test_the_wheel_in_a_fresh_venv_runs_demo_serve_with_alerts_and_the_cjk_pdf_f
     assert re.search(r"^\w{6}\+Noto-?(Sans|Serif)-?CJK\S* .* yes +yes", fonts, re.M), fonts  # embedded, subset
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "接通率" in text, text[:500]
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
+        if m:
+            pins[canonicalize_name(m.group(1).split("[")[0])] = m.group(2)
+    return pins
+
+
+def test_every_dependency_of_pyproject_is_pinned_in_the_locks_within_its_range() -> None:
+    """`make setup` installs the lock and the project with --no-deps: a dependency added to
+    pyproject.toml without `make lock`, or a range the pin no longer meets, fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = [Requirement(r) for r in project["dependencies"]]
+    test = [Requirement(r) for r in project["optional-dependencies"]["test"]]
+    for lock, wanted in ((ROOT / "requirements.lock", runtime), (ROOT / "requirements-test.lock", runtime + test)):
+        pins = _pins(lock)
+        for req in wanted:
+            name = canonicalize_name(req.name)
+            assert name in pins, f"{req} is not in {lock.name}: run `make lock`"
+            assert req.specifier.contains(pins[name], prereleases=True), f"{lock.name} pins {name}=={pins[name]}, outside {req}"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-r requirements-test.lock" in makefile and "--no-deps -e ." in makefile and "pip check" in makefile
+    assert "-c requirements-test.lock" not in makefile

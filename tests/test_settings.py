@@ -46,7 +46,7 @@ def test_config_file_then_dotenv_then_environment(monkeypatch, tmp_path):
 
 
 def test_the_shipped_example_settings_file_is_valid(monkeypatch):
-    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(ROOT / "config" / "hotline-kpi.example.toml"))
+    monkeypatch.setenv("HOTLINE_KPI_CONFIG_FILE", str(ROOT / "hotline_kpi" / "defaults" / "hotline-kpi.example.toml"))
     s = Settings()
     assert s.formulas.offered_exits == ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY")
 
@@ -74,3 +74,26 @@ def test_a_dotenv_shared_with_compose_is_fine_but_misspelt_keys_are_errors(monke
     assert unknown_keys() == ["HOTLINE_KPI_LANGAUGE", "HOTLINE_KPI_SERVICE__PORTT"]
     with pytest.raises(ValueError, match="HOTLINE_KPI_LANGAUGE"):
         load_settings()
+
+
+def test_the_state_folder_holds_the_database_and_the_reports_unless_they_are_set(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    s = Settings()  # the default state folder: the paths of before
+    assert (s.database_url, s.report.output_dir, s.report.inputs_dir) == (
+        "sqlite:///./var/hotline-kpi.db", Path("var/reports"), Path("var/report-inputs"))
+    monkeypatch.setenv("HOTLINE_KPI_VAR_DIR", str(tmp_path / "x"))
+    s = Settings()
+    assert s.database_url == f"sqlite:///{tmp_path}/x/hotline-kpi.db"
+    assert (s.report.output_dir, s.report.inputs_dir) == (tmp_path / "x" / "reports", tmp_path / "x" / "report-inputs")
+    monkeypatch.setenv("HOTLINE_KPI_REPORT__INPUTS_DIR", "/srv/in")
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", "sqlite:////srv/db")
+    s = Settings()
+    assert (s.database_url, s.report.inputs_dir) == ("sqlite:////srv/db", Path("/srv/in"))
+
+
+def test_report_inputs_of_before_in_config_report_are_still_found(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    (tmp_path / "config" / "report").mkdir(parents=True)
+    assert Settings().report.inputs_dir == Path("config/report")

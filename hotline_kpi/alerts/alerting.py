@@ -28,11 +28,16 @@ from hotline_kpi.alerts.webhook import ChannelTransport, WebhookTransport, is_we
 from hotline_kpi import defaults
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
+from hotline_kpi.i18n import _
 from hotline_kpi.schedule import JobSpec, new_holder_id
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import write_session
 
 log = logging.getLogger(__name__)
+
+#: Domains reserved for examples (RFC 2606): no office reads mail there. The shipped rules
+#: mail kpi-office@example.org until alerts.recipients names the office's addresses.
+PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
 
 #: Stable job ids (job_run rows and metrics labels).
 ALERTS_DISPATCH = "alerts_dispatch"
@@ -44,6 +49,8 @@ def load_config(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | 
     catalogues and source names. Raises :class:`RulesError` for a bad or missing file."""
     path = Path(settings.alerts.rules_file)
     config = load_rules(path)
+    if settings.alerts.recipients:  # the setting replaces the file's default_recipients
+        config = config.model_copy(update={"default_recipients": settings.alerts.recipients})
     if path == defaults.path(defaults.ALERT_RULES):
         # The shipped rules are written for the shipped catalogue: with catalogues of one's
         # own, a shipped rule on an indicator they lack is left out (and said), not fatal.
@@ -96,6 +103,15 @@ class Alerting:
         if unknown:
             raise RulesError(settings.alerts.rules_file, [f"recipients {', '.join(unknown)}: no such webhook in "
                                                           "alerts.webhooks"])
+        shipped = Path(settings.alerts.rules_file) == defaults.path(defaults.ALERT_RULES)
+        placeholders = sorted({r for rule in config.rules for r in config.recipients(rule)
+                               if r.lower().rpartition("@")[2] in PLACEHOLDER_DOMAINS})
+        if settings.smtp.host and shipped and placeholders:
+            # The shipped rules' kpi-office@example.org reaches no one: refuse before an alert is owed.
+            raise RulesError(settings.alerts.rules_file, [_(
+                "mail is on (smtp.host) but alerts would go to the placeholder address(es) {addresses}: set "
+                "alerts.recipients (HOTLINE_KPI_ALERTS__RECIPIENTS) to the office's addresses, or name them in "
+                "a rules file of your own", addresses=", ".join(placeholders))])
         if hooks:
             robots = WebhookTransport(hooks, lambda: int(clock.now().timestamp() * 1000), settings.language)
             transport = ChannelTransport(transport, robots)

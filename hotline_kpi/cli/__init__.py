@@ -32,7 +32,8 @@ def cli(ctx: click.Context, config_file: str | None, lang: str | None) -> None:
     if ctx.obj is None:
         ctx.obj = App()
     # Tests pass an App carrying a fixed clock; the options still apply to it.
-    ctx.obj.config_file = config_file or ctx.obj.config_file
+    if ctx.get_parameter_source("config_file") == click.core.ParameterSource.COMMANDLINE:
+        ctx.obj.config_file = config_file  # from HOTLINE_KPI_CONFIG_FILE: the settings read it (and say so)
     ctx.obj.lang_override = lang or ctx.obj.lang_override
     if ctx.obj.lang_override is None and not ctx.resilient_parsing:
         try:  # the settings file's language; a broken settings file is reported by the command itself

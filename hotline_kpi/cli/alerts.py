@@ -31,7 +31,7 @@ def _local_time(at: dt.datetime | None, app: App) -> str:
 
 @click.group()
 def alerts() -> None:
-    """Breach alerts: state, undelivered mail, test and resend (docs/alerts.md)."""
+    """Breach alerts: state, undelivered mail, test and resend."""
 
 
 @alerts.command("list")

@@ -42,8 +42,9 @@ class App:
         try:
             return load_settings(config_file=self.config_file)
         except ValidationError as exc:
-            lines = [f"HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}: {e['msg']}"
-                     + _shown_input(e) for e in exc.errors()]
+            # The key as written in the settings file (alerts.rule_file) and as an environment variable.
+            lines = [f"{'.'.join(str(p) for p in e['loc'])} (HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}): "
+                     f"{e['msg']}" + _shown_input(e) for e in exc.errors()]
             raise Failure(_("invalid settings:") + "\n  " + "\n  ".join(lines)) from None
         except (FileNotFoundError, ValueError) as exc:
             raise Failure(_("invalid settings: {error}", error=str(exc))) from None

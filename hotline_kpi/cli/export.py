@@ -101,7 +101,7 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
 @pass_app
 def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, output: Path | None) -> None:
     """The daily history as OpenMetrics with timestamps, for `promtool tsdb
-    create-blocks-from openmetrics` (docs/history.md). Days of the last 3 hours are left out."""
+    create-blocks-from openmetrics`. Days of the last 3 hours are left out."""
     from hotline_kpi.backfill import HEAD_BLOCK, export_openmetrics as render_history
 
     hid, first, last, rows = _daily_rows(app, hotline_id, start, end)

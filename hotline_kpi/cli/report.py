@@ -25,7 +25,7 @@ from hotline_kpi.store.db import read_session
 @click.pass_context
 def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: str, out_dir: Path,
            inputs_file: Path | None, final: bool) -> None:
-    """Year-end project-expenditure performance self-evaluation (项目支出绩效自评), docs/report.md."""
+    """Year-end project-expenditure performance self-evaluation (项目支出绩效自评)."""
     if ctx.invoked_subcommand is not None:
         return
     from hotline_kpi.report.build import InputsError

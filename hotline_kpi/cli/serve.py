@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 
 import click
 
@@ -24,6 +25,25 @@ def _uvicorn_server_class():  # noqa: ANN202 - imported lazily with uvicorn
             yield
 
     return Server
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the service does anything (no lease, no inbox scan,
+    no mail) so that a port in use stops it at once; uvicorn serves on this socket."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=exc)) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=exc.strerror or exc)) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command()
@@ -50,15 +70,17 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     logs.configure(log_level)
     host = host or settings.service.host
     port = port or settings.service.port
+    sock = _bind(host, port)
     from hotline_kpi.alerts.rules import RulesError
 
     try:
         service = Service(settings, catalogues, app.engine, app.clock)
     except RulesError as exc:
+        sock.close()
         raise Failure(str(exc)) from None
     web = build_app(service.cache, settings, catalogues, app.clock.now, service.state,
                     rules=service.alerting.config if service.alerting is not None else None)
-    service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the port opens
+    service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the first answer
     service.start()
     server = _Server(uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False,
                                     lifespan="off", timeout_graceful_shutdown=10))
@@ -69,8 +91,9 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
                  seconds=settings.service.inbox_scan_seconds, url=app.engine.url.render_as_string(hide_password=True)),
                err=True)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         service.stop()
         app.engine.dispose()
     if not server.started:

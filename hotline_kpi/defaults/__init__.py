@@ -16,6 +16,8 @@ from pathlib import Path
 TARGETS = "targets"
 ALERT_RULES = "alerts.yaml"
 BENCHMARK = "benchmarks/beijing-12345-2019.yaml"
+#: Every setting with its default, commented: a start for a settings file of one's own.
+EXAMPLE_SETTINGS = "hotline-kpi.example.toml"
 
 
 def path(name: str) -> Path:

@@ -86,7 +86,7 @@ class AuthMiddleware:
         client = scope.get("client") or ("?", 0)
         log.warning("http auth: refused %s %s from %s (%s)", scope.get("method"), scope.get("path"), client[0],
                     "no credentials" if header is None else "wrong credentials")
-        body = b"401 Unauthorized: credentials required (docs/reliability.md, http_auth)\n"
+        body = b"401 Unauthorized: credentials required (settings http_auth)\n"
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
             (b"www-authenticate", challenge(self.settings).encode("latin-1")), (b"cache-control", b"no-store")]})

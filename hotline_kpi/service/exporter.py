@@ -340,7 +340,7 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
                                   "Projected year-end value of the indicator (same unit as its value).",
                                   labels=labels)
     interval = GaugeMetricFamily("hotline_kpi_projection_interval",
-                                 "Bounds of the projection's interval (level in docs/forecast.md, default 80%).",
+                                 "Bounds of the projection's interval (its level: 80% by default).",
                                  labels=[*labels, "bound"])
     budget = GaugeMetricFamily("hotline_kpi_error_budget_remaining",
                                "Errors the rest of the year can still absorb before the annual target is lost "

@@ -46,3 +46,25 @@ def test_defaults_and_ports_by_security():
 def test_bad_values_are_refused(group):
     with pytest.raises(ValidationError):
         Settings(**group)
+
+
+def test_alerts_recipients_replace_the_shipped_placeholder_and_mail_to_example_org_is_refused(
+        monkeypatch, engine, catalogues, clock):
+    from hotline_kpi.alerts.alerting import Alerting
+    from hotline_kpi.alerts.rules import RulesError
+    from hotline_kpi.i18n import set_language
+
+    set_language("en")
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__HOST", "127.0.0.1")  # mail on; nothing is sent while building
+    with pytest.raises(RulesError) as refused:
+        Alerting.from_settings(Settings(), catalogues, engine, clock)
+    assert "placeholder address(es) kpi-office@example.org" in str(refused.value)
+    assert "HOTLINE_KPI_ALERTS__RECIPIENTS" in str(refused.value)
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__RECIPIENTS", "kpi@12345.sh.gov.cn, webhook:office")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__WEBHOOKS", '{"office": {"kind": "wecom", "url": "https://qyapi.example/x"}}')
+    alerting = Alerting.from_settings(Settings(), catalogues, engine, clock)
+    rule = alerting.config.rules[0]
+    assert alerting.config.recipients(rule) == ("kpi@12345.sh.gov.cn", "webhook:office")
+    monkeypatch.setenv("HOTLINE_KPI_ALERTS__RECIPIENTS", "not an address")
+    with pytest.raises(ValidationError, match="not a plain e-mail address"):
+        Settings()

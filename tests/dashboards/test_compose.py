@@ -188,3 +188,23 @@ def test_the_service_mails_through_mailpit_and_the_inbox_gets_every_demo_source(
     subprocess.run(["sh", "-ec", "\n".join(lines)], env={**os.environ, "HOTLINE_KPI_VAR_DIR": str(tmp_path)},
                    check=True, timeout=30)
     assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == sorted(Path(n).name for n in files)
+
+
+def test_the_image_labels_say_the_package_version_and_a_licence_the_checkout_holds() -> None:
+    import tomllib
+
+    from hotline_kpi import __version__
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    built = compose["services"]["hotline-kpi"]["build"]
+    assert built["args"]["VERSION"] == version == __version__
+    assert re.findall(r"^ARG VERSION=(\S+)$", text, re.M) == [version]
+    assert 'org.opencontainers.image.version="${VERSION}"' in text
+    licence = re.search(r'org\.opencontainers\.image\.licenses="([^"]+)"', text).group(1)
+    assert licence == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    # No claim the project cannot back: no source URL is known, so no source label.
+    assert "org.opencontainers.image.source" not in text
+    docs = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    assert "name the source" not in docs
