@@ -285,7 +285,7 @@ class _Machine:
             elif code == connect_code:
                 try:
                     wait = int(parts[5])
-                    if wait < 0:
+                    if not 0 <= wait <= MAX_WAIT_SECONDS:
                         raise ValueError
                 except (ValueError, IndexError):
                     if _bad_data(scan, code, parts, _row(row0, lines, line)):
@@ -312,7 +312,7 @@ class _Machine:
         try:
             if value:
                 wait = int(value)
-                if wait < 0:
+                if not 0 <= wait <= MAX_WAIT_SECONDS:
                     raise ValueError
             elif code == ABANDON:
                 raise ValueError
@@ -406,15 +406,20 @@ def _odd_time(raw: bytes, scan: Scan, row: int) -> int | None:
     return None
 
 
+#: No caller waits in a queue longer than a day (a wait beyond it is a corrupt field, not a call).
+MAX_WAIT_SECONDS = 86400
+
+
 def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> bool:
     """Report a CONNECT or exit without a usable wait: whether the scan stops (too many problems)."""
     name = OUTCOME_NAMES[code]
     if code == CONNECT:
-        at, column, why = 5, "data1", M_("CONNECT needs its holdtime (data1): whole seconds, not negative")
+        at, column, why = 5, "data1", M_("CONNECT needs its holdtime (data1): whole seconds from 0 to 86400")
     else:
         at = _WAIT_AT[code]
         column = f"data{at - 4}"
-        why = M_("{event} needs its waittime ({column}): whole seconds, not negative", event=name, column=column)
+        why = M_("{event} needs its waittime ({column}): whole seconds from 0 to 86400",
+                 event=name, column=column)
     value = parts[at] if len(parts) > at else None
     scan.problem(why, row, column, value if value is not None else b"|".join(parts))
     return len(scan.problems) >= MAX_PROBLEMS
