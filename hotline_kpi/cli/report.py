@@ -47,7 +47,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
             from hotline_kpi.i18n import t
 
             items = "\n".join(f"  - {m.indicator}：{m.what}" if app.lang == "zh" else f"  - {m.indicator}: {m.what}"
-                              for m in rep.missing)
+                              for m in rep.to_do)
             raise Failure(t("report_not_final", app.lang, items=items))
         files = write_report(rep, [f.strip() for f in fmt.split(",") if f.strip()], out_dir)
     except (InputsError, ValueError) as exc:
@@ -59,7 +59,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
     if rep.draft:
         from hotline_kpi.i18n import t
 
-        click.echo(t("report_draft_missing", app.lang, n=len(rep.missing)))
+        click.echo(t("report_draft_missing", app.lang, n=len(rep.to_do)))
     for path in files:
         click.echo(_("wrote {file}", file=path))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -124,11 +124,19 @@ class Report:
     peer_excluded: tuple[tuple[str, str], ...] = ()
     missing: tuple[Missing, ...] = ()
     inputs: ReportInputs = field(default_factory=ReportInputs)
+    #: Text the office still has to write: a row that lost points without its 偏差原因 (or
+    #: with the system's 【系统分析】 draft only), a section left to the office.
+    unwritten: tuple[Missing, ...] = ()
 
     @property
     def draft(self) -> bool:
-        """Anything unrated: the report is a 草稿 and ``report --final`` refuses."""
-        return bool(self.missing)
+        """Anything unrated or unwritten: the report is a 草稿 and ``report --final`` refuses."""
+        return bool(self.missing or self.unwritten)
+
+    @property
+    def to_do(self) -> tuple[Missing, ...]:
+        """Everything that keeps the report a draft, ratings first."""
+        return self.missing + self.unwritten
 
     @property
     def project_name(self) -> str:
@@ -233,6 +241,7 @@ def build_report(
                 missing.append(Missing(ind.display_name_zh, lack))
         scored.append(Scored(ind.id, ind.weight, score))
     total = total_score(scored, rules)
+    out_rows, unwritten = _reasons_owed(out_rows, inputs, catalogue)
     data_days = len({r.day for r in rows})
     if data_days < days_in_year(year):
         notes.append(f"全年 {days_in_year(year)} 天中 {data_days} 天有数据。")
@@ -244,7 +253,7 @@ def build_report(
         peer_name=benchmark.peer if benchmark else "", peer_source=benchmark.source if benchmark else "",
         not_published=benchmark.not_published if benchmark else (), rules=rules, formulas=formulas,
         data_days=data_days, notes=tuple(notes), peer_excluded=tuple(excluded), missing=tuple(missing),
-        inputs=inputs,
+        inputs=inputs, unwritten=tuple(unwritten),
     )
 
 
@@ -303,6 +312,44 @@ def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs
     note = band.name + (f"（{band.label}）" if band.label else "") + (f" {given.percent:g}%" if given.percent is not None else "")
     return IndicatorRow(ind, target_text, None, given.actual_text or band.label or band.name, ind.weight, score, None,
                         given.explanation, False, note=note, evidence=given.evidence.strip()), ""
+
+
+#: What a row's 偏差原因 cell says while the office has not written it.
+OWED = "【待办公室填写】{what}，扣{lost}分：请填写偏差原因分析及改进措施。"
+
+
+def lost_points(row: IndicatorRow) -> bool:
+    return row.score is not None and row.score < row.weight
+
+
+def _reasons_owed(rows: list[IndicatorRow], inputs: ReportInputs, catalogue: Catalogue
+                  ) -> tuple[list[IndicatorRow], list[Missing]]:
+    """Every row that lost points needs the office's 偏差原因分析及改进措施: a rated row
+    without one gets a placeholder in its cell; the system's 【系统分析】 draft stays but
+    does not count as written. Sections left to the office are listed too."""
+    out, owed = [], []
+    for row in rows:
+        if not row.rated or not lost_points(row):
+            out.append(row)
+            continue
+        name = row.indicator.display_name_zh
+        if not row.explanation:
+            what = (f"评为{row.note.split(' ')[0]}" if row.note else "未达到目标")
+            row = replace(row, explanation=OWED.format(what=what, lost=f"{row.weight - row.score:.2f}"))
+            owed.append(Missing(name, "失分，未填写偏差原因分析及改进措施"))
+        elif row.drafted:
+            owed.append(Missing(name, "偏差原因为系统草拟，未填写办公室的分析及改进措施"))
+        out.append(row)
+    project = catalogue.project
+    if not (project and project.basis):
+        owed.append(Missing("立项依据", "目标库未列立项依据"))
+    if not (project and (project.goal or project.content)):
+        owed.append(Missing("项目内容", "目标库未写项目内容"))
+    if not inputs.problems_next_steps.strip():
+        owed.append(Missing("存在问题及下一步工作", "未填写"))
+    if not inputs.result_use.strip():
+        owed.append(Missing("自评结果应用", "未填写"))
+    return out, owed
 
 
 def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year: int) -> str:

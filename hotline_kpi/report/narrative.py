@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from hotline_kpi.formatting import fmt_value
-from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report
+from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report, lost_points
 
 CN_NUM = "一二三四五六七八九十"
 
@@ -56,7 +56,7 @@ def report_title(report: Report) -> str:
 
 
 def missing_lines(report: Report) -> list[str]:
-    return [f"{m.indicator}：{m.what}" for m in report.missing]
+    return [f"{m.indicator}：{m.what}" for m in report.to_do]
 
 
 def _basic(report: Report) -> Section:
@@ -171,7 +171,8 @@ def _cn(n: int) -> str:
 def _deviation(report: Report) -> Section:
     blocks = []
     for row in report.rows:
-        if row.explanation and (row.met is False or row.drafted or not row.rated or row.indicator.kind == "qualitative"):
+        if row.explanation and (lost_points(row) or row.met is False or row.drafted or not row.rated
+                                or row.indicator.kind == "qualitative"):
             blocks.append(Block(text=f"{row.indicator.display_name_zh}：{row.explanation}"))
     return Section("偏差原因分析及改进措施", tuple(blocks) or (Block(text="各项指标均达到目标，无偏差。"),))
 

@@ -70,8 +70,8 @@ def report_message(report: Report, files: Sequence[Path], sender: str, to: Seque
     text = (f"{report.project_name} {report.year}年度项目支出绩效自评（初稿）\n\n"
             f"总分{t.total:.2f}分，等级{t.grade}；预算执行率得分{report.budget_score:.2f}分。\n"
             "偏差原因分析为系统草稿，请办公室核对并在输入文件中补充后重新生成。\n")
-    if report.missing:
-        text += "尚缺：" + "；".join(f"{m.indicator}（{m.what}）" for m in report.missing) + "。\n"
+    if report.to_do:
+        text += "尚缺：" + "；".join(f"{m.indicator}（{m.what}）" for m in report.to_do) + "。\n"
     html = "<p>" + text.replace("\n", "<br>") + "</p>"
     msg = build_message(subject=f"{report.catalogue.hotline.name} {report.year}年度绩效自评初稿", text=text,
                         html=html, sender=sender, to=to, message_id=make_msgid(domain="hotline-kpi"), date=at)

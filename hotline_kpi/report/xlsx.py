@@ -258,12 +258,12 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
         ws.column_dimensions["A"].width = 36
         ws.column_dimensions["B"].width = 50
         set_text(ws, 1, 1, "草稿：以下事项尚未完成，报告不得报送。")
-        _header(ws, 2, ("指标", "缺少"))
-        for i, m in enumerate(report.missing, 3):
+        _header(ws, 2, ("事项", "缺少"))
+        for i, m in enumerate(report.to_do, 3):
             set_text(ws, i, 1, m.indicator)
             set_text(ws, i, 2, m.what)
             _box(ws, i, range(1, 3))
-        print_setup(ws, "B", len(report.missing) + 2, "2:2", True)
+        print_setup(ws, "B", len(report.to_do) + 2, "2:2", True)
     # execution, all in 万元 (as the self-evaluation table)
     ws = wb.create_sheet("预算执行")
     for col, w in zip("ABCDE", (44, 16, 16, 12, 16)):

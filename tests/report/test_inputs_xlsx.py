@@ -11,7 +11,7 @@ from hotline_kpi.cli import cli
 from hotline_kpi.cli.app import App
 from hotline_kpi.report.inputs import InputsError
 from hotline_kpi.report.inputs_xlsx import load_inputs
-from tests.report.builders import RANKING, RATED
+from tests.report.builders import RANKING, RATED, TEXTS, every_reason
 
 
 def _template(clock, path):  # noqa: ANN001, ANN202
@@ -34,7 +34,11 @@ def test_the_workbook_template_prefills_nothing_and_reads_back(cli_env, tmp_path
     for code, given in RATED.items():
         ws.cell(rows[code], 5).value = given["band"]
         ws.cell(rows[code], 8).value = given["evidence"]
-    ws.cell(rows["connection_rate"], 9).value = "=1+1"  # text the office typed, read as text
+    for code, reason in every_reason().items():  # an empty store: every row loses points
+        ws.cell(rows[code], 9).value = reason["explanation"]
+    ws.cell(rows["connection_rate"], 9).value = "=1+1"  # text the office typed ('=1+1), read as text
+    ws.cell(rows["connection_rate"], 9).data_type = "s"
+    wb["报告文字"]["B3"], wb["报告文字"]["B4"] = TEXTS["problems_next_steps"], TEXTS["result_use"]
     rk = wb["全国排名"]
     for r, key in enumerate(("rank", "of", "score", "source"), 1):
         rk.cell(r, 2).value = RANKING[key]

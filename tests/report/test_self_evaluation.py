@@ -16,7 +16,7 @@ from hotline_kpi.report.inputs import BenchmarkError, InputsError, load_benchmar
 from hotline_kpi.report.inputs_xlsx import load_inputs
 from hotline_kpi.report.scoring import Scored, total_score
 from hotline_kpi.scoring_rules import Band, RankBand, ScoringError, ScoringRules
-from tests.report.builders import BENCHMARK, RANKING, RATED, report
+from tests.report.builders import BENCHMARK, RANKING, RATED, REASONS, TEXTS, every_reason, explained, report
 
 #: Budget 80% -> 8.00; outputs 9.13 + 10 + 10 + 10 + 8.00 = 47.13; satisfaction 10.
 QUANTITATIVE = 8.00 + 47.13 + 10
@@ -167,12 +167,14 @@ def test_report_final_refuses_while_anything_is_unrated(cli_env, tmp_path, clock
     # The same without --final: a draft, said so.
     draft = _invoke(clock, "--format", "md", "--out", str(tmp_path / "draft"))
     assert draft.exit_code == 0, draft.output
-    assert "草稿：5项指标尚未评级" in draft.output
+    # 5 unrated, 6 rows without data (no reason written), 存在问题 and 自评结果应用 unwritten
+    assert "草稿：尚缺13项" in draft.output
     (md,) = (tmp_path / "draft").glob("*.md")
     assert md.read_text(encoding="utf-8").startswith("> **草稿**")
     # Rated with evidence and ranked: final.
     inputs = tmp_path / "inputs.yaml"
-    inputs.write_text(yaml.safe_dump({"indicators": RATED, "ranking": RANKING}, allow_unicode=True), encoding="utf-8")
+    inputs.write_text(yaml.safe_dump({"indicators": explained(RATED, every_reason()), "ranking": RANKING, **TEXTS},
+                                     allow_unicode=True), encoding="utf-8")
     final = _invoke(clock, "--final", "--format", "md", "--out", str(tmp_path / "final"), "--inputs", str(inputs))
     assert final.exit_code == 0, final.output
     (md,) = (tmp_path / "final").glob("*.md")
@@ -186,4 +188,46 @@ def test_an_unknown_indicator_code_in_the_input_file_is_refused(cli_env, tmp_pat
     assert result.exit_code == 1
     assert f"{inputs}: invalid report input file" in result.output
     assert "indicators.cost_contrl: not an indicator of the 2019 catalogue" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_row_that_lost_points_needs_its_reason_before_final(cli_env, tmp_path, clock):
+    """Review of #15, finding 3: rated rows, no text at all -> still a draft; each row that
+    lost points has its entry in 五、偏差原因分析 and its 偏差原因 cell."""
+    from hotline_kpi.report.narrative import sections
+
+    filled = {**RATED, "cost_control": {**RATED["cost_control"], "band": "B", "percent": 70},
+              "service_reach": {**RATED["service_reach"], "band": "A"},
+              "environmental_impact": {**RATED["environmental_impact"], "band": "C", "percent": 50}}
+    rep = report(indicators=filled, problems_next_steps="", result_use="")
+    s = scores(rep)  # lost: 受理量 0.87, 接通时长 2.00, B 1.80, C 3.00, ranking 1.20
+    assert (s["requests_accepted"], s["average_answer_seconds"], s["cost_control"], s["environmental_impact"],
+            s["national_ranking"]) == (9.13, 8.0, 4.2, 3.0, 4.8)
+    assert rep.missing == () and rep.draft
+    assert [(m.indicator, m.what) for m in rep.unwritten] == [
+        ("全年12345热线平台受理量", "偏差原因为系统草拟，未填写办公室的分析及改进措施"),
+        ("电话接通时长", "偏差原因为系统草拟，未填写办公室的分析及改进措施"),
+        ("控制成本投入", "失分，未填写偏差原因分析及改进措施"),
+        ("降低能耗，节约成本", "失分，未填写偏差原因分析及改进措施"),
+        ("全国政务类服务热线排名", "失分，未填写偏差原因分析及改进措施"),
+        ("存在问题及下一步工作", "未填写"), ("自评结果应用", "未填写")]
+    cells = {r.indicator.id: r.explanation for r in rep.rows}
+    assert cells["cost_control"] == "【待办公室填写】评为B（部分达成），扣1.80分：请填写偏差原因分析及改进措施。"
+    assert cells["environmental_impact"].startswith("【待办公室填写】评为C（未达成）") and "扣3.00分" in cells["environmental_impact"]
+    assert "扣1.20分" in cells["national_ranking"]
+    deviation = next(sec for sec in sections(rep) if sec.title == "五、偏差原因分析及改进措施")
+    analysed = [b.text.split("：")[0] for b in deviation.blocks]
+    for name in ("全年12345热线平台受理量", "电话接通时长", "控制成本投入", "降低能耗，节约成本", "全国政务类服务热线排名"):
+        assert name in analysed
+    # Written by the office: final.
+    done = report(indicators=explained(filled, {**REASONS, "cost_control": {"explanation": "合同审计发现超支。"}}))
+    assert not done.draft
+    assert next(r for r in done.rows if r.indicator.id == "cost_control").explanation == "合同审计发现超支。"
+    # The CLI refuses --final, naming what is owed, and writes nothing.
+    inputs = tmp_path / "inputs.yaml"
+    inputs.write_text(yaml.safe_dump({"indicators": RATED, "ranking": RANKING}, allow_unicode=True), encoding="utf-8")
+    result = _invoke(clock, "--final", "--format", "md", "--out", str(tmp_path / "out"), "--inputs", str(inputs))
+    assert result.exit_code == 1
+    for line in ("热线接通率：偏差原因为系统草拟", "降低能耗，节约成本：失分，未填写偏差原因分析及改进措施", "自评结果应用：未填写"):
+        assert line in result.output
     assert not (tmp_path / "out").exists()
