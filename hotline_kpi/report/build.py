@@ -306,9 +306,12 @@ def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs
                             f"【待办公室评级】{lack}，本项暂计0分。", False, rated=False), lack
     try:
         band = rules.band(given.band)
-        score = qualitative_score(ind.weight, band.name, given.percent, rules)
     except ScoringError as exc:
         raise ScoringError(f"indicators.{ind.id}.band: {exc}") from None
+    try:
+        score = qualitative_score(ind.weight, band.name, given.percent, rules)
+    except ScoringError as exc:
+        raise ScoringError(f"indicators.{ind.id}.percent: {exc}") from None
     note = band.name + (f"（{band.label}）" if band.label else "") + (f" {given.percent:g}%" if given.percent is not None else "")
     return IndicatorRow(ind, target_text, None, given.actual_text or band.label or band.name, ind.weight, score, None,
                         given.explanation, False, note=note, evidence=given.evidence.strip()), ""

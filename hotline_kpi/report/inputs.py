@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import unicodedata
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.files import ConfigFileError, read_yaml
+from hotline_kpi.i18n import M_, q
 
 
 class InputsError(ConfigFileError):
@@ -18,6 +21,32 @@ class InputsError(ConfigFileError):
 
 class BenchmarkError(ConfigFileError):
     what = "benchmark file"
+
+
+def percent_of(value: Any, shown_as_percent: bool = False) -> float:
+    """The office's 档内得分比例 as a percentage of the weight (0-100), one rule for the YAML
+    file and the workbook: 70, '70', '70%' and '７０％' are 70; a spreadsheet number shown
+    as a percentage (0.5 formatted 0%, shown 50%) is 50; a bare number between 0 and 1 is
+    refused as ambiguous (0.7 of what: 70% or 0.7%?)."""
+    if isinstance(value, bool):
+        raise ValueError(str(M_("{value} is not a percentage: write 70 or 70%", value=q(value))))
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip().replace(" ", "")
+        explicit = text.endswith("%")
+        try:
+            number = float(text.rstrip("%"))
+        except ValueError:
+            raise ValueError(str(M_("{value} is not a percentage: write 70 or 70%", value=q(value)))) from None
+    else:
+        number, explicit = float(value), False
+        if shown_as_percent:
+            number, explicit = number * 100, True
+    if not explicit and 0 < number < 1:
+        raise ValueError(str(M_("{value} is ambiguous: write the percentage of the weight, e.g. 70 or 70% "
+                                "(in a spreadsheet a cell formatted as a percentage also counts)", value=q(value))))
+    if not 0 <= number <= 100:
+        raise ValueError(str(M_("{value} is not between 0% and 100%", value=q(value))))
+    return round(number, 6)
 
 
 class IndicatorInput(BaseModel):
@@ -36,6 +65,11 @@ class IndicatorInput(BaseModel):
     actual_text: str = ""
     #: The office's 偏差原因分析及改进措施; replaces the draft when given.
     explanation: str = ""
+
+    @field_validator("percent", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> float | None:
+        return None if value is None or value == "" else percent_of(value)
 
 
 class RankingInput(BaseModel):
