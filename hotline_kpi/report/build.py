@@ -18,6 +18,7 @@ from hotline_kpi.budget import Execution, execution_of
 from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.report.analysis import draft_deviation
+from hotline_kpi.report.funding import NOT_SPLIT, FundingError, FundingRow, check_funding, funding_rows  # noqa: F401
 from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report's inputs
     Benchmark,
     BenchmarkError,
@@ -47,17 +48,6 @@ RANKING_ID = "national_ranking"
 
 
 # --------------------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True)
-class FundingRow:
-    label: str
-    initial_wan: float | None
-    full_year_wan: float | None
-    executed_wan: float | None
-    weight: float | None = None
-    rate: float | None = None
-    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +169,7 @@ def build_report(
     budget_total = project.budget_total_yuan if project and project.budget_total_yuan else 0.0
     full_year = fund.full_year_budget_yuan or budget_total
     initial = fund.initial_budget_yuan or budget_total
+    check_funding(catalogue, fund, full_year, initial)
     requests = None
     try:
         req_ind = catalogue.indicator("requests_accepted")
@@ -192,16 +183,7 @@ def build_report(
     rate = executed / full_year if full_year else None
     if not spending:
         notes.append("未导入支出数据，全年执行数按0计，预算执行率得分为0。")
-    fiscal = full_year - fund.carried_over_yuan - fund.other_yuan
-    funding = (
-        FundingRow("年度资金总额", initial / WAN, full_year / WAN, executed / WAN, weight_b, rate, b_score),
-        FundingRow("其中：当年财政拨款", (initial - fund.carried_over_yuan - fund.other_yuan) / WAN, fiscal / WAN,
-                   (executed * fiscal / full_year if full_year else 0) / WAN),
-        FundingRow("上年结转资金", fund.carried_over_yuan / WAN, fund.carried_over_yuan / WAN,
-                   (executed * fund.carried_over_yuan / full_year if full_year else 0) / WAN),
-        FundingRow("其他资金", fund.other_yuan / WAN, fund.other_yuan / WAN,
-                   (executed * fund.other_yuan / full_year if full_year else 0) / WAN),
-    )
+    funding = funding_rows(fund, initial, full_year, executed, weight_b, rate, b_score, notes)
 
     peers, excluded = _peers(catalogue, formulas, rows, benchmark, start, end)
 

@@ -92,8 +92,8 @@ class FundingInput(BaseModel):
     initial_budget_yuan: float | None = None
     full_year_budget_yuan: float | None = None
     #: Of the total: 当年财政拨款 / 上年结转资金 / 其他资金 (default: all 当年财政拨款).
-    carried_over_yuan: float = 0
-    other_yuan: float = 0
+    carried_over_yuan: float = Field(0, ge=0)
+    other_yuan: float = Field(0, ge=0)
 
 
 class ReportInputs(BaseModel):

@@ -54,7 +54,7 @@ def load_for(settings: "Settings", catalogues: "CatalogueSet", session, hotline_
         return load_report(session, catalogues, settings.formulas, hotline_id, year, inputs, bench,
                            settings.report.scoring)
     except ScoringError as exc:
-        raise InputsError(path, [str(exc)]) from None
+        raise InputsError(path, getattr(exc, "problems", None) or [str(exc)]) from None
 
 
 def draft_trigger(settings: "Settings") -> CronTrigger:
