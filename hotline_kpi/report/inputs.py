@@ -84,6 +84,13 @@ class RankingInput(BaseModel):
     #: Who published the ranking, and where (required for the rank to count).
     source: str = ""
 
+    @model_validator(mode="after")
+    def _rank_within(self) -> "RankingInput":
+        if self.rank is not None and self.of is not None and self.rank > self.of:
+            raise ValueError(str(M_("rank {rank} is below the last place: only {of} hotlines were ranked",
+                                    rank=self.rank, of=self.of)))
+        return self
+
 
 class FundingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")

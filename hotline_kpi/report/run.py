@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from apscheduler.triggers.cron import CronTrigger
 
 from hotline_kpi.report.build import Benchmark, Report, ReportInputs, load_benchmark, load_report
+from hotline_kpi.i18n import M_
 from hotline_kpi.report.inputs import InputsError
 from hotline_kpi.report.inputs_xlsx import load_inputs
 from hotline_kpi.scoring_rules import ScoringError
@@ -43,10 +44,15 @@ def load_for(settings: "Settings", catalogues: "CatalogueSet", session, hotline_
         path = path.with_suffix(".xlsx")
     inputs: ReportInputs | None = load_inputs(path) if path.is_file() else None
     if inputs is not None:
+        problems = [str(M_("{key}: the file is for {given}, the report for {wanted}", key=key, given=given,
+                           wanted=wanted))
+                    for key, given, wanted in (("hotline", inputs.hotline, hotline_id), ("year", inputs.year, year))
+                    if given not in ("", None) and given != wanted]
         known = {i.id for i in catalogues.for_year(hotline_id, year).indicators}
         unknown = sorted(set(inputs.indicators) - known)
-        if unknown:
-            raise InputsError(path, [f"indicators.{u}: not an indicator of the {year} catalogue" for u in unknown])
+        problems += [f"indicators.{u}: not an indicator of the {year} catalogue" for u in unknown]
+        if problems:
+            raise InputsError(path, problems)
     bench: Benchmark | None = None
     if settings.report.benchmark_file is not None and settings.report.benchmark_file.is_file():
         bench = load_benchmark(settings.report.benchmark_file)
