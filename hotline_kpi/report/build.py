@@ -28,6 +28,7 @@ from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report'
     ReportInputs,
     load_benchmark,
     VOLUME_UNITS,
+    is_volume,
 )
 from hotline_kpi.scoring_rules import ScoringError
 from hotline_kpi.report.scoring import (
@@ -251,7 +252,7 @@ def _peers(catalogue: Catalogue, formulas: FormulaSettings, rows: tuple[DailyCou
     for fig in benchmark.figures:
         ind = catalogue.indicator(fig.indicator) if fig.indicator else None
         unit = fig.unit or (ind.unit if ind else "")
-        if not fig.comparable or unit in VOLUME_UNITS or ind is None:
+        if not fig.comparable or is_volume(unit) or ind is None:
             excluded.append((fig.label, fig.difference))
             continue
         ours = _value(ind, formulas, rows, start, end)

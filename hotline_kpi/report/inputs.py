@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import re
 import unicodedata
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -137,7 +138,16 @@ def load_yaml_inputs(path: Path) -> ReportInputs:
 
 
 #: Units of a volume (how much, not how well): never a measure of merit between hotlines.
-VOLUME_UNITS = ("calls", "requests")
+VOLUME_UNITS = ("calls", "requests", "tickets", "count")
+_VOLUME_EN = re.compile(r"(" + "|".join(VOLUME_UNITS) + r")(/(day|week|month|year))?")
+#: The same in Chinese: a count word, optionally scaled (万件) or per period (件/日).
+_VOLUME_ZH = re.compile(r"(千|万|十万|百万|千万|亿)?(件|个|次|通|人次|条|单|宗|起|张|笔)((/|每)(日|天|周|月|季|年))?")
+
+
+def is_volume(unit: str) -> bool:
+    """A unit that counts how much (calls, 件, 万件, 次/日 ...), not how well."""
+    u = unicodedata.normalize("NFKC", unit or "").strip().lower()
+    return bool(_VOLUME_EN.fullmatch(u) or _VOLUME_ZH.fullmatch(u))
 
 
 class BenchmarkFigure(BaseModel):
@@ -159,8 +169,9 @@ class BenchmarkFigure(BaseModel):
 
     @model_validator(mode="after")
     def _no_volume_as_merit(self) -> "BenchmarkFigure":
-        if self.comparable and self.unit in VOLUME_UNITS:
-            raise ValueError("a volume (calls, requests) is not a measure of merit: set comparable: false")
+        if self.comparable and is_volume(self.unit):
+            raise ValueError(str(M_("a volume ({unit}: how much, not how well) is not a measure of merit: set "
+                                    "comparable: false", unit=self.unit)))
         if not self.difference:
             raise ValueError("state the definition difference (difference), or 口径一致")
         return self

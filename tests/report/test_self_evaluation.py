@@ -149,7 +149,27 @@ def test_a_volume_as_merit_in_a_benchmark_is_refused_naming_file_and_key(tmp_pat
     with pytest.raises(BenchmarkError) as err:
         load_benchmark(path)
     assert str(path) in str(err.value) and "figures[calls_offered]" in str(err.value)
-    assert "not a measure of merit" in str(err.value)
+    assert "comparable: false" in str(err.value) and "calls" in str(err.value)
+
+
+@pytest.mark.parametrize("unit", ["件", "万件", "个", "次", "人次", "件/日", "通", "tickets", "requests/day", " 万件 "])
+def test_a_volume_in_chinese_units_is_refused_too(tmp_path, unit):
+    """Review of #15, finding 9: 全年受理量 with unit 件 marked comparable was compared."""
+    data = yaml.safe_load(BENCHMARK.read_text(encoding="utf-8"))
+    req = next(f for f in data["figures"] if f["id"] == "requests_accepted")
+    req.update(comparable=True, unit=unit)
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BenchmarkError) as err:
+        load_benchmark(path)
+    assert "figures[requests_accepted]" in str(err.value) and unit.strip() in str(err.value)
+
+
+@pytest.mark.parametrize("unit", ["ratio", "%", "seconds", "秒", "分"])
+def test_rates_and_times_stay_comparable(unit):
+    from hotline_kpi.report.inputs import is_volume
+
+    assert not is_volume(unit)
 
 
 def _invoke(clock, *args):  # noqa: ANN001, ANN202
