@@ -251,3 +251,15 @@ def test_every_row_that_lost_points_needs_its_reason_before_final(cli_env, tmp_p
     for line in ("热线接通率：偏差原因为系统草拟", "降低能耗，节约成本：失分，未填写偏差原因分析及改进措施", "自评结果应用：未填写"):
         assert line in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_draft_never_overwrites_the_final_report(tmp_path):
+    """Review of #15, finding 14: draft and final had the same file names."""
+    from hotline_kpi.report.writer import write_report
+
+    final = write_report(report(), ["md", "xlsx"], tmp_path)
+    draft = write_report(report(indicators={}), ["md", "xlsx"], tmp_path)
+    assert [p.name for p in final] == ["shanghai-12345-2019-绩效自评.md", "shanghai-12345-2019-绩效自评.xlsx"]
+    assert [p.name for p in draft] == ["shanghai-12345-2019-绩效自评-草稿.md", "shanghai-12345-2019-绩效自评-草稿.xlsx"]
+    assert "草稿" not in final[0].read_text(encoding="utf-8")  # the final is still there, untouched
+    assert draft[0].read_text(encoding="utf-8").startswith("> **草稿**")
