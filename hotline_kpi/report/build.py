@@ -15,9 +15,8 @@ from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.budget import Execution, execution_of
-from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.report.analysis import draft_deviation
+from hotline_kpi.report.analysis import draft_deviation, prose, zh_value
 from hotline_kpi.report.funding import NOT_SPLIT, FundingError, FundingRow, check_funding, funding_rows  # noqa: F401
 from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report's inputs
     Benchmark,
@@ -214,7 +213,7 @@ def build_report(
                 met = ind.comparator.holds(actual, ind.threshold)
             draft = "" if met else draft_deviation(ind, formulas, rows, year, actual)
             explanation = given.explanation or draft
-            out_rows.append(IndicatorRow(ind, target_text, actual, fmt_value(actual, ind.unit), ind.weight, score, met,
+            out_rows.append(IndicatorRow(ind, target_text, actual, zh_value(actual, ind.unit, target_text), ind.weight, score, met,
                                          explanation, not given.explanation and bool(draft), monthly))
         else:
             row, lack = _qualitative_row(ind, given, inputs, rules)
@@ -230,7 +229,7 @@ def build_report(
         notes.append(f"全年 {days_in_year(year)} 天中 {data_days} 天有数据。")
     return Report(
         catalogue=catalogue, year=year, funding=funding, execution=execution, budget_score=b_score,
-        budget_weight=weight_b, overall_goal=(project.annual_goal or project.goal) if project else "",
+        budget_weight=weight_b, overall_goal=prose((project.annual_goal or project.goal) if project else ""),
         overall_actual=inputs.overall_actual or default_overall_actual(out_rows, execution, year),
         rows=tuple(out_rows), total=total, peers=tuple(peers),
         peer_name=benchmark.peer if benchmark else "", peer_source=benchmark.source if benchmark else "",

@@ -5,6 +5,8 @@ execution counted once, the peer comparison, and input errors naming file and ke
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -263,3 +265,22 @@ def test_a_draft_never_overwrites_the_final_report(tmp_path):
     assert [p.name for p in draft] == ["shanghai-12345-2019-绩效自评-草稿.md", "shanghai-12345-2019-绩效自评-草稿.xlsx"]
     assert "草稿" not in final[0].read_text(encoding="utf-8")  # the final is still there, untouched
     assert draft[0].read_text(encoding="utf-8").startswith("> **草稿**")
+
+
+def test_prose_gives_units_as_the_targets_do():
+    """Review of #15, finding 15: "实际完成4,043,724" had no unit against 400万个, "8.27 秒" a
+    space where the target writes 8秒, the 年度总体目标 a stray space after a comma."""
+    from hotline_kpi.report.narrative import sections
+
+    rep = report()
+    rows = {r.indicator.id: r for r in rep.rows}
+    assert rows["requests_accepted"].target_text == "400万个"
+    assert rows["requests_accepted"].actual_text == "3,650,000个（365.00万个）"
+    assert rows["average_answer_seconds"].actual_text == "10.00秒"
+    text = "\n".join(b.text for s in sections(rep) for b in s.blocks)
+    assert "实际完成3,650,000个（365.00万个）" in text
+    assert "月度走势：1月10.00秒" in text
+    assert not re.search(r"\d 秒", text)
+    raw = rep.catalogue.project.annual_goal
+    assert re.search(r"[，。]\s", raw)  # the seed's folded text has the blank
+    assert not re.search(r"[，。；]\s", rep.overall_goal)
