@@ -284,3 +284,25 @@ def test_prose_gives_units_as_the_targets_do():
     raw = rep.catalogue.project.annual_goal
     assert re.search(r"[，。]\s", raw)  # the seed's folded text has the blank
     assert not re.search(r"[，。；]\s", rep.overall_goal)
+
+
+def test_a_chinese_only_user_reads_the_cli_and_the_template(cli_env, tmp_path, clock):
+    """Review of #15, finding 13 (what still held after the gettext merge): the template's
+    comments and indicators in Chinese, the default year's error naming the years there
+    are, ≥/≤ and a Chinese date in `evaluate`."""
+    from hotline_kpi.catalogue import load_catalogue
+    from hotline_kpi.formatting import fmt_target
+    from tests.common import TARGETS
+
+    path = tmp_path / "in.yaml"
+    result = CliRunner().invoke(cli, ["report", "template", "--year", "2019", "-o", str(path)], obj=App(clock=clock))
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# 绩效自评输入文件：由办公室填写")
+    assert "  # 控制成本投入\n  cost_control:\n" in text and "  # 电话接通时长\n  average_answer_seconds:\n" in text
+    assert yaml.safe_load(text)["indicators"]["cost_control"]["band"] is None  # still the same file
+    missing = _invoke(clock, "--year", "2031", "--format", "md", "--out", str(tmp_path / "o"))
+    assert missing.exit_code == 1 and "已有目标目录的年度：" in missing.output and "2019" in missing.output
+    cat = load_catalogue(TARGETS / "shanghai-12345-2019.yaml")
+    assert fmt_target(cat.indicator("connection_rate"), "zh") == "≥ 90%"
+    assert fmt_target(cat.indicator("connection_rate"), "en") == ">= 90%"
