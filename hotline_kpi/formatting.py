@@ -30,10 +30,15 @@ def fmt_threshold(value: float, unit: str, lang: Lang = "zh") -> str:
     return _trim(value, 2)
 
 
+#: Comparators as Chinese text writes them (not ASCII >=).
+_ZH_COMPARATOR = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}
+
+
 def fmt_target(ind: Indicator, lang: Lang = "zh") -> str:
     if not ind.targeted or ind.comparator is None or ind.threshold is None:
         return t("no_target", lang)
-    text = f"{ind.comparator.value} {fmt_threshold(ind.threshold, ind.unit, lang)}"
+    cmp = ind.comparator.value if lang != "zh" else _ZH_COMPARATOR.get(ind.comparator.value, ind.comparator.value)
+    text = f"{cmp} {fmt_threshold(ind.threshold, ind.unit, lang)}"
     if ind.aggregation == "annual_total":
         text += t("per_year", lang)
     return text

@@ -255,10 +255,11 @@ _LABELS: dict[str, str] = {
     "expired": pL_("expired", "expired"),
     # year-end report (docs/report.md)
     "report_not_final": pL_("report_not_final",
-                            "The report is still a draft and cannot be made final. Not yet rated (or without "
-                            "evidence or ranking source):\n{items}\nFill them in the input file and run again."),
+                            "The report is still a draft and cannot be made final. Still missing (ratings, "
+                            "evidence, ranking source, the reasons of every row that lost points, texts left to the "
+                            "office):\n{items}\nFill them in the input file and run again."),
     "report_draft_missing": pL_("report_draft_missing",
-                                "Draft: {n} indicator(s) not yet rated; see the list in the report."),
+                                "Draft: {n} item(s) still missing; see the list in the report."),
     # alerts: a group robot's message cut to the robot's limit
     "webhook_clipped": pL_("webhook_clipped", "… (the full text is in the mail and on the status page)"),
     # alerts: first words of a robot message sent again by `alerts resend`

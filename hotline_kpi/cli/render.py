@@ -23,7 +23,10 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     hotline = cat.hotline
     title = t("scoreboard_title", lang, hotline=hotline.name if lang == "zh" else hotline.name_en, as_of=sb.as_of)
     comp = sb.completeness
-    caption = (f"{t('data_date', lang)}: {sb.data_date or '—'} · {t('completeness', lang)}: "
+    colon = "：" if lang == "zh" else ": "
+    day = sb.data_date
+    shown = "—" if day is None else (f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else str(day))
+    caption = (f"{t('data_date', lang)}{colon}{shown} · {t('completeness', lang)}{colon}"
                f"{comp.days_with_data}/{comp.days_elapsed} ({100 * comp.ratio:.1f}%)")
     table = Table(title=title, caption=caption)
     table.add_column(t("indicator", lang))

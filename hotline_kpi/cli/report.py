@@ -11,6 +11,17 @@ from hotline_kpi.cli.app import App, Failure, pass_app
 from hotline_kpi.store.db import read_session
 
 
+def _year(app: App, hid: str, year: int | None) -> int:
+    """The year asked for, else last year; a year without a catalogue names the years that have one."""
+    asked = year or app.today(hid).year - 1
+    if app.catalogues.get(hid, asked) is None:
+        have = app.catalogues.years(hid)
+        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=asked) + "\n"
+                      + _("years with a catalogue: {years}; choose one with --year",
+                          years=", ".join(map(str, have)) or "—"))
+    return asked
+
+
 @click.group(invoke_without_command=True)
 @click.option("--year", type=int, default=None, help="Year of the self-evaluation (default: last year).")
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
@@ -34,9 +45,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
 
     app: App = ctx.find_object(App)
     hid = app.hotline_id(hotline_id)
-    year = year or app.today(hid).year - 1
-    if app.catalogues.get(hid, year) is None:
-        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=year))
+    year = _year(app, hid, year)
     if inputs_file is not None and not inputs_file.is_file():
         raise Failure(_("{file}: input file not found (write one with `hotline-kpi report template`)", file=inputs_file))
     app.require_schema()
@@ -47,7 +56,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
             from hotline_kpi.i18n import t
 
             items = "\n".join(f"  - {m.indicator}：{m.what}" if app.lang == "zh" else f"  - {m.indicator}: {m.what}"
-                              for m in rep.missing)
+                              for m in rep.to_do)
             raise Failure(t("report_not_final", app.lang, items=items))
         files = write_report(rep, [f.strip() for f in fmt.split(",") if f.strip()], out_dir)
     except (InputsError, ValueError) as exc:
@@ -59,7 +68,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
     if rep.draft:
         from hotline_kpi.i18n import t
 
-        click.echo(t("report_draft_missing", app.lang, n=len(rep.missing)))
+        click.echo(t("report_draft_missing", app.lang, n=len(rep.to_do)))
     for path in files:
         click.echo(_("wrote {file}", file=path))
 
@@ -83,9 +92,7 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
     from hotline_kpi.report.run import inputs_path, load_for
 
     hid = app.hotline_id(hotline_id)
-    year = year or app.today(hid).year - 1
-    if app.catalogues.get(hid, year) is None:
-        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=year))
+    year = _year(app, hid, year)
     fmt = fmt or ("xlsx" if output is not None and output.suffix.lower() == ".xlsx" else "yaml")
     path = output or inputs_path(app.settings, hid, year)
     if fmt == "xlsx" and path.suffix.lower() != ".xlsx":
@@ -105,13 +112,18 @@ def report_template(app: App, year: int | None, hotline_id: str | None, output: 
         write_atomic(path, template_xlsx(rows, tiers, year))
         click.echo(f"wrote {path}")
         return
-    head = ("# 绩效自评输入文件: the office edits it, `hotline-kpi report` reads it.\n"
-            "# Nothing is pre-filled: an indicator without band AND evidence scores 0 and the report is a draft.\n"
-            "# band: A/达成 (100-80%), B/部分达成 (80-60%), C/未达成 (60-0%) of the weight; percent: optional.\n"
-            "# evidence: the material the rating rests on (佐证材料). ranking: the year's national rank,\n"
-            "# its score and who published it (source) - the 影响力目标 row is scored from it.\n"
-            "# applicable: false drops an indicator (the total is rescaled to 100).\n"
-            "# explanation: replaces the system's draft of 偏差原因分析及改进措施.\n")
-    body = yaml.safe_dump(template_inputs(rep), allow_unicode=True, sort_keys=False, width=100)
+    head = "".join(f"# {line}\n" for line in _(
+        "The self-evaluation input file (绩效自评输入文件): the office edits it, `hotline-kpi report` reads it.\n"
+        "Nothing is pre-filled: an indicator without band AND evidence scores 0 and the report is a draft.\n"
+        "band: A/达成 (100-80%), B/部分达成 (80-60%), C/未达成 (60-0%) of the weight; percent: optional (70 or 70%).\n"
+        "evidence: the material the rating rests on (佐证材料). ranking: the year's national rank, the number of\n"
+        "hotlines ranked (of), its score and who published it (source); the 影响力目标 row is scored from it.\n"
+        "applicable: false drops an indicator (the total is rescaled to 100).\n"
+        "explanation: 偏差原因分析及改进措施, required for every indicator that loses points.").splitlines())
+    names = {r.indicator.id: r.indicator.display_name_zh for r in rep.rows}
+    body = "".join(f"  # {names[line.strip()[:-1]]}\n{line}\n" if line.startswith("  ") and not line.startswith("   ")
+                   and line.strip()[:-1] in names and line.endswith(":") else line + "\n"
+                   for line in yaml.safe_dump(template_inputs(rep), allow_unicode=True, sort_keys=False,
+                                              width=100).splitlines())
     write_atomic(path, (head + body).encode("utf-8"))
     click.echo(_("wrote {file}", file=path))

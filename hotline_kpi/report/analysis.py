@@ -11,14 +11,46 @@ pro-rated share of the target. Summed over the periods this is the year's shortf
 from __future__ import annotations
 
 import calendar
+import re
 import datetime as dt
 from typing import Iterable
 
 from hotline_kpi.catalogue import Indicator
 from hotline_kpi.domain import DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows
-from hotline_kpi.formatting import fmt_threshold, fmt_value
+from hotline_kpi.formatting import _trim
 from hotline_kpi.formulas import FormulaSettings
+
+#: The count word of a volume in Chinese prose, by unit (a target's own word wins: 400万个).
+_COUNT_WORD = {"requests": "件", "calls": "个", "tickets": "件"}
+
+
+def prose(text: str) -> str:
+    """Chinese prose from a folded YAML text: no blank between two Chinese sentences."""
+    return re.sub(r"(?<=[，。；：、！？）”])\s+|\s+(?=[\u4e00-\u9fff“（])(?<=[\u4e00-\u9fff\s])", "", text).strip()
+
+
+def zh_value(value: float | None, unit: str, target_text: str = "") -> str:
+    """A value as Chinese prose writes it: 92.00%, 8.27秒, 4,043,724个（404.37万个）."""
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{100 * value:.2f}%"
+    if unit == "seconds":
+        return f"{value:.2f}秒"
+    m = re.search(r"万([件个次通条单])", target_text)
+    word = m.group(1) if m else _COUNT_WORD.get(unit, "")
+    if not word:
+        return f"{value:,.0f}"
+    return f"{value:,.0f}{word}" + (f"（{value / 10_000:,.2f}万{word}）" if m else "")
+
+
+def zh_threshold(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{_trim(100 * value, 2)}%"
+    if unit == "seconds":
+        return f"{_trim(value, 2)}秒"
+    return f"{_trim(value, 2)}{_COUNT_WORD.get(unit, '')}"
 
 def shortfall(ind: Indicator, formulas: FormulaSettings, rows: Iterable[DailyCounters], start: dt.date,
               end: dt.date, year: int) -> tuple[float, float | None]:
@@ -76,10 +108,10 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
     rows = tuple(rows)
     if ind.threshold is None or ind.comparator is None:
         return ""
-    target = fmt_threshold(ind.threshold, ind.unit)
+    target = zh_threshold(ind.threshold, ind.unit)
     if actual is None:
         return f"【系统分析】全年无{ind.display_name_zh}数据，无法评价；请补充数据来源（目标{target}）。"
-    lines = [f"【系统分析】全年实际{fmt_value(actual, ind.unit)}，目标{_ZH_CMP.get(ind.comparator.value, '')}{target}，未达标。"]
+    lines = [f"【系统分析】全年实际{zh_value(actual, ind.unit, ind.target_text or '')}，目标{_ZH_CMP.get(ind.comparator.value, '')}{target}，未达标。"]
     months = []
     for m in range(1, 13):
         s, e = dt.date(year, m, 1), dt.date(year, m, calendar.monthrange(year, m)[1])
@@ -89,7 +121,7 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
     months.sort(reverse=True)
     if months:
         total = sum(g for g, _, _ in months)
-        shown = "；".join(f"{m}月 {fmt_value(v, ind.unit)}（{_shown_gap(ind, g)}，占全年差距的{100 * g / total:.0f}%）"
+        shown = "；".join(f"{m}月 {zh_value(v, ind.unit)}（{_shown_gap(ind, g)}，占全年差距的{100 * g / total:.0f}%）"
                          for g, m, v in months[:top])
         lines.append(f"与目标差距最大的月份：{shown}。")
     days = []
@@ -101,7 +133,7 @@ def draft_deviation(ind: Indicator, formulas: FormulaSettings, rows: Iterable[Da
             days.append((gap, r.day, value))
     days.sort(reverse=True)
     if days:
-        shown = "；".join(f"{zh_date(d)} {fmt_value(v, ind.unit)}" for _, d, v in days[:top])
+        shown = "；".join(f"{zh_date(d)} {zh_value(v, ind.unit)}" for _, d, v in days[:top])
         lines.append(f"与目标差距最大的日期：{shown}。")
     f = ind.formula_for(formulas)
     required = f.required_counters

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -15,9 +15,9 @@ from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows
 from hotline_kpi.budget import Execution, execution_of
-from hotline_kpi.formatting import fmt_value
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.report.analysis import draft_deviation
+from hotline_kpi.report.analysis import draft_deviation, prose, zh_value
+from hotline_kpi.report.funding import NOT_SPLIT, FundingError, FundingRow, check_funding, funding_rows  # noqa: F401
 from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report's inputs
     Benchmark,
     BenchmarkError,
@@ -27,6 +27,7 @@ from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report'
     ReportInputs,
     load_benchmark,
     VOLUME_UNITS,
+    is_volume,
 )
 from hotline_kpi.scoring_rules import ScoringError
 from hotline_kpi.report.scoring import (
@@ -47,17 +48,6 @@ RANKING_ID = "national_ranking"
 
 
 # --------------------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True)
-class FundingRow:
-    label: str
-    initial_wan: float | None
-    full_year_wan: float | None
-    executed_wan: float | None
-    weight: float | None = None
-    rate: float | None = None
-    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,11 +114,19 @@ class Report:
     peer_excluded: tuple[tuple[str, str], ...] = ()
     missing: tuple[Missing, ...] = ()
     inputs: ReportInputs = field(default_factory=ReportInputs)
+    #: Text the office still has to write: a row that lost points without its 偏差原因 (or
+    #: with the system's 【系统分析】 draft only), a section left to the office.
+    unwritten: tuple[Missing, ...] = ()
 
     @property
     def draft(self) -> bool:
-        """Anything unrated: the report is a 草稿 and ``report --final`` refuses."""
-        return bool(self.missing)
+        """Anything unrated or unwritten: the report is a 草稿 and ``report --final`` refuses."""
+        return bool(self.missing or self.unwritten)
+
+    @property
+    def to_do(self) -> tuple[Missing, ...]:
+        """Everything that keeps the report a draft, ratings first."""
+        return self.missing + self.unwritten
 
     @property
     def project_name(self) -> str:
@@ -171,6 +169,7 @@ def build_report(
     budget_total = project.budget_total_yuan if project and project.budget_total_yuan else 0.0
     full_year = fund.full_year_budget_yuan or budget_total
     initial = fund.initial_budget_yuan or budget_total
+    check_funding(catalogue, fund, full_year, initial)
     requests = None
     try:
         req_ind = catalogue.indicator("requests_accepted")
@@ -184,16 +183,7 @@ def build_report(
     rate = executed / full_year if full_year else None
     if not spending:
         notes.append("未导入支出数据，全年执行数按0计，预算执行率得分为0。")
-    fiscal = full_year - fund.carried_over_yuan - fund.other_yuan
-    funding = (
-        FundingRow("年度资金总额", initial / WAN, full_year / WAN, executed / WAN, weight_b, rate, b_score),
-        FundingRow("其中：当年财政拨款", (initial - fund.carried_over_yuan - fund.other_yuan) / WAN, fiscal / WAN,
-                   (executed * fiscal / full_year if full_year else 0) / WAN),
-        FundingRow("上年结转资金", fund.carried_over_yuan / WAN, fund.carried_over_yuan / WAN,
-                   (executed * fund.carried_over_yuan / full_year if full_year else 0) / WAN),
-        FundingRow("其他资金", fund.other_yuan / WAN, fund.other_yuan / WAN,
-                   (executed * fund.other_yuan / full_year if full_year else 0) / WAN),
-    )
+    funding = funding_rows(fund, initial, full_year, executed, weight_b, rate, b_score, notes)
 
     peers, excluded = _peers(catalogue, formulas, rows, benchmark, start, end)
 
@@ -223,7 +213,7 @@ def build_report(
                 met = ind.comparator.holds(actual, ind.threshold)
             draft = "" if met else draft_deviation(ind, formulas, rows, year, actual)
             explanation = given.explanation or draft
-            out_rows.append(IndicatorRow(ind, target_text, actual, fmt_value(actual, ind.unit), ind.weight, score, met,
+            out_rows.append(IndicatorRow(ind, target_text, actual, zh_value(actual, ind.unit, target_text), ind.weight, score, met,
                                          explanation, not given.explanation and bool(draft), monthly))
         else:
             row, lack = _qualitative_row(ind, given, inputs, rules)
@@ -233,18 +223,19 @@ def build_report(
                 missing.append(Missing(ind.display_name_zh, lack))
         scored.append(Scored(ind.id, ind.weight, score))
     total = total_score(scored, rules)
+    out_rows, unwritten = _reasons_owed(out_rows, inputs, catalogue)
     data_days = len({r.day for r in rows})
     if data_days < days_in_year(year):
         notes.append(f"全年 {days_in_year(year)} 天中 {data_days} 天有数据。")
     return Report(
         catalogue=catalogue, year=year, funding=funding, execution=execution, budget_score=b_score,
-        budget_weight=weight_b, overall_goal=(project.annual_goal or project.goal) if project else "",
+        budget_weight=weight_b, overall_goal=prose((project.annual_goal or project.goal) if project else ""),
         overall_actual=inputs.overall_actual or default_overall_actual(out_rows, execution, year),
         rows=tuple(out_rows), total=total, peers=tuple(peers),
         peer_name=benchmark.peer if benchmark else "", peer_source=benchmark.source if benchmark else "",
         not_published=benchmark.not_published if benchmark else (), rules=rules, formulas=formulas,
         data_days=data_days, notes=tuple(notes), peer_excluded=tuple(excluded), missing=tuple(missing),
-        inputs=inputs,
+        inputs=inputs, unwritten=tuple(unwritten),
     )
 
 
@@ -260,7 +251,7 @@ def _peers(catalogue: Catalogue, formulas: FormulaSettings, rows: tuple[DailyCou
     for fig in benchmark.figures:
         ind = catalogue.indicator(fig.indicator) if fig.indicator else None
         unit = fig.unit or (ind.unit if ind else "")
-        if not fig.comparable or unit in VOLUME_UNITS or ind is None:
+        if not fig.comparable or is_volume(unit) or ind is None:
             excluded.append((fig.label, fig.difference))
             continue
         ours = _value(ind, formulas, rows, start, end)
@@ -297,12 +288,53 @@ def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs
                             f"【待办公室评级】{lack}，本项暂计0分。", False, rated=False), lack
     try:
         band = rules.band(given.band)
-        score = qualitative_score(ind.weight, band.name, given.percent, rules)
     except ScoringError as exc:
         raise ScoringError(f"indicators.{ind.id}.band: {exc}") from None
+    try:
+        score = qualitative_score(ind.weight, band.name, given.percent, rules)
+    except ScoringError as exc:
+        raise ScoringError(f"indicators.{ind.id}.percent: {exc}") from None
     note = band.name + (f"（{band.label}）" if band.label else "") + (f" {given.percent:g}%" if given.percent is not None else "")
     return IndicatorRow(ind, target_text, None, given.actual_text or band.label or band.name, ind.weight, score, None,
                         given.explanation, False, note=note, evidence=given.evidence.strip()), ""
+
+
+#: What a row's 偏差原因 cell says while the office has not written it.
+OWED = "【待办公室填写】{what}，扣{lost}分：请填写偏差原因分析及改进措施。"
+
+
+def lost_points(row: IndicatorRow) -> bool:
+    return row.score is not None and row.score < row.weight
+
+
+def _reasons_owed(rows: list[IndicatorRow], inputs: ReportInputs, catalogue: Catalogue
+                  ) -> tuple[list[IndicatorRow], list[Missing]]:
+    """Every row that lost points needs the office's 偏差原因分析及改进措施: a rated row
+    without one gets a placeholder in its cell; the system's 【系统分析】 draft stays but
+    does not count as written. Sections left to the office are listed too."""
+    out, owed = [], []
+    for row in rows:
+        if not row.rated or not lost_points(row):
+            out.append(row)
+            continue
+        name = row.indicator.display_name_zh
+        if not row.explanation:
+            what = (f"评为{row.note.split(' ')[0]}" if row.note else "未达到目标")
+            row = replace(row, explanation=OWED.format(what=what, lost=f"{row.weight - row.score:.2f}"))
+            owed.append(Missing(name, "失分，未填写偏差原因分析及改进措施"))
+        elif row.drafted:
+            owed.append(Missing(name, "偏差原因为系统草拟，未填写办公室的分析及改进措施"))
+        out.append(row)
+    project = catalogue.project
+    if not (project and project.basis):
+        owed.append(Missing("立项依据", "目标库未列立项依据"))
+    if not (project and (project.goal or project.content)):
+        owed.append(Missing("项目内容", "目标库未写项目内容"))
+    if not inputs.problems_next_steps.strip():
+        owed.append(Missing("存在问题及下一步工作", "未填写"))
+    if not inputs.result_use.strip():
+        owed.append(Missing("自评结果应用", "未填写"))
+    return out, owed
 
 
 def default_overall_actual(rows: list[IndicatorRow], execution: Execution, year: int) -> str:

@@ -7,9 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import re
+import unicodedata
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.files import ConfigFileError, read_yaml
+from hotline_kpi.i18n import M_, q
 
 
 class InputsError(ConfigFileError):
@@ -18,6 +22,32 @@ class InputsError(ConfigFileError):
 
 class BenchmarkError(ConfigFileError):
     what = "benchmark file"
+
+
+def percent_of(value: Any, shown_as_percent: bool = False) -> float:
+    """The office's 档内得分比例 as a percentage of the weight (0-100), one rule for the YAML
+    file and the workbook: 70, '70', '70%' and '７０％' are 70; a spreadsheet number shown
+    as a percentage (0.5 formatted 0%, shown 50%) is 50; a bare number between 0 and 1 is
+    refused as ambiguous (0.7 of what: 70% or 0.7%?)."""
+    if isinstance(value, bool):
+        raise ValueError(str(M_("{value} is not a percentage: write 70 or 70%", value=q(value))))
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip().replace(" ", "")
+        explicit = text.endswith("%")
+        try:
+            number = float(text.rstrip("%"))
+        except ValueError:
+            raise ValueError(str(M_("{value} is not a percentage: write 70 or 70%", value=q(value)))) from None
+    else:
+        number, explicit = float(value), False
+        if shown_as_percent:
+            number, explicit = number * 100, True
+    if not explicit and 0 < number < 1:
+        raise ValueError(str(M_("{value} is ambiguous: write the percentage of the weight, e.g. 70 or 70% "
+                                "(in a spreadsheet a cell formatted as a percentage also counts)", value=q(value))))
+    if not 0 <= number <= 100:
+        raise ValueError(str(M_("{value} is not between 0% and 100%", value=q(value))))
+    return round(number, 6)
 
 
 class IndicatorInput(BaseModel):
@@ -37,6 +67,11 @@ class IndicatorInput(BaseModel):
     #: The office's 偏差原因分析及改进措施; replaces the draft when given.
     explanation: str = ""
 
+    @field_validator("percent", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> float | None:
+        return None if value is None or value == "" else percent_of(value)
+
 
 class RankingInput(BaseModel):
     """The year's national ranking of government hotlines, as published (影响力目标)."""
@@ -50,6 +85,13 @@ class RankingInput(BaseModel):
     #: Who published the ranking, and where (required for the rank to count).
     source: str = ""
 
+    @model_validator(mode="after")
+    def _rank_within(self) -> "RankingInput":
+        if self.rank is not None and self.of is not None and self.rank > self.of:
+            raise ValueError(str(M_("rank {rank} is below the last place: only {of} hotlines were ranked",
+                                    rank=self.rank, of=self.of)))
+        return self
+
 
 class FundingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -58,8 +100,8 @@ class FundingInput(BaseModel):
     initial_budget_yuan: float | None = None
     full_year_budget_yuan: float | None = None
     #: Of the total: 当年财政拨款 / 上年结转资金 / 其他资金 (default: all 当年财政拨款).
-    carried_over_yuan: float = 0
-    other_yuan: float = 0
+    carried_over_yuan: float = Field(0, ge=0)
+    other_yuan: float = Field(0, ge=0)
 
 
 class ReportInputs(BaseModel):
@@ -96,7 +138,16 @@ def load_yaml_inputs(path: Path) -> ReportInputs:
 
 
 #: Units of a volume (how much, not how well): never a measure of merit between hotlines.
-VOLUME_UNITS = ("calls", "requests")
+VOLUME_UNITS = ("calls", "requests", "tickets", "count")
+_VOLUME_EN = re.compile(r"(" + "|".join(VOLUME_UNITS) + r")(/(day|week|month|year))?")
+#: The same in Chinese: a count word, optionally scaled (万件) or per period (件/日).
+_VOLUME_ZH = re.compile(r"(千|万|十万|百万|千万|亿)?(件|个|次|通|人次|条|单|宗|起|张|笔)((/|每)(日|天|周|月|季|年))?")
+
+
+def is_volume(unit: str) -> bool:
+    """A unit that counts how much (calls, 件, 万件, 次/日 ...), not how well."""
+    u = unicodedata.normalize("NFKC", unit or "").strip().lower()
+    return bool(_VOLUME_EN.fullmatch(u) or _VOLUME_ZH.fullmatch(u))
 
 
 class BenchmarkFigure(BaseModel):
@@ -118,8 +169,9 @@ class BenchmarkFigure(BaseModel):
 
     @model_validator(mode="after")
     def _no_volume_as_merit(self) -> "BenchmarkFigure":
-        if self.comparable and self.unit in VOLUME_UNITS:
-            raise ValueError("a volume (calls, requests) is not a measure of merit: set comparable: false")
+        if self.comparable and is_volume(self.unit):
+            raise ValueError(str(M_("a volume ({unit}: how much, not how well) is not a measure of merit: set "
+                                    "comparable: false", unit=self.unit)))
         if not self.difference:
             raise ValueError("state the definition difference (difference), or 口径一致")
         return self

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from hotline_kpi.report.inputs import InputsError, ReportInputs, load_yaml_inputs, parse_inputs
+from hotline_kpi.report.inputs import InputsError, ReportInputs, load_yaml_inputs, parse_inputs, percent_of
 
 SHEET = "指标评级"
 RANK_SHEET = "全国排名"
@@ -92,7 +92,8 @@ def read_inputs_xlsx(path: Path) -> ReportInputs:
         for c, (label, key) in enumerate(COLUMNS, 1):
             if key in (None, "id"):
                 continue
-            v = _text(ws.cell(r, c).value)
+            cell = ws.cell(r, c)
+            v = _text(cell.value)
             if not v or v == "—":
                 continue
             if key == "applicable":
@@ -101,10 +102,12 @@ def read_inputs_xlsx(path: Path) -> ReportInputs:
                     continue
                 entry[key] = v == "是"
             elif key == "percent":
+                # A number formatted as a percentage (shown 50%) is 50, as the office sees it.
                 try:
-                    entry[key] = float(v.rstrip("%"))
-                except ValueError:
-                    problems.append(f"sheet {SHEET}, row {r}, column {label}: {v!r} is not a number")
+                    shown = isinstance(cell.value, (int, float)) and "%" in (cell.number_format or "")
+                    entry[key] = f"{percent_of(cell.value, shown):g}%"
+                except ValueError as exc:
+                    problems.append(f"sheet {SHEET}, row {r}, column {label}: {exc}")
             else:
                 entry[key] = v
         data["indicators"][code] = entry

@@ -42,8 +42,8 @@ def to_markdown(report: Report) -> str:
         w = f"{f.weight:g}" if f.weight is not None else "—"
         rate = f"{100 * f.rate:.2f}%" if f.rate is not None else "—"
         score = f"{f.score:.2f}" if f.score is not None else "—"
-        fund.append((f.label, f"{f.initial_wan or 0:,.2f}", f"{f.full_year_wan or 0:,.2f}", f"{f.executed_wan or 0:,.2f}",
-                     w, rate, score))
+        fund.append((f.label, *("—" if x is None else f"{x:,.2f}" for x in (f.initial_wan, f.full_year_wan,
+                                                                            f.executed_wan)), w, rate, score))
     out += _table(("", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"), fund)
     out += [f"- 年度总体目标：{_cell(report.overall_goal)}", f"- 实际完成情况：{_cell(report.overall_actual)}", ""]
     rows = [(r.indicator.level1, r.indicator.level2, r.indicator.level3, r.target_text, r.actual_text, f"{r.weight:g}",

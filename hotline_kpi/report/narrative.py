@@ -4,11 +4,10 @@ writer renders (DOCX, HTML and its PDF, Markdown). Pure; every figure comes from
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from hotline_kpi.formatting import fmt_value
-from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report
+from hotline_kpi.report.analysis import prose, zh_value
+from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report, lost_points
 
 CN_NUM = "一二三四五六七八九十"
 
@@ -38,11 +37,6 @@ class Section:
     blocks: tuple[Block, ...] = field(default_factory=tuple)
 
 
-def prose(text: str) -> str:
-    """Chinese prose from a folded YAML text: no blank between two Chinese sentences."""
-    return re.sub(r"(?<=[，。；：、！？）”])\s+|\s+(?=[\u4e00-\u9fff“（])(?<=[\u4e00-\u9fff\s])", "", text).strip()
-
-
 def wan(x: float | None) -> str:
     return "—" if x is None else f"{x:,.2f}"
 
@@ -56,7 +50,7 @@ def report_title(report: Report) -> str:
 
 
 def missing_lines(report: Report) -> list[str]:
-    return [f"{m.indicator}：{m.what}" for m in report.missing]
+    return [f"{m.indicator}：{m.what}" for m in report.to_do]
 
 
 def _basic(report: Report) -> Section:
@@ -122,7 +116,7 @@ def _indicator_text(row: IndicatorRow) -> str:
 
 def _monthly(row: IndicatorRow) -> str:
     vals = [(m, row.monthly.get(m)) for m in range(1, 13)]
-    return "月度走势：" + "；".join(f"{m}月{fmt_value(v, row.indicator.unit)}" for m, v in vals) + "。"
+    return "月度走势：" + "；".join(f"{m}月{zh_value(v, row.indicator.unit)}" for m, v in vals) + "。"
 
 
 def _analysis(report: Report) -> Section:
@@ -143,7 +137,7 @@ def _analysis(report: Report) -> Section:
             blocks.append(Block(chart=row.indicator.id))
     if report.peers or report.peer_excluded:
         blocks.append(Block(heading=f"（{_cn(len(report.rows) + 2)}）与{report.peer_name}的可比指标"))
-        rows = tuple((p.label, fmt_value(p.ours, p.unit), fmt_value(p.peer, p.unit),
+        rows = tuple((p.label, zh_value(p.ours, p.unit), zh_value(p.peer, p.unit),
                       "—" if p.beaten is None else ("是" if p.beaten else "否"), p.difference) for p in report.peers)
         if rows:
             blocks.append(Block(table=Table(("指标", "本热线", report.peer_name, "是否超过", "口径差异"), rows)))
@@ -171,7 +165,8 @@ def _cn(n: int) -> str:
 def _deviation(report: Report) -> Section:
     blocks = []
     for row in report.rows:
-        if row.explanation and (row.met is False or row.drafted or not row.rated or row.indicator.kind == "qualitative"):
+        if row.explanation and (lost_points(row) or row.met is False or row.drafted or not row.rated
+                                or row.indicator.kind == "qualitative"):
             blocks.append(Block(text=f"{row.indicator.display_name_zh}：{row.explanation}"))
     return Section("偏差原因分析及改进措施", tuple(blocks) or (Block(text="各项指标均达到目标，无偏差。"),))
 

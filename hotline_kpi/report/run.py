@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from apscheduler.triggers.cron import CronTrigger
 
 from hotline_kpi.report.build import Benchmark, Report, ReportInputs, load_benchmark, load_report
+from hotline_kpi.i18n import M_
 from hotline_kpi.report.inputs import InputsError
 from hotline_kpi.report.inputs_xlsx import load_inputs
 from hotline_kpi.scoring_rules import ScoringError
@@ -43,10 +44,15 @@ def load_for(settings: "Settings", catalogues: "CatalogueSet", session, hotline_
         path = path.with_suffix(".xlsx")
     inputs: ReportInputs | None = load_inputs(path) if path.is_file() else None
     if inputs is not None:
+        problems = [str(M_("{key}: the file is for {given}, the report for {wanted}", key=key, given=given,
+                           wanted=wanted))
+                    for key, given, wanted in (("hotline", inputs.hotline, hotline_id), ("year", inputs.year, year))
+                    if given not in ("", None) and given != wanted]
         known = {i.id for i in catalogues.for_year(hotline_id, year).indicators}
         unknown = sorted(set(inputs.indicators) - known)
-        if unknown:
-            raise InputsError(path, [f"indicators.{u}: not an indicator of the {year} catalogue" for u in unknown])
+        problems += [f"indicators.{u}: not an indicator of the {year} catalogue" for u in unknown]
+        if problems:
+            raise InputsError(path, problems)
     bench: Benchmark | None = None
     if settings.report.benchmark_file is not None and settings.report.benchmark_file.is_file():
         bench = load_benchmark(settings.report.benchmark_file)
@@ -54,7 +60,7 @@ def load_for(settings: "Settings", catalogues: "CatalogueSet", session, hotline_
         return load_report(session, catalogues, settings.formulas, hotline_id, year, inputs, bench,
                            settings.report.scoring)
     except ScoringError as exc:
-        raise InputsError(path, [str(exc)]) from None
+        raise InputsError(path, getattr(exc, "problems", None) or [str(exc)]) from None
 
 
 def draft_trigger(settings: "Settings") -> CronTrigger:
@@ -70,8 +76,8 @@ def report_message(report: Report, files: Sequence[Path], sender: str, to: Seque
     text = (f"{report.project_name} {report.year}年度项目支出绩效自评（初稿）\n\n"
             f"总分{t.total:.2f}分，等级{t.grade}；预算执行率得分{report.budget_score:.2f}分。\n"
             "偏差原因分析为系统草稿，请办公室核对并在输入文件中补充后重新生成。\n")
-    if report.missing:
-        text += "尚缺：" + "；".join(f"{m.indicator}（{m.what}）" for m in report.missing) + "。\n"
+    if report.to_do:
+        text += "尚缺：" + "；".join(f"{m.indicator}（{m.what}）" for m in report.to_do) + "。\n"
     html = "<p>" + text.replace("\n", "<br>") + "</p>"
     msg = build_message(subject=f"{report.catalogue.hotline.name} {report.year}年度绩效自评初稿", text=text,
                         html=html, sender=sender, to=to, message_id=make_msgid(domain="hotline-kpi"), date=at)

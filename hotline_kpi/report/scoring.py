@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 from hotline_kpi.domain import Comparator
+from hotline_kpi.i18n import M_
 from hotline_kpi.scoring_rules import ScoringError, ScoringRules
 
 
@@ -63,7 +64,8 @@ def qualitative_score(weight: float, band: str, percent: float | None = None,
     if percent is None:
         percent = {"top": b.high, "middle": (b.low + b.high) / 2, "bottom": b.low}[rules.band_score]
     elif not b.low <= percent <= b.high:
-        raise ScoringError(f"{percent:g}% is outside band {b.name} ({b.low:g}-{b.high:g}%)")
+        raise ScoringError(str(M_("{percent}% is outside band {band} ({low}-{high}%)", percent=f"{percent:g}",
+                                  band=b.name, low=f"{b.low:g}", high=f"{b.high:g}")))
     return round_score(weight * percent / 100, rules.decimals)
 
 

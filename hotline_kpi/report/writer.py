@@ -12,7 +12,8 @@ FORMATS = ("xlsx", "pdf", "html", "md", "docx")
 
 
 def file_stem(report: Report) -> str:
-    return f"{report.catalogue.hotline.id}-{report.year}-绩效自评"
+    """A draft's files are named …-绩效自评-草稿, so a draft never overwrites a final report."""
+    return f"{report.catalogue.hotline.id}-{report.year}-绩效自评" + ("-草稿" if report.draft else "")
 
 
 def write_report(report: Report, formats: Iterable[str], out_dir: Path) -> list[Path]:

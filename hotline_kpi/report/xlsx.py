@@ -19,6 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.report.appendix import settings_lines
 from hotline_kpi.report.build import Report
+from hotline_kpi.report.xlsx_cache import with_cached_values
 
 TITLE = "项目支出绩效自评表"
 _RISKY = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -32,6 +33,10 @@ WAN_FORMAT = "#,##0.00"
 PCT_FORMAT = "0.00%"
 SCORE_FORMAT = "0.00"
 COLS = 9  # A..I
+#: Shown instead of the total / the grade when a score cell holds anything but a number or 不适用.
+SCORE_TEXT = "得分栏有非数字内容"
+GRADE_TEXT = "得分栏只能填写数字或“不适用”，请更正后再看总分与等级"
+Cached = dict[tuple[str, str], "float | str"]
 
 
 def set_text(ws: Worksheet, row: int, col: int, text: str):  # noqa: ANN201
@@ -102,7 +107,18 @@ def print_setup(ws: Worksheet, last_col: str, last_row: int, title_rows: str | N
         ws.oddHeader.center.color = "C00000"
 
 
-def write_table(ws: Worksheet, report: Report) -> int:
+def formula(ws: Worksheet, coord: str, text: str, value: float | str, fmt: str | None,
+            cached: Cached | None) -> None:
+    """A formula of the program's own (cell references only, never user text), with the value
+    it computes kept as the cached result (see :mod:`.xlsx_cache`)."""
+    ws[coord] = text
+    if fmt:
+        ws[coord].number_format = fmt
+    if cached is not None:
+        cached[(ws.title, coord)] = value
+
+
+def write_table(ws: Worksheet, report: Report, cached: Cached | None = None) -> int:
     cat = report.catalogue
     project = cat.project
     ws.title = "绩效自评表"
@@ -130,7 +146,15 @@ def write_table(ws: Worksheet, report: Report) -> int:
         _num(ws, r, 4, row.initial_wan, WAN_FORMAT)
         _num(ws, r, 5, row.full_year_wan, WAN_FORMAT)
         _num(ws, r, 6, row.executed_wan, WAN_FORMAT)
-        if row.weight is not None:
+        if row.weight is not None and row.rate is not None and row.score is not None:
+            # The rate and its score recompute from the budget and execution cells.
+            _num(ws, r, 7, row.weight, "0")
+            formula(ws, f"H{r}", f"=IF(E{r}=0,0,F{r}/E{r})", row.rate, PCT_FORMAT, cached)
+            points = f"MAX(0,G{r}*H{r})"
+            if report.rules.cap_at_weight:
+                points = f"MIN(G{r},{points})"
+            formula(ws, f"I{r}", f"=ROUND({points},{report.rules.decimals})", row.score, SCORE_FORMAT, cached)
+        elif row.weight is not None:
             _num(ws, r, 7, row.weight, "0")
             _num(ws, r, 8, row.rate, PCT_FORMAT)
             _num(ws, r, 9, row.score, SCORE_FORMAT)
@@ -194,16 +218,25 @@ def write_table(ws: Worksheet, report: Report) -> int:
     _box(ws, r, range(6, 7))
     # The total is a formula over the scores this program wrote (G of the indicator rows,
     # I of the funding row; a 不适用 text drops out of both sums), so an edited score
-    # recomputes it; the cached value is ours, identical to the other formats.
+    # recomputes it; anything else in a score cell (a number typed as text, a blank) shows a
+    # warning instead of a total. The cached values are ours, identical to the other formats.
     fund = fund_top + 1
-    rows = f"G{first}:G{r - 1}"
-    cell = ws.cell(row=r, column=7)
-    cell.value = (f"=ROUND((I{fund}+SUM(G{rows}))*100/(G{fund}+SUMPRODUCT(ISNUMBER(G{rows})*F{first}:F{r - 1})),"
-                  f"{report.rules.decimals})")
-    cell.number_format = SCORE_FORMAT
+    scores, weights = f"G{first}:G{r - 1}", f"F{first}:F{r - 1}"
+    applicable = f"(G{fund}+SUMPRODUCT(ISNUMBER({scores})*{weights}))"
+    bad = f'OR(COUNTBLANK({scores})>0,SUMPRODUCT(ISTEXT({scores})*({scores}<>"不适用"))>0)'
+    formula(ws, f"G{r}", f'=IF({bad},"{SCORE_TEXT}",'
+                         f"ROUND((I{fund}+SUM({scores}))*100/{applicable},{report.rules.decimals}))",
+            t.total, SCORE_FORMAT, cached)
     _merge(ws, r, 7, 8)
-    _merge(ws, r, 9, 9, f"等级为“{t.grade}”（{t.total:.2f}分）"
-           + (f"，不适用指标已剔除，按{t.applicable_weight:g}分折算" if t.dropped else ""))
+    grades = sorted(report.rules.grades, key=lambda g: -g.at_least)
+    grade = f'"{grades[-1].name}"'
+    for g in reversed(grades[:-1]):
+        grade = f'IF(G{r}>={g.at_least:g},"{g.name}",{grade})'
+    shown = f"等级为“{t.grade}”（{t.total:.2f}分）" + (f"，不适用指标已剔除，按{t.applicable_weight:g}分折算" if t.dropped else "")
+    _merge(ws, r, 9, 9)
+    formula(ws, f"I{r}", f'=IF(ISNUMBER(G{r}),"等级为“"&{grade}&"”（"&TEXT(G{r},"0.00")&"分）"'
+                         f'&IF({applicable}<G{fund}+SUM({weights}),"，不适用指标已剔除，按"&{applicable}&"分折算",""),'
+                         f'"{GRADE_TEXT}")', shown, None, cached)
     r += 1
     for note in report.notes:
         _merge(ws, r, 1, COLS, "注：" + note)
@@ -218,18 +251,19 @@ def _header(ws: Worksheet, row: int, labels: tuple[str, ...]) -> None:
     _box(ws, row, range(1, len(labels) + 1), head=True)
 
 
-def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None = None) -> None:
+def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None = None,
+                 cached: Cached | None = None) -> None:
     if report.draft:
         ws = wb.create_sheet("缺项清单", 0)
         ws.column_dimensions["A"].width = 36
         ws.column_dimensions["B"].width = 50
         set_text(ws, 1, 1, "草稿：以下事项尚未完成，报告不得报送。")
-        _header(ws, 2, ("指标", "缺少"))
-        for i, m in enumerate(report.missing, 3):
+        _header(ws, 2, ("事项", "缺少"))
+        for i, m in enumerate(report.to_do, 3):
             set_text(ws, i, 1, m.indicator)
             set_text(ws, i, 2, m.what)
             _box(ws, i, range(1, 3))
-        print_setup(ws, "B", len(report.missing) + 2, "2:2", True)
+        print_setup(ws, "B", len(report.to_do) + 2, "2:2", True)
     # execution, all in 万元 (as the self-evaluation table)
     ws = wb.create_sheet("预算执行")
     for col, w in zip("ABCDE", (44, 16, 16, 12, 16)):
@@ -246,23 +280,26 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
         r += 1
     set_text(ws, r, 1, "合计")
     last = r - 1
-    for col in "BC":  # totals as formulas over the lines written above
-        ws[f"{col}{r}"] = f"=SUM({col}2:{col}{last})"
-        ws[f"{col}{r}"].number_format = WAN_FORMAT
-    ws[f"D{r}"] = f"=IF(B{r}=0,0,C{r}/B{r})"
-    ws[f"D{r}"].number_format = PCT_FORMAT
+    budget_wan = sum(ln.budget_yuan for ln in ex.lines) / 10_000
+    executed_wan = sum(ln.executed_yuan for ln in ex.lines) / 10_000
+    # totals as formulas over the lines written above
+    formula(ws, f"B{r}", f"=SUM(B2:B{last})", budget_wan, WAN_FORMAT, cached)
+    formula(ws, f"C{r}", f"=SUM(C2:C{last})", executed_wan, WAN_FORMAT, cached)
+    formula(ws, f"D{r}", f"=IF(B{r}=0,0,C{r}/B{r})", executed_wan / budget_wan if budget_wan else 0, PCT_FORMAT,
+            cached)
     _box(ws, r, range(1, 5), head=True)
     r += 2
     month_head = r
     _header(ws, r, ("月份", "当月支出（万元）", "累计支出（万元）", "累计执行率", "均衡进度（万元）"))
     r += 1
+    running = 0.0
     for m, v in enumerate(ex.monthly_yuan, 1):
         set_text(ws, r, 1, f"{m}月")
         _num(ws, r, 2, v / 10_000, WAN_FORMAT)
-        ws[f"C{r}"] = f"=SUM(B${month_head + 1}:B{r})"
-        ws[f"C{r}"].number_format = WAN_FORMAT
-        ws[f"D{r}"] = f"=IF($B${last + 1}=0,0,C{r}/$B${last + 1})"
-        ws[f"D{r}"].number_format = PCT_FORMAT
+        running += v / 10_000
+        formula(ws, f"C{r}", f"=SUM(B${month_head + 1}:B{r})", running, WAN_FORMAT, cached)
+        formula(ws, f"D{r}", f"=IF($B${last + 1}=0,0,C{r}/$B${last + 1})", running / budget_wan if budget_wan else 0,
+                PCT_FORMAT, cached)
         _num(ws, r, 5, ex.even_pace_yuan(m) / 10_000, WAN_FORMAT)
         _box(ws, r, range(1, 6))
         r += 1
@@ -316,8 +353,9 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
 
 def to_xlsx(report: Report, charts: dict[str, bytes] | None = None) -> bytes:
     wb = Workbook()
-    write_table(wb.active, report)
-    write_sheets(wb, report, charts)
+    cached: Cached = {}
+    write_table(wb.active, report, cached)
+    write_sheets(wb, report, charts, cached)
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    return with_cached_values(buf.getvalue(), cached)

@@ -29,6 +29,31 @@ RATED = {
     "sustainability": {"band": "A", "evidence": "接入一网通办总客服，新增网站和APP渠道。"},
 }
 RANKING = {"rank": 2, "of": 335, "score": 96.07, "source": "第三方全国政务热线服务质量监测年度报告"}
+#: The office's 偏差原因分析及改进措施 for every row that loses points above (a final report
+#: needs one per row), and the texts the office writes.
+REASONS = {
+    "requests_accepted": {"explanation": "网站和APP渠道分流了电话受理，下一步统一统计全渠道受理量。"},
+    "average_answer_seconds": {"explanation": "夏季高峰坐席不足，下一步按话务预测增开坐席。"},
+    "national_ranking": {"explanation": "与排名第一的热线相比，一次性解答率仍有差距，下一步加强知识库。"},
+    "service_reach": {"explanation": "农村地区知晓率低，下一步开展进社区宣传。"},
+    "environmental_impact": {"explanation": "机房能耗未下降，下一步实施机房节能改造。"},
+}
+TEXTS = {"problems_next_steps": "夏季高峰接通时长超标，下一步增加坐席。", "result_use": "用于下一年度预算编制。"}
+
+
+def every_reason() -> dict:
+    """A reason for every indicator (a store without data loses points on every row)."""
+    cat = load_catalogue(TARGETS / "shanghai-12345-2019.yaml")
+    return {i.id: {"explanation": f"{i.display_name_zh}的偏差原因及改进措施（办公室填写）。"}
+            for i in cat.indicators if not i.tracked_only}
+
+
+def explained(indicators: dict, reasons: dict = REASONS) -> dict:
+    """``indicators`` with the office's reasons merged in (the rating entries kept)."""
+    out = {k: dict(v) for k, v in indicators.items()}
+    for k, v in reasons.items():
+        out[k] = {**out.get(k, {}), **v}
+    return out
 
 
 def rows(year: int = 2019, **day: float | None) -> list[DailyCounters]:
@@ -46,6 +71,7 @@ def spending(share: float = 0.8) -> dict[tuple[int, str], float]:
 def report(indicators: dict | None = None, ranking: dict | None = None, share: float = 0.8,
            **inputs: object) -> Report:
     cat = load_catalogue(TARGETS / "shanghai-12345-2019.yaml")
-    given = ReportInputs.model_validate({"indicators": indicators if indicators is not None else RATED,
-                                         "ranking": ranking if ranking is not None else RANKING, **inputs})
+    given = ReportInputs.model_validate({"indicators": indicators if indicators is not None else explained(RATED),
+                                         "ranking": ranking if ranking is not None else RANKING,
+                                         **TEXTS, **inputs})
     return build_report(cat, FormulaSettings(), rows(), spending(share), given, load_benchmark(BENCHMARK))

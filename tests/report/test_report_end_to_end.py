@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from tests.common import TARGETS
 from tests.processes import DemoTemplate, prepare_demo, run_cli
-from tests.report.builders import RANKING, RATED
+from tests.report.builders import RANKING, RATED, TEXTS, every_reason
 
 #: Starts real processes (tests/processes.py): deselected by ``pytest -m 'not system'``.
 pytestmark = pytest.mark.system
@@ -50,8 +50,11 @@ def produced(tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTempla
     for ind, given in RATED.items():  # the template rates nothing: the office does
         data["indicators"][ind].update(given)
     data["ranking"] = RANKING
+    for ind, reason in every_reason().items():  # a final report: a reason for every row that loses points
+        data["indicators"][ind]["explanation"] = reason["explanation"]
     for ind, text in EVIL.items():
         data["indicators"][ind]["explanation"] = text
+    data.update(TEXTS)
     data["indicators"]["environmental_impact"]["applicable"] = False
     inputs.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     out = tmp / "out"
@@ -81,8 +84,9 @@ def test_xlsx_cell_by_cell(produced):
     assert ws["D6"].value == pytest.approx(13334) and ws["E6"].value == pytest.approx(13334)
     assert ws["F6"].value == pytest.approx(13334 * 0.8619, abs=0.01)
     assert ws["D6"].number_format == "#,##0.00"
-    assert ws["H6"].value == pytest.approx(0.8619, abs=1e-6) and ws["H6"].number_format == "0.00%"
-    assert ws["I6"].value == 8.62
+    assert ws["H6"].value == "=IF(E6=0,0,F6/E6)" and ws["H6"].number_format == "0.00%"
+    cached = load_workbook(_file(produced, "xlsx"), data_only=True)["绩效自评表"]
+    assert cached["H6"].value == pytest.approx(0.8619, abs=1e-6) and cached["I6"].value == 8.62
     assert ws["A12"].value == "一级指标" and ws["I12"].value == "偏差原因分析及改进措施"
     by_name = {ws.cell(r, 3).value: r for r in range(13, 24)}
     r = by_name["热线接通率"]
@@ -99,9 +103,9 @@ def test_xlsx_cell_by_cell(produced):
     assert ws.page_setup.fitToWidth == 1
     total_row = by_name["全国政务类服务热线排名"] + 1
     assert ws.cell(total_row, 1).value == "总分"
-    assert ws.cell(total_row, 9).value.startswith("等级为“")
-    assert "按94分折算" in ws.cell(total_row, 9).value
-    assert str(ws.cell(total_row, 7).value).startswith("=ROUND(")  # recomputed by Excel and LibreOffice
+    assert cached.cell(total_row, 9).value.startswith("等级为“")
+    assert "按94分折算" in cached.cell(total_row, 9).value
+    assert "ROUND((I6+SUM(G13:G23))*100/" in ws.cell(total_row, 7).value  # recomputed by Excel and LibreOffice
     assert {"预算执行", "同行对比", "附录 口径设置", "月度趋势图"} <= set(wb.sheetnames)
 
 
@@ -121,7 +125,12 @@ def test_no_text_field_becomes_a_formula(produced):
 
     wb = load_workbook(path)
     formulas = [c.value for sheet in wb for row in sheet.iter_rows() for c in row if c.data_type == "f"]
-    assert formulas and all(re.fullmatch(r"=(ROUND|SUM|IF)\([A-Z0-9$:,.*()+/=<>]*\)", f) for f in formulas)
+    from hotline_kpi.report.xlsx import GRADE_TEXT, SCORE_TEXT
+
+    own = {"不适用", SCORE_TEXT, GRADE_TEXT, "等级为“", "”（", "0.00", "分）", "，不适用指标已剔除，按", "分折算", "",
+           "优", "良", "中", "差"}
+    assert formulas and all(re.fullmatch(r"=[A-Z]+\(.*\)", f) for f in formulas)
+    assert {lit for f in formulas for lit in re.findall(r'"([^"]*)"', f)} <= own
     assert not any(text.lstrip("\t") in f for f in formulas for text in EVIL.values())
     # Read as LibreOffice computes it: the text stays text (=1+1 would show 2).
     (csv_path,) = _soffice(path, "csv", produced["tmp"])

@@ -43,8 +43,8 @@ def test_drafts_and_mails_last_years_report_exactly_once(tmp_path, engine, catal
     (received,) = smtp_server.to("office@hotline.example")
     msg = message_from_bytes(received.data, policy=policy.default)
     names = sorted(p.get_filename() for p in msg.iter_attachments())
-    assert names == ["shanghai-12345-2019-绩效自评.md", "shanghai-12345-2019-绩效自评.xlsx"]
+    assert names == ["shanghai-12345-2019-绩效自评-草稿.md", "shanghai-12345-2019-绩效自评-草稿.xlsx"]  # nothing rated yet
     with read_session(engine) as s:
         run = runs.report_run(s, SH, 2019)
-        assert run.mailed_at is not None and "绩效自评.xlsx" in run.files
-    assert (tmp_path / "reports" / SH / "2019" / "shanghai-12345-2019-绩效自评.xlsx").is_file()
+        assert run.mailed_at is not None and "绩效自评-草稿.xlsx" in run.files
+    assert (tmp_path / "reports" / SH / "2019" / "shanghai-12345-2019-绩效自评-草稿.xlsx").is_file()
