@@ -142,6 +142,8 @@ def _secret_env(tmp_path, database_url: str, **extra: str) -> dict[str, str]:
         "HOTLINE_KPI_SMTP__HOST": "127.0.0.1", "HOTLINE_KPI_SMTP__PORT": "9",  # discard port: refused
         "HOTLINE_KPI_SMTP__USERNAME": "alerts", "HOTLINE_KPI_SMTP__PASSWORD": SMTP_PASSWORD,
         "HOTLINE_KPI_ALERTS__RULES_FILE": str(ROOT / "hotline_kpi" / "defaults" / "alerts.yaml"),
+        # mail on with the shipped rules needs recipients of one's own (not example.org)
+        "HOTLINE_KPI_ALERTS__RECIPIENTS": "kpi-office@hotline.test",
         "HOTLINE_KPI_ALERTS__DISPATCH_INTERVAL_SECONDS": "1",
         "HOTLINE_KPI_SERVICE__INBOX_SCAN_SECONDS": "1", "HOTLINE_KPI_SERVICE__INBOX_SETTLE_SECONDS": "0",
         "HOTLINE_KPI_SERVICE__METRICS_REFRESH_SECONDS": "1",
