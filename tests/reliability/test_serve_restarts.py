@@ -122,8 +122,10 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     inbox.mkdir(parents=True, exist_ok=True)
     os.rename(big, inbox / "queue_log")  # appears whole: the scan never sees it half-written
-    # The original is copied while the file is parsed: its .incoming-* temp copy shows the parse began.
-    wait_for(lambda: served.proc.poll() is not None or any(originals.rglob(".incoming-*")), 60,
+    # The original is copied while the file is parsed: a file under originals/ (the
+    # .incoming-* temp copy, or the finished copy) shows the parse began. Waiting for the temp
+    # copy alone raced: the copy can start and finish between two polls under load.
+    wait_for(lambda: served.proc.poll() is not None or any(p.is_file() for p in originals.rglob("*")), 60,
              "the inbox started reading queue_log")
     time.sleep(0.5)
     assert served.proc.poll() is None, f"serve exited during the ingest\n{served.log()}"
