@@ -37,6 +37,9 @@ class Hotline(_Model):
     name_en: str
     short_name: str = ""
     timezone: ZoneName = "Asia/Shanghai"
+    #: The province (or province-level city) the hotline belongs to, for the league
+    #: table's roll-ups; "" = not given (ranked, in no roll-up).
+    province: str = ""
 
     @property
     def zone(self) -> ZoneInfo:

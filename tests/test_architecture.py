@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "demo_sources": 1,
     # pure computation: rows + targets + as-of date -> results, and the snapshot document
     "evaluate": 2, "forecast": 2, "budget": 2, "backfill": 2, "snapshot": 2, "workbooks": 2,
+    "league": 2,
     # the store
     "store": 3,
     # what reads or writes the store for a purpose: loading files, evaluating a hotline

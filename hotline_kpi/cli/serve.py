@@ -79,7 +79,7 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
         sock.close()
         raise Failure(str(exc)) from None
     web = build_app(service.cache, settings, catalogues, app.clock.now, service.state,
-                    rules=service.alerting.config if service.alerting is not None else None)
+                    rules=service.alerting.config if service.alerting is not None else None, league=service.league)
     service.coordinate_once()  # lease, scheduler and a first metrics snapshot before the first answer
     service.start()
     server = _Server(uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False,

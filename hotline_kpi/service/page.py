@@ -32,6 +32,7 @@ from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.formatting import fmt_required, fmt_threshold, fmt_value
 from hotline_kpi.i18n import Lang, _, localize, t
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.snapshots import Snapshot
 from hotline_kpi.service.trend import TrendPoint, svg
 from hotline_kpi.settings import Settings
@@ -160,8 +161,10 @@ class StatusPage:
     def __init__(self, cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                  now: Callable[[], dt.datetime], rules: AlertsConfig | None,
                  render: Callable[[Mapping[str, Any]], str],
-                 readiness: Callable[[MetricsModel, dt.datetime], tuple[bool, list[str]]]):
+                 readiness: Callable[[MetricsModel, dt.datetime], tuple[bool, list[str]]],
+                 league: LeagueBoard | None = None):
         self.cache, self.settings, self.catalogues, self.now = cache, settings, catalogues, now
+        self.league = league
         self.rules = rules
         self._render, self._readiness = render, readiness
         self._lock = threading.Lock()
@@ -227,7 +230,8 @@ class StatusPage:
         boards = [b for hid, snap in sorted(model.snapshots.items())
                   if (b := self.board(hid, snap, data, now, lang)) is not None]
         grafana = self.settings.alerts.grafana_url
-        return {"lang": lang, "boards": boards, "windows": PAGE_WINDOWS, "ready": ok,
+        league = self.league.section(model.snapshots, lang) if self.league is not None else None
+        return {"lang": lang, "boards": boards, "windows": PAGE_WINDOWS, "ready": ok, "league": league,
                 "reasons": [localize(r, lang) for r in reasons], "version": __version__, "grafana_url": grafana,
                 "generated": moment_text(now, self.settings.zone, lang) + f":{now.astimezone(self.settings.zone):%S}"}
 

@@ -22,6 +22,8 @@ from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.service.exporter import MetricsCache
+from hotline_kpi.service.league import LeagueBoard
+from hotline_kpi.service.league_metrics import register as register_league
 from hotline_kpi.service.inbox import Inbox, InboxResult
 from hotline_kpi.schedule import JobSpec, is_overdue
 from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, evaluate_hotlines, last_started, run_recorded
@@ -41,6 +43,11 @@ class Service:
         self.leadership = Leadership(engine, clock, settings.service.lease_seconds, holder=holder)
         zones = {h.id: h.timezone for h in catalogues.hotlines()}
         self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader)
+        # The league table (issue #19): built once per evaluation from the cached snapshots;
+        # its collector renders with the snapshots' half of /metrics (redone when one changes).
+        self.league = LeagueBoard.from_settings(settings, catalogues)
+        register_league((self.cache.registry, self.cache._kpi), self.league,  # noqa: SLF001
+                        lambda: self.cache.model.snapshots)
         self.inbox = Inbox(engine, settings, catalogues, clock, on_loaded=self._after_ingest)
         self.scheduler: BackgroundScheduler | None = None
         #: Jobs of other capabilities (alerts, reports) register here before start().

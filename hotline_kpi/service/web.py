@@ -1,4 +1,4 @@
-"""HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page
+"""HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard, /api/v1/league and the status page
 (built once per cache refresh by :mod:`hotline_kpi.service.page`).
 
 Read-only: every route answers GET and HEAD only. Optional authentication of / and /api:
@@ -26,6 +26,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.i18n import M_, Lang, _, t
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.league import LEAGUE_WINDOWS, LeagueBoard
 from hotline_kpi.service.page import StatusPage
 from hotline_kpi.settings import Settings
 
@@ -65,7 +66,8 @@ def _rules(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | None:
 
 
 def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet, now: Callable[[], dt.datetime],
-              state: Callable[[], dict[str, Any]] = dict, rules: AlertsConfig | None = None) -> Starlette:
+              state: Callable[[], dict[str, Any]] = dict, rules: AlertsConfig | None = None,
+              league: LeagueBoard | None = None) -> Starlette:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
     env.install_null_translations(newstyle=True)  # each render passes the catalogue of its language
@@ -78,8 +80,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                                gettext=lambda msgid, **kw: _(msgid, lang=lang, **kw),
                                ngettext=lambda one, many, n, **kw: _(one if n == 1 else many, lang=lang, **kw))
 
+    league = league if league is not None else LeagueBoard.from_settings(settings, catalogues)
     page = StatusPage(cache, settings, catalogues, now, rules if rules is not None else _rules(settings, catalogues),
-                      render, lambda m, at: model_readiness(m, at, max_age))
+                      render, lambda m, at: model_readiness(m, at, max_age), league=league)
 
     def lang_of(request: Request) -> Lang:
         lang = request.query_params.get("lang", settings.language)
@@ -102,6 +105,13 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
             known = sorted(cache.model.snapshots)
             return JSONResponse({"error": f"no evaluation for hotline {hid!r}", "hotlines": known}, status_code=404)
         return JSONResponse(payload)
+
+    async def league_table(request: Request) -> Response:
+        window = request.query_params.get("window", "year_to_date")
+        if window not in LEAGUE_WINDOWS:
+            return JSONResponse({"error": f"unknown window {window!r}", "windows": list(LEAGUE_WINDOWS)},
+                                status_code=400)
+        return JSONResponse(league.json(cache.model.snapshots, window))
 
     async def status_page(request: Request) -> Response:
         return HTMLResponse(page.html[lang_of(request)])
@@ -126,4 +136,5 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         Route("/download/{kind}.xlsx", download, methods=methods),
         Route("/api/v1/scoreboard", scoreboard, methods=methods),
         Route("/api/v1/scoreboard/{hotline}", scoreboard, methods=methods),
+        Route("/api/v1/league", league_table, methods=methods),
     ])
