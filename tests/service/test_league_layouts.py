@@ -1,0 +1,71 @@
+"""The league section of the status page in headless Chromium, at a desk (1400 px) and on a
+phone (390 px): the four hotlines of tests/service/test_league.py (whose docstring works
+out every figure) served in process; the DOM Chromium built is read back and the page is
+asked whether it scrolls sideways."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hotline_kpi.service.jobs import evaluate_hotlines
+from hotline_kpi.service.runtime import Service
+from hotline_kpi.clock import FixedClock
+from hotline_kpi.service.web import build_app
+from hotline_kpi.store.db import make_engine
+from tests.processes import free_port
+from tests.service.test_league import CLOCK, _catalogues, _fill
+from tests.service.test_status_page import chromium  # noqa: F401 - fixture
+from tests.service.test_status_page_layouts import WIDTHS, look
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def served(sqlite_url: str, settings, catalogues):  # noqa: ANN001
+    import uvicorn
+
+    cats = _catalogues(catalogues)
+    settings = settings.model_copy(update={"database_url": sqlite_url})
+    engine = make_engine(sqlite_url)
+    _fill(engine)
+    svc = Service(settings, cats, engine, FixedClock(CLOCK), holder="test")
+    evaluate_hotlines(engine, settings, cats, svc.clock, "test")
+    svc.cache.refresh()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_app(svc.cache, settings, cats, svc.clock.now, svc.state,
+                                                     league=svc.league),
+                                           host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=30)
+    svc.stop()
+    engine.dispose()
+
+
+def test_league_at_desk_and_phone(chromium: Path, served: str, tmp_path: Path) -> None:  # noqa: F811
+    for width in WIDTHS:
+        doc, scroll, _png = look(chromium, tmp_path, served, width, "league")
+        assert scroll <= width, f"{width} px: the page is {scroll} px wide (scrolls sideways)"
+        league = doc.find("section", cls="league", id="league")
+        assert league.find("h2").text() == "排行榜（年累计）"
+        b = league.find("tr", data_hotline="league-b")
+        cell = b.find("td", data_indicator="average_answer_seconds")
+        assert cell.find("span", cls="value").text() == "4.00 秒" and cell.find("span", cls="rank").text() == "第1名"
+        assert b.find("td", cls="score").text() == "98.15" and b.find("td", cls="score-rank").text() == "3"
+        d = league.find("tr", data_hotline="league-d").find("td", data_indicator="satisfaction_rate")
+        assert d.find("span", cls="rank").text() == "无数据，不排名"
+        js = league.find("tr", data_province="江苏省").find("td", data_indicator="connection_rate")
+        assert js.find("span", cls="value").text() == "93.64%" and js.find("span", cls="rank").text() == "第2名"
+        peer = league.find("tr", data_peer="北京12345")
+        assert peer.find("td", cls="name").text() == "北京12345（2019年公开数据）"
