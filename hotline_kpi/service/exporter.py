@@ -19,11 +19,13 @@ from typing import Any, Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats
+from hotline_kpi.service.exposition import OM_EOF, OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
 from hotline_kpi.service.kpi_metrics import kpi_families
 from hotline_kpi.service.metrics_model import JobStat, MetricsModel, load_model
 
@@ -154,11 +156,13 @@ def _alert_families(a: AlertStats, at: dt.datetime | None) -> Iterable[Metric]:
 class MetricsCache:
     """Holds the current model and its rendering; refresh() is the only database access.
 
-    The rendering has two halves: the service's own state (small; rendered at every
-    refresh) and the snapshots' figures (tens of thousands of series for fifty hotlines;
-    rendered again only when a snapshot changed). Rendering everything on every refresh
-    held the interpreter for hundreds of milliseconds every few seconds and showed as a
-    scrape latency tail (bench/scrape.py, docs/performance.md).
+    The rendering has two halves: the snapshots' figures (about a hundred series per
+    hotline; rendered in both formats and gzip-compressed again only when a snapshot
+    changed, i.e. once per evaluation) and the service's own state (small; rendered at
+    every refresh and appended to the kept compressor state). Rendering everything on
+    every refresh held the interpreter for hundreds of milliseconds every few seconds and
+    showed as a scrape latency tail (bench/scrape.py, docs/performance.md). A scrape picks
+    one of the four pre-made variants (exposition.py).
     """
 
     def __init__(self, engine: Engine, zones: Mapping[str, str], clock_now: Callable[[], dt.datetime],
@@ -176,8 +180,10 @@ class MetricsCache:
         self._kpi = CollectorRegistry(auto_describe=False)
         self._kpi.register(KpiCollector(lambda: self._model, leader, part="kpi"))
         self._kpi_key: tuple[tuple[str, int], ...] | None = None
-        self._kpi_text = b""
-        self._rendered = self._render()
+        #: The snapshots' series per format, and their gzip stream kept open (exposition.py).
+        self._kpi_bodies: dict[str, bytes] = {TEXT: b"", OPENMETRICS: b""}
+        self._kpi_gzip: dict[str, GzipPrefix] = {TEXT: GzipPrefix(b""), OPENMETRICS: GzipPrefix(b"")}
+        self._variants = self._render()
         #: Called with the new model after every refresh (the status page is built there: service/page.py).
         self.listeners: list[Callable[[MetricsModel], None]] = []
 
@@ -185,16 +191,29 @@ class MetricsCache:
     def model(self) -> MetricsModel:
         return self._model
 
-    def _render(self) -> bytes:
+    def _render(self) -> Variants:
+        """Every variant of /metrics: the snapshots' series (rendered and compressed only
+        when a snapshot changed) followed by the service's own state (rendered at every
+        refresh; small), in both formats, plain and gzip."""
         key = tuple(sorted((hid, snap.id) for hid, snap in self._model.snapshots.items()))
         if key != self._kpi_key:
             try:
-                self._kpi_text = generate_latest(self._kpi)
+                text = generate_latest(self._kpi)
+                om = openmetrics_latest(self._kpi)
+                assert om.endswith(OM_EOF)
+                bodies = {TEXT: text, OPENMETRICS: om[: -len(OM_EOF)]}
+                self._kpi_gzip = {fmt: GzipPrefix(body) for fmt, body in bodies.items()}
+                self._kpi_bodies = bodies
                 self._kpi_key = key
             except Exception:  # noqa: BLE001 - keep the last good figures; exporter_up says so
                 log.exception("rendering the snapshots' metrics failed")
                 self._model = MetricsModel(**{**self._model.__dict__, "exporter_ok": False})
-        return generate_latest(self._ops) + self._kpi_text
+        tails = {TEXT: generate_latest(self._ops), OPENMETRICS: openmetrics_latest(self._ops)}
+        out: dict[tuple[str, bool], bytes] = {}
+        for fmt, tail in tails.items():
+            out[(fmt, False)] = self._kpi_bodies[fmt] + tail
+            out[(fmt, True)] = self._kpi_gzip[fmt].finish(tail)
+        return Variants(out)
 
     def refresh(self) -> bool:
         try:
@@ -210,11 +229,16 @@ class MetricsCache:
             listener(model)
         with self._lock:
             self._model = model
-            self._rendered = self._render()
+            self._variants = self._render()
         return ok
 
     def rendered(self) -> bytes:
-        return self._rendered
+        """The text format, uncompressed."""
+        return self._variants.bodies[(TEXT, False)]
+
+    def answer(self, accept: str | None, accept_encoding: str | None) -> Answer:
+        """The pre-rendered variant a scraper asked for (a lookup)."""
+        return self._variants.pick(accept, accept_encoding)
 
     def snapshot_json(self, hotline_id: str) -> dict[str, Any] | None:
         snap = self._model.snapshots.get(hotline_id)
