@@ -1,10 +1,11 @@
-"""The status page, the office's first screen: built once per refresh of the exporter's
-cache, never per request.
+"""The status page, the office's first screen: built when what it shows changed (checked
+at each refresh of the exporter's cache), never per request.
 
 :class:`StatusPage` listens to :class:`~hotline_kpi.service.exporter.MetricsCache`: after
 each refresh it reads what the page shows beyond the snapshots (alerts firing and
-pending, the last file of each source, the quarantined files' sources) and renders the
-page in both languages; requests get those bytes. The daily counters behind the trends
+pending, the last file of each source, the quarantined files' sources) and, when any
+input changed (:meth:`StatusPage._inputs`), renders the page in both languages; requests
+get those bytes. The daily counters behind the trends
 and the daily download are read again only when an evaluation changed. When the store
 cannot be read, the last good figures stay and the not-ready banner says why.
 """

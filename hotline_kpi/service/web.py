@@ -1,5 +1,5 @@
 """HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard and the status page
-(built once per cache refresh by :mod:`hotline_kpi.service.page`).
+(built when what it shows changed by :mod:`hotline_kpi.service.page`).
 
 Read-only: every route answers GET and HEAD only. Optional authentication of / and /api:
 :mod:`hotline_kpi.service.auth` (settings.http_auth). Everything is served from the
