@@ -161,6 +161,24 @@ def job_runs_metric(metrics: str, job: str) -> float:
     return 0.0
 
 
+def series_per_hotline(metrics: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for m in re.finditer(r'^[^#\n][^\n]*?[{,]hotline="([^"]+)"', metrics, re.M):
+        out[m.group(1)] = out.get(m.group(1), 0) + 1
+    return out
+
+
+def gzip_answer(url: str) -> tuple[str, int, bytes]:
+    """(Content-Type, compressed size, decompressed body) of a scrape as Prometheus asks."""
+    import gzip
+
+    req = urllib.request.Request(url, headers=dict(h.split(": ", 1) for h in PROMETHEUS_HEADERS.split("\r\n") if h))
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers.get("Content-Encoding") == "gzip", r.headers
+        packed = r.read()
+        return r.headers.get("Content-Type", ""), len(packed), gzip.decompress(packed)
+
+
 def series_count(metrics: str) -> int:
     return sum(1 for line in metrics.splitlines() if line and not line.startswith("#"))
 
@@ -255,11 +273,13 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[m.group(2)]
 
 
-def run_wrk(url: str, duration: int, connections: int, threads: int) -> Load:
+def run_wrk(url: str, duration: int, connections: int, threads: int, headers: str = "") -> Load:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s", url]
+    for h in filter(None, headers.split("\r\n")):
+        cmd[1:1] = ["-H", h]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
     lat = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
@@ -269,7 +289,8 @@ def run_wrk(url: str, duration: int, connections: int, threads: int) -> Load:
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(non2xx.group(1)) if non2xx else 0
-    return Load(f"wrk, {connections} connections, max throughput", int(total.group(1)), errors, seconds,
+    what = ", OpenMetrics + gzip" if "gzip" in headers else ""
+    return Load(f"wrk, {connections} connections, max throughput{what}", int(total.group(1)), errors, seconds,
                 _ms(pct["50"]), _ms(pct["99"]), _ms(lat.group(3)), note=" ".join(cmd))
 
 
@@ -278,9 +299,11 @@ class _Conn:
     the client must cost far less CPU than the service it measures (http.client spends
     more on a 2 MB body than the service does to send it)."""
 
-    def __init__(self, host: str, port: int, path: str, timeout: float = 5):
+    def __init__(self, host: str, port: int, path: str, timeout: float = 5, headers: str = ""):
         self.addr, self.timeout = (host, port), timeout
-        self.request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: bench-scrape\r\n\r\n".encode()
+        self.gzip = "gzip" in headers.lower()
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: bench-scrape\r\n"
+                        f"{headers}\r\n").encode()
         self.buf = bytearray(4 << 20)
         self.sock: socket.socket | None = None
 
@@ -316,11 +339,20 @@ class _Conn:
             if n == 0:
                 raise ConnectionError("closed in the body")
             got += n
-        ok = head.startswith("HTTP/1.1 200 ") and self.buf[total - 1] == 10
+        ok = head.startswith("HTTP/1.1 200 ")
+        if self.gzip:  # asked for gzip: a gzip answer (the body is checked whole once, at set-up)
+            return ok and bool(re.search(r"(?im)^content-encoding:\s*gzip", head)) and \
+                self.buf[head_end + 4:head_end + 6] == b"\x1f\x8b"
+        ok = ok and self.buf[total - 1] == 10
         return ok and self.buf.find(b"hotline_kpi_build_info", head_end, total) >= 0
 
 
-def paced_client(url: str, rate: float, duration: float, threads: int) -> dict:
+#: What Prometheus 2.42 sends with every scrape.
+PROMETHEUS_HEADERS = ("Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+                      "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\nAccept-Encoding: gzip\r\n")
+
+
+def paced_client(url: str, rate: float, duration: float, threads: int, headers: str = "") -> dict:
     """Runs in the child process: ``rate`` requests/s on a fixed schedule for ``duration`` s."""
     u = urllib.parse.urlsplit(url)
     n = int(rate * duration)
@@ -333,7 +365,7 @@ def paced_client(url: str, rate: float, duration: float, threads: int) -> dict:
     start = time.perf_counter() + 0.2
 
     def worker() -> None:
-        conn = _Conn(u.hostname or "127.0.0.1", u.port or 80, u.path or "/")
+        conn = _Conn(u.hostname or "127.0.0.1", u.port or 80, u.path or "/", headers=headers)
         while True:
             i = next(counter)
             if i >= n:
@@ -372,10 +404,10 @@ def quantile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
-def run_paced(url: str, rate: float, duration: float, threads: int) -> Load:
+def run_paced(url: str, rate: float, duration: float, threads: int, headers: str = "") -> Load:
     """The paced client in a second process (so the service and the client do not share a GIL)."""
     code = ("import json, sys; sys.path.insert(0, %r); from bench.scrape import paced_client; "
-            "print(json.dumps(paced_client(%r, %r, %r, %r)))" % (str(ROOT), url, rate, duration, threads))
+            "print(json.dumps(paced_client(%r, %r, %r, %r, %r)))" % (str(ROOT), url, rate, duration, threads, headers))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=duration + 120,
                          check=True).stdout
     r = json.loads(out)
@@ -384,7 +416,8 @@ def run_paced(url: str, rate: float, duration: float, threads: int) -> Load:
     late = [x * 1000 for x in r["late"]]
     note = (f"service time (from the actual send) p50 {quantile(svc, .5):.2f} ms, p99 {quantile(svc, .99):.2f} ms; "
             f"sends later than scheduled by > 5 ms: {sum(1 for x in late if x > 5)}")
-    return Load(f"Python client, {rate:g} req/s fixed schedule, {threads} threads", r["requests"], r["errors"],
+    what = "as Prometheus asks: OpenMetrics, gzip" if "gzip" in headers else "text format, uncompressed"
+    return Load(f"Python client, {rate:g} req/s fixed schedule, {threads} threads, {what}", r["requests"], r["errors"],
                 r["seconds"], quantile(lat, .5), quantile(lat, .99), max(lat), note=note)
 
 
@@ -400,19 +433,31 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8, help="wrk connections.")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--scan-seconds", type=float, default=2.0, help="Inbox scan interval of the service.")
+    ap.add_argument("--ready-seconds", type=int, default=900, help="How long the start-up evaluation may take.")
+    ap.add_argument("--phases", default="wrk,paced-gzip,paced-plain",
+                    help="Load phases, in order: wrk (as Prometheus asks), paced-gzip (as Prometheus asks), "
+                         "paced-plain (text format, uncompressed).")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="A folder kept by an earlier run (--keep): its catalogues and store, evaluated already.")
     ap.add_argument("--keep", action="store_true", help="Keep the temp folder (store, catalogues, log).")
     ap.add_argument("--save-metrics", type=Path, default=None, help="Write one /metrics answer to this file.")
     args = ap.parse_args()
 
     # SIGTERM (a timeout, kill) runs the clean-up below: the service is stopped, the temp folder removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    work = Path(tempfile.mkdtemp(prefix="bench-scrape-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="bench-scrape-"))
+    if args.reuse:
+        args.keep = True
+        (work / "serve.log").unlink(missing_ok=True)
     proc = None
     try:
         t = time.perf_counter()
         targets = work / "targets"
-        ids = write_catalogues(targets, args.hotlines)
-        db = fill_store(work, targets, ids)
+        if args.reuse:
+            ids, db = sorted(p.name.rsplit("-", 1)[0] for p in targets.glob("hl-*.yaml")), work / "store.db"
+        else:
+            ids = write_catalogues(targets, args.hotlines)
+            db = fill_store(work, targets, ids)
         print(f"setup: {len(ids)} hotlines x 365 days in {db} ({time.perf_counter() - t:.1f} s)", flush=True)
 
         port = free_port()
@@ -428,7 +473,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         metrics_url = base + "/metrics"
         # Ready, and the start-up evaluation of every hotline done and exported.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + args.ready_seconds
         body, state = b"", "no answer"
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -448,7 +493,7 @@ def main() -> int:
                 state = f"{exc.__class__.__name__}: {exc}"
             time.sleep(0.5)
         else:
-            raise SystemExit(f"serve not ready with {len(ids)} hotlines evaluated in 180 s ({state}):\n"
+            raise SystemExit(f"serve not ready with {len(ids)} hotlines evaluated in {args.ready_seconds} s ({state}):\n"
                              f"{log.read_text()[-5000:]}")
         text = body.decode()
         if args.save_metrics:
@@ -459,20 +504,27 @@ def main() -> int:
               f"{len(ids)} hotlines; load average before the load {os.getloadavg()[0]:.2f}", flush=True)
 
         results: list[tuple[Load, Schedule]] = []
-        for phase in ("wrk", "paced"):
+        ctype, packed, unpacked = gzip_answer(metrics_url)
+        per = series_per_hotline(text)
+        print(f"as Prometheus asks: {ctype}, gzip {packed:,} bytes ({len(unpacked):,} uncompressed, "
+              f"{series_count(unpacked.decode()):,} series); series per hotline: max {max(per.values())}, "
+              f"min {min(per.values())} over {len(per)} hotlines", flush=True)
+        for phase in args.phases.split(","):
             time.sleep(min(args.scan_seconds, 2.0))
             with ScheduleWatch(db, metrics_url, log, args.scan_seconds) as watch:
                 if phase == "wrk":
-                    load = run_wrk(metrics_url, args.duration, args.connections, args.wrk_threads)
+                    load = run_wrk(metrics_url, args.duration, args.connections, args.wrk_threads, PROMETHEUS_HEADERS)
                 else:
-                    load = run_paced(metrics_url, args.rate, args.duration, args.threads)
+                    load = run_paced(metrics_url, args.rate, args.duration, args.threads,
+                                     PROMETHEUS_HEADERS if phase == "paced-gzip" else "")
             results.append((load, watch.result()))
 
         cpu = os.cpu_count()
         load1, load5, _ = os.getloadavg()
         print(f"\nmachine: {cpu} CPUs, load average {load1:.2f} (1 min) {load5:.2f} (5 min) at the end; "
               f"service: uvicorn, one process; clients on the same host over loopback")
-        print(f"/metrics size: {size:,} bytes; series: {series:,}")
+        print(f"/metrics size: {size:,} bytes (text, uncompressed), {packed:,} bytes gzip (OpenMetrics); "
+              f"series: {series:,}; per hotline: max {max(per.values())}")
         for load, sched in results:
             print(f"\n{load.name}:")
             print(f"  requests {load.requests:,} in {load.seconds:.1f} s = {load.rps:,.1f} req/s; errors {load.errors}")

@@ -15,102 +15,23 @@ import datetime as dt
 import logging
 import platform
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from hotline_kpi import __version__
-from hotline_kpi.alerts.outbox import AlertStats, alert_stats
-from hotline_kpi.catalogue import Hotline
-from hotline_kpi.domain import Status
-from hotline_kpi.forecast import PaceStatus
-from hotline_kpi.service.snapshots import Snapshot, latest_snapshots_reusing
-from hotline_kpi.store.db import read_session
-from hotline_kpi.store.models import IngestAttemptRow, IngestRow, JobRunRow
+from hotline_kpi.alerts.outbox import AlertStats
+from hotline_kpi.service.exposition import OM_EOF, OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
+from hotline_kpi.service.kpi_metrics import kpi_families
+from hotline_kpi.service.metrics_model import JobStat, MetricsModel, load_model
+
+__all__ = ["JobStat", "KpiCollector", "MetricsCache", "MetricsModel", "load_model"]
 
 log = logging.getLogger(__name__)
-
-STATUSES = tuple(s.value for s in Status)
-#: The zone of a hotline missing from the settings' zones: the catalogue's default.
-DEFAULT_ZONE: str = Hotline.model_fields["timezone"].default
-
-
-@dataclass(frozen=True)
-class JobStat:
-    job_id: str
-    runs_total: int
-    failures_total: int
-    last_duration_seconds: float | None
-    last_success_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class MetricsModel:
-    snapshots: Mapping[str, Snapshot] = field(default_factory=dict)
-    #: (source, result) -> (files, rows)
-    ingest: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    #: (hotline, source) -> last time a file of that source loaded (or was found already loaded)
-    last_ingest_success: Mapping[tuple[str, str], dt.datetime] = field(default_factory=dict)
-    jobs: tuple[JobStat, ...] = ()
-    #: hotline -> time zone, for the data-date timestamps
-    zones: Mapping[str, str] = field(default_factory=dict)
-    #: the ingest sources known to this build (their counters are exported from 0)
-    sources: tuple[str, ...] = ()
-    refreshed_at: dt.datetime | None = None
-    database_up: bool = False
-    #: False when the snapshots' metrics could not be rendered (the last good ones are served).
-    exporter_ok: bool = True
-    error: str = ""
-    #: alert states and notification deliveries (issue #5); None before the first read
-    alerts: AlertStats | None = None
-
-
-def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Snapshot] | None = None) -> MetricsModel:
-    """Read the model; snapshots already in ``known`` (same id) are reused, not decoded again."""
-    with read_session(engine) as s:
-        snaps = latest_snapshots_reusing(s, dict(known or {}))
-        ingest = {
-            (src, res): (int(n), int(days or 0))
-            for src, res, n, days in s.execute(
-                select(IngestAttemptRow.source, IngestAttemptRow.result, func.count(), func.sum(IngestAttemptRow.days))
-                .group_by(IngestAttemptRow.source, IngestAttemptRow.result)
-            )
-        }
-        last_ok: dict[tuple[str, str], dt.datetime] = {}  # latest inbox load or stored load (ingest, demo)
-        for hid, src, at in [*s.execute(
-                select(IngestAttemptRow.hotline_id, IngestAttemptRow.source, func.max(IngestAttemptRow.at))
-                .where(IngestAttemptRow.result.in_(("loaded", "already_loaded")))
-                .group_by(IngestAttemptRow.hotline_id, IngestAttemptRow.source)),
-                *s.execute(select(IngestRow.hotline_id, IngestRow.source, func.max(IngestRow.ingested_at))
-                           .group_by(IngestRow.hotline_id, IngestRow.source))]:
-            if at is not None and hid is not None:
-                at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-                last_ok[(hid, src)] = max(last_ok.get((hid, src), at), at)
-        jobs = tuple(
-            JobStat(r.job_id, r.runs_total or 0, r.failures_total or 0, r.last_duration_seconds,
-                    r.last_success_at)
-            for r in s.scalars(select(JobRunRow).order_by(JobRunRow.job_id))
-        )
-        alerts = alert_stats(s)
-    return MetricsModel(snapshots=snaps, ingest=ingest, last_ingest_success=last_ok, jobs=jobs, zones=dict(zones),
-                        sources=_known_sources(), database_up=True, alerts=alerts)
-
-
-def _known_sources() -> tuple[str, ...]:
-    from hotline_kpi.ingest.registry import ingestors
-
-    return tuple(sorted(ingestors()))
-
-
-def _day_start(day: dt.date | None, zone: str) -> float | None:
-    if day is None:
-        return None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp()
 
 
 class KpiCollector(Collector):
@@ -202,79 +123,7 @@ class KpiCollector(Collector):
 
     def _kpi(self, m: MetricsModel) -> Iterable[Metric]:
         """The figures of the stored snapshots: large, rendered only when a snapshot changes."""
-        labels = ["hotline", "indicator", "window"]
-        value = GaugeMetricFamily("hotline_kpi_indicator_value",
-                                  "Indicator value over the window (ratios 0-1, seconds, requests); absent when no data.",
-                                  labels=labels)
-        target = GaugeMetricFamily("hotline_kpi_indicator_target",
-                                   "Target the window is compared against (volume: pro-rated to the window).",
-                                   labels=labels)
-        annual = GaugeMetricFamily("hotline_kpi_indicator_annual_target", "The annual target of the indicator.",
-                                   labels=["hotline", "indicator"])
-        status = GaugeMetricFamily("hotline_kpi_indicator_status",
-                                   "1 for the current status of the indicator over the window, 0 for the others.",
-                                   labels=[*labels, "status"])
-        breached = GaugeMetricFamily("hotline_kpi_indicator_breached",
-                                     "1 if the indicator misses its target over the window, 0 if it meets it; "
-                                     "absent without data or target.", labels=labels)
-        days = GaugeMetricFamily("hotline_kpi_indicator_days_with_data",
-                                 "Days of the window on which the indicator's counters were known.", labels=labels)
-        pace = GaugeMetricFamily("hotline_kpi_volume_pace_requests",
-                                 "Pro-rated annual volume target up to the as-of date, over the window.", labels=labels)
-        shortfall = GaugeMetricFamily("hotline_kpi_volume_shortfall_requests",
-                                      "How far the volume is behind its pace over the window (0 if on pace).",
-                                      labels=labels)
-        data_date = GaugeMetricFamily("hotline_kpi_data_date_timestamp_seconds",
-                                      "Start (local midnight) of the last day with data that the figures describe.",
-                                      labels=["hotline"])
-        as_of = GaugeMetricFamily("hotline_kpi_as_of_date_timestamp_seconds",
-                                  "Start (local midnight) of the as-of date of the evaluation.", labels=["hotline"])
-        complete = GaugeMetricFamily("hotline_kpi_data_completeness_ratio",
-                                     "Days with data over days elapsed in the year to date.", labels=["hotline"])
-        missing = GaugeMetricFamily("hotline_kpi_counter_missing_days",
-                                    "Days of the year to date on which the counter is unknown.",
-                                    labels=["hotline", "counter"])
-        evaluated = GaugeMetricFamily("hotline_kpi_last_evaluation_timestamp_seconds",
-                                      "When the hotline was last evaluated.", labels=["hotline"])
-        annual_seen: set[tuple[str, str]] = set()
-        for hid, snap in sorted(m.snapshots.items()):
-            doc = snap.doc
-            zone = m.zones.get(hid, DEFAULT_ZONE)
-            for r in doc.results:
-                lv = [hid, r.id, r.window]
-                if r.value is not None:
-                    value.add_metric(lv, float(r.value))
-                if r.target is not None:
-                    target.add_metric(lv, float(r.target))
-                if r.annual_target is not None and (hid, r.id) not in annual_seen:
-                    annual_seen.add((hid, r.id))
-                    annual.add_metric([hid, r.id], float(r.annual_target))
-                for st in STATUSES:
-                    status.add_metric([*lv, st], 1 if r.status == st else 0)
-                if r.status in (Status.MET, Status.BREACHED):
-                    breached.add_metric(lv, 1 if r.status is Status.BREACHED else 0)
-                days.add_metric(lv, float(r.days_with_data))
-                if r.pace is not None:
-                    pace.add_metric(lv, float(r.pace))
-                if r.shortfall is not None:
-                    shortfall.add_metric(lv, float(r.shortfall))
-            ts = _day_start(doc.data_date, zone)
-            if ts is not None:
-                data_date.add_metric([hid], ts)
-            as_of_ts = _day_start(doc.as_of, zone)
-            if as_of_ts is not None:
-                as_of.add_metric([hid], as_of_ts)
-            comp = doc.completeness
-            if comp.ratio is not None:
-                complete.add_metric([hid], float(comp.ratio))
-            for counter, c in sorted(comp.counters.items()):
-                missing_days = int(comp.days_elapsed) - int(c.days_present)
-                missing.add_metric([hid, counter], float(missing_days))
-            evaluated.add_metric([hid], snap.evaluated_at.timestamp())
-        yield from (value, target, annual, status, breached, days, pace, shortfall, data_date, as_of, complete,
-                    missing, evaluated)
-        yield from _projection_families(m)
-        yield from _budget_families(m)
+        return kpi_families(m)
 
 
 ALERT_STATES = ("inactive", "pending", "firing")
@@ -304,90 +153,16 @@ def _alert_families(a: AlertStats, at: dt.datetime | None) -> Iterable[Metric]:
     yield from (states, sent, failed, owed, age)
 
 
-def _budget_families(m: MetricsModel) -> Iterable[Metric]:
-    """Budget execution of the year up to the as-of month (docs/report.md)."""
-    budget = GaugeMetricFamily("hotline_kpi_budget_yuan", "The year's budget of each budget line, in yuan.",
-                               labels=["hotline", "line"])
-    executed = GaugeMetricFamily("hotline_kpi_budget_executed_yuan",
-                                 "Spent on each budget line so far this year (to the as-of month), in yuan.",
-                                 labels=["hotline", "line"])
-    ratio = GaugeMetricFamily("hotline_kpi_budget_execution_ratio",
-                              "Spent so far over the year's budget, all lines.", labels=["hotline"])
-    pace = GaugeMetricFamily("hotline_kpi_budget_even_pace_yuan",
-                             "What an even spend would have reached by the end of the as-of month, in yuan.",
-                             labels=["hotline"])
-    cost = GaugeMetricFamily("hotline_kpi_cost_per_request_yuan",
-                             "Spent so far over the requests accepted so far, in yuan.", labels=["hotline"])
-    for hid, snap in sorted(m.snapshots.items()):
-        b = snap.doc.budget
-        if b is None:
-            continue
-        for line in b.lines:
-            budget.add_metric([hid, line.id], float(line.budget_yuan))
-            executed.add_metric([hid, line.id], float(line.executed_yuan))
-        if b.execution_rate is not None:
-            ratio.add_metric([hid], float(b.execution_rate))
-        pace.add_metric([hid], float(b.even_pace_yuan))
-        if b.cost_per_request_yuan is not None:
-            cost.add_metric([hid], float(b.cost_per_request_yuan))
-    return (budget, executed, ratio, pace, cost)
-
-
-def _projection_families(m: MetricsModel) -> Iterable[Metric]:
-    """Year-end outlook per annual target (docs/forecast.md); absent where not projected."""
-    labels = ["hotline", "indicator"]
-    projected = GaugeMetricFamily("hotline_kpi_projected_value",
-                                  "Projected year-end value of the indicator (same unit as its value).",
-                                  labels=labels)
-    interval = GaugeMetricFamily("hotline_kpi_projection_interval",
-                                 "Bounds of the projection's interval (its level: 80% by default).",
-                                 labels=[*labels, "bound"])
-    budget = GaugeMetricFamily("hotline_kpi_error_budget_remaining",
-                               "Errors the rest of the year can still absorb before the annual target is lost "
-                               "(label budget_unit: unanswered_calls, wait_seconds, requests_needed, ...); "
-                               "negative = overdrawn.", labels=[*labels, "budget_unit"])
-    required = GaugeMetricFamily("hotline_kpi_required_value",
-                                 "Value the rest of the year must average to still meet the target (volume: "
-                                 "requests per day); absent when secured or lost.", labels=labels)
-    pace = GaugeMetricFamily("hotline_kpi_projection_status",
-                             "1 for the current year-end outlook (on_track, at_risk, cannot_be_met, secured, "
-                             "insufficient_data), 0 for the others.", labels=[*labels, "status"])
-    miss = GaugeMetricFamily("hotline_kpi_projection_miss_probability",
-                             "Probability that the year ends missing the target (the projection's model).",
-                             labels=labels)
-    burn = GaugeMetricFamily("hotline_kpi_error_budget_burn_rate",
-                             "Error budget spent over the window against an even spend (1 = runs out on "
-                             "31 December).", labels=[*labels, "window"])
-    for hid, snap in sorted(m.snapshots.items()):
-        for p in snap.doc.projections:
-            lv = [hid, p.id]
-            if p.projected_value is not None:
-                projected.add_metric(lv, float(p.projected_value))
-            for bound, x in (("low", p.interval_low), ("high", p.interval_high)):
-                if x is not None:
-                    interval.add_metric([*lv, bound], float(x))
-            if p.budget_remaining is not None:
-                budget.add_metric([*lv, p.budget_unit], float(p.budget_remaining))
-            if p.required_value is not None:
-                required.add_metric(lv, float(p.required_value))
-            if p.miss_probability is not None:
-                miss.add_metric(lv, float(p.miss_probability))
-            for st in PaceStatus:
-                pace.add_metric([*lv, st.value], 1 if p.pace_status is st else 0)
-            for window, x in (("7d", p.burn_rate_7d), ("30d", p.burn_rate_30d)):
-                if x is not None:
-                    burn.add_metric([*lv, window], float(x))
-    return (projected, interval, budget, required, pace, miss, burn)
-
-
 class MetricsCache:
     """Holds the current model and its rendering; refresh() is the only database access.
 
-    The rendering has two halves: the service's own state (small; rendered at every
-    refresh) and the snapshots' figures (tens of thousands of series for fifty hotlines;
-    rendered again only when a snapshot changed). Rendering everything on every refresh
-    held the interpreter for hundreds of milliseconds every few seconds and showed as a
-    scrape latency tail (bench/scrape.py, docs/performance.md).
+    The rendering has two halves: the snapshots' figures (about a hundred series per
+    hotline; rendered in both formats and gzip-compressed again only when a snapshot
+    changed, i.e. once per evaluation) and the service's own state (small; rendered at
+    every refresh and appended to the kept compressor state). Rendering everything on
+    every refresh held the interpreter for hundreds of milliseconds every few seconds and
+    showed as a scrape latency tail (bench/scrape.py, docs/performance.md). A scrape picks
+    one of the four pre-made variants (exposition.py).
     """
 
     def __init__(self, engine: Engine, zones: Mapping[str, str], clock_now: Callable[[], dt.datetime],
@@ -405,8 +180,10 @@ class MetricsCache:
         self._kpi = CollectorRegistry(auto_describe=False)
         self._kpi.register(KpiCollector(lambda: self._model, leader, part="kpi"))
         self._kpi_key: tuple[tuple[str, int], ...] | None = None
-        self._kpi_text = b""
-        self._rendered = self._render()
+        #: The snapshots' series per format, and their gzip stream kept open (exposition.py).
+        self._kpi_bodies: dict[str, bytes] = {TEXT: b"", OPENMETRICS: b""}
+        self._kpi_gzip: dict[str, GzipPrefix] = {TEXT: GzipPrefix(b""), OPENMETRICS: GzipPrefix(b"")}
+        self._variants = self._render()
         #: Called with the new model after every refresh (the status page is built there: service/page.py).
         self.listeners: list[Callable[[MetricsModel], None]] = []
 
@@ -414,16 +191,37 @@ class MetricsCache:
     def model(self) -> MetricsModel:
         return self._model
 
-    def _render(self) -> bytes:
+    def add_snapshot_collector(self, collector: Collector) -> None:
+        """Another collector over the snapshots (the league table's): rendered with the KPI
+        half, i.e. once per changed evaluation, never at a timer refresh."""
+        with self._lock:
+            self.registry.register(collector)
+            self._kpi.register(collector)
+            self._kpi_key = None  # the next refresh renders it
+
+    def _render(self) -> Variants:
+        """Every variant of /metrics: the snapshots' series (rendered and compressed only
+        when a snapshot changed) followed by the service's own state (rendered at every
+        refresh; small), in both formats, plain and gzip."""
         key = tuple(sorted((hid, snap.id) for hid, snap in self._model.snapshots.items()))
         if key != self._kpi_key:
             try:
-                self._kpi_text = generate_latest(self._kpi)
+                text = generate_latest(self._kpi)
+                om = openmetrics_latest(self._kpi)
+                assert om.endswith(OM_EOF)
+                bodies = {TEXT: text, OPENMETRICS: om[: -len(OM_EOF)]}
+                self._kpi_gzip = {fmt: GzipPrefix(body) for fmt, body in bodies.items()}
+                self._kpi_bodies = bodies
                 self._kpi_key = key
             except Exception:  # noqa: BLE001 - keep the last good figures; exporter_up says so
                 log.exception("rendering the snapshots' metrics failed")
                 self._model = MetricsModel(**{**self._model.__dict__, "exporter_ok": False})
-        return generate_latest(self._ops) + self._kpi_text
+        tails = {TEXT: generate_latest(self._ops), OPENMETRICS: openmetrics_latest(self._ops)}
+        out: dict[tuple[str, bool], bytes] = {}
+        for fmt, tail in tails.items():
+            out[(fmt, False)] = self._kpi_bodies[fmt] + tail
+            out[(fmt, True)] = self._kpi_gzip[fmt].finish(tail)
+        return Variants(out)
 
     def refresh(self) -> bool:
         try:
@@ -439,11 +237,16 @@ class MetricsCache:
             listener(model)
         with self._lock:
             self._model = model
-            self._rendered = self._render()
+            self._variants = self._render()
         return ok
 
     def rendered(self) -> bytes:
-        return self._rendered
+        """The text format, uncompressed."""
+        return self._variants.bodies[(TEXT, False)]
+
+    def answer(self, accept: str | None, accept_encoding: str | None) -> Answer:
+        """The pre-rendered variant a scraper asked for (a lookup)."""
+        return self._variants.pick(accept, accept_encoding)
 
     def snapshot_json(self, hotline_id: str) -> dict[str, Any] | None:
         snap = self._model.snapshots.get(hotline_id)

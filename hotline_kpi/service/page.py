@@ -1,10 +1,11 @@
-"""The status page, the office's first screen: built once per refresh of the exporter's
-cache, never per request.
+"""The status page, the office's first screen: built when what it shows changed (checked
+at each refresh of the exporter's cache), never per request.
 
 :class:`StatusPage` listens to :class:`~hotline_kpi.service.exporter.MetricsCache`: after
 each refresh it reads what the page shows beyond the snapshots (alerts firing and
-pending, the last file of each source, the quarantined files' sources) and renders the
-page in both languages; requests get those bytes. The daily counters behind the trends
+pending, the last file of each source, the quarantined files' sources) and, when any
+input changed (:meth:`StatusPage._inputs`), renders the page in both languages; requests
+get those bytes. The daily counters behind the trends
 and the daily download are read again only when an evaluation changed. When the store
 cannot be read, the last good figures stay and the not-ready banner says why.
 """
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
 #: Days of daily values a trend draws.
 TREND_DAYS = 90
+#: The page is rebuilt at least this often when nothing it shows changed (the ages on it).
+PAGE_MAX_AGE_SECONDS = 300
 #: Data this many days behind today is stale when no no_data rule says otherwise.
 DEFAULT_STALE_DAYS = 2.0
 #: Comparators as the office writes them (不低于 ≥, 不高于 ≤, 低于 ＜).
@@ -172,6 +175,8 @@ class StatusPage:
         #: the model the page was last built from
         self.model = cache.model
         self.html: dict[Lang, str] = {}
+        #: the inputs of the last build (see _inputs)
+        self._built_from: tuple[Any, ...] | None = None
         #: how many times the page was built (tests: not once per request)
         self.builds = 0
         #: (kind, hotline, snapshot id, language) -> the XLSX bytes, made on first download
@@ -192,10 +197,26 @@ class StatusPage:
             self.model = model
             try:
                 now = self.now()
+                inputs = self._inputs(model, now)
+                if inputs == self._built_from and self.html:
+                    return  # nothing the page shows changed: no rebuild (a refresh is not an evaluation)
                 self.html = {lang: self._render(self.context(model, self.data, now, lang)) for lang in ("zh", "en")}
+                self._built_from = inputs
                 self.builds += 1
             except Exception:  # noqa: BLE001 - keep serving the last good page
                 log.exception("status page: rendering failed")
+
+    def _inputs(self, model: MetricsModel, now: dt.datetime) -> tuple[Any, ...]:
+        """What the page is built from. The page is rebuilt when one of them changes (an
+        evaluation, an alert, a file loaded or quarantined, the store's health, readiness,
+        the day) and otherwise at most every PAGE_MAX_AGE_SECONDS, for the ages it shows
+        (days since a source's last file): with 350 hotlines a build is seconds of work
+        that held the interpreter at every refresh (docs/performance.md)."""
+        d = self.data
+        return (tuple(sorted((hid, snap.id) for hid, snap in model.snapshots.items())), d.alerts,
+                tuple(sorted(d.last_files.items())), tuple(sorted(d.quarantined.items())), model.database_up,
+                model.error, self._readiness(model, now), now.astimezone(self.settings.zone).date(),
+                int(now.timestamp() // PAGE_MAX_AGE_SECONDS))
 
     def download(self, kind: str, hid: str, lang: Lang) -> bytes | None:
         """The scoreboard (``kind`` "scoreboard") or the daily counters of the year to date

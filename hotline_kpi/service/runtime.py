@@ -23,7 +23,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.league import LeagueBoard
-from hotline_kpi.service.league_metrics import register as register_league
+from hotline_kpi.service.league_metrics import LeagueCollector
 from hotline_kpi.service.inbox import Inbox, InboxResult
 from hotline_kpi.schedule import JobSpec, is_overdue
 from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, evaluate_hotlines, last_started, run_recorded
@@ -46,8 +46,7 @@ class Service:
         # The league table (issue #19): built once per evaluation from the cached snapshots;
         # its collector renders with the snapshots' half of /metrics (redone when one changes).
         self.league = LeagueBoard.from_settings(settings, catalogues)
-        register_league((self.cache.registry, self.cache._kpi), self.league,  # noqa: SLF001
-                        lambda: self.cache.model.snapshots)
+        self.cache.add_snapshot_collector(LeagueCollector(self.league, lambda: self.cache.model.snapshots))
         self.inbox = Inbox(engine, settings, catalogues, clock, on_loaded=self._after_ingest)
         self.scheduler: BackgroundScheduler | None = None
         #: Jobs of other capabilities (alerts, reports) register here before start().

@@ -1,5 +1,5 @@
 """HTTP on one port: /metrics, /healthz, /readyz, /api/v1/scoreboard, /api/v1/league and the status page
-(built once per cache refresh by :mod:`hotline_kpi.service.page`).
+(built when what it shows changed by :mod:`hotline_kpi.service.page`).
 
 Read-only: every route answers GET and HEAD only. Optional authentication of / and /api:
 :mod:`hotline_kpi.service.auth` (settings.http_auth). Everything is served from the
@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from prometheus_client import CONTENT_TYPE_LATEST
+import json
+import threading
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hotline_kpi.alerts.rules import AlertsConfig
@@ -26,6 +28,7 @@ from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.i18n import M_, Lang, _, t
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.exposition import Answer, Compressed
 from hotline_kpi.service.league import LEAGUE_WINDOWS, LeagueBoard
 from hotline_kpi.service.page import StatusPage
 from hotline_kpi.settings import Settings
@@ -88,8 +91,12 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         lang = request.query_params.get("lang", settings.language)
         return "en" if lang == "en" else "zh"
 
+    def respond(a: Answer, status_code: int = 200) -> Response:
+        return Response(a.body, status_code=status_code, media_type=a.media_type, headers=a.headers())
+
     async def metrics(request: Request) -> Response:
-        return Response(cache.rendered(), media_type=CONTENT_TYPE_LATEST)
+        # Pre-rendered and pre-compressed at refresh: a lookup (service/exposition.py).
+        return respond(cache.answer(request.headers.get("accept"), request.headers.get("accept-encoding")))
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -98,13 +105,31 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         ok, reasons = readiness(cache, now(), max_age)
         return JSONResponse({"ready": ok, "reasons": reasons, **state()}, status_code=200 if ok else 503)
 
+    # The API's answers and the page's gzip copies, made once per evaluation (per page
+    # build) on the first request that needs them, never per request.
+    api: dict[str, tuple[int, Compressed]] = {}
+    pages: dict[Lang, tuple[str, Compressed]] = {}
+    made = threading.Lock()
+
+    def api_answer(hid: str) -> Compressed | None:
+        snap = cache.model.snapshots.get(hid)
+        if snap is None:
+            return None
+        got = api.get(hid)
+        if got is None or got[0] != snap.id:
+            with made:
+                body = json.dumps(snap.payload, ensure_ascii=False, allow_nan=False, indent=None,
+                                  separators=(",", ":")).encode("utf-8")
+                got = api[hid] = (snap.id, Compressed.of(body, "application/json"))
+        return got[1]
+
     async def scoreboard(request: Request) -> Response:
         hid = request.path_params.get("hotline") or request.query_params.get("hotline") or settings.default_hotline
-        payload = cache.snapshot_json(hid)
-        if payload is None:
+        answer = api_answer(hid)
+        if answer is None:
             known = sorted(cache.model.snapshots)
             return JSONResponse({"error": f"no evaluation for hotline {hid!r}", "hotlines": known}, status_code=404)
-        return JSONResponse(payload)
+        return respond(answer.pick(request.headers.get("accept-encoding")))
 
     async def league_table(request: Request) -> Response:
         window = request.query_params.get("window", "year_to_date")
@@ -114,7 +139,13 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return JSONResponse(league.json(cache.model.snapshots, window))
 
     async def status_page(request: Request) -> Response:
-        return HTMLResponse(page.html[lang_of(request)])
+        lang = lang_of(request)
+        html = page.html[lang]
+        got = pages.get(lang)
+        if got is None or got[0] is not html:
+            with made:
+                got = pages[lang] = (html, Compressed.of(html.encode("utf-8"), "text/html; charset=utf-8"))
+        return respond(got[1].pick(request.headers.get("accept-encoding")))
 
     async def download(request: Request) -> Response:
         kind = request.path_params["kind"]

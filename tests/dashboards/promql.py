@@ -174,6 +174,16 @@ class _Parser:
             return float(self.ctx.now)
         if tok in _AGGS:
             return self.aggregation()
+        if tok == "clamp_min":
+            self.take()
+            self.take("(")
+            v = self.expr()
+            self.take(",")
+            low = self.expr()
+            self.take(")")
+            if not isinstance(v, dict) or not isinstance(low, float):
+                raise Unsupported("clamp_min of a scalar, or by a vector")
+            return {ls: max(x, low) for ls, x in _drop_name(v).items()}
         if tok == "increase":
             self.take()
             self.take("(")

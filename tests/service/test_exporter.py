@@ -38,38 +38,56 @@ def _registry(model: MetricsModel) -> CollectorRegistry:
     return reg
 
 
-def test_values_targets_statuses_and_breach_flags_are_exported():
+def test_values_annual_targets_paces_and_breach_flags_are_exported():
     model = MetricsModel(snapshots={SH: _snapshot(SH, [
-        _result("connection_rate", "year_to_date", 0.8872, "breached"),
+        _result("connection_rate", "year_to_date", 0.8872, "breached", unit="ratio", annual_target=0.9),
         _result("requests_accepted", "year_to_date", 40000, "breached", target=43836, pace=43836, shortfall=3836,
-                annual_target=4_000_000),
+                annual_target=4_000_000, unit="requests"),
     ])}, zones={SH: "Asia/Shanghai"}, database_up=True)
     reg = _registry(model)
     lbl = {"hotline": SH, "indicator": "connection_rate", "window": "year_to_date"}
-    assert reg.get_sample_value("hotline_kpi_indicator_value", lbl) == pytest.approx(0.8872)
-    assert reg.get_sample_value("hotline_kpi_indicator_target", lbl) == 0.9
-    assert reg.get_sample_value("hotline_kpi_indicator_breached", lbl) == 1
-    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "breached"}) == 1
-    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "met"}) == 0
-    vol = {"hotline": SH, "indicator": "requests_accepted", "window": "year_to_date"}
-    assert reg.get_sample_value("hotline_kpi_volume_shortfall_requests", vol) == 3836
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**lbl, "unit": "ratio"}) == pytest.approx(0.8872)
     assert reg.get_sample_value("hotline_kpi_indicator_annual_target",
-                                {"hotline": SH, "indicator": "requests_accepted"}) == 4_000_000
+                                {"hotline": SH, "indicator": "connection_rate", "unit": "ratio"}) == 0.9
+    assert reg.get_sample_value("hotline_kpi_indicator_breached", lbl) == 1
+    vol = {"hotline": SH, "indicator": "requests_accepted", "window": "year_to_date"}
+    assert reg.get_sample_value("hotline_kpi_volume_pace_requests", vol) == 43836
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**vol, "unit": "requests"}) == 40000
+    assert reg.get_sample_value("hotline_kpi_indicator_annual_target",
+                                {"hotline": SH, "indicator": "requests_accepted", "unit": "requests"}) == 4_000_000
     # the date the figures describe: local midnight of 2019-01-04 in Shanghai
     assert reg.get_sample_value("hotline_kpi_data_date_timestamp_seconds", {"hotline": SH}) == \
         dt.datetime(2019, 1, 3, 16, 0, tzinfo=dt.timezone.utc).timestamp()
     assert reg.get_sample_value("hotline_kpi_data_completeness_ratio", {"hotline": SH}) == 0.75
-    assert reg.get_sample_value("hotline_kpi_counter_missing_days", {"hotline": SH, "counter": "calls_offered"}) == 1
     assert reg.get_sample_value("hotline_kpi_database_up") == 1
+    # what the lean exposition (issue #19) no longer repeats: the breach flag and an absent
+    # series say the status, the annual target or the pace the window's target, pace - value
+    # the shortfall
+    names = {m.name for m in reg.collect()}
+    assert names.isdisjoint({"hotline_kpi_indicator_status", "hotline_kpi_indicator_target",
+                             "hotline_kpi_indicator_days_with_data", "hotline_kpi_volume_shortfall_requests",
+                             "hotline_kpi_counter_missing_days"})
+
+
+def test_only_the_day_month_and_year_to_date_are_exported_and_judged_on_month_and_year():
+    model = MetricsModel(snapshots={SH: _snapshot(SH, [
+        _result("connection_rate", w, 0.8, "breached", unit="ratio")
+        for w in ("day", "trailing_7d", "trailing_30d", "month_to_date", "quarter_to_date", "year_to_date")])})
+    reg = _registry(model)
+    values = {s.labels["window"] for m in reg.collect() if m.name == "hotline_kpi_indicator_value" for s in m.samples}
+    flags = {s.labels["window"] for m in reg.collect() if m.name == "hotline_kpi_indicator_breached"
+             for s in m.samples}
+    assert values == {"day", "month_to_date", "year_to_date"}
+    assert flags == {"month_to_date", "year_to_date"}
 
 
 def test_no_data_is_an_absent_series_never_nan():
-    model = MetricsModel(snapshots={SH: _snapshot(SH, [_result("satisfaction_rate", "day", None, "no_data")])})
+    model = MetricsModel(snapshots={SH: _snapshot(SH, [_result("satisfaction_rate", "month_to_date", None,
+                                                               "no_data")])})
     reg = _registry(model)
-    lbl = {"hotline": SH, "indicator": "satisfaction_rate", "window": "day"}
-    assert reg.get_sample_value("hotline_kpi_indicator_value", lbl) is None
+    lbl = {"hotline": SH, "indicator": "satisfaction_rate", "window": "month_to_date"}
+    assert not [s for m in reg.collect() if m.name.startswith("hotline_kpi_indicator_") for s in m.samples]
     assert reg.get_sample_value("hotline_kpi_indicator_breached", lbl) is None
-    assert reg.get_sample_value("hotline_kpi_indicator_status", {**lbl, "status": "no_data"}) == 1
     for metric in reg.collect():
         for sample in metric.samples:
             assert not math.isnan(sample.value), sample
@@ -83,10 +101,10 @@ def test_a_label_set_that_disappears_is_no_longer_exported():
     reg = CollectorRegistry(auto_describe=False)
     reg.register(KpiCollector(lambda: current["model"]))
     other = {"hotline": "other", "indicator": "connection_rate", "window": "day"}
-    assert reg.get_sample_value("hotline_kpi_indicator_value", other) == 0.91
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**other, "unit": ""}) == 0.91
     current["model"] = MetricsModel(snapshots={SH: _snapshot(SH, [_result("connection_rate", "day", 0.95, "met")])})
-    assert reg.get_sample_value("hotline_kpi_indicator_value", other) is None
-    assert reg.get_sample_value("hotline_kpi_indicator_value", {**other, "hotline": SH}) == 0.95
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**other, "unit": ""}) is None
+    assert reg.get_sample_value("hotline_kpi_indicator_value", {**other, "hotline": SH, "unit": ""}) == 0.95
 
 
 def test_a_broken_model_gives_an_error_gauge_not_a_failed_scrape():
@@ -112,7 +130,7 @@ def test_the_cache_reads_stored_snapshots_on_both_backends(evaluated, clock):
     cache = MetricsCache(evaluated, {SH: "Asia/Shanghai"}, clock.now)
     assert cache.refresh() is True
     text = cache.rendered().decode()
-    assert 'hotline_kpi_indicator_value{hotline="shanghai-12345",indicator="connection_rate",window="year_to_date"}' \
+    assert 'hotline_kpi_indicator_value{hotline="shanghai-12345",indicator="connection_rate",unit="ratio",window="year_to_date"}' \
         in text
     assert 'hotline_kpi_ingest_files_total' in text
     model = load_model(evaluated, {SH: "Asia/Shanghai"})
@@ -135,7 +153,8 @@ def test_a_database_failure_keeps_the_last_snapshot_and_says_so(sqlite_url, sett
     reg = cache.registry
     assert reg.get_sample_value("hotline_kpi_database_up") == 0
     assert reg.get_sample_value("hotline_kpi_indicator_value",
-                                {"hotline": SH, "indicator": "connection_rate", "window": "day"}) is not None
+                                {"hotline": SH, "indicator": "connection_rate", "window": "day",
+                                 "unit": "ratio"}) is not None
     assert "hotline_kpi_database_up 0.0" in cache.rendered().decode()
     engine.dispose()
 

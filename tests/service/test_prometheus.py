@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import yaml
 
+from hotline_kpi.service.kpi_metrics import JUDGED_WINDOWS, WINDOWS
 from tests.common import ROOT, SHANGHAI as HOTLINE, ZONE
 from tests.processes import DemoTemplate, ServeProcess, Started, prepare_demo, run_cli, start_process, start_serve
 
@@ -224,7 +225,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     serve = start_serve(env, base, request.addfinalizer, ready_timeout=WAIT)
     prom = start_prometheus(base, serve.port, request.addfinalizer)
     s = Stack(serve, prom, expected)
-    n_values = sum(r["value"] is not None for r in expected["results"])
+    n_values = sum(r["value"] is not None for r in expected["results"] if r["window"] in WINDOWS)
     s.wait_for("Prometheus to scrape the service",
                lambda: prom.query(f'up{{job="{JOB}"}} == 1')
                and len(prom.query(f'hotline_kpi_indicator_value{{job="{JOB}"}}')) == n_values)
@@ -256,51 +257,51 @@ def test_gauges_in_prometheus_carry_the_values_evaluate_computes(stack: Stack) -
     def series(metric: str, *labels: str) -> dict[tuple[str, ...], float]:
         return _by(prom.query(metric + sel), *labels)
 
-    value = series("hotline_kpi_indicator_value", *key)
-    target = series("hotline_kpi_indicator_target", *key)
-    annual = series("hotline_kpi_indicator_annual_target", "indicator")
-    status = series("hotline_kpi_indicator_status", *key, "status")
+    value = series("hotline_kpi_indicator_value", *key, "unit")
+    annual = series("hotline_kpi_indicator_annual_target", "indicator", "unit")
     breached = series("hotline_kpi_indicator_breached", *key)
-    days = series("hotline_kpi_indicator_days_with_data", *key)
     pace = series("hotline_kpi_volume_pace_requests", *key)
-    shortfall = series("hotline_kpi_volume_shortfall_requests", *key)
 
-    results = exp["results"]
-    assert len({(r["id"], r["window"]) for r in results}) == len(results)
+    # The lean exposition (issue #19): the windows the dashboards and rules read; a
+    # breach flag on the judged windows; no status set, per-window target or shortfall.
+    all_results = exp["results"]
+    assert len({(r["id"], r["window"]) for r in all_results}) == len(all_results)
+    results = [r for r in all_results if r["window"] in WINDOWS]
+    assert {r["window"] for r in results} == set(WINDOWS)
     for r in results:
         k = (r["id"], r["window"])
         where = f"{r['id']} {r['window']}"
         # exact: the exposition and the API both print floats that round-trip
-        assert value.get(k) == r["value"], where
-        assert target.get(k) == r["target"], where
-        assert days[k] == r["days_with_data"], where
+        assert value.get((*k, r["unit"])) == r["value"], where
         assert r["status"] in STATUSES, where
-        for st in STATUSES:
-            assert status[(*k, st)] == (1.0 if r["status"] == st else 0.0), f"{where} status {st}"
-        assert breached.get(k) == ({"met": 0.0, "breached": 1.0}.get(r["status"])), where
+        if r["window"] in JUDGED_WINDOWS:
+            assert breached.get(k) == ({"met": 0.0, "breached": 1.0}.get(r["status"])), where
         assert pace.get(k) == r.get("pace"), where
-        assert shortfall.get(k) == r.get("shortfall"), where
         if r["annual_target"] is not None:
-            assert annual[(r["id"],)] == r["annual_target"], where
+            assert annual[(r["id"], r["unit"])] == r["annual_target"], where
+            # what the dropped per-window target said: the annual target, the pace for the volume
+            assert r["target"] == (r["pace"] if r.get("pace") is not None else r["annual_target"]), where
+        if r.get("shortfall") is not None:  # what the dropped shortfall said: the rule computes pace - value
+            assert r["shortfall"] == max(0.0, r["pace"] - r["value"]), where
     # and nothing else: absent series for "no data", never NaN, no stray label sets
-    assert set(value) == {(r["id"], r["window"]) for r in results if r["value"] is not None}
-    assert set(target) == {(r["id"], r["window"]) for r in results if r["target"] is not None}
-    assert set(breached) == {(r["id"], r["window"]) for r in results if r["status"] in ("met", "breached")}
+    assert set(value) == {(r["id"], r["window"], r["unit"]) for r in results if r["value"] is not None}
+    assert set(breached) == {(r["id"], r["window"]) for r in results
+                             if r["window"] in JUDGED_WINDOWS and r["status"] in ("met", "breached")}
     assert set(pace) == {(r["id"], r["window"]) for r in results if r.get("pace") is not None}
-    assert set(status) == {(r["id"], r["window"], st) for r in results for st in STATUSES}
-    assert set(annual) == {(r["id"],) for r in results if r["annual_target"] is not None}
-    for metric in ("hotline_kpi_indicator_value", "hotline_kpi_indicator_target"):
-        assert not any(math.isnan(v) for _, v in prom.query(metric)), metric
+    assert set(annual) == {(r["id"], r["unit"]) for r in results if r["annual_target"] is not None}
+    for metric in ("hotline_kpi_indicator_status", "hotline_kpi_indicator_target",
+                   "hotline_kpi_indicator_days_with_data", "hotline_kpi_volume_shortfall_requests",
+                   "hotline_kpi_counter_missing_days"):
+        assert prom.query(metric) == [], f"{metric} is no longer exported"
+    assert not any(math.isnan(v) for _, v in prom.query("hotline_kpi_indicator_value"))
     # the demo year has a breach to show (the figures are checked against evaluate above)
-    assert any(r["status"] == "breached" for r in results)
+    assert any(r["status"] == "breached" for r in results if r["window"] in JUDGED_WINDOWS)
 
     # the date the figures describe, and completeness
     assert series("hotline_kpi_data_date_timestamp_seconds")[()] == _local_midnight(exp["data_date"])
     assert series("hotline_kpi_as_of_date_timestamp_seconds")[()] == _local_midnight(exp["as_of"])
     comp = exp["completeness"]
     assert series("hotline_kpi_data_completeness_ratio")[()] == comp["ratio"]
-    missing = series("hotline_kpi_counter_missing_days", "counter")
-    assert missing == {(c,): float(comp["days_elapsed"] - v["days_present"]) for c, v in comp["counters"].items()}
 
     # the service's own health, through Prometheus
     inst = f'{{job="{JOB}",instance="127.0.0.1:{stack.serve.port}"}}'
@@ -310,7 +311,7 @@ def test_gauges_in_prometheus_carry_the_values_evaluate_computes(stack: Stack) -
 
 def test_recording_rules_agree_with_evaluate(stack: Stack) -> None:
     prom, results = stack.prom, stack.expected["results"]
-    windows = sorted({r["window"] for r in results})
+    windows = sorted(JUDGED_WINDOWS)  # the windows with a breach flag (issue #19)
     judged = {w: [r for r in results if r["window"] == w and r["status"] in ("met", "breached")] for w in windows}
 
     breached = _by(prom.query(f'hotline_window:hotline_kpi_indicator_breached:sum{{hotline="{HOTLINE}"}}'), "window")
@@ -324,7 +325,7 @@ def test_recording_rules_agree_with_evaluate(stack: Stack) -> None:
     pace = _by(prom.query(f'hotline_indicator_window:hotline_kpi_volume_pace:ratio{{hotline="{HOTLINE}"}}'),
                "indicator", "window")
     assert pace == {(r["id"], r["window"]): r["value"] / r["pace"] for r in results
-                    if r.get("pace") and r["value"] is not None}
+                    if r["window"] in WINDOWS and r.get("pace") and r["value"] is not None}
     assert pace, "the demo year has a volume indicator"
 
     [(_, age)] = prom.query(f'hotline:hotline_kpi_data_age:seconds{{hotline="{HOTLINE}"}}')

@@ -139,7 +139,7 @@ def test_stale_store_shows_the_banner_the_overdue_source_and_the_alerts(service)
         "Data out of date: the latest data is of 2019-01-04, today is 2019-01-08: 4 day(s) behind.")
 
 
-def test_the_page_is_built_once_per_refresh_not_per_request(service):
+def test_the_page_is_built_once_per_change_not_per_request_nor_per_refresh(service):
     client = _client(service)
     _drop(service, "jan.csv", REPORT)
     app_page = client.get("/").text
@@ -148,7 +148,9 @@ def test_the_page_is_built_once_per_refresh_not_per_request(service):
     for _ in range(20):
         assert client.get("/").text == app_page
     assert page.builds == before
-    service.cache.refresh()
+    service.cache.refresh()  # nothing changed: the page stays (issue #19)
+    assert page.builds == before
+    service.evaluate("test")  # a new evaluation: built again, once
     assert page.builds == before + 1
 
 

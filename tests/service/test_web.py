@@ -101,11 +101,11 @@ def test_a_file_dropped_in_the_inbox_of_a_running_service_shows_in_metrics(servi
     text = ""
     while time.monotonic() < deadline:
         text = client.get("/metrics").text
-        if 'indicator="connection_rate",window="year_to_date"' in text:
+        if 'indicator="connection_rate",unit="ratio",window="year_to_date"' in text:
             break
         time.sleep(0.1)
     line = next(l for l in text.splitlines()
                 if l.startswith('hotline_kpi_indicator_value{hotline="shanghai-12345",indicator="connection_rate",'
-                                'window="year_to_date"}'))
+                                'unit="ratio",window="year_to_date"}'))
     assert float(line.split()[-1]) == pytest.approx(28200 / 30800)
     assert not path.exists()
