@@ -107,7 +107,7 @@ def _scoreboard(served: ServeProcess) -> dict | None:
 
 
 def _readyz(served: ServeProcess) -> tuple[int, dict]:
-    status, body = raw_get(served.port, "/readyz")
+    status, body = raw_get(served.port, "/readyz?lang=en")
     return status, json.loads(body)
 
 
