@@ -8,6 +8,7 @@ its relative paths resolved from the file's own folder.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,7 +16,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel
 
 from hotline_kpi import defaults
-from hotline_kpi.i18n import M_, Msg, _
+from hotline_kpi.i18n import M_, Msg, _, q
 from hotline_kpi.validation import problem, shown_value
 
 
@@ -85,7 +86,11 @@ def read_settings_file(path: Path, model: type[BaseModel], given_by: str) -> dic
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=str(exc))) from None
+        m = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc), re.S)
+        if m:  # the place in words of the language; the parser's own reason quoted as it says it
+            raise SettingsFileError(_("settings file {path}: not valid TOML: line {line}, column {column}: {problem}",
+                                      path=path, line=m.group(2), column=m.group(3), problem=q(m.group(1)))) from None
+        raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=q(exc))) from None
     bad = unknown_file_keys(data, model)
     if bad:
         raise SettingsFileError(_("settings file {path}: unknown setting(s) {keys} (every setting: {example})",

@@ -55,8 +55,8 @@ def test_before_any_evaluation_the_service_is_alive_but_not_ready(service):
     assert "no evaluation stored yet" in client.get("/readyz?lang=en").json()["reasons"]
     missing = client.get("/api/v1/scoreboard")
     assert missing.status_code == 404 and missing.json()["error"] == "no_evaluation"  # the code stays
-    assert "test" in missing.json()["message"] and re.search(r"[\u4e00-\u9fff]", missing.json()["message"])
-    assert client.get("/api/v1/scoreboard?lang=en").json()["message"] == "no evaluation for hotline test"
+    assert "shanghai-12345" in missing.json()["message"] and re.search(r"[\u4e00-\u9fff]", missing.json()["message"])
+    assert client.get("/api/v1/scoreboard?lang=en").json()["message"] == "no evaluation for hotline shanghai-12345"
     page = client.get("/")
     assert page.status_code == 200 and "尚无评估结果" in page.text
 
