@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import tempfile
@@ -111,3 +112,18 @@ def describe_location(loc: tuple[Any, ...], raw: Mapping[str, Any], items: str, 
         rest = [str(p) for p in loc[2:]]
         return M_("{who}, field {field}", who=who, field=q(".".join(rest))) if rest else who
     return M_("field {field}", field=q(".".join(str(p) for p in loc))) if loc else whole
+
+
+def os_reason(exc: OSError) -> Msg:
+    """Why a file operation failed, in words of the office's language (the system's own text is
+    English, quoted after it): the path and the reason."""
+    by_type = ((FileNotFoundError, M_("no such file")), (IsADirectoryError, M_("a folder, not a file")),
+               (PermissionError, M_("permission denied")), (NotADirectoryError, M_("a file where a folder should be")))
+    by_errno = {errno.ENOSPC: M_("the disk is full"), errno.EROFS: M_("read-only file system"),
+                errno.EDQUOT: M_("the disk quota is used up"),
+                errno.EEXIST: M_("a file of that name is in the way")}
+    known = next((w for t, w in by_type if isinstance(exc, t)), None) or by_errno.get(exc.errno or 0)
+    said = q(exc.strerror or type(exc).__name__)  # the system's own words too: what a search for the error finds
+    why = M_("{why} ({error})", why=known, error=said) if known is not None else said
+    return M_("{path}: {why}", path=exc.filename, why=why) if exc.filename else why
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -11,7 +10,8 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hotline_kpi.i18n import M_, _, localize, q
+from hotline_kpi.files import os_reason
+from hotline_kpi.i18n import M_, _, localize
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.registry import UnknownSource, ingestors
@@ -109,13 +109,7 @@ def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | No
 def _os_error(exc: Exception) -> str:
     """A file that cannot be read, in the office's language (the OS's own text is English)."""
     if isinstance(exc, OSError) and not isinstance(exc.args[0] if exc.args else None, str):
-        reasons = {FileNotFoundError: M_("no such file"), IsADirectoryError: M_("a folder, not a file"),
-                   PermissionError: M_("permission denied"), NotADirectoryError: M_("a file where a folder should be")}
-        by_errno = {errno.ENOSPC: M_("the disk is full"), errno.EROFS: M_("read-only file system"),
-                    errno.EDQUOT: M_("the disk quota is used up")}
-        why = next((w for t, w in reasons.items() if isinstance(exc, t)),
-                   by_errno.get(exc.errno) or q(exc.strerror or type(exc).__name__))  # type: ignore[arg-type]
-        return _("{path}: {why}", path=exc.filename, why=why)
+        return str(os_reason(exc))
     return str(exc)
 
 

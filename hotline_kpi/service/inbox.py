@@ -42,7 +42,7 @@ from sqlalchemy import Engine
 from hotline_kpi.i18n import M_, _
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.files import display_name, write_atomic
+from hotline_kpi.files import display_name, os_reason, write_atomic
 from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.pipeline import IngestOutcome, LoadAbandoned, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
@@ -166,7 +166,7 @@ class Inbox:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # reported per file when a move fails; the files stay in the inbox
-                log.warning("%s", _("cannot create {folder}: {error}", folder=display_name(str(folder)), error=exc))
+                log.warning("%s", _("cannot create {folder}: {error}", folder=display_name(str(folder)), error=os_reason(exc)))
 
     def scan(self) -> list[InboxResult]:
         """Process every entry once; returns what happened to each (left ones included)."""
@@ -283,9 +283,9 @@ class Inbox:
             source = getattr(exc, "source", "") or ""
             return self._quarantine(path, hotline_id, source, str(exc))
         except Exception as exc:  # noqa: BLE001 - the database may be down: keep the file, retry next scan
-            self._record(hotline_id, "", name, "error", 0, f"{exc.__class__.__name__}: {exc}")
-            return InboxResult(name, hotline_id, "error", _("{error}; left in the inbox",
-                                                            error=f"{exc.__class__.__name__}: {exc}"))
+            error = str(os_reason(exc)) if isinstance(exc, OSError) else f"{exc.__class__.__name__}: {exc}"
+            self._record(hotline_id, "", name, "error", 0, error)
+            return InboxResult(name, hotline_id, "error", _("{error}; left in the inbox", error=error))
         if _now_sig(path) != sig:  # changed between the check and the commit: keep it, the next load takes the rest
             detail = _("{file}: {outcome}, but changed right after; left in the inbox for the next scan", file=name,
                        outcome=_OUTCOMES.get(outcome.result.status, outcome.result.status))
@@ -305,7 +305,7 @@ class Inbox:
             try:
                 os.rename(marker, _free_target(target.parent, target.name + DONE_SUFFIX))
             except OSError as exc:
-                log.warning("%s", _("inbox: could not move {file}: {error}", file=display_name(marker.name), error=exc))
+                log.warning("%s", _("inbox: could not move {file}: {error}", file=display_name(marker.name), error=os_reason(exc)))
 
     def _archive(self, path: Path, hotline_id: str, outcome: IngestOutcome) -> InboxResult:
         name = display_name(path.name)
@@ -317,7 +317,7 @@ class Inbox:
             target = _move(path, self.settings.archive_dir / f"{local:%Y}" / f"{local:%m}")
         except OSError as exc:
             detail = _("{outcome} but could not be archived ({error}); left in the inbox",
-                       outcome=_OUTCOMES.get(r.status, r.status), error=exc)
+                       outcome=_OUTCOMES.get(r.status, r.status), error=os_reason(exc))
             # Recorded as an attempt too: hotline_kpi_ingest_files{result="error"} shows it.
             self._record(hotline_id, outcome.source, name, "error", 0, detail)
             return InboxResult(name, hotline_id, "error", detail, None, outcome.source)
@@ -346,7 +346,7 @@ class Inbox:
                          (_("{stamp} rejected: {file}", stamp=stamp, file=name) + f"\n\n{message}\n").encode("utf-8"))
         except OSError as exc:
             return InboxResult(name, hotline_id, "error", _("rejected but could not be quarantined ({error}); left in "
-                                                            "the inbox", error=exc) + f"\n{message}", None, source)
+                                                            "the inbox", error=os_reason(exc)) + f"\n{message}", None, source)
         self._move_marker(path, target)
         return InboxResult(name, hotline_id, "rejected", message, target, source)
 

@@ -228,7 +228,7 @@ def test_postgresql_restarted_inside_an_inbox_load_stores_nothing_and_the_file_t
     private_pg.stop()  # cuts the load's transaction where it waits
     _forget(lock)
     wait_for(lambda: metric(served.port, "hotline_kpi_database_up") == 0, 30, "hotline_kpi_database_up 0")
-    wait_for(lambda: "收件箱：出错 queue_log" in served.log(), 30, "the failed load logged")
+    wait_for(lambda: "收件箱：错误 queue_log" in served.log(), 30, "the failed load logged")
     status, body = _readyz(served)
     assert status == 503 and any("database unreachable" in r for r in body["reasons"]), body
     assert raw_get(served.port, "/healthz")[0] == 200 and served.proc.poll() is None
@@ -299,7 +299,7 @@ def test_the_scheduler_connection_cut_mid_load_restarts_the_scheduler_without_a_
     wait_for(lambda: not (inbox / "queue_log").exists(), 60, "queue_log loaded and moved out of the inbox")
     wait_for(lambda: _attempts(url, "queue_log") == ["loaded"], 10, "the load recorded")
     log = served.log()
-    assert "IntegrityError" not in log and "收件箱：出错" not in log, log[-3000:]
+    assert "IntegrityError" not in log and "收件箱：错误" not in log, log[-3000:]
     assert counts(url)["ingest"] == before["ingest"] + 1
     assert _loaded_files(url) == ["jan.csv", "queue_log"]
     wait_for(lambda: metric(served.port, "hotline_kpi_scheduler_leader") == 1, 30, "leading again")
