@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import click
 from rich.table import Table
@@ -174,4 +175,5 @@ def _network_reason(error: str) -> str:
     for prefix, why in _REASONS:
         if error.startswith(prefix):
             return str(why)
-    return _("the mail server refused the mail") if error[:3].isdigit() else _("delivery failed")
+    replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
+    return _("the mail server refused the mail") if replied else _("delivery failed")

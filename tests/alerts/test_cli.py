@@ -88,12 +88,12 @@ def test_resend_queues_a_notification_again(setup):
 def test_test_email_goes_straight_to_the_server(setup):
     world, run = setup
     out = run("alerts", "test-email", "--to", "me@example.org").output
-    assert "me@example.org: 已发送" in out
+    assert "me@example.org：已发送" in out
     [mail] = world.smtp.messages
     assert mail.subject == "[12345 KPI][测试] hotline-kpi 测试邮件"
     world.smtp.handler.rcpt_replies["no@example.org"] = "550 5.1.1 unknown"
     out = run("alerts", "test-email", "--to", "no@example.org", ok=False).output
-    assert "no@example.org: 永久失败 (RCPT refused: 550 5.1.1 unknown)" in out
+    assert "no@example.org：永久失败（邮件服务器拒收：“RCPT refused: 550 5.1.1 unknown”）" in out
     assert "“x”不是单纯的电子邮件地址" in run("alerts", "test-email", "--to", "x", ok=False).output
 
 
