@@ -15,6 +15,7 @@ from typing import Iterable
 from hotline_kpi.catalogue import Catalogue
 from hotline_kpi.domain import WINDOWS, Aggregate, DailyCounters, Window, window_bounds
 from hotline_kpi.formulas import Formula, FormulaSettings, Term
+from hotline_kpi.i18n import M_, q
 
 
 class RowError(ValueError):
@@ -25,8 +26,11 @@ class RowError(ValueError):
         self.day = day
         self.counter = counter
         self.why = why
-        where = f"{hotline_id}, {day.isoformat()}" + (f", {counter}" if counter else "")
-        super().__init__(f"{where}: {why}")
+        if counter:
+            super().__init__(M_("{hotline}, {day}, {counter}: {why}", hotline=hotline_id, day=day.isoformat(),
+                                counter=counter, why=why))
+        else:
+            super().__init__(M_("{hotline}, {day}: {why}", hotline=hotline_id, day=day.isoformat(), why=why))
 
 
 class _ExactSum:
@@ -66,7 +70,7 @@ def check_row(row: DailyCounters, counters: Iterable[str]) -> None:
     for name in counters:
         v = row.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise RowError(row.hotline_id, row.day, f"value {v!r} is not a finite number", name)
+            raise RowError(row.hotline_id, row.day, M_("value {value} is not a finite number", value=q(v)), name)
 
 
 def rows_by_day(rows: Iterable[DailyCounters], start: dt.date, end: dt.date) -> dict[dt.date, DailyCounters]:
@@ -75,7 +79,7 @@ def rows_by_day(rows: Iterable[DailyCounters], start: dt.date, end: dt.date) -> 
     for row in rows:
         if start <= row.day <= end:
             if row.day in out:
-                raise RowError(row.hotline_id, row.day, "day appears more than once in the rows")
+                raise RowError(row.hotline_id, row.day, M_("day appears more than once in the rows"))
             out[row.day] = row
     return out
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from hotline_kpi import defaults
+from hotline_kpi.i18n import M_, q
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 
@@ -21,14 +22,14 @@ def check_address(value: str) -> str:
     value = value.strip()
     name, addr = parseaddr(value)
     if name or addr != value or not _ADDRESS.match(value):
-        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
+        raise ValueError(M_("{value} is not a plain e-mail address (name@example.org)", value=q(value)))
     return value
 
 
 def _http_url(v: str) -> str:
     v = v.strip()
     if v and not v.startswith(("http://", "https://")):
-        raise ValueError(f"{v!r} is not an http(s) URL")
+        raise ValueError(M_("{value} is not an http(s) URL", value=q(v)))
     return v
 
 
@@ -134,9 +135,9 @@ class AlertSettings(BaseModel):
     def _hooks(cls, v: dict[str, WebhookSettings]) -> dict[str, WebhookSettings]:
         for name, hook in v.items():
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
-                raise ValueError(f"webhook name {name!r}: lower-case letters, digits, _ and - only")
+                raise ValueError(M_("webhook name {name}: lower-case letters, digits, _ and - only", name=q(name)))
             if not re.fullmatch(r"https?://\S+", hook.url.get_secret_value()):
-                raise ValueError(f"webhook {name!r}: url must be an http(s) URL")
+                raise ValueError(M_("webhook {name}: url must be an http(s) URL", name=q(name)))
         return v
 
 

@@ -19,12 +19,14 @@ from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
 from hotline_kpi.files import ConfigFileError, describe_location, read_yaml
 from hotline_kpi.formulas import FORMULA_IDS, FormulaSettings, build_formula, Formula
+from hotline_kpi.i18n import M_, join, q
+from hotline_kpi.validation import problem, shown_value
 
 
 class CatalogueError(ConfigFileError):
     """A catalogue file is unreadable or invalid; the message names file, indicator and field."""
 
-    what = "target catalogue"
+    what = M_("target catalogue")
 
 
 class _Model(BaseModel):
@@ -74,9 +76,8 @@ class Project(_Model):
         if self.budget_lines and self.budget_total_yuan is not None:
             total = sum(line.amount_yuan for line in self.budget_lines)
             if abs(total - self.budget_total_yuan) > 0.5:
-                raise ValueError(
-                    f"budget_lines add up to {total:,.0f} yuan, not budget_total_yuan {self.budget_total_yuan:,.0f}"
-                )
+                raise ValueError(M_("budget_lines add up to {total} yuan, not budget_total_yuan {expected}",
+                                    total=f"{total:,.0f}", expected=f"{self.budget_total_yuan:,.0f}"))
         return self
 
 
@@ -115,18 +116,19 @@ class Indicator(_Model):
     def _consistent(self) -> "Indicator":
         if self.kind == "quantitative":
             if self.formula is None:
-                raise ValueError("a quantitative indicator needs a formula")
+                raise ValueError(M_("a quantitative indicator needs a formula"))
             if self.formula not in FORMULA_IDS:
-                raise ValueError(f"formula {self.formula!r} is not one of {', '.join(FORMULA_IDS)}")
+                raise ValueError(M_("formula {formula} is not one of {known}", formula=q(self.formula),
+                                    known=join(FORMULA_IDS)))
             if not self.tracked_only and (self.comparator is None or self.threshold is None):
-                raise ValueError("a targeted quantitative indicator needs comparator and threshold")
+                raise ValueError(M_("a targeted quantitative indicator needs comparator and threshold"))
             if self.unit == "ratio" and self.threshold is not None and not 0 <= self.threshold <= 1:
-                raise ValueError(f"threshold {self.threshold} of a ratio must be within 0..1")
+                raise ValueError(M_("threshold {threshold} of a ratio must be within 0..1", threshold=self.threshold))
         else:
             if self.formula is not None or self.threshold is not None:
-                raise ValueError("a qualitative indicator has no formula or threshold")
+                raise ValueError(M_("a qualitative indicator has no formula or threshold"))
         if not self.tracked_only and self.category is None:
-            raise ValueError("a scored indicator needs a category (output, effect or satisfaction)")
+            raise ValueError(M_("a scored indicator needs a category (output, effect or satisfaction)"))
         return self
 
     @property
@@ -160,7 +162,7 @@ class Catalogue(_Model):
         ids = [i.id for i in self.indicators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"indicator ids appear more than once: {', '.join(dupes)}")
+            raise ValueError(M_("indicator ids appear more than once: {ids}", ids=join(dupes)))
         for category in ("output", "effect", "satisfaction"):
             members = [i for i in self.indicators if i.category == category and not i.tracked_only]
             if not members:
@@ -168,10 +170,9 @@ class Catalogue(_Model):
             total = sum(i.weight for i in members)
             expected = getattr(self.weights, category)
             if abs(total - expected) > 1e-6:
-                raise ValueError(
-                    f"weights of the {category} indicators add up to {total:g}, not {expected:g} "
-                    f"({', '.join(i.id for i in members)})"
-                )
+                raise ValueError(M_("weights of the {category} indicators add up to {total}, not {expected} ({ids})",
+                                    category=category, total=f"{total:g}", expected=f"{expected:g}",
+                                    ids=join(i.id for i in members)))
         return self
 
     @property
@@ -198,7 +199,7 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
             order = list(by_id)
             for ind in value:
                 if not isinstance(ind, dict):
-                    raise ValueError(f"indicators: entry {ind!r} is not a mapping")
+                    raise ValueError(M_("indicators: entry {entry} is not a mapping", entry=q(ind)))
                 iid = ind.get("id")
                 if ind.get("remove"):
                     by_id.pop(iid, None)
@@ -220,19 +221,19 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
         chain = " -> ".join(str(p) for p in seen + (path,))
-        raise CatalogueError(path, [f"field 'inherits': inheritance cycle {chain}"])
+        raise CatalogueError(path, [M_("field 'inherits': inheritance cycle {chain}", chain=chain)])
     data = read_yaml(path, CatalogueError)
     if not isinstance(data, dict):
-        raise CatalogueError(path, ["the file must hold a mapping (hotline, year, indicators, ...)"])
+        raise CatalogueError(path, [M_("the file must hold a mapping (hotline, year, indicators, ...)")])
     parent_name = data.pop("inherits", None)
     if parent_name is not None:
         if not isinstance(parent_name, str):
-            raise CatalogueError(path, [f"field 'inherits': expected a file name, got {parent_name!r}"])
+            raise CatalogueError(path, [M_("field 'inherits': expected a file name, got {value}", value=q(parent_name))])
         parent = _read_raw(path.parent / parent_name, seen + (path,))
         try:
             data = _merge(parent, data)
         except ValueError as exc:
-            raise CatalogueError(path, [str(exc)]) from None
+            raise CatalogueError(path, [exc.args[0]]) from None
     return data
 
 
@@ -245,10 +246,8 @@ def load_catalogue(path: Path | str) -> Catalogue:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = describe_location(tuple(err["loc"]), raw, "indicators", "indicator", "catalogue")
-            value = err.get("input")
-            shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
-            problems.append(f"{where}: {err['msg']}{shown}")
+            where = describe_location(tuple(err["loc"]), raw, "indicators", M_("indicator"), M_("catalogue"))
+            problems.append(M_("{where}: {problem}{value}", where=where, problem=problem(err), value=shown_value(err)))
         raise CatalogueError(path, problems) from None
 
 
@@ -262,7 +261,8 @@ class CatalogueSet:
             if key in self._by_key:
                 raise CatalogueError(
                     cat.source_path,
-                    [f"hotline {key[0]!r} year {key[1]} is also defined in {self._by_key[key].source_path}"],
+                    [M_("hotline {hotline} year {year} is also defined in {file}", hotline=q(key[0]), year=key[1],
+                        file=self._by_key[key].source_path)],
                 )
             self._by_key[key] = cat
 
@@ -270,7 +270,7 @@ class CatalogueSet:
     def from_dir(cls, folder: Path | str) -> "CatalogueSet":
         folder = Path(folder)
         if not folder.is_dir():
-            raise CatalogueError(folder, ["target catalogue folder not found"])
+            raise CatalogueError(folder, [M_("target catalogue folder not found")])
         return cls([load_catalogue(p) for p in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))])
 
     def hotlines(self) -> list[Hotline]:
@@ -283,8 +283,8 @@ class CatalogueSet:
         for h in self.hotlines():
             if h.id == hotline_id:
                 return h
-        known = ", ".join(h.id for h in self.hotlines()) or "none"
-        raise KeyError(f"no target catalogue for hotline {hotline_id!r} (known: {known})")
+        known = join(h.id for h in self.hotlines()) if self.hotlines() else M_("none")
+        raise KeyError(M_("no target catalogue for hotline {hotline} (known: {known})", hotline=q(hotline_id), known=known))
 
     def years(self, hotline_id: str) -> list[int]:
         return sorted(year for (hid, year) in self._by_key if hid == hotline_id)
@@ -295,8 +295,9 @@ class CatalogueSet:
     def for_year(self, hotline_id: str, year: int) -> Catalogue:
         cat = self.get(hotline_id, year)
         if cat is None:
-            years = ", ".join(map(str, self.years(hotline_id))) or "none"
-            raise KeyError(f"no target catalogue for hotline {hotline_id!r} in {year} (years: {years})")
+            years = join(map(str, self.years(hotline_id))) if self.years(hotline_id) else M_("none")
+            raise KeyError(M_("no target catalogue for hotline {hotline} in {year} (years: {years})",
+                              hotline=q(hotline_id), year=year, years=years))
         return cat
 
     def __iter__(self):

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator
 
+from hotline_kpi.i18n import M_, q
+
 
 class Clock(Protocol):
     def now(self) -> dt.datetime:
@@ -50,7 +52,7 @@ def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+        raise ValueError(M_("unknown time zone {name}", name=q(name))) from exc
     return name
 
 

@@ -33,6 +33,7 @@ from hotline_kpi.domain import (
     window_bounds,
 )
 from hotline_kpi.formulas import Formula, FormulaSettings, build_formula
+from hotline_kpi.i18n import M_
 
 DateRange = tuple[dt.date, dt.date]
 
@@ -43,8 +44,12 @@ class AsOfOutsideCatalogue(ValueError):
     def __init__(self, as_of: dt.date, catalogue_year: int, source: str = ""):
         self.as_of = as_of
         self.catalogue_year = catalogue_year
-        of = f" ({source})" if source else ""
-        super().__init__(f"as-of date {as_of.isoformat()} is outside the {catalogue_year} target catalogue{of}")
+        if source:
+            super().__init__(M_("as-of date {day} is outside the {year} target catalogue ({file})", day=as_of.isoformat(),
+                                year=catalogue_year, file=source))
+        else:
+            super().__init__(M_("as-of date {day} is outside the {year} target catalogue", day=as_of.isoformat(),
+                                year=catalogue_year))
 
 
 # --------------------------------------------------------------------------- results

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
+
+from hotline_kpi.i18n import M_, Msg, q
 
 
 @functools.cache
@@ -54,15 +57,27 @@ def display_name(name: str) -> str:
 
 
 class ConfigFileError(ValueError):
-    """A config file is unreadable or invalid; ``problems`` name each place (what, field)."""
+    """A config file is unreadable or invalid; ``problems`` name each place (what, field).
+
+    The problems are messages (:class:`~hotline_kpi.i18n.Msg`) or plain text; ``str()`` shows
+    the whole in the current language."""
 
     #: What the file is, in the message: "invalid <what>".
-    what = "config file"
+    what: Msg = M_("config file")
 
-    def __init__(self, path: Path | str, problems: list[str]):
+    def __init__(self, path: Path | str, problems: list[Any]):
         self.path = str(path)
         self.problems = problems
-        super().__init__(f"{path}: invalid {self.what}:\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(self.message("en"))
+
+    def message(self, lang: Any = None) -> str:
+        from hotline_kpi.i18n import localize
+
+        head = localize(M_("{path}: invalid {what}:", path=self.path, what=self.what), lang)
+        return head + "\n" + "\n".join(f"  - {localize(p, lang)}" for p in self.problems)
+
+    def __str__(self) -> str:
+        return self.message()
 
 
 def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
@@ -72,22 +87,43 @@ def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise error(path, ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(path, [f"cannot read: {exc}"]) from None
+        raise error(path, [M_("file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise error(path, [M_("not UTF-8 text (byte {offset})", offset=exc.start)]) from None
+    except OSError as exc:
+        raise error(path, [M_("cannot read: {error}", error=exc.strerror or str(exc))]) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise error(path, [f"not valid YAML: {exc}"]) from None
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            raise error(path, [M_("not valid YAML: line {line}, column {column}: {problem}", line=mark.line + 1,
+                                  column=mark.column + 1, problem=q(getattr(exc, "problem", "") or ""))]) from None
+        raise error(path, [M_("not valid YAML: {error}", error=q(exc))]) from None
 
 
-def describe_location(loc: tuple[Any, ...], raw: Mapping[str, Any], items: str, noun: str, whole: str) -> str:
+def describe_location(loc: tuple[Any, ...], raw: Mapping[str, Any], items: str, noun: Msg, whole: Msg) -> Msg:
     """Where a pydantic error is, in the config file's terms: ``rule 'x', field 'for'``
     for ``loc`` ``(items, 3, "for")`` when the 4th of the ``items`` list has id ``x``."""
     if len(loc) >= 2 and loc[0] == items and isinstance(loc[1], int):
         entries = raw.get(items) or []
         ident = entries[loc[1]].get("id") if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else None
-        who = f"{noun} {ident!r}" if ident else f"{noun} #{loc[1] + 1}"
+        who = M_("{noun} {id}", noun=noun, id=q(ident)) if ident else M_("{noun} #{n}", noun=noun, n=loc[1] + 1)
         rest = [str(p) for p in loc[2:]]
-        return f"{who}, field {'.'.join(rest)!r}" if rest else who
-    return f"field {'.'.join(str(p) for p in loc)!r}" if loc else whole
+        return M_("{who}, field {field}", who=who, field=q(".".join(rest))) if rest else who
+    return M_("field {field}", field=q(".".join(str(p) for p in loc))) if loc else whole
+
+
+def os_reason(exc: OSError) -> Msg:
+    """Why a file operation failed, in words of the office's language (the system's own text is
+    English, quoted after it): the path and the reason."""
+    by_type = ((FileNotFoundError, M_("no such file")), (IsADirectoryError, M_("a folder, not a file")),
+               (PermissionError, M_("permission denied")), (NotADirectoryError, M_("a file where a folder should be")))
+    by_errno = {errno.ENOSPC: M_("the disk is full"), errno.EROFS: M_("read-only file system"),
+                errno.EDQUOT: M_("the disk quota is used up"),
+                errno.EEXIST: M_("a file of that name is in the way")}
+    known = next((w for t, w in by_type if isinstance(exc, t)), None) or by_errno.get(exc.errno or 0)
+    said = q(exc.strerror or type(exc).__name__)  # the system's own words too: what a search for the error finds
+    why = M_("{why} ({error})", why=known, error=said) if known is not None else said
+    return M_("{path}: {why}", path=exc.filename, why=why) if exc.filename else why
+

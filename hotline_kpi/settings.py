@@ -26,7 +26,7 @@ from hotline_kpi import defaults
 from hotline_kpi.alert_settings import AlertSettings, SmtpSettings, WebhookSettings, check_address
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import M_, _
 from hotline_kpi.scoring_rules import ScoringRules
 from hotline_kpi.settings_file import SettingsFileError, read_settings_file
 
@@ -160,9 +160,9 @@ class HttpAuthSettings(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> "HttpAuthSettings":
         if self.mode == "bearer" and len(self.token.get_secret_value()) < 16:
-            raise ValueError("mode bearer needs a token of at least 16 characters (HOTLINE_KPI_HTTP_AUTH__TOKEN)")
+            raise ValueError(M_("mode bearer needs a token of at least 16 characters (HOTLINE_KPI_HTTP_AUTH__TOKEN)"))
         if self.mode == "basic" and (not self.username or not self.password.get_secret_value()):
-            raise ValueError("mode basic needs a username and a password (HOTLINE_KPI_HTTP_AUTH__PASSWORD)")
+            raise ValueError(M_("mode basic needs a username and a password (HOTLINE_KPI_HTTP_AUTH__PASSWORD)"))
         return self
 
 
@@ -209,6 +209,24 @@ def _config_file() -> tuple[Path, str] | None:
         return Path(os.environ["HOTLINE_KPI_CONFIG_FILE"]), "HOTLINE_KPI_CONFIG_FILE"
     default = Path(DEFAULT_CONFIG_FILE)
     return (default, DEFAULT_CONFIG_FILE) if default.is_file() else None
+
+
+def settings_file_in_use(config_file: str | Path | None) -> Path | None:
+    """The settings file that ``load_settings(config_file)`` reads, if any (for messages)."""
+    token = _given_config_file.set(None if config_file is None else (config_file, "--config"))
+    try:
+        found = _config_file()
+    finally:
+        _given_config_file.reset(token)
+    return found[0] if found else None
+
+
+def settings_environ(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """The HOTLINE_KPI_* variables of the environment and the .env file (for messages)."""
+    keys = {k: v for k, v in os.environ.items() if k.upper().startswith("HOTLINE_KPI_")}
+    if env_file is not None and env_file.is_file():
+        keys.update({k: v or "" for k, v in dotenv_values(env_file).items() if k.upper().startswith("HOTLINE_KPI_")})
+    return keys
 
 
 class Settings(BaseSettings):

@@ -8,14 +8,16 @@ its relative paths resolved from the file's own folder.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic import BaseModel
 
 from hotline_kpi import defaults
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import M_, Msg, _, q
+from hotline_kpi.validation import problem, shown_value
 
 
 class SettingsFileError(ValueError):
@@ -84,7 +86,11 @@ def read_settings_file(path: Path, model: type[BaseModel], given_by: str) -> dic
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=str(exc))) from None
+        m = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc), re.S)
+        if m:  # the place in words of the language; the parser's own reason quoted as it says it
+            raise SettingsFileError(_("settings file {path}: not valid TOML: line {line}, column {column}: {problem}",
+                                      path=path, line=m.group(2), column=m.group(3), problem=q(m.group(1)))) from None
+        raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=q(exc))) from None
     bad = unknown_file_keys(data, model)
     if bad:
         raise SettingsFileError(_("settings file {path}: unknown setting(s) {keys} (every setting: {example})",
@@ -92,3 +98,35 @@ def read_settings_file(path: Path, model: type[BaseModel], given_by: str) -> dic
                                   example=defaults.path(defaults.EXAMPLE_SETTINGS)))
     _resolve_paths(data, path.resolve().parent)
     return data
+
+
+def _has(data: Any, keys: tuple[str, ...]) -> bool:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def describe_settings_error(error: Mapping[str, Any], file: Path | None, environ: Mapping[str, str]) -> Msg:
+    """One pydantic error of the settings where the office wrote the value: the environment
+    variable (or .env) that set it, else the settings file and its key, with the value as written."""
+    loc = tuple(str(p) for p in error.get("loc", ()))
+    key = ".".join(loc)
+    variable = "HOTLINE_KPI_" + "__".join(p.upper() for p in loc)
+    data: Any = None
+    if file is not None and file.is_file():
+        try:
+            data = tomllib.loads(file.read_bytes().decode("utf-8-sig"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = None
+    in_env = any(k.upper() == variable or (variable.startswith(k.upper() + "__") and k.upper().startswith("HOTLINE_KPI_"))
+                 for k in environ)
+    value = shown_value(error)
+    if not in_env and data is not None and loc and _has(data, loc):
+        where = M_("settings file {file}, key {key}", file=str(file), key=key)
+    elif in_env:
+        where = M_("environment variable {variable}", variable=variable)
+    else:
+        where = M_("setting {key} ({variable})", key=key or "-", variable=variable)
+    return M_("{where}{value}: {problem}", where=where, value=value, problem=problem(error))

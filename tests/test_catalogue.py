@@ -49,7 +49,7 @@ def test_a_catalogue_can_inherit_another_and_override_one_indicator(tmp_path):
     assert both.years("shanghai-12345") == [2019, 2020]
 
 
-def test_an_invalid_field_is_reported_with_file_indicator_and_field(tmp_path):
+def test_an_invalid_field_is_reported_with_file_indicator_and_field(english, tmp_path):
     bad = _write(tmp_path, "bad.yaml", SEED.read_text(encoding="utf-8").replace("threshold: 0.90\n", "threshold: lots\n", 1))
     with pytest.raises(CatalogueError) as info:
         load_catalogue(bad)
@@ -68,14 +68,14 @@ def test_an_invalid_field_is_reported_with_file_indicator_and_field(tmp_path):
         ("id: abandon_rate", "id: connection_rate", "appear more than once: connection_rate"),
     ],
 )
-def test_catalogue_errors_say_what_is_wrong(tmp_path, replace, by, expected):
+def test_catalogue_errors_say_what_is_wrong(english, tmp_path, replace, by, expected):
     text = SEED.read_text(encoding="utf-8")
     assert replace in text
     with pytest.raises(CatalogueError, match=expected.replace("(", r"\(").replace(".", r"\.")):
         load_catalogue(_write(tmp_path, "x.yaml", text.replace(replace, by, 1)))
 
 
-def test_inheritance_cycles_and_missing_parents_are_errors(tmp_path):
+def test_inheritance_cycles_and_missing_parents_are_errors(english, tmp_path):
     _write(tmp_path, "a.yaml", "inherits: b.yaml\n")
     _write(tmp_path, "b.yaml", "inherits: a.yaml\n")
     with pytest.raises(CatalogueError, match="inheritance cycle"):
@@ -84,7 +84,7 @@ def test_inheritance_cycles_and_missing_parents_are_errors(tmp_path):
         load_catalogue(_write(tmp_path, "c.yaml", "inherits: nowhere.yaml\n"))
 
 
-def test_two_files_for_one_hotline_and_year_are_refused(tmp_path):
+def test_two_files_for_one_hotline_and_year_are_refused(english, tmp_path):
     for name in ("one.yaml", "two.yaml"):
         _write(tmp_path, name, SEED.read_text(encoding="utf-8"))
     with pytest.raises(CatalogueError, match="also defined in"):

@@ -158,7 +158,7 @@ def test_missing_file_and_unknown_hotline_are_clear_errors(run, tmp_path):
     missing = run("ingest", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 1 and "nope.csv" in missing.stderr
     unknown = run("evaluate", "--hotline", "atlantis-110")
-    assert unknown.exit_code == 1 and "no target catalogue for hotline 'atlantis-110'" in unknown.stderr
+    assert unknown.exit_code == 1 and "热线“atlantis-110”没有目标目录（已有：shanghai-12345）" in unknown.stderr
 
 
 def test_commands_refuse_a_database_without_schema(run, env, tmp_path, monkeypatch):

@@ -65,11 +65,11 @@ def test_settings_file_errors_name_the_file_and_a_notepad_bom_is_accepted(cli_en
     cfg.write_text('database_url = "postgresql\n')
     result = _run(["--config", str(cfg), "targets", "show"], clock)
     assert result.exit_code == 1
-    assert f"设置文件 {cfg}：不是有效的 TOML" in result.output and "line 1, column" in result.output, result.output
+    assert f"设置文件 {cfg}：不是有效的 TOML：第 1 行第 27 列" in result.output, result.output
     cfg.write_text('[service]\nport = 0\n')
     result = _run(["--config", str(cfg), "targets", "show"], clock)
     assert result.exit_code == 1
-    assert "service.port (HOTLINE_KPI_SERVICE__PORT)" in result.output, result.output
+    assert f"设置文件 {cfg}，设置项 service.port（值 “0”）：应不小于 1" in result.output, result.output
 
 
 def test_relative_paths_of_a_config_file_are_read_from_its_folder(cli_env, tmp_path, monkeypatch):

@@ -361,7 +361,7 @@ def test_the_as_of_date_must_lie_in_the_catalogue_year():
 
 def test_a_day_given_twice_is_an_error():
     rows = rows_for(D(2019, 1, 1), D(2019, 1, 31))
-    with pytest.raises(RowError, match="more than once"):
+    with pytest.raises(RowError, match="同一天在数据行中出现了不止一次"):
         project(CATALOGUE, DEFAULTS, rows + rows[:1], D(2019, 1, 31))
 
 

@@ -27,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hotline_kpi.domain import Window
 from hotline_kpi.files import ConfigFileError, describe_location, read_yaml
+from hotline_kpi.i18n import M_, join
 from hotline_kpi.settings import check_address
+from hotline_kpi.validation import problem, shown_value
 
 _WEBHOOK = re.compile(r"^webhook:[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -53,7 +55,7 @@ class Severity(StrEnum):
 class RulesError(ConfigFileError):
     """The rules file is unreadable or invalid; the message names file, rule and field."""
 
-    what = "alert rules"
+    what = M_("alert rules")
 
 
 class _Model(BaseModel):
@@ -98,27 +100,27 @@ class Rule(_Model):
     def _fields_fit_the_condition(self) -> "Rule":
         if self.condition is Condition.NO_DATA:
             if not self.source or self.after_days is None:
-                raise ValueError("a no_data rule needs source and after_days")
+                raise ValueError(M_("a no_data rule needs source and after_days"))
             if self.indicator or self.window:
-                raise ValueError("a no_data rule has no indicator or window")
+                raise ValueError(M_("a no_data rule has no indicator or window"))
         else:
             if not self.indicator:
-                raise ValueError(f"a {self.condition.value} rule needs an indicator")
+                raise ValueError(M_("a {condition} rule needs an indicator", condition=self.condition.value))
             if self.source or self.after_days is not None:
-                raise ValueError(f"a {self.condition.value} rule has no source or after_days")
+                raise ValueError(M_("a {condition} rule has no source or after_days", condition=self.condition.value))
             if self.condition in (Condition.AT_RISK, Condition.MISSED):
                 if self.window not in (None, Window.YEAR_TO_DATE):
-                    raise ValueError(f"a {self.condition.value} rule is about the year end: "
-                                     "leave window out (or year_to_date)")
+                    raise ValueError(M_("a {condition} rule is about the year end: leave window out (or year_to_date)",
+                                        condition=self.condition.value))
                 if self.condition is Condition.MISSED and self.for_ != 1:
-                    raise ValueError("a missed rule is the year's final verdict and fires at once: "
-                                     f"'for' must be 1, not {self.for_}")
+                    raise ValueError(M_("a missed rule is the year's final verdict and fires at once: 'for' must be 1, "
+                                        "not {value}", value=self.for_))
             elif self.window is None:
-                raise ValueError(f"a {self.condition.value} rule needs a window")
+                raise ValueError(M_("a {condition} rule needs a window", condition=self.condition.value))
         if self.probability is not None and self.condition is not Condition.AT_RISK:
-            raise ValueError("probability applies to at_risk rules only")
+            raise ValueError(M_("probability applies to at_risk rules only"))
         if self.tolerance and self.condition is not Condition.BEHIND_PACE:
-            raise ValueError("tolerance applies to behind_pace rules only")
+            raise ValueError(M_("tolerance applies to behind_pace rules only"))
         return self
 
     def applies_to(self, hotline_id: str) -> bool:
@@ -140,10 +142,10 @@ class AlertsConfig(_Model):
         ids = [r.id for r in self.rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"rule ids appear more than once: {', '.join(dupes)}")
+            raise ValueError(M_("rule ids appear more than once: {ids}", ids=join(dupes)))
         unrouted = [r.id for r in self.rules if not r.recipients and not self.default_recipients]
         if unrouted:
-            raise ValueError(f"rules without recipients and no default_recipients: {', '.join(unrouted)}")
+            raise ValueError(M_("rules without recipients and no default_recipients: {ids}", ids=join(unrouted)))
         return self
 
     def rule(self, rule_id: str) -> Rule | None:
@@ -159,23 +161,22 @@ class AlertsConfig(_Model):
 def parse_rules(data: Any, path: Path | str = "<rules>") -> AlertsConfig:
     """Validate already-parsed YAML; raises :class:`RulesError`."""
     if not isinstance(data, dict):
-        raise RulesError(path, ["the file must hold a mapping (default_recipients, defaults, rules)"])
+        raise RulesError(path, [M_("the file must hold a mapping (default_recipients, defaults, rules)")])
     data = dict(data)
     defaults = data.pop("defaults", None) or {}
     if not isinstance(defaults, dict):
-        raise RulesError(path, ["field 'defaults': expected a mapping"])
+        raise RulesError(path, [M_("field 'defaults': expected a mapping")])
     rules = data.get("rules") or []
     if not isinstance(rules, list):
-        raise RulesError(path, ["field 'rules': expected a list"])
+        raise RulesError(path, [M_("field 'rules': expected a list")])
     data["rules"] = [{**defaults, **r} if isinstance(r, dict) else r for r in rules]
     try:
         return AlertsConfig.model_validate({**data, "source_path": str(path)})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            value = err.get("input")
-            shown = "" if isinstance(value, (dict, list)) else f" (value {value!r})"
-            problems.append(f"{describe_location(tuple(err['loc']), data, 'rules', 'rule', 'rules file')}: {err['msg']}{shown}")
+            where = describe_location(tuple(err["loc"]), data, "rules", M_("rule"), M_("rules file"))
+            problems.append(M_("{where}: {problem}{value}", where=where, problem=problem(err), value=shown_value(err)))
         raise RulesError(path, problems) from None
 
 

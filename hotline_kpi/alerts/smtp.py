@@ -25,6 +25,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal, Protocol, Sequence
 
+from hotline_kpi.i18n import _, q, t
 from hotline_kpi.settings import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -182,5 +183,6 @@ class SmtpTransport:
 
     @staticmethod
     def _all(recipients: Sequence[str], outcome: Outcome, code: int | None, error: str) -> list[RecipientResult]:
-        log.warning("SMTP %s failure for %d recipient(s): %s", outcome, len(recipients), error)
+        log.warning("%s", _("SMTP: {outcome} for {n} recipient(s): {error}", outcome=t(outcome), n=len(recipients),
+                            error=q(error)))
         return [RecipientResult(r, outcome, code, error) for r in recipients]

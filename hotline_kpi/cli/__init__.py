@@ -13,13 +13,41 @@ import click
 
 from hotline_kpi import __version__
 from hotline_kpi.cli import alerts, db, demo, evaluate, export, ingest, report, serve, targets
-from hotline_kpi.cli.app import App
-from hotline_kpi.i18n import LANGUAGES, _, localize_commands, set_language, translate_click
+from hotline_kpi.cli.app import App, Failure
+from hotline_kpi.i18n import LANGUAGES, _, localize_commands, q, set_language, translate_click
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Root(click.Group):
+    """The root group: a database that cannot be reached is an error the office can act on
+    (named, in its language), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or _is_connect_error(exc)):
+                raise
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            url = app.settings.database_url if app is not None else "?"
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(url).render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else exc.__class__.__name__
+            raise Failure(_("cannot reach the database {url} (database_url): {reason}", url=shown,
+                            reason=q(reason))) from None
+
+
+def _is_connect_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="HOTLINE_KPI_CONFIG_FILE",
               help="Settings file (TOML). Default: ./hotline-kpi.toml when present.")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None, envvar="HOTLINE_KPI_LANGUAGE", is_eager=True,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import click
 from rich.table import Table
 
-from hotline_kpi.i18n import _, t
+from hotline_kpi.i18n import M_, Msg, _, q, t
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.store.db import read_session
 
@@ -119,7 +120,11 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
     transport = SmtpTransport(smtp)
     results = transport.send(msg, smtp.from_address, recipients)
     for r in results:
-        click.echo(f"{r.recipient}: {t(r.outcome)}" + (f" ({r.error})" if r.error else ""))
+        if r.error:
+            click.echo(_("{recipient}: {outcome} ({why}: {error})", recipient=r.recipient, outcome=t(r.outcome),
+                         why=_network_reason(r.error), error=q(r.error)))
+        else:
+            click.echo(_("{recipient}: {outcome}", recipient=r.recipient, outcome=t(r.outcome)))
     if any(r.outcome != "sent" for r in results):
         raise Failure(_("not delivered to every recipient via {transport}", transport=transport.describe()))
 
@@ -153,3 +158,22 @@ def alerts_dispatch(app: App) -> None:
     click.echo(_("{processed} notification(s) processed: {sent} delivered, {transient} to retry, {permanent} "
                  "refused for good, {expired} given up", processed=report.processed, sent=report.sent,
                  transient=report.transient, permanent=report.permanent, expired=report.expired))
+
+
+#: What a delivery error means, by the exception the SMTP client raised (its text is the system's, English).
+_REASONS: tuple[tuple[str, Msg], ...] = (
+    ("ConnectionRefusedError", M_("the mail server refused the connection")),
+    ("TimeoutError", M_("the mail server did not answer in time")),
+    ("gaierror", M_("the mail server's name is not known")),
+    ("SMTPServerDisconnected", M_("the mail server closed the connection")),
+    ("SSLError", M_("the encrypted connection failed")),
+    ("OSError", M_("the network is unreachable")),
+)
+
+
+def _network_reason(error: str) -> str:
+    for prefix, why in _REASONS:
+        if error.startswith(prefix):
+            return str(why)
+    replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
+    return _("the mail server refused the mail") if replied else _("delivery failed")

@@ -16,8 +16,9 @@ from sqlalchemy import Engine
 
 from hotline_kpi.catalogue import CatalogueError, CatalogueSet
 from hotline_kpi.clock import Clock, SystemClock, local_today
-from hotline_kpi.i18n import Lang, _
-from hotline_kpi.settings import Settings, load_settings
+from hotline_kpi.i18n import Lang, _, localize
+from hotline_kpi.settings import Settings, load_settings, settings_environ, settings_file_in_use
+from hotline_kpi.settings_file import describe_settings_error
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine
 
@@ -42,9 +43,9 @@ class App:
         try:
             return load_settings(config_file=self.config_file)
         except ValidationError as exc:
-            # The key as written in the settings file (alerts.rule_file) and as an environment variable.
-            lines = [f"{'.'.join(str(p) for p in e['loc'])} (HOTLINE_KPI_{'__'.join(str(p).upper() for p in e['loc'])}): "
-                     f"{e['msg']}" + _shown_input(e) for e in exc.errors()]
+            # Where the office wrote it: the settings file and its key, or the environment variable.
+            found = settings_file_in_use(self.config_file)
+            lines = [localize(describe_settings_error(e, found, settings_environ())) for e in exc.errors()]
             raise Failure(_("invalid settings:") + "\n  " + "\n  ".join(lines)) from None
         except (FileNotFoundError, ValueError) as exc:
             raise Failure(_("invalid settings: {error}", error=str(exc))) from None
@@ -88,16 +89,6 @@ def _console(err: bool = False) -> Console:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def _shown_input(error: Any) -> str:
-    """The rejected value of a settings error, unless it may hold a secret: a whole group
-    (a model validator's input is every field of it) or a password or token field."""
-    value = error.get("input")
-    if isinstance(value, (dict, list, tuple)) or any(
-            str(p).lower() in ("password", "token") for p in error.get("loc", ())):
-        return ""
-    return _(" (value {value})", value=repr(value))
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from hotline_kpi.files import os_reason
 from hotline_kpi.i18n import M_, _, localize
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.problems import IngestRejected
@@ -73,7 +74,17 @@ def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | No
             continue
         except (UnknownSource, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             rejected += 1
-            err.print("[red]✗[/red] " + escape(_os_error(exc)), soft_wrap=True)
+            if isinstance(exc, OSError) and exc.filename not in (None, str(path)):  # the state folder, not the file
+                err.print("[red]✗[/red] " + escape(_("{file}: its original could not be kept ({error}); nothing of "
+                                                      "it was stored", file=path.name, error=_os_error(exc))),
+                          soft_wrap=True)
+            else:
+                err.print("[red]✗[/red] " + escape(_os_error(exc)), soft_wrap=True)
+            continue
+        except OSError as exc:  # var_dir unwritable, not a folder, full: the original cannot be kept
+            rejected += 1
+            err.print("[red]✗[/red] " + escape(_("{file}: its original could not be kept ({error}); nothing of it "
+                                                  "was stored", file=path.name, error=_os_error(exc))), soft_wrap=True)
             continue
         r = outcome.result
         if r.status == "already_loaded":
@@ -98,10 +109,7 @@ def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | No
 def _os_error(exc: Exception) -> str:
     """A file that cannot be read, in the office's language (the OS's own text is English)."""
     if isinstance(exc, OSError) and not isinstance(exc.args[0] if exc.args else None, str):
-        reasons = {FileNotFoundError: M_("no such file"), IsADirectoryError: M_("a folder, not a file"),
-                   PermissionError: M_("permission denied")}
-        why = next((w for t, w in reasons.items() if isinstance(exc, t)), exc.strerror or type(exc).__name__)
-        return _("{path}: {why}", path=exc.filename, why=why)
+        return str(os_reason(exc))
     return str(exc)
 
 

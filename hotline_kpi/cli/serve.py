@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import socket
 
 import click
 
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import M_, _, q
 from hotline_kpi.cli.app import App, Failure, pass_app
 
 
@@ -34,16 +35,26 @@ def _bind(host: str, port: int) -> socket.socket:
         family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
     except OSError as exc:
-        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=exc)) from None
+        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=_why(exc))) from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=exc.strerror or exc)) from None
+        raise Failure(_("could not listen on {host}:{port}: {error}", host=host, port=port, error=_why(exc))) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _why(exc: OSError) -> str:
+    """Why the port cannot be used, in the language (the system's own text quoted otherwise)."""
+    known = {errno.EADDRINUSE: M_("the port is in use by another program"),
+             errno.EACCES: M_("no permission to use this port"),
+             errno.EADDRNOTAVAIL: M_("this machine has no such address")}
+    why = known.get(exc.errno or 0)
+    said = q(exc.strerror or exc)  # the system's own words too: what a search for the error finds
+    return _("{why} ({error})", why=why, error=said) if why is not None else str(said)
 
 
 @click.command()

@@ -303,6 +303,23 @@ def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs
 OWED = "【待办公室填写】{what}，扣{lost}分：请填写偏差原因分析及改进措施。"
 
 
+#: The mark after a 三级指标 reproduced verbatim from the seed's table though it reads wrong
+#: (its 回民 for 回访): the indicator has a display name of its own (``name_zh``).
+SIC_MARK = "※"
+
+
+def level3_cell(ind: Indicator) -> str:
+    """The 三级指标 cell of the reproduced table: the seed's text, marked when it reads wrong."""
+    return ind.level3 + SIC_MARK if ind.name_zh and ind.name_zh != ind.level3 else ind.level3
+
+
+def sic_notes(indicators: Iterable[Indicator]) -> list[str]:
+    """The footnote under a table that shows :func:`level3_cell`: 原文如此, and the name the
+    report uses everywhere else (the verbatim text is not repeated)."""
+    return [f"{SIC_MARK}原文如此：三级指标照录原表，本报告其余各处称“{i.name_zh}”。"
+            for i in indicators if i.name_zh and i.name_zh != i.level3]
+
+
 def lost_points(row: IndicatorRow) -> bool:
     return row.score is not None and row.score < row.weight
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hotline_kpi.report.appendix import settings_lines
-from hotline_kpi.report.build import Report
+from hotline_kpi.report.build import Report, level3_cell, sic_notes
 from hotline_kpi.report.narrative import missing_lines, report_title, sections
 from hotline_kpi.report.xlsx import TITLE
 
@@ -52,7 +52,8 @@ def to_html(report: Report, charts: dict[str, bytes] | None = None) -> str:
     return _ENV.get_template("report.html").render(
         title=TITLE, doc_title=report_title(report), r=report, project=report.catalogue.project, charts=uris,
         sections=sections(report), missing=missing_lines(report), spans=level_spans(report.rows),
-        appendix=settings_lines(report), wan=_wan, pct=_pct, sc=_sc,
+        appendix=settings_lines(report), wan=_wan, pct=_pct, sc=_sc, level3=level3_cell,
+        sic_notes=sic_notes(r.indicator for r in report.rows),
     )
 
 

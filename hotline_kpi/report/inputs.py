@@ -13,15 +13,16 @@ import unicodedata
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.files import ConfigFileError, read_yaml
-from hotline_kpi.i18n import M_, q
+from hotline_kpi.i18n import M_, Msg, q
+from hotline_kpi.validation import problem, shown_value
 
 
 class InputsError(ConfigFileError):
-    what = "report input file"
+    what = M_("report input file")
 
 
 class BenchmarkError(ConfigFileError):
-    what = "benchmark file"
+    what = M_("benchmark file")
 
 
 def percent_of(value: Any, shown_as_percent: bool = False) -> float:
@@ -121,8 +122,9 @@ class ReportInputs(BaseModel):
     indicators: dict[str, IndicatorInput] = Field(default_factory=dict)
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()]
+def _problems(exc: ValidationError) -> list[Msg]:
+    return [M_("{where}: {problem}{value}", where=M_("field {field}", field=q(".".join(str(p) for p in e["loc"])))
+               if e["loc"] else M_("the file"), problem=problem(e), value=shown_value(e)) for e in exc.errors()]
 
 
 def parse_inputs(path: Path, data: Any) -> ReportInputs:
@@ -173,7 +175,7 @@ class BenchmarkFigure(BaseModel):
             raise ValueError(str(M_("a volume ({unit}: how much, not how well) is not a measure of merit: set "
                                     "comparable: false", unit=self.unit)))
         if not self.difference:
-            raise ValueError("state the definition difference (difference), or 口径一致")
+            raise ValueError(M_("state the definition difference (difference), or 口径一致"))
         return self
 
 
@@ -199,8 +201,8 @@ def load_benchmark(path: Path) -> Benchmark:
             if len(loc) >= 2 and loc[0] == "figures" and isinstance(loc[1], int):
                 figs = (data or {}).get("figures") or []
                 ident = figs[loc[1]].get("id") if loc[1] < len(figs) and isinstance(figs[loc[1]], dict) else None
-                where = f"figures[{ident or loc[1] + 1}]" + "".join(f".{p}" for p in loc[2:])
+                where = M_("field {field}", field=q(f"figures[{ident or loc[1] + 1}]" + "".join(f".{p}" for p in loc[2:])))
             else:
-                where = ".".join(str(p) for p in loc) or "file"
-            probs.append(f"{where}: {e['msg']}")
+                where = M_("field {field}", field=q(".".join(str(p) for p in loc))) if loc else M_("the file")
+            probs.append(M_("{where}: {problem}{value}", where=where, problem=problem(e), value=shown_value(e)))
         raise BenchmarkError(path, probs) from None

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from hotline_kpi.i18n import M_, Msg, q
 from hotline_kpi.report.inputs import InputsError, ReportInputs, load_yaml_inputs, parse_inputs, percent_of
 
 SHEET = "指标评级"
@@ -78,11 +79,11 @@ def read_inputs_xlsx(path: Path) -> ReportInputs:
     try:
         wb = load_workbook(path, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook
-        raise InputsError(path, [f"cannot read: {exc}"]) from None
-    problems: list[str] = []
+        raise InputsError(path, [M_("cannot read: {error}", error=q(exc))]) from None
+    problems: list[Msg] = []
     data: dict[str, Any] = {"indicators": {}, "ranking": {}}
     if SHEET not in wb.sheetnames:
-        raise InputsError(path, [f"sheet {SHEET!r} not found"])
+        raise InputsError(path, [M_("sheet {sheet} not found", sheet=q(SHEET))])
     ws = wb[SHEET]
     for r in range(2, ws.max_row + 1):
         code = _text(ws.cell(r, 1).value)
@@ -98,7 +99,8 @@ def read_inputs_xlsx(path: Path) -> ReportInputs:
                 continue
             if key == "applicable":
                 if v not in ("是", "否"):
-                    problems.append(f"sheet {SHEET}, row {r}, column {label}: {v!r} is not 是 or 否")
+                    problems.append(M_("sheet {sheet}, row {row}, column {column}: {value} is not 是 or 否", sheet=SHEET,
+                                       row=r, column=label, value=q(v)))
                     continue
                 entry[key] = v == "是"
             elif key == "percent":
@@ -107,7 +109,8 @@ def read_inputs_xlsx(path: Path) -> ReportInputs:
                     shown = isinstance(cell.value, (int, float)) and "%" in (cell.number_format or "")
                     entry[key] = f"{percent_of(cell.value, shown):g}%"
                 except ValueError as exc:
-                    problems.append(f"sheet {SHEET}, row {r}, column {label}: {exc}")
+                    problems.append(M_("sheet {sheet}, row {row}, column {column}: {error}", sheet=SHEET, row=r,
+                                       column=label, error=exc.args[0] if exc.args else str(exc)))
             else:
                 entry[key] = v
         data["indicators"][code] = entry

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotline_kpi.report.appendix import settings_lines
-from hotline_kpi.report.build import Report
+from hotline_kpi.report.build import Report, level3_cell, sic_notes
 from hotline_kpi.report.narrative import SIGNATURE, missing_lines, report_title, sections
 from hotline_kpi.report.xlsx import TITLE
 
@@ -46,12 +46,13 @@ def to_markdown(report: Report) -> str:
                                                                             f.executed_wan)), w, rate, score))
     out += _table(("", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"), fund)
     out += [f"- 年度总体目标：{_cell(report.overall_goal)}", f"- 实际完成情况：{_cell(report.overall_actual)}", ""]
-    rows = [(r.indicator.level1, r.indicator.level2, r.indicator.level3, r.target_text, r.actual_text, f"{r.weight:g}",
+    rows = [(r.indicator.level1, r.indicator.level2, level3_cell(r.indicator), r.target_text, r.actual_text, f"{r.weight:g}",
              "不适用" if r.score is None else f"{r.score:.2f}", r.explanation) for r in report.rows]
     out += _table(("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施"), rows)
     t = report.total
     out += [f"**总分{t.total:.2f}分，等级为“{t.grade}”**"
             + (f"（不适用指标已剔除，按{t.applicable_weight:g}分折算）" if t.dropped else ""), ""]
+    out += [*sic_notes(r.indicator for r in report.rows), ""] if sic_notes(r.indicator for r in report.rows) else []
     out += ["## 附录：口径与评分设置", ""] + [f"- {k}：{v}" for k, v in settings_lines(report)] + [""]
     out += [f"{label}：＿＿＿＿＿＿＿＿" for label in SIGNATURE]
     return "\n".join(out) + "\n"

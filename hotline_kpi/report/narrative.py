@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hotline_kpi.report.analysis import prose, zh_value
-from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report, lost_points
+from hotline_kpi.report.build import RANKING_ID, IndicatorRow, Report, level3_cell, lost_points, sic_notes
 
 CN_NUM = "一二三四五六七八九十"
 
@@ -75,12 +75,13 @@ def _basic(report: Report) -> Section:
 
 
 def _goals(report: Report) -> Section:
-    rows = tuple((r.indicator.level1, r.indicator.level2, r.indicator.level3, r.target_text, f"{r.weight:g}")
+    rows = tuple((r.indicator.level1, r.indicator.level2, level3_cell(r.indicator), r.target_text, f"{r.weight:g}")
                  for r in report.rows)
     return Section("绩效目标", (
         Block(text=f"年度总体目标：{prose(report.overall_goal)}"),
         Block(text=f"绩效指标共{len(report.rows)}项，另预算执行率{report.budget_weight:g}分，合计100分。"),
         Block(table=Table(("一级指标", "二级指标", "三级指标", "年度指标值", "分值"), rows)),
+        *(Block(text=note) for note in sic_notes(r.indicator for r in report.rows)),
     ))
 
 

@@ -50,7 +50,8 @@ def load_for(settings: "Settings", catalogues: "CatalogueSet", session, hotline_
                     if given not in ("", None) and given != wanted]
         known = {i.id for i in catalogues.for_year(hotline_id, year).indicators}
         unknown = sorted(set(inputs.indicators) - known)
-        problems += [f"indicators.{u}: not an indicator of the {year} catalogue" for u in unknown]
+        problems += [str(M_("indicators.{code}: not an indicator of the {year} catalogue", code=u, year=year))
+                     for u in unknown]
         if problems:
             raise InputsError(path, problems)
     bench: Benchmark | None = None

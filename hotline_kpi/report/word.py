@@ -15,7 +15,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from hotline_kpi.report.appendix import settings_lines
-from hotline_kpi.report.build import Report
+from hotline_kpi.report.build import Report, level3_cell, sic_notes
 from hotline_kpi.report.narrative import SIGNATURE, Table, missing_lines, report_title, sections
 
 FONT = "宋体"
@@ -81,7 +81,7 @@ def _score_table(doc, report: Report):  # noqa: ANN001, ANN202
                          f"{f.score:.2f}" if f.score is not None else "—", ""))
     for r in report.rows:
         i = r.indicator
-        rows.append((i.level1, i.level2, i.level3, r.target_text, r.actual_text, f"{r.weight:g}",
+        rows.append((i.level1, i.level2, level3_cell(i), r.target_text, r.actual_text, f"{r.weight:g}",
                      "不适用" if r.score is None else f"{r.score:.2f}", r.explanation))
     t = report.total
     table = _table(doc, Table(header, tuple(rows)), size=8)
@@ -153,6 +153,8 @@ def to_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes:
     _font(h.add_run(f"附件：{TABLE_TITLE}（{report.year}年度）"), HEAD_FONT, 15, True)
     _para(doc, f"项目名称：{report.project_name}", 10)
     _score_table(doc, report)
+    for note in sic_notes(r.indicator for r in report.rows):
+        _para(doc, note, 9)
     h = doc.add_heading(level=1)
     _font(h.add_run("附录：口径与评分设置"), HEAD_FONT, 15, True)
     from hotline_kpi.report.narrative import Table as T

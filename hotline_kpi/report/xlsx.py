@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.report.appendix import settings_lines
-from hotline_kpi.report.build import Report
+from hotline_kpi.report.build import Report, level3_cell, sic_notes
 from hotline_kpi.report.xlsx_cache import with_cached_values
 
 TITLE = "项目支出绩效自评表"
@@ -185,7 +185,7 @@ def write_table(ws: Worksheet, report: Report, cached: Cached | None = None) -> 
         ind = row.indicator
         set_text(ws, r, 1, ind.level1)
         set_text(ws, r, 2, ind.level2)
-        set_text(ws, r, 3, ind.level3)
+        set_text(ws, r, 3, level3_cell(ind))
         set_text(ws, r, 4, row.target_text)
         if ind.kind == "quantitative" and row.actual is not None:
             fmt = PCT_FORMAT if ind.unit == "ratio" else ("0.00" if ind.unit == "seconds" else "#,##0")
@@ -238,6 +238,9 @@ def write_table(ws: Worksheet, report: Report, cached: Cached | None = None) -> 
                          f'&IF({applicable}<G{fund}+SUM({weights}),"，不适用指标已剔除，按"&{applicable}&"分折算",""),'
                          f'"{GRADE_TEXT}")', shown, None, cached)
     r += 1
+    for note in sic_notes(row.indicator for row in report.rows):  # under the table: its ※ cell explained
+        _merge(ws, r, 1, COLS, note)
+        r += 1
     for note in report.notes:
         _merge(ws, r, 1, COLS, "注：" + note)
         r += 1

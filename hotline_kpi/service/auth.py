@@ -14,6 +14,7 @@ import hmac
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
+from hotline_kpi.i18n import Lang, _
 from hotline_kpi.settings import HttpAuthSettings
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,10 @@ def challenge(settings: HttpAuthSettings) -> str:
 class AuthMiddleware:
     """ASGI middleware: 401 with ``WWW-Authenticate`` unless the request may pass."""
 
-    def __init__(self, app: ASGIApp, settings: HttpAuthSettings):
+    def __init__(self, app: ASGIApp, settings: HttpAuthSettings, lang: Lang = "zh"):
         self.app = app
         self.settings = settings
+        self.lang = lang
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not protects(scope.get("path", ""), self.settings):
@@ -86,7 +88,7 @@ class AuthMiddleware:
         client = scope.get("client") or ("?", 0)
         log.warning("http auth: refused %s %s from %s (%s)", scope.get("method"), scope.get("path"), client[0],
                     "no credentials" if header is None else "wrong credentials")
-        body = b"401 Unauthorized: credentials required (settings http_auth)\n"
+        body = ("401 Unauthorized: " + _("credentials required (settings http_auth)", lang=self.lang) + "\n").encode()
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
             (b"www-authenticate", challenge(self.settings).encode("latin-1")), (b"cache-control", b"no-store")]})

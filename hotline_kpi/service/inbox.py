@@ -39,10 +39,10 @@ from typing import Callable, Literal
 
 from sqlalchemy import Engine
 
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import M_, _
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.files import display_name, write_atomic
+from hotline_kpi.files import display_name, os_reason, write_atomic
 from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.pipeline import IngestOutcome, LoadAbandoned, ingest_file
 from hotline_kpi.ingest.registry import UnknownSource
@@ -69,6 +69,11 @@ class InboxResult:
     detail: str = ""
     moved_to: Path | None = None
     source: str = ""
+
+
+#: The outcomes as the service log names them (in the language).
+_OUTCOMES = {"loaded": M_("loaded"), "already_loaded": M_("already loaded"), "rejected": M_("rejected"),
+             "left": M_("left"), "error": M_("error")}
 
 
 def _is_temporary(name: str) -> bool:
@@ -161,7 +166,7 @@ class Inbox:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # reported per file when a move fails; the files stay in the inbox
-                log.warning("cannot create %s: %s", display_name(str(folder)), exc)
+                log.warning("%s", _("cannot create {folder}: {error}", folder=display_name(str(folder)), error=os_reason(exc)))
 
     def scan(self) -> list[InboxResult]:
         """Process every entry once; returns what happened to each (left ones included)."""
@@ -180,9 +185,9 @@ class Inbox:
                     shown = ", ".join(display_name(n) for n in files[:5]) + (" ..." if len(files) > 5 else "")
                     results.append(self._left_reported(
                         Path(entry.path), default, ("folder", tuple(files)),
-                        f"inbox folder {display_name(entry.name)}/ is not a hotline id ({', '.join(sorted(known))}): "
-                        f"its {len(files)} file(s) ({shown or 'none'}) are not read; move them into the inbox or "
-                        "a hotline folder"))
+                        _("inbox folder {folder}/ is not a hotline id ({known}): its {n} file(s) ({files}) are not "
+                          "read; move them into the inbox or a hotline folder", folder=display_name(entry.name),
+                          known=", ".join(sorted(known)), n=len(files), files=shown or _("none"))))
                 continue
             results.append(self._one(Path(entry.path), default))
         self._seen = self._seen_now
@@ -191,9 +196,11 @@ class Inbox:
         # what happened to the files.
         for r in results:
             if r.outcome in ("rejected", "error"):
-                log.warning("inbox: %s %s: %s", r.outcome, r.name, r.detail.splitlines()[0] if r.detail else "")
+                log.warning("%s", _("inbox: {outcome} {file}: {detail}", outcome=_OUTCOMES[r.outcome], file=r.name,
+                                    detail=r.detail.splitlines()[0] if r.detail else ""))
             elif r.outcome != "left":
-                log.info("inbox: %s %s -> %s", r.outcome, r.name, display_name(str(r.moved_to)))
+                log.info("%s", _("inbox: {outcome} {file} -> {moved_to}", outcome=_OUTCOMES[r.outcome], file=r.name,
+                                 moved_to=display_name(str(r.moved_to))))
         loaded_hotlines = {r.hotline_id for r in results if r.outcome == "loaded"}
         for hid in sorted(loaded_hotlines):
             if self.on_loaded is not None:
@@ -208,7 +215,7 @@ class Inbox:
         self._reported_now.add(key)
         if self._reported.get(key) != state:
             self._reported[key] = state
-            log.warning("inbox: %s", message)
+            log.warning("%s", _("inbox: {detail}", detail=message))
             self._record(hotline_id, "unknown", display_name(path.name), result, 0, message)
         return InboxResult(display_name(path.name), hotline_id, "left", message)
 
@@ -227,36 +234,39 @@ class Inbox:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            return InboxResult(name, hotline_id, "left", "vanished")
+            return InboxResult(name, hotline_id, "left", _("vanished"))
         if stat.S_ISDIR(st.st_mode):
             entries = tuple(sorted(os.listdir(path))) if os.access(path, os.R_OK) else ()
             return self._left_reported(path, hotline_id, ("folder", entries),
-                                       f"{display_name(str(path.relative_to(self.root)))}/: a folder inside a hotline "
-                                       f"folder; left alone, not read (its {len(entries)} file(s) belong in the "
-                                       "hotline folder itself)")
+                                       _("{folder}/: a folder inside a hotline folder; left alone, not read (its {n} "
+                                         "file(s) belong in the hotline folder itself)",
+                                         folder=display_name(str(path.relative_to(self.root))), n=len(entries)))
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
-            why = "a symbolic link (never followed)" if stat.S_ISLNK(st.st_mode) else "not a regular file"
-            return self._quarantine(path, hotline_id, "", f"{name}: {why}; moved to quarantine unread")
+            why = _("a symbolic link (never followed)") if stat.S_ISLNK(st.st_mode) else _("not a regular file")
+            return self._quarantine(path, hotline_id, "", _("{file}: {why}; moved to quarantine unread", file=name,
+                                                            why=why))
         key = os.fsdecode(path)
         sig = self._seen_now[key] = _sig(st)
         before = self._seen.get(key)
         if before != sig:
-            why = "first seen" if before is None else f"changed since the last scan ({before[0]:,} -> {sig[0]:,} bytes)"
-            return InboxResult(name, hotline_id, "left", f"{why}: loaded once it is the same at two scans")
+            why = _("first seen") if before is None else _("changed since the last scan ({before:,} -> {now:,} bytes)",
+                                                           before=before[0], now=sig[0])
+            return InboxResult(name, hotline_id, "left", _("{why}: loaded once it is the same at two scans", why=why))
         age = self.clock.now().timestamp() - st.st_mtime
         if age < self.settings.service.inbox_settle_seconds:
-            return InboxResult(name, hotline_id, "left", f"modified {age:.1f} s ago: still being written?")
+            return InboxResult(name, hotline_id, "left", _("modified {age:.1f} s ago: still being written?", age=age))
         marker = path.with_name(path.name + DONE_SUFFIX)
         if self.settings.service.inbox_done_marker and not os.path.isfile(marker):
-            return InboxResult(name, hotline_id, "left", f"waiting for {display_name(marker.name)} (inbox_done_marker)")
+            return InboxResult(name, hotline_id, "left", _("waiting for {marker} (inbox_done_marker)",
+                                                           marker=display_name(marker.name)))
         try:
             writing = _probe(path)
         except OSError as exc:
             return self._left_reported(path, hotline_id, ("unreadable", sig, str(exc)),
-                                       f"{name}: cannot be read ({exc.strerror or exc}); left in the inbox, "
-                                       "reported again when it changes", result="error")
+                                       _("{file}: cannot be read ({error}); left in the inbox, reported again when it "
+                                         "changes", file=name, error=exc.strerror or exc), result="error")
         if writing:
-            return InboxResult(name, hotline_id, "left", "open for writing by another process: still being written")
+            return InboxResult(name, hotline_id, "left", _("open for writing by another process: still being written"))
 
         def unchanged() -> None:
             if _now_sig(path) != sig:
@@ -266,24 +276,27 @@ class Inbox:
             outcome = ingest_file(self.engine, path, settings=self.settings, catalogues=self.catalogues,
                                   clock=self.clock, hotline_id=hotline_id, before_commit=unchanged)
         except LoadAbandoned:
-            return self._changed_while_read(name, hotline_id, "nothing stored")
+            return self._changed_while_read(name, hotline_id, _("nothing stored"))
         except (IngestRejected, UnknownSource) as exc:
             if _now_sig(path) != sig:  # a writer was still at it: not the file's fault
-                return self._changed_while_read(name, hotline_id, "not rejected")
+                return self._changed_while_read(name, hotline_id, _("not rejected"))
             source = getattr(exc, "source", "") or ""
             return self._quarantine(path, hotline_id, source, str(exc))
         except Exception as exc:  # noqa: BLE001 - the database may be down: keep the file, retry next scan
-            self._record(hotline_id, "", name, "error", 0, f"{exc.__class__.__name__}: {exc}")
-            return InboxResult(name, hotline_id, "error", f"{exc.__class__.__name__}: {exc}; left in the inbox")
+            error = str(os_reason(exc)) if isinstance(exc, OSError) else f"{exc.__class__.__name__}: {exc}"
+            self._record(hotline_id, "", name, "error", 0, error)
+            return InboxResult(name, hotline_id, "error", _("{error}; left in the inbox", error=error))
         if _now_sig(path) != sig:  # changed between the check and the commit: keep it, the next load takes the rest
-            detail = f"{name}: {outcome.result.status}, but changed right after; left in the inbox for the next scan"
-            log.warning("inbox: %s", detail)
+            detail = _("{file}: {outcome}, but changed right after; left in the inbox for the next scan", file=name,
+                       outcome=_OUTCOMES.get(outcome.result.status, outcome.result.status))
+            log.warning("%s", _("inbox: {detail}", detail=detail))
             return InboxResult(name, hotline_id, "left", detail, None, outcome.source)
         return self._archive(path, hotline_id, outcome)
 
     def _changed_while_read(self, name: str, hotline_id: str, what: str) -> InboxResult:
-        detail = f"{name}: changed while it was read; {what}; loaded once it is the same at two scans"
-        log.warning("inbox: %s", detail)
+        detail = _("{file}: changed while it was read; {what}; loaded once it is the same at two scans", file=name,
+                   what=what)
+        log.warning("%s", _("inbox: {detail}", detail=detail))
         return InboxResult(name, hotline_id, "left", detail)
 
     def _move_marker(self, path: Path, target: Path) -> None:
@@ -292,7 +305,7 @@ class Inbox:
             try:
                 os.rename(marker, _free_target(target.parent, target.name + DONE_SUFFIX))
             except OSError as exc:
-                log.warning("inbox: could not move %s: %s", display_name(marker.name), exc)
+                log.warning("%s", _("inbox: could not move {file}: {error}", file=display_name(marker.name), error=os_reason(exc)))
 
     def _archive(self, path: Path, hotline_id: str, outcome: IngestOutcome) -> InboxResult:
         name = display_name(path.name)
@@ -303,7 +316,8 @@ class Inbox:
         try:
             target = _move(path, self.settings.archive_dir / f"{local:%Y}" / f"{local:%m}")
         except OSError as exc:
-            detail = f"{r.status} but could not be archived ({exc}); left in the inbox"
+            detail = _("{outcome} but could not be archived ({error}); left in the inbox",
+                       outcome=_OUTCOMES.get(r.status, r.status), error=os_reason(exc))
             # Recorded as an attempt too: hotline_kpi_ingest_files{result="error"} shows it.
             self._record(hotline_id, outcome.source, name, "error", 0, detail)
             return InboxResult(name, hotline_id, "error", detail, None, outcome.source)
@@ -331,8 +345,8 @@ class Inbox:
             write_atomic(target.with_name(target.name + ".error.txt"),
                          (_("{stamp} rejected: {file}", stamp=stamp, file=name) + f"\n\n{message}\n").encode("utf-8"))
         except OSError as exc:
-            return InboxResult(name, hotline_id, "error", f"rejected but could not be quarantined ({exc}); left in "
-                               f"the inbox\n{message}", None, source)
+            return InboxResult(name, hotline_id, "error", _("rejected but could not be quarantined ({error}); left in "
+                                                            "the inbox", error=os_reason(exc)) + f"\n{message}", None, source)
         self._move_marker(path, target)
         return InboxResult(name, hotline_id, "rejected", message, target, source)
 
@@ -342,4 +356,5 @@ class Inbox:
                 provenance.record_attempt(s, at=self.clock.now(), hotline_id=hotline_id, source=source or "unknown",
                                     file_name=name, result=result, days=days, message=message[:4000])
         except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the scan
-            log.warning("could not record the ingest attempt of %s: %s", name, exc.__class__.__name__)
+            log.warning("%s", _("could not record the ingest attempt of {file}: {error}", file=name,
+                                error=exc.__class__.__name__))

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
 from hotline_kpi.evaluation import default_as_of, load_evaluation
+from hotline_kpi.i18n import _
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import sums
@@ -88,7 +89,7 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
         func()
     except Exception as exc:  # noqa: BLE001
         error = f"{exc.__class__.__name__}: {exc}"
-        log.exception("job %s failed", job_id)
+        log.exception("%s", _("job {job} failed", job=job_id))
     duration = time.monotonic() - t0
     try:
         with write_session(engine) as s:
@@ -103,7 +104,8 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
                 row.last_error = ""
     except Exception as exc:  # noqa: BLE001
         log.warning("job %s: could not record its end: %s", job_id, exc.__class__.__name__)
-    log.info("job %s %s in %.3f s", job_id, "failed" if error else "done", duration)
+    log.info("%s", _("job {job} failed in {seconds:.3f} s", job=job_id, seconds=duration) if error
+             else _("job {job} done in {seconds:.3f} s", job=job_id, seconds=duration))
     return not error
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
+from hotline_kpi.i18n import _
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.league_metrics import LeagueCollector
@@ -93,7 +94,7 @@ class Service:
         scheduled run."""
         results = self.inbox.scan()
         if self._owed:
-            log.info("evaluating again after a failed evaluation: %s", ", ".join(sorted(self._owed)))
+            log.info("%s", _("evaluating again after a failed evaluation: {hotlines}", hotlines=", ".join(sorted(self._owed))))
             self._evaluate_owed()
         return results
 
@@ -205,5 +206,5 @@ class Service:
 
 def on_ready_message(host: str, port: int) -> Callable[[], str]:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return lambda: (f"hotline-kpi serving on http://{shown}:{port}/ (status page), "
-                    f"http://{shown}:{port}/metrics (Prometheus)")
+    return lambda: _("hotline-kpi serving on {page} (status page), {metrics} (Prometheus)",
+                     page=f"http://{shown}:{port}/", metrics=f"http://{shown}:{port}/metrics")

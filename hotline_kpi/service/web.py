@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from hotline_kpi.alerts.rules import AlertsConfig
 from hotline_kpi.catalogue import CatalogueSet
-from hotline_kpi.i18n import M_, Lang, _, t
+from hotline_kpi.i18n import M_, Lang, _, localize, t
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
 from hotline_kpi.service.exposition import Answer, Compressed
@@ -102,8 +102,10 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
-        ok, reasons = readiness(cache, now(), max_age)
-        return JSONResponse({"ready": ok, "reasons": reasons, **state()}, status_code=200 if ok else 503)
+        ok, reasons = readiness(cache, now(), max_age)  # the reasons in the language (?lang=, else the setting)
+        lang = lang_of(request)
+        return JSONResponse({"ready": ok, "reasons": [localize(r, lang) for r in reasons], **state()},
+                            status_code=200 if ok else 503)
 
     # The API's answers and the page's gzip copies, made once per evaluation (per page
     # build) on the first request that needs them, never per request.
@@ -128,14 +130,19 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         answer = api_answer(hid)
         if answer is None:
             known = sorted(cache.model.snapshots)
-            return JSONResponse({"error": f"no evaluation for hotline {hid!r}", "hotlines": known}, status_code=404)
+            # "error" is the machine-readable code; "message" is for people, in the language
+            message = _("no evaluation for hotline {hotline}", lang=lang_of(request), hotline=hid)
+            return JSONResponse({"error": "no_evaluation", "message": message, "hotline": hid, "hotlines": known},
+                                status_code=404)
         return respond(answer.pick(request.headers.get("accept-encoding")))
 
     async def league_table(request: Request) -> Response:
         window = request.query_params.get("window", "year_to_date")
         if window not in LEAGUE_WINDOWS:
-            return JSONResponse({"error": f"unknown window {window!r}", "windows": list(LEAGUE_WINDOWS)},
-                                status_code=400)
+            message = _("unknown window {window}; one of {windows}", lang=lang_of(request), window=window,
+                        windows=", ".join(LEAGUE_WINDOWS))
+            return JSONResponse({"error": "unknown_window", "message": message, "window": window,
+                                 "windows": list(LEAGUE_WINDOWS)}, status_code=400)
         return JSONResponse(league.json(cache.model.snapshots, window))
 
     async def status_page(request: Request) -> Response:
@@ -159,7 +166,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     methods = ["GET", "HEAD"]
-    return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth)], routes=[
+    return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth, lang=settings.language)], routes=[
         Route("/", status_page, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/healthz", healthz, methods=methods),

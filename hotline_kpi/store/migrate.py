@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from hotline_kpi.i18n import M_
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -43,8 +45,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def require_current(engine: Engine) -> None:
     current = current_revision(engine)
     if current != head_revision():
-        state = "has no schema" if current is None else f"is at revision {current}"
-        raise SchemaNotCurrent(
-            f"the database {engine.url.render_as_string(hide_password=True)} {state}; "
-            f"run `hotline-kpi db upgrade` (head is {head_revision()})"
-        )
+        url = engine.url.render_as_string(hide_password=True)
+        if current is None:
+            raise SchemaNotCurrent(M_("the database {url} has no schema; run `hotline-kpi db upgrade` (head is {head})",
+                                      url=url, head=head_revision()))
+        raise SchemaNotCurrent(M_("the database {url} is at revision {current}; run `hotline-kpi db upgrade` "
+                                  "(head is {head})", url=url, current=current, head=head_revision()))

@@ -34,7 +34,7 @@ def test_the_service_judges_alerts_when_it_evaluates_and_schedules_delivery(worl
     assert service.alerting is not None and service.alerting.holder == "leader-1"
 
 
-def test_the_shipped_rules_load_from_any_folder_and_a_named_file_must_exist(
+def test_the_shipped_rules_load_from_any_folder_and_a_named_file_must_exist(english, 
         tmp_path: Path, catalogues: CatalogueSet, sqlite_engine, clock, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # an empty folder: the default rules come from the package
     base = dict(database_url="sqlite://", var_dir=tmp_path / "var", targets_dir=TARGETS, _env_file=None)

@@ -88,13 +88,13 @@ def test_resend_queues_a_notification_again(setup):
 def test_test_email_goes_straight_to_the_server(setup):
     world, run = setup
     out = run("alerts", "test-email", "--to", "me@example.org").output
-    assert "me@example.org: 已发送" in out
+    assert "me@example.org：已发送" in out
     [mail] = world.smtp.messages
     assert mail.subject == "[12345 KPI][测试] hotline-kpi 测试邮件"
     world.smtp.handler.rcpt_replies["no@example.org"] = "550 5.1.1 unknown"
     out = run("alerts", "test-email", "--to", "no@example.org", ok=False).output
-    assert "no@example.org: 永久失败 (RCPT refused: 550 5.1.1 unknown)" in out
-    assert "not a plain e-mail address" in run("alerts", "test-email", "--to", "x", ok=False).output
+    assert "no@example.org：永久失败（邮件服务器拒收：“RCPT refused: 550 5.1.1 unknown”）" in out
+    assert "“x”不是单纯的电子邮件地址" in run("alerts", "test-email", "--to", "x", ok=False).output
 
 
 def test_without_smtp_settings_the_commands_say_what_to_set(setup, monkeypatch: pytest.MonkeyPatch):
@@ -127,6 +127,6 @@ def test_serve_refuses_an_invalid_rules_file_with_the_problems_and_no_traceback(
     bad.write_text("rules:\n  - name: x\n    indicator: nope\n", encoding="utf-8")
     monkeypatch.setenv("HOTLINE_KPI_ALERTS__RULES_FILE", str(bad))
     out = run("serve", "--port", "1", ok=False).output
-    assert f"{bad}: invalid alert rules" in out
-    assert "rule #1, field 'condition'" in out
+    assert f"{bad}：告警规则无效" in out  # in the default language, Chinese
+    assert "第 1 条规则，字段“condition”：缺少此项" in out
     assert "Traceback" not in out

@@ -73,20 +73,20 @@ def test_defaults_apply_to_every_rule_unless_it_says_otherwise():
     ({"id": "r", "condition": "breached", "indicator": "connection_rate", "window": "day", "severity": "page"},
      "severity"),
 ])
-def test_a_bad_rule_is_refused_naming_the_rule_and_field(rule: dict, message: str):
+def test_a_bad_rule_is_refused_naming_the_rule_and_field(english, rule: dict, message: str):
     with pytest.raises(RulesError) as info:
         parse_rules({"default_recipients": ["a@example.org"], "rules": [rule]}, "alerts.yaml")
     text = str(info.value)
     assert "alerts.yaml" in text and "rule 'r'" in text and message in text
 
 
-def test_rules_without_anybody_to_tell_are_refused():
+def test_rules_without_anybody_to_tell_are_refused(english):
     with pytest.raises(RulesError, match="without recipients"):
         parse_rules({"rules": [{"id": "r", "condition": "breached", "indicator": "connection_rate",
                                 "window": "day"}]})
 
 
-def test_duplicate_ids_and_unknown_indicators_are_reported(catalogues: CatalogueSet):
+def test_duplicate_ids_and_unknown_indicators_are_reported(english, catalogues: CatalogueSet):
     with pytest.raises(RulesError, match="more than once: r"):
         parse_rules({"default_recipients": ["a@example.org"], "rules": [
             {"id": "r", "condition": "no_data", "source": "tickets", "after_days": 1}] * 2})
@@ -103,7 +103,7 @@ def test_duplicate_ids_and_unknown_indicators_are_reported(catalogues: Catalogue
     assert "'d': unknown source 'fax'" in problems
 
 
-def test_an_unreadable_file_says_so(tmp_path: Path):
+def test_an_unreadable_file_says_so(english, tmp_path: Path):
     with pytest.raises(RulesError, match="file not found"):
         load_rules(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"

@@ -68,9 +68,9 @@ def make_client(sqlite_url, tmp_path, catalogues):
 
 def test_auth_is_off_by_default_and_an_incomplete_configuration_is_refused():
     assert Settings(_env_file=None).http_auth.mode == "none"  # type: ignore[call-arg]
-    with pytest.raises(ValidationError, match="token of at least 16"):
+    with pytest.raises(ValidationError, match="至少 16 个字符的令牌"):
         HttpAuthSettings(mode="bearer", token="short")
-    with pytest.raises(ValidationError, match="username and a password"):
+    with pytest.raises(ValidationError, match="basic 方式须有用户名和密码"):
         HttpAuthSettings(mode="basic", username="ops")
     shown = repr(HttpAuthSettings(mode="bearer", token=TOKEN)) + str(HttpAuthSettings(mode="bearer", token=TOKEN))
     assert TOKEN not in shown

@@ -107,7 +107,7 @@ def _scoreboard(served: ServeProcess) -> dict | None:
 
 
 def _readyz(served: ServeProcess) -> tuple[int, dict]:
-    status, body = raw_get(served.port, "/readyz")
+    status, body = raw_get(served.port, "/readyz?lang=en")
     return status, json.loads(body)
 
 
@@ -228,7 +228,7 @@ def test_postgresql_restarted_inside_an_inbox_load_stores_nothing_and_the_file_t
     private_pg.stop()  # cuts the load's transaction where it waits
     _forget(lock)
     wait_for(lambda: metric(served.port, "hotline_kpi_database_up") == 0, 30, "hotline_kpi_database_up 0")
-    wait_for(lambda: "inbox: error queue_log" in served.log(), 30, "the failed load logged")
+    wait_for(lambda: "收件箱：错误 queue_log" in served.log(), 30, "the failed load logged")
     status, body = _readyz(served)
     assert status == 503 and any("database unreachable" in r for r in body["reasons"]), body
     assert raw_get(served.port, "/healthz")[0] == 200 and served.proc.poll() is None
@@ -299,7 +299,7 @@ def test_the_scheduler_connection_cut_mid_load_restarts_the_scheduler_without_a_
     wait_for(lambda: not (inbox / "queue_log").exists(), 60, "queue_log loaded and moved out of the inbox")
     wait_for(lambda: _attempts(url, "queue_log") == ["loaded"], 10, "the load recorded")
     log = served.log()
-    assert "IntegrityError" not in log and "inbox: error" not in log, log[-3000:]
+    assert "IntegrityError" not in log and "收件箱：错误" not in log, log[-3000:]
     assert counts(url)["ingest"] == before["ingest"] + 1
     assert _loaded_files(url) == ["jan.csv", "queue_log"]
     wait_for(lambda: metric(served.port, "hotline_kpi_scheduler_leader") == 1, 30, "leading again")
@@ -350,8 +350,8 @@ def test_postgresql_restarted_inside_an_evaluation_serves_a_complete_snapshot_an
     wait_for(evaluated_again, 60, "the new day evaluated and served after the restart")
     assert served.proc.poll() is None
     log = served.log()
-    assert "job inbox_scan failed" in log and "evaluating again after a failed evaluation" in log, log[-3000:]
-    assert "inbox: loaded feb.csv" in log, "the failed evaluation hid the load from the log"
+    assert "任务 inbox_scan 失败" in log and "上次评估失败，重新评估" in log, log[-3000:]
+    assert "收件箱：已载入 feb.csv" in log, "the failed evaluation hid the load from the log"
     with read_session(admin) as s:
         payloads = [json.loads(p) for p in s.scalars(select(EvaluationSnapshotRow.payload))]
     assert payloads and all(_result_keys(p) == keys for p in payloads), "a stored snapshot is incomplete"

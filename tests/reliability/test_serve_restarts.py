@@ -311,7 +311,7 @@ def test_an_unwritable_archive_or_originals_folder_keeps_the_file_in_the_inbox_a
     assert served.proc.poll() is None, f"serve exited\n{served.log()}"
     errors = [r for r in attempts(sqlite_url) if r[1] == "error"]
     assert errors[0][0] == "jan.csv" and "Not a directory" in errors[0][2], errors
-    wait_for(lambda: re.search(r"inbox: error jan\.csv: .*Not a directory", served.log()) is not None, 15,
+    wait_for(lambda: re.search(r"收件箱：错误 jan\.csv：.*Not a directory", served.log()) is not None, 15,
              "the error in the serve log")
     # The source is unknown when the load itself failed (originals), daily-report when only the move did.
     wait_for(lambda: errors_on_metrics(served.port) >= 1, 15, 'hotline_kpi_ingest_files_total{result="error",...} >= 1')

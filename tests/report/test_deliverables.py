@@ -199,3 +199,43 @@ def test_the_cli_projection_wording_reads_plainly():
     shown = [t(k) for k in ("budget", "burn_7d", "burn_30d", "unit_requests_needed", "unit_wait_seconds")]
     assert shown == ["尚可容许的差错", "近7日差错倍数（1为均衡）", "近30日差错倍数（1为均衡）", "件（尚需受理）", "秒（等待时长）"]
     assert all(leaks(f"1,000{s}") == [] for s in shown)
+
+
+SEED_TEXT = "12345热线回民市民满意度"  # the seed's 三级指标, verbatim (回民: a typo for 回访)
+SIC_NOTE = "※原文如此：三级指标照录原表，本报告其余各处称“12345热线回访市民满意度”。"
+
+
+def test_the_seeds_level3_text_is_kept_only_in_its_cells_with_the_footnote_sic(produced):
+    """Issue #14: the seed's 三级指标 text stays verbatim in the reproduced tables' 三级指标
+    cells, marked ※ with the footnote 原文如此 under the table; 回民 is nowhere else."""
+    files = produced["final"]
+    # DOCX: the cells of both tables (绩效目标 and the 自评表), each table followed by its note
+    doc = docx.Document(str(files["docx"]))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells if "回民" in c.text]
+    assert set(cells) == {SEED_TEXT + "※"}, cells
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    body = list(doc.element.body.iterchildren())
+    tables_with_seed = [i for i, el in enumerate(body) if el.tag.endswith("}tbl")
+                        and any("回民" in c.text for row in Table(el, doc).rows for c in row.cells)]
+    assert len(tables_with_seed) == 2
+    for i in tables_with_seed:  # the footnote is the paragraph right under the table
+        assert Paragraph(body[i + 1], doc).text == SIC_NOTE
+    # XLSX (openpyxl): the 三级指标 column of the 自评表, and the note under it
+    wb = load_workbook(files["xlsx"])
+    seed_cells = [(ws.title, c.coordinate) for ws in wb for row in ws.iter_rows() for c in row
+                  if isinstance(c.value, str) and "回民" in c.value]
+    assert len(seed_cells) == 1 and seed_cells[0][1].startswith("C"), seed_cells
+    ws = wb[seed_cells[0][0]]
+    assert ws[seed_cells[0][1]].value == SEED_TEXT + "※"
+    assert any(c.value == SIC_NOTE for row in ws.iter_rows() for c in row), "no 原文如此 note on the sheet"
+    # every format as read back (pdftotext for the PDF): 回民 only in the marked cells, one note per table
+    for fmt, text in texts(files).items():
+        flat = re.sub(r"\s+", "", text)
+        tables = 1 if fmt == "xlsx" else 2
+        assert flat.count("回民") == tables and flat.count("※") == 2 * tables, (fmt, flat.count("回民"))
+        # the cell as written (a PDF table may wrap it over two lines between other columns)
+        assert flat.count(SEED_TEXT + "※") == tables or fmt == "pdf", fmt
+        assert flat.count("原文如此") == tables and "回民" not in SIC_NOTE, fmt
+        assert flat.count("12345热线回访市民满意度") >= tables, fmt  # the display name everywhere else

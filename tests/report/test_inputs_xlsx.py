@@ -54,7 +54,7 @@ def test_the_workbook_template_prefills_nothing_and_reads_back(cli_env, tmp_path
     assert "全国第2名（共335条热线），得分96.07" in md.read_text(encoding="utf-8")
 
 
-def test_a_bad_cell_is_named_by_sheet_row_and_column(cli_env, tmp_path, clock):
+def test_a_bad_cell_is_named_by_sheet_row_and_column(english, cli_env, tmp_path, clock):
     path = tmp_path / "inputs.xlsx"
     wb = _template(clock, path)
     wb["指标评级"].cell(3, 4).value = "也许"
@@ -64,7 +64,7 @@ def test_a_bad_cell_is_named_by_sheet_row_and_column(cli_env, tmp_path, clock):
     assert str(path) in str(err.value) and "sheet 指标评级, row 3, column 是否适用（是/否）: '也许'" in str(err.value)
 
 
-def test_a_percentage_is_read_as_the_office_sees_it_in_both_files(cli_env, tmp_path, clock):
+def test_a_percentage_is_read_as_the_office_sees_it_in_both_files(english, cli_env, tmp_path, clock):
     """Review of #15, finding 2: 0.5 formatted 0% (shown 50%) is 50, not 0.5; '70%', '７０'
     and 70 are 70 in the workbook and the YAML file alike; a bare 0.7 is refused as ambiguous,
     naming the cell (it was read as 0.7% and refused as outside band B)."""

@@ -203,7 +203,7 @@ def test_report_final_refuses_while_anything_is_unrated(cli_env, tmp_path, clock
     assert "草稿" not in md.read_text(encoding="utf-8")
 
 
-def test_an_unknown_indicator_code_in_the_input_file_is_refused(cli_env, tmp_path, clock):
+def test_an_unknown_indicator_code_in_the_input_file_is_refused(english, cli_env, tmp_path, clock):
     inputs = tmp_path / "inputs.yaml"
     inputs.write_text(yaml.safe_dump({"indicators": {**RATED, "cost_contrl": {"band": "A"}}}), encoding="utf-8")
     result = _invoke(clock, "--format", "md", "--out", str(tmp_path / "out"), "--inputs", str(inputs))

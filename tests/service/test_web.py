@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 
 import pytest
@@ -50,8 +51,12 @@ def test_before_any_evaluation_the_service_is_alive_but_not_ready(service):
     client = _client(service)
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "no evaluation stored yet" in ready.json()["reasons"]
-    assert client.get("/api/v1/scoreboard").status_code == 404
+    assert ready.status_code == 503 and "尚未存储任何评估结果" in ready.json()["reasons"]  # the language setting, zh
+    assert "no evaluation stored yet" in client.get("/readyz?lang=en").json()["reasons"]
+    missing = client.get("/api/v1/scoreboard")
+    assert missing.status_code == 404 and missing.json()["error"] == "no_evaluation"  # the code stays
+    assert "shanghai-12345" in missing.json()["message"] and re.search(r"[\u4e00-\u9fff]", missing.json()["message"])
+    assert client.get("/api/v1/scoreboard?lang=en").json()["message"] == "no evaluation for hotline shanghai-12345"
     page = client.get("/")
     assert page.status_code == 200 and "尚无评估结果" in page.text
 
@@ -83,7 +88,7 @@ def test_the_http_side_is_read_only(service, tmp_path):
 def test_readiness_fails_when_the_last_evaluation_is_too_old(service, tmp_path):
     _load(service, tmp_path)
     service.clock.advance(dt.timedelta(days=2))
-    ready = _client(service).get("/readyz")
+    ready = _client(service).get("/readyz?lang=en")
     assert ready.status_code == 503 and "last evaluation" in ready.json()["reasons"][0]
 
 

@@ -1,0 +1,84 @@
+"""Pydantic's validation errors in the office's words (issue #14).
+
+Pydantic writes its errors in English ("Input should be a valid integer"); the settings, the
+target catalogue and the alert rules are validated by pydantic, and their errors reach the
+office. :func:`problem` turns one error (an item of ``ValidationError.errors()``) into a
+:class:`~hotline_kpi.i18n.Msg` rendered where it is shown; a validator of ours raises
+``ValueError(M_(...))`` and its message is kept as it is. An error type not listed here keeps
+pydantic's English text (tests/test_messages.py walks the ones the suite produces).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hotline_kpi.i18n import M_, Msg, join, q
+
+_SIMPLE: dict[str, Msg] = {
+    "missing": M_("missing: this key is required"),
+    "extra_forbidden": M_("not a known key"),
+    "int_parsing": M_("not a whole number"),
+    "int_type": M_("not a whole number"),
+    "int_from_float": M_("not a whole number"),
+    "float_parsing": M_("not a number"),
+    "float_type": M_("not a number"),
+    "bool_parsing": M_("not true or false"),
+    "bool_type": M_("not true or false"),
+    "string_type": M_("not text: write it in quotes"),
+    "dict_type": M_("not a table of keys and values"),
+    "model_type": M_("not a table of keys and values"),
+    "model_attributes_type": M_("not a table of keys and values"),
+    "list_type": M_("not a list"),
+    "tuple_type": M_("not a list"),
+    "date_parsing": M_("not a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": M_("not a date (YYYY-MM-DD)"),
+    "date_type": M_("not a date (YYYY-MM-DD)"),
+    "path_type": M_("not a file or folder name"),
+    "none_required": M_("must be left out"),
+}
+
+_BOUNDS: dict[str, tuple[str, Msg]] = {
+    "greater_than_equal": ("ge", M_("must be at least {limit}")),
+    "greater_than": ("gt", M_("must be more than {limit}")),
+    "less_than_equal": ("le", M_("must be at most {limit}")),
+    "less_than": ("lt", M_("must be less than {limit}")),
+}
+
+
+def problem(error: Mapping[str, Any]) -> Msg:
+    """What is wrong, in words, of one pydantic error (without its place or value)."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if kind in ("value_error", "assertion_error") and ctx.get("error") is not None:
+        cause = ctx["error"]
+        arg = cause.args[0] if getattr(cause, "args", None) else cause
+        return arg if isinstance(arg, Msg) else M_("{error}", error=str(arg))
+    if kind in _SIMPLE:
+        return _SIMPLE[kind]
+    if kind in _BOUNDS:
+        key, text = _BOUNDS[kind]
+        return M_(text.msgid, limit=ctx.get(key))
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")
+        return M_("must be one of {choices}", choices=join(expected))
+    if kind == "enum":
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")
+        return M_("must be one of {choices}", choices=join(expected))
+    if kind == "string_pattern_mismatch":
+        return M_("not of the expected form ({pattern})", pattern=ctx.get("pattern"))
+    if kind in ("string_too_short", "too_short"):
+        return M_("too short: at least {n}", n=ctx.get("min_length"))
+    if kind in ("string_too_long", "too_long"):
+        return M_("too long: at most {n}", n=ctx.get("max_length"))
+    return M_("{error}", error=str(error.get("msg", kind)))
+
+
+def shown_value(error: Mapping[str, Any], hide: tuple[str, ...] = ("password", "token")) -> Msg | str:
+    """The rejected value as written (" (value '99999')"), unless it is a whole group
+    (a model validator's input is every field of it) or may hold a secret."""
+    if "input" not in error or error.get("type") == "missing":
+        return ""
+    value = error["input"]
+    if isinstance(value, (dict, list, tuple)) or any(str(p).lower() in hide for p in error.get("loc", ())):
+        return ""
+    return M_(" (value {value})", value=q(value))
