@@ -110,6 +110,11 @@ class QueueLogSettings(BaseModel):
         description="Call states moved out of memory are written to the parse's temporary spool file once "
         "this many have piled up. Only speed and memory depend on it.",
     )
+    vectorised: bool = Field(
+        True,
+        description="The file form is parsed in blocks by a vectorised reader (polars), and only the calls it "
+        "cannot treat exactly line by line; false: every line by the line scan. The counters are the same.",
+    )
     parallel_min_bytes: int = Field(
         64 << 20, ge=1, le=1 << 40,
         description="A file form whose part still to read is at least this big is read by several processes "

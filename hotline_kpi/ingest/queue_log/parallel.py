@@ -16,7 +16,8 @@ from typing import BinaryIO, Iterator
 
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
-from hotline_kpi.ingest.queue_log.reader import pipe_batches
+from hotline_kpi.ingest.queue_log.columnar import scan_blocks
+from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
 from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
 from hotline_kpi.ingest.queue_log.spool import Spool
 from hotline_kpi.settings import QueueLogSettings
@@ -34,9 +35,8 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     tick = (lambda: progress(start + int((done[0] - start) * share), size)) if progress is not None else None
     with _Workers(path, cuts[1:], ctx) as others:
         f.seek(start)
-        batches = pipe_batches(f, cuts[1], done, ctx.queue_log.read_chunk_bytes)
-        max_time, spooled, lines = scan_lines(batches, first_row, scan, spool, days, allowed_day, latest,
-                                              patterns, tick)
+        max_time, spooled, lines = _scan_range(f, cuts[1], done, first_row, scan, spool, days, allowed_day, latest,
+                                               patterns, ctx, tick)
         for part in others.results():
             # Row numbers of a part go on from the lines of the parts before it.
             part.hand_over(scan, spool, first_row - 1 + lines)
@@ -47,6 +47,18 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     if len(cuts) > 2:
         _dates_once(scan.problems)
     return max_time, spooled, lines, len(cuts) - 1
+
+
+def _scan_range(f: BinaryIO, end: int, done: list[int], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
+                allowed_day, latest: int, patterns, ctx: IngestContext, tick):
+    """Scan from the file's position to ``end``: vectorised (:mod:`.columnar`) unless the
+    settings ask for the line scan."""
+    chunk = ctx.queue_log.read_chunk_bytes
+    if ctx.queue_log.vectorised:
+        return scan_blocks(pipe_blocks(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
+                           patterns, tick)
+    return scan_lines(pipe_batches(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
+                      patterns, tick)
 
 
 def _dates_once(problems: list[Problem]) -> None:
@@ -119,10 +131,10 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            max_time, spooled, lines = scan_lines(
-                pipe_batches(f, end, [start], ctx.queue_log.read_chunk_bytes), 1, scan, spool,
-                LocalDays(ctx.hotline.zone), lambda day, row: future_problems(day, ctx, file, row, column="time"),
-                latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id))
+            max_time, spooled, lines = _scan_range(
+                f, end, [start], 1, scan, spool, LocalDays(ctx.hotline.zone),
+                lambda day, row: future_problems(day, ctx, file, row, column="time"),
+                latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id), ctx, None)
         handed = spool.detach()
     except BaseException:
         spool.close()
