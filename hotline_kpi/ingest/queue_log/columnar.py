@@ -59,6 +59,7 @@ from hotline_kpi.ingest.queue_log.scan import (
 from hotline_kpi.ingest.queue_log.spool import Spool
 
 _COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
+_READ = [0, 1, 2, 4, 5, 7, 8]  # the fields the line scan reads: time, callid, queue, event, data1, data3, data4
 _EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
 _EXITS = (ABANDON, 3, 4, KEY)  # ABANDON, EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY
 _NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
@@ -112,37 +113,35 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
     return (machine.watermark or None), held.spooled, row0 - first_row
 
 
+
 def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int):
     """Scan one block the vectorised way: the plain calls (a frame), after the other calls'
     lines went through the state machine. Raises :class:`_Irregular` before changing anything."""
     import polars as pl
 
-    if b"\r" in block or (not block.isascii() and not _utf8(block)):
+    if b"\r" in block:
         raise _Irregular
-    try:
-        df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, new_columns=_COLUMNS,
-                         schema={c: pl.String for c in _COLUMNS}, truncate_ragged_lines=True,
-                         comment_prefix=None, n_threads=1)
+    try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
+        df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=_READ,
+                         truncate_ragged_lines=True, comment_prefix=None, n_threads=1)
     except Exception as exc:  # noqa: BLE001 - whatever polars refuses, the line scan reads
         raise _Irregular from exc
-    if df.height != n or df["ev"].null_count():
-        raise _Irregular  # a blank or short line
-    df = df.with_row_index("row").with_columns(
-        code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
-    unknown = df.filter(pl.col("code") < 0)
-    known = df.filter(pl.col("code") >= 0)
-    ok_time = pl.col("t").str.contains(_DIGITS)
-    known = known.with_columns(t=pl.when(ok_time).then(pl.col("t").cast(pl.Int64, strict=False)))
-    tmin, tmax = known["t"].min(), known["t"].max()
-    if known["t"].null_count() or (known.height and (tmin < _EARLIEST or tmax > latest)):
-        raise _Irregular  # an odd time, or one out of range: the line scan reports or floors it
-    unknown_names = _unknown_events(unknown)
-    calls = known.filter(pl.col("code") != SYSTEM)
-    system = known.height - calls.height
+    if df.height != n:
+        raise _Irregular
+    code, t = pl.col("code"), pl.col("t")
+    df = df.with_columns(code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
+    known = code >= 0
+    ev_null, unknown, bad_time, tmax, system = df.select(
+        pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
+        (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"), t.filter(known).max().alias("d"),
+        (code == SYSTEM).sum().alias("e")).row(0)
+    if ev_null or bad_time:
+        raise _Irregular  # a blank or short line, or a time the line scan reports or floors
+    unknown_names = _unknown_events(df.filter(code < 0)) if unknown else {}
+    calls = df.filter(known & (code != SYSTEM))
     other: dict[str, int] = {}
     if belongs is not None and calls.height:
-        queues = calls["q"].unique().to_list()
-        theirs = [q for q in queues if not belongs((q or "").encode())]
+        theirs = [q for q in calls["q"].unique().to_list() if not belongs((q or "").encode())]
         if theirs:
             out = pl.col("q").is_in([q for q in theirs if q is not None])
             if None in theirs:
@@ -151,46 +150,46 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
                 name = _text((q or "").encode())
                 other[name] = other.get(name, 0) + k
             calls = calls.filter(~out)
-    if calls["cid"].null_count() or calls["cid"].is_in(_NOT_A_CALL_TEXT).any():
-        raise _Irregular  # a call event without a call id: a problem the line scan reports
-    code = pl.col("code")
     wait_text = (pl.when(code == CONNECT).then(pl.col("d1"))
                  .when(code == KEY).then(pl.col("d4"))
                  .when(code.is_in(_EXITS)).then(pl.col("d3")))
     calls = calls.with_columns(wt=wait_text).with_columns(
         w=pl.when(pl.col("wt").str.contains(_DIGITS)).then(pl.col("wt").cast(pl.Int64, strict=False)))
-    needs = code.is_in((CONNECT, ABANDON))
-    bad = calls.filter(code.is_in((CONNECT, *_EXITS)) & (
-        (pl.col("w") > MAX_WAIT_SECONDS) | (pl.col("wt").is_not_null() & pl.col("w").is_null())
-        | (pl.col("wt").is_null() & needs)))
-    if bad.height:
-        raise _Irregular  # a wait that is missing, not plain digits or too long
-    _check_days(calls.filter(code == ENTER)["t"], machine)
+    w, wt = pl.col("w"), pl.col("wt")
+    no_id, bad_wait, first_enter, last_enter = calls.select(
+        (pl.col("cid").is_null() | pl.col("cid").is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
+        (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (wt.is_not_null() & w.is_null())
+                                           | (wt.is_null() & code.is_in((CONNECT, ABANDON))))).sum().alias("b"),
+        t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d")).row(0)
+    if no_id or bad_wait:
+        raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
+    if first_enter is not None:
+        _check_days(calls, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
-    calls = calls.with_columns(w=pl.col("w").fill_null(-1))
     held = [k.decode("utf-8", "surrogateescape") for k in machine.calls]
-    calls = calls.with_columns(carried=pl.col("cid").is_in(held) if held else pl.lit(False))
-    t = pl.col("t")
+    calls = calls.with_columns(w=w.fill_null(-1), carried=pl.col("cid").is_in(held) if held else pl.lit(False))
     is_x = code.is_in((*_EXITS, COMPLETE))
-    per_call = calls.filter(~pl.col("carried")).group_by("cid").agg(
-        enter=t.filter(code == ENTER).min(),
-        last_enter=t.filter(code == ENTER).max(),
-        first_x=t.filter(is_x).min(),
-        conn=(t * _C + pl.col("w")).filter(code == CONNECT).min(),
-        exit=((t * 16 + code.cast(pl.Int64)) * _C + pl.col("w") + 1).filter(is_x).max(),
-        seen=t.min(),
-        span=t.max() - t.min(),
+    # Per line the value each aggregate takes (null: none), then plain min/max per call.
+    per_call = calls.filter(~pl.col("carried")).select(
+        "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
+        c=pl.when(code == CONNECT).then(t * _C + w),
+        k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + w + 1),
+    ).group_by("cid").agg(
+        enter=pl.col("e").min(), last_enter=pl.col("e").max(), first_x=pl.col("x").min(),
+        conn=pl.col("c").min(), exit=pl.col("k").max(), seen=t.min(), last=t.max(),
     )
-    plain_call = (pl.col("span") <= DAY_SECONDS) & (
+    plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
         pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
-    tangled = per_call.filter(~plain_call)["cid"]
-    if held or tangled.len():
-        rest = pl.col("carried") | pl.col("cid").is_in(tangled.to_list()) if tangled.len() else pl.col("carried")
-        rows = calls.filter(rest)["row"].to_list()
-        if rows:
-            lines = block.split(b"\n")
+    tangled = per_call.filter(~plain_call)["cid"].to_list()
+    if held or tangled:
+        rest = pl.col("carried") | pl.col("cid").is_in(tangled) if tangled else pl.col("carried")
+        # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads).
+        lines = calls.filter(rest).select(pl.concat_str(
+            [t.cast(pl.String), "cid", pl.col("q").fill_null(""), pl.lit(""), "ev", pl.col("d1").fill_null(""),
+             pl.lit(""), pl.col("d3").fill_null(""), pl.col("d4").fill_null("")], separator="|")).to_series()
+        if lines.len():
             before = len(scan.problems)
-            machine.batch([lines[i] for i in rows], 0)
+            machine.batch([ln.encode() for ln in lines.to_list()], 0)
             if len(scan.problems) != before:  # pragma: no cover - the checks above are the line scan's
                 raise AssertionError("the vectorised checks let a problem line through")
     machine.watermark = max(machine.watermark, tmax or 0)
@@ -202,12 +201,10 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     return per_call.filter(plain_call)
 
 
-def _utf8(block: bytes) -> bool:
-    try:
-        block.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+def _schema():
+    import polars as pl
+
+    return {c: (pl.Int64 if c == "t" else pl.String) for c in _COLUMNS}
 
 
 def _unknown_events(unknown) -> dict[str, int]:
@@ -225,17 +222,20 @@ def _unknown_events(unknown) -> dict[str, int]:
     return out
 
 
-def _check_days(enter_times, machine: _Machine) -> None:
+def _check_days(calls, first: int, last: int, machine: _Machine) -> None:
     """The local dates of the block's ENTERQUEUEs met for the first time, checked against the
     catalogue as the line scan checks them: a date with a problem makes the block irregular."""
-    if not enter_times.len():
-        return
     import numpy as np
+    import polars as pl
 
     days = machine.days
-    bounds, found = _day_bounds(days, int(enter_times.min()), int(enter_times.max()))
-    at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), enter_times.to_numpy(), "right") - 1
-    new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
+    bounds, _ = _day_bounds(days, first, last)
+    if len(bounds) == 1:
+        new = [bounds[0][1]] if bounds[0][1] not in machine.checked_days else []
+    else:
+        times = calls.filter(pl.col("code") == ENTER)["t"].to_numpy()
+        at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
+        new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
     for day in new:
         if machine.allowed_day(day, None):
             raise _Irregular
