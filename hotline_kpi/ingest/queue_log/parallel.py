@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -157,8 +158,10 @@ class _Workers:
     def __enter__(self) -> "_Workers":
         if self.ranges:
             # fork is quick and needs no importable __main__; a process with other threads
-            # (the service) spawns instead, as forking it could copy a lock mid-use.
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            # (the service) spawns instead, as forking it could copy a lock mid-use; so does
+            # one that has used polars (its thread pool is threads Python does not see).
+            alone = threading.active_count() == 1 and "polars" not in sys.modules
+            method = "fork" if alone and os.name == "posix" else "spawn"
             self.pool = ProcessPoolExecutor(len(self.ranges), mp_context=multiprocessing.get_context(method))
             self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx) for a, b in self.ranges]
         return self
