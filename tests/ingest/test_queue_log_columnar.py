@@ -122,13 +122,16 @@ def _messy_log(seed: int) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("mess", ["plain", "a blank line", "crlf in one place", "unknown spaced event"])
+@pytest.mark.parametrize("mess", ["plain", "a blank line", "crlf in one place", "unknown spaced event",
+                                  "a byte order mark"])
 def test_the_vectorised_scan_spools_the_same_states_as_the_line_scan(tmp_path, catalogues, mess):
     lines = _messy_log(seed=7)
     if mess == "a blank line":
         lines.insert(len(lines) // 2, "")
     elif mess == "crlf in one place":
         lines[len(lines) // 3] += "\r"
+    elif mess == "a byte order mark":
+        lines[0] = "\ufeff" + lines[0]
     elif mess == "unknown spaced event":
         lines.insert(len(lines) // 4, ev(10, "sp", " CONNECT ", 4, "x", 1))
     path = tmp_path / "queue_log"
@@ -138,6 +141,9 @@ def test_the_vectorised_scan_spools_the_same_states_as_the_line_scan(tmp_path, c
     assert blocks > 50 and vectorised > blocks * 0.8  # most blocks are plain
     line_scan = _parse(path, catalogues, _settings(False))
     assert _parse(path, catalogues, _settings(True)) == line_scan
+    if mess == "a byte order mark":  # the line scan refuses the first line's time: the same problem
+        assert [p[2:4] for p in line_scan] == [(1, "time")]
+        return
     assert sum(len(v) for v in line_scan[0].values()) > 1000
     # Queue patterns: the other hotline's queue is left out, and tallied, the same way.
     patterns = {"queues": {"shanghai-12345": ("12345*",)}}

@@ -119,7 +119,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     lines went through the state machine. Raises :class:`_Irregular` before changing anything."""
     import polars as pl
 
-    if b"\r" in block:
+    if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
     try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
         df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=_READ,
