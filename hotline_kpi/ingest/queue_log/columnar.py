@@ -36,11 +36,12 @@ from hotline_kpi.ingest.queue_log.calls import (
     COMPLETE,
     CONNECT,
     DAY_SECONDS,
+    EMPTY,
     ENTER,
     KEY,
     NO_TIME,
     SYSTEM,
-    TAIL,
+    TIMEOUT,
     LocalDays,
 )
 from hotline_kpi.ingest.queue_log.scan import (
@@ -61,7 +62,7 @@ from hotline_kpi.ingest.queue_log.spool import Spool
 _COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
 _READ = [0, 1, 2, 4, 5, 7, 8]  # the fields the line scan reads: time, callid, queue, event, data1, data3, data4
 _EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
-_EXITS = (ABANDON, 3, 4, KEY)  # ABANDON, EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY
+_EXITS = (ABANDON, TIMEOUT, EMPTY, KEY)
 _NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
 _DIGITS = r"^[0-9]{1,10}$"
 #: Packed keys (int64): a CONNECT is t * _C + wait; an exit (t * 16 + code) * _C + wait + 1.
