@@ -20,8 +20,8 @@ from hotline_kpi.ingest.base import IngestContext, IngestRejected
 from hotline_kpi.ingest.queue_log import QueueLogIngestor, decode_calls
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.columnar import scan_blocks
-from hotline_kpi.ingest.queue_log.reader import pipe_blocks
-from hotline_kpi.ingest.queue_log.scan import Scan, latest_time
+from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
+from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
 from hotline_kpi.ingest.queue_log.spool import Spool
 from hotline_kpi.settings import QueueLogSettings
 from hotline_kpi.store import records
@@ -32,8 +32,15 @@ SMALL = 4 << 10
 
 
 def _settings(vectorised: bool, **more) -> QueueLogSettings:
-    return QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=200,
-                            parallel_min_bytes=1 << 40, **more)
+    return QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=200, **_one_part(vectorised),
+                            **more)
+
+
+def _one_part(vectorised: bool) -> dict:
+    """Read in one part: by a worker process with the vectorised scan (it only runs there),
+    in the test's own process with the line scan."""
+    return {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
+        "parallel_min_bytes": 1 << 40}
 
 
 def _ctx(catalogues, queue_log: QueueLogSettings) -> IngestContext:
@@ -57,6 +64,29 @@ def _parse(path, catalogues, queue_log: QueueLogSettings):
         return days, parsed.max_time, parsed.calls, parsed.end_lines, list(parsed.notes)
     finally:
         parsed.close()
+
+
+def _scan_here(path, catalogues, vectorised: bool):
+    """The scan alone, in the test's own process (no worker process to start): the vectorised
+    scan or the line scan over the file in 4 KB blocks; (states per day, max time, problems, tallies)."""
+    ctx = _ctx(catalogues, _settings(vectorised))
+    scan, spool = Scan(path.name, ctx), Spool()
+    try:
+        with path.open("rb") as f:
+            size = path.stat().st_size
+            args = (1, scan, spool, LocalDays(ctx.hotline.zone), lambda day, row: [], latest_time(ctx), None)
+            if vectorised:
+                found = scan_blocks(pipe_blocks(f, size, [0], SMALL), *args)
+            else:
+                found = scan_lines(pipe_batches(f, size, [0], SMALL), *args)
+        days = {}
+        for day in spool.days():
+            ids, numbers = spool.read(day)
+            it = iter(numbers)
+            days[day] = sorted(zip(ids, zip(it, it, it, it, it, it, it)))
+        return days, found, scan.problems, scan.blank, scan.system, scan.unknown_events, scan.other_queues
+    finally:
+        spool.close()
 
 
 def _blocks_read_vectorised(path, catalogues) -> tuple[int, int]:
@@ -181,8 +211,8 @@ def test_the_pipeline_counts_every_day_the_same_and_stores_the_same_calls(tmp_pa
         paths[-1].write_text("\n".join(lines[a:b]) + "\n", encoding="utf-8")
 
     def run(vectorised: bool, parallel: bool):
-        queue_log = QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=300,
-                                     parallel_min_bytes=1 if parallel else 1 << 40, parallel_part_min_bytes=1)
+        parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1} if parallel else _one_part(vectorised)
+        queue_log = QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=300, **parts)
         db = tmp_path / f"{vectorised}-{parallel}.db"
         shutil.copy(sqlite_template, db)
         engine = make_engine(f"sqlite:///{db}")
@@ -242,7 +272,60 @@ def test_property_random_logs_spool_the_same_states(tmp_path_factory, catalogues
         lines[i], lines[i + 1] = lines[i + 1], lines[i]
     path = tmp_path_factory.mktemp("random") / "queue_log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    small = {"read_chunk_bytes": SMALL, "spool_every_calls": 100, "parallel_min_bytes": 1 << 40}
-    assert _parse(path, catalogues, QueueLogSettings(vectorised=True, **small)) == _parse(
-        path, catalogues, QueueLogSettings(vectorised=False, **small))
+    assert _scan_here(path, catalogues, vectorised=True) == _scan_here(path, catalogues, vectorised=False)
     assert T0  # times are seconds after 2019-03-01 08:00
+
+
+_INGEST_IN_A_FRESH_PROCESS = """
+import datetime as dt, json, sys
+from pathlib import Path
+from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.clock import FixedClock
+from hotline_kpi.ingest.base import IngestContext
+from hotline_kpi.ingest.queue_log import QueueLogIngestor
+from hotline_kpi.ingest.queue_log import parallel
+from hotline_kpi.ingest.pipeline import ingest_file
+from hotline_kpi.settings import QueueLogSettings, Settings
+from hotline_kpi.store.db import make_engine
+from tests.ingest.qlog import counters
+
+path, db, targets = (Path(a) for a in sys.argv[1:4])
+queue_log = QueueLogSettings(read_chunk_bytes=4096, parallel_min_bytes=1, parallel_part_min_bytes=1)
+settings = Settings(database_url=f"sqlite:///{db}", var_dir=db.parent / "var", targets_dir=targets,
+                    queue_log=queue_log, _env_file=None)
+catalogues = CatalogueSet.from_dir(targets)
+blocks = []
+hand_over = parallel._Part.hand_over
+parallel._Part.hand_over = lambda part, *a: (blocks.append(part.vectorised), hand_over(part, *a))[1]
+engine = make_engine(settings.database_url)
+clock = FixedClock(dt.datetime(2020, 3, 1, 9, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+outcome = ingest_file(engine, path, settings=settings, catalogues=catalogues, clock=clock, source="queue-log")
+days = counters(engine)
+print(json.dumps({"polars": "polars" in sys.modules, "blocks": blocks, "days": len(days),
+                  "offered": sum(v["calls_offered"] for v in days.values()), "notes": list(outcome.notes)}))
+"""
+
+
+def test_polars_is_only_loaded_in_the_worker_processes(tmp_path, sqlite_template):
+    """A big file ingested in a fresh process (the CLI's or the service's): the parts are read
+    by worker processes with the vectorised scan, and the process that goes on to the store
+    step never loads polars (its library and working memory would stay there for good)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lines = _messy_log(seed=11)
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "store.db"
+    shutil.copy(sqlite_template, db)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _INGEST_IN_A_FRESH_PROCESS, str(path), str(db),
+                          str(root / "hotline_kpi" / "defaults" / "targets")],
+                         cwd=root, capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["polars"] is False
+    assert len(found["blocks"]) >= 2 and all(n > 0 for n in found["blocks"])  # each worker read blocks vectorised
+    assert any("parts at once" in n for n in found["notes"])
+    assert found["days"] >= 4 and found["offered"] > 1000
