@@ -29,6 +29,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     pack_calls,
     regroup,
     same_call,
+    state_array,
 )
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
 from hotline_kpi.store import provenance, records
@@ -78,8 +79,9 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     def finish(day: dt.date, calls: dict[bytes, State], row) -> None:
         if day not in changed or (row is None and not calls):
             return
-        count = count_calls(calls.values(), request.formulas, request.queue_log, watermark)
-        pending.append((day, packer.submit(zlib.compress, pack_calls(calls), 1), count, row))
+        numbers = state_array(calls)  # counted and packed as columns
+        count = count_calls(numbers, request.formulas, request.queue_log, watermark)
+        pending.append((day, packer.submit(zlib.compress, pack_calls(calls, numbers), 1), count, row))
         if len(pending) > 2:
             write_one()
         totals.open += count.open
