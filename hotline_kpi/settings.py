@@ -101,14 +101,20 @@ class QueueLogSettings(BaseModel):
         "default: the hotline's zone. UNIX epochs are UTC whatever this says.",
     )
     read_chunk_bytes: int = Field(
-        4 << 20, ge=4 << 10, le=256 << 20,
+        2 << 20, ge=4 << 10, le=256 << 20,
         description="The file form is read in blocks of this many bytes (a batch of lines each). Only speed "
         "and memory depend on it.",
     )
     spool_every_calls: int = Field(
-        100_000, ge=100, le=10_000_000,
+        50_000, ge=100, le=10_000_000,
         description="Call states moved out of memory are written to the parse's temporary spool file once "
         "this many have piled up. Only speed and memory depend on it.",
+    )
+    vectorised: bool = Field(
+        True,
+        description="A big file form (parallel_min_bytes) is parsed in blocks by a vectorised reader (polars, "
+        "in the worker processes only), and only the calls it cannot treat exactly line by line; false, or a "
+        "smaller file: every line by the line scan. The counters are the same.",
     )
     parallel_min_bytes: int = Field(
         64 << 20, ge=1, le=1 << 40,

@@ -30,6 +30,8 @@ The modules, each importing only those listed before it:
 - :mod:`.scan`: the line scan (the per-line state machine);
 - :mod:`.reader`: batches of lines of the file form, where its last line ends;
 - :mod:`.dbform`: the database form (CSV export of the realtime table);
+- :mod:`.columnar`: the vectorised scan of the file form (polars), the line scan for the
+  blocks and calls it cannot treat exactly;
 - :mod:`.parallel`: a big file read in parts, one process each;
 - :mod:`.ingestor`: :class:`QueueLogIngestor`, the source's ingestor;
 - :mod:`.store`: the store step, the only one that touches :mod:`hotline_kpi.store`, called

@@ -15,6 +15,8 @@ from itertools import chain
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.settings import QueueLogSettings
 
@@ -191,15 +193,14 @@ def encode_calls(calls: dict[bytes, State]) -> bytes:
     return zlib.compress(pack_calls(calls), 1)
 
 
-def pack_calls(calls: dict[bytes, State]) -> bytes:
-    """:func:`encode_calls` before compression."""
-    ids = list(calls)
-    numbers = array("q", list(chain.from_iterable(calls.values())))
-    if not _LITTLE:
-        numbers.byteswap()
-    joined = b"\n".join(ids)
-    head = _BLOB_MAGIC + struct.pack("<II", len(ids), len(joined))
-    return head + joined + numbers.tobytes()
+def pack_calls(calls: dict[bytes, State], numbers: np.ndarray | None = None) -> bytes:
+    """:func:`encode_calls` before compression (``numbers``: :func:`state_array` of ``calls``
+    when already made)."""
+    if numbers is None:
+        numbers = state_array(calls)
+    joined = b"\n".join(calls)
+    head = _BLOB_MAGIC + struct.pack("<II", len(calls), len(joined))
+    return head + joined + numbers.astype("<i8", copy=False).tobytes()
 
 
 def decode_calls(blob: bytes) -> dict[bytes, State]:
@@ -233,51 +234,53 @@ class DayCount:
     open_since: int | None = None
 
 
-def count_calls(states: Iterable[State], formulas: FormulaSettings, queue_log: QueueLogSettings,
+def count_calls(states: "Iterable[State] | np.ndarray", formulas: FormulaSettings, queue_log: QueueLogSettings,
                 watermark: int) -> DayCount:
     """Counters of one day's calls under the formula settings, at the log's ``watermark``.
 
     A call counts once it has an ENTERQUEUE and an outcome, or once the log has gone on
     ``unresolved_after_hours`` past its ENTERQUEUE without one (unresolved: offered and
     not answered when ``unresolved_offered``). A call without ENTERQUEUE never counts.
+    ``states``: the states, or their numbers as an int64 array of rows of WIDTH
+    (:func:`state_array`); counted as column operations.
     """
-    offered_exits = {code for code, name in OUTCOME_NAMES.items() if name in formulas.offered_exits}
+    a = states if isinstance(states, np.ndarray) else np.array(list(states), dtype=np.int64).reshape(-1, WIDTH)
+    offered_exits = [code for code, name in OUTCOME_NAMES.items() if name in formulas.offered_exits]
     # "Within N seconds" means a wait of at most N seconds, for both thresholds
     # (docs/kpi-definitions.md section 1). -1: no short abandons when hang-ups are not offered.
     short_limit = formulas.short_abandon_seconds if ABANDON in offered_exits else -1
-    within = formulas.answer_within_seconds
     unresolved_before = watermark - round(queue_log.unresolved_after_hours * 3600)
-    offered = answered = short = fast = wait_sum = total = 0
+    enter, c_at, c_wait, x_at, x_code, x_wait = (a[:, i] for i in range(6))
+    entered = enter != NO_TIME
+    answered = entered & (c_at >= 0)
+    # (COMPLETE without its CONNECT: open until joined)
+    exited = entered & ~answered & (x_at >= 0) & (x_code != COMPLETE)
+    offered_exit = exited & np.isin(x_code, offered_exits)
+    short = offered_exit & (x_code == ABANDON) & (x_wait >= 0) & (x_wait <= short_limit)
+    waiting = entered & ~answered & ~exited
+    unresolved = waiting & (enter <= unresolved_before)
+    still_open = waiting & ~unresolved
     out = DayCount({})
-    for total, (enter, c_at, c_wait, x_at, x_code, x_wait, _seen) in enumerate(states, 1):
-        if enter == NO_TIME:
-            out.orphans += 1
-        elif c_at >= 0:
-            answered += 1
-            wait_sum += c_wait
-            if c_wait <= within:
-                fast += 1
-        elif x_at >= 0 and x_code != COMPLETE:  # (COMPLETE without its CONNECT: open until joined)
-            if x_code in offered_exits:
-                offered += 1
-                if x_code == ABANDON and 0 <= x_wait <= short_limit:
-                    short += 1
-        elif enter <= unresolved_before:
-            out.unresolved += 1
-            if queue_log.unresolved_offered:
-                offered += 1
-        else:
-            out.open += 1
-            out.open_since = enter if out.open_since is None else min(out.open_since, enter)
-    out.entered = total - out.orphans
+    n_answered = int(answered.sum())
+    out.entered = int(entered.sum())
+    out.orphans = len(a) - out.entered
+    out.unresolved = int(unresolved.sum())
+    out.open = int(still_open.sum())
+    out.open_since = int(enter[still_open].min()) if out.open else None
+    offered = int(offered_exit.sum()) + (out.unresolved if queue_log.unresolved_offered else 0)
     out.counters = {
-        "calls_offered": offered + answered,
-        "calls_answered": answered,
-        "calls_abandoned_short": short,
-        "answer_wait_seconds_sum": float(wait_sum),
-        "calls_answered_within_15s": fast,
+        "calls_offered": offered + n_answered,
+        "calls_answered": n_answered,
+        "calls_abandoned_short": int(short.sum()),
+        "answer_wait_seconds_sum": float(int(c_wait[answered].sum())),
+        "calls_answered_within_15s": int((answered & (c_wait <= formulas.answer_within_seconds)).sum()),
     }
     return out
+
+
+def state_array(calls: dict[bytes, State]) -> np.ndarray:
+    """The numbers of ``calls`` (in the dict's order) as an int64 array of rows of WIDTH."""
+    return np.fromiter(chain.from_iterable(calls.values()), np.int64, WIDTH * len(calls)).reshape(-1, WIDTH)
 
 
 # --- local dates ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -16,7 +17,8 @@ from typing import BinaryIO, Iterator
 
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
-from hotline_kpi.ingest.queue_log.reader import pipe_batches
+from hotline_kpi.ingest.queue_log.columnar import scan_blocks
+from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
 from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
 from hotline_kpi.ingest.queue_log.spool import Spool
 from hotline_kpi.settings import QueueLogSettings
@@ -24,29 +26,68 @@ from hotline_kpi.settings import QueueLogSettings
 
 def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, scan: Scan, spool: Spool,
               days: LocalDays, allowed_day, latest: int, patterns, ctx: IngestContext, size: int):
-    """Scan bytes [start, end) of the file form: the first part here, the others (a big
-    file) in worker processes alongside. Returns (latest event time or None, states
-    spooled, lines read, parts)."""
-    cuts = _cuts(f, start, end, _workers(end - start, ctx.queue_log))
+    """Scan bytes [start, end) of the file form. Returns (latest event time or None, states
+    spooled, lines read, parts).
+
+    A big file (``parallel_min_bytes``) is read in parts, one process each. With the
+    vectorised scan every part goes to a worker process and this process reads none:
+    polars (its library and its working memory) is only ever loaded in the workers, never
+    in the process that goes on to the store step. Otherwise this process reads the first
+    part itself with the line scan, the others' parts alongside; a smaller file is read
+    here, by the line scan."""
+    settings = ctx.queue_log
+    cuts = _cuts(f, start, end, _workers(end - start, settings))
+    if settings.vectorised and end - start >= settings.parallel_min_bytes:
+        return _all_in_workers(path, cuts, first_row, scan, spool, ctx, size)
     done = [start]
     progress = ctx.progress
     share = (end - start) / max(1, cuts[1] - start)  # the others' parts are read alongside this one
     tick = (lambda: progress(start + int((done[0] - start) * share), size)) if progress is not None else None
     with _Workers(path, cuts[1:], ctx) as others:
         f.seek(start)
-        batches = pipe_batches(f, cuts[1], done, ctx.queue_log.read_chunk_bytes)
-        max_time, spooled, lines = scan_lines(batches, first_row, scan, spool, days, allowed_day, latest,
-                                              patterns, tick)
-        for part in others.results():
-            # Row numbers of a part go on from the lines of the parts before it.
-            part.hand_over(scan, spool, first_row - 1 + lines)
-            spooled += part.spooled
-            lines += part.lines
-            if part.max_time is not None and (max_time is None or part.max_time > max_time):
-                max_time = part.max_time
+        found = _scan_range(f, cuts[1], done, first_row, scan, spool, days, allowed_day, latest, patterns, ctx,
+                            tick, vectorised=False)
+        found = _hand_over(others, found, first_row, scan, spool, None, size)
     if len(cuts) > 2:
         _dates_once(scan.problems)
-    return max_time, spooled, lines, len(cuts) - 1
+    return (*found, len(cuts) - 1)
+
+
+def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
+                    size: int):
+    with _Workers(path, cuts, ctx) as parts:
+        found = _hand_over(parts, (None, 0, 0), first_row, scan, spool, ctx.progress, size)
+    if len(cuts) > 2:
+        _dates_once(scan.problems)
+    return (*found, len(cuts) - 1)
+
+
+def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan, spool: Spool, progress,
+               size: int) -> tuple[int | None, int, int]:
+    """Add the workers' parts, in file order, to what this process read (``found``)."""
+    max_time, spooled, lines = found
+    for (_, end), part in zip(workers.ranges, workers.results()):
+        # Row numbers of a part go on from the lines of the parts before it.
+        part.hand_over(scan, spool, first_row - 1 + lines)
+        spooled += part.spooled
+        lines += part.lines
+        if part.max_time is not None and (max_time is None or part.max_time > max_time):
+            max_time = part.max_time
+        if progress is not None:
+            progress(end, size)
+    return max_time, spooled, lines
+
+
+def _scan_range(f: BinaryIO, end: int, done: list[int], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
+                allowed_day, latest: int, patterns, ctx: IngestContext, tick, vectorised: bool):
+    """Scan from the file's position to ``end``: vectorised (:mod:`.columnar`, in a worker
+    process only) or by the line scan."""
+    chunk = ctx.queue_log.read_chunk_bytes
+    if vectorised:
+        return scan_blocks(pipe_blocks(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
+                           patterns, tick)
+    return scan_lines(pipe_batches(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
+                      patterns, tick)
 
 
 def _dates_once(problems: list[Problem]) -> None:
@@ -93,6 +134,8 @@ class _Part:
     other_queues: dict[str, int]
     #: (path, index, states) of the worker's spool, handed over to the parent's.
     spool: tuple[str, dict, int] | None
+    #: Blocks the worker read the vectorised way.
+    vectorised: int = 0
 
     def hand_over(self, scan: Scan, spool: Spool, shift: int) -> None:
         """Add the part's problems (their rows shifted by ``shift``), tallies and spool to
@@ -100,6 +143,7 @@ class _Part:
         scan.problems += [replace(p, row=p.row + shift) if p.row is not None else p for p in self.problems]
         scan.blank += self.blank
         scan.system += self.system
+        scan.vectorised += self.vectorised
         _add(scan.unknown_events, self.unknown_events)
         _add(scan.other_queues, self.other_queues)
         spool.adopt(*self.spool)
@@ -114,21 +158,25 @@ def _add(counts: dict[str, int], more: dict[str, int]) -> None:
 def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
     """Worker: scan bytes [start, end) of the file form into a spool of its own."""
     file = Path(path).name
+    # polars' thread pool: one thread a worker (the parts are the parallelism; more threads
+    # would only add their memory arenas). Set before polars is first imported here.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
     scan = Scan(file, ctx)
     spool = Spool()
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            max_time, spooled, lines = scan_lines(
-                pipe_batches(f, end, [start], ctx.queue_log.read_chunk_bytes), 1, scan, spool,
-                LocalDays(ctx.hotline.zone), lambda day, row: future_problems(day, ctx, file, row, column="time"),
-                latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id))
+            max_time, spooled, lines = _scan_range(
+                f, end, [start], 1, scan, spool, LocalDays(ctx.hotline.zone),
+                lambda day, row: future_problems(day, ctx, file, row, column="time"),
+                latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id), ctx, None,
+                vectorised=ctx.queue_log.vectorised)
         handed = spool.detach()
     except BaseException:
         spool.close()
         raise
     return _Part(max_time, spooled, lines, scan.problems, scan.blank, scan.system, scan.unknown_events,
-                 scan.other_queues, handed)
+                 scan.other_queues, handed, scan.vectorised)
 
 
 class _Workers:
@@ -145,8 +193,10 @@ class _Workers:
     def __enter__(self) -> "_Workers":
         if self.ranges:
             # fork is quick and needs no importable __main__; a process with other threads
-            # (the service) spawns instead, as forking it could copy a lock mid-use.
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            # (the service) spawns instead, as forking it could copy a lock mid-use; so does
+            # one that has used polars (its thread pool is threads Python does not see).
+            alone = threading.active_count() == 1 and "polars" not in sys.modules
+            method = "fork" if alone and os.name == "posix" else "spawn"
             self.pool = ProcessPoolExecutor(len(self.ranges), mp_context=multiprocessing.get_context(method))
             self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx) for a, b in self.ranges]
         return self

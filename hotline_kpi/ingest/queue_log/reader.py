@@ -43,3 +43,25 @@ def last_line_end(f: BinaryIO, size: int, chunk_size: int) -> int:
             return start + at + 1
         pos = start
     return 0
+
+
+def pipe_blocks(f: BinaryIO, end: int, done: list[int], chunk_size: int) -> Iterator[bytes]:
+    """:func:`pipe_batches` as blocks of bytes: each about ``chunk_size`` bytes of complete
+    lines, ending just after a newline."""
+    pos = f.tell()
+    rest = b""
+    while pos < end:
+        chunk = f.read(min(chunk_size, end - pos))
+        if not chunk:
+            break
+        pos += len(chunk)
+        at = chunk.rfind(b"\n")
+        if at < 0:
+            rest += chunk
+            continue
+        block = rest + chunk[:at + 1] if rest else chunk[:at + 1]
+        rest = chunk[at + 1:]
+        done[0] = pos - len(rest)
+        yield block
+    if rest:  # cannot happen: end is just after a newline
+        yield rest + b"\n"

@@ -81,6 +81,7 @@ class Scan:
     blank: int = 0
     system: int = 0
     lines: int = 0
+    vectorised: int = 0  # blocks read by the vectorised scan (:mod:`.columnar`), the others line by line
 
     def problem(self, why: str, row: int, column: str | None = None, value: bytes | str | None = None) -> None:
         if isinstance(value, bytes):

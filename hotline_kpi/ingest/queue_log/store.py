@@ -10,7 +10,7 @@ import datetime as dt
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, islice
+from itertools import islice
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
@@ -29,6 +29,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     pack_calls,
     regroup,
     same_call,
+    state_array,
 )
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
 from hotline_kpi.store import provenance, records
@@ -78,8 +79,9 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     def finish(day: dt.date, calls: dict[bytes, State], row) -> None:
         if day not in changed or (row is None and not calls):
             return
-        count = count_calls(calls.values(), request.formulas, request.queue_log, watermark)
-        pending.append((day, packer.submit(zlib.compress, pack_calls(calls), 1), count, row))
+        numbers = state_array(calls)  # counted and packed as columns
+        count = count_calls(numbers, request.formulas, request.queue_log, watermark)
+        pending.append((day, packer.submit(zlib.compress, pack_calls(calls, numbers), 1), count, row))
         if len(pending) > 2:
             write_one()
         totals.open += count.open
@@ -102,7 +104,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
         states = zip(it, it, it, it, it, it, it)
         if row is None:
             cur = dict(zip(ids, states))
-            if len(cur) < len(ids) or any(b"~" in k for k in cur):  # a call spooled twice, or an id reused
+            if len(cur) < len(ids) or b"~" in b"".join(cur):  # a call spooled twice, or an id reused
                 cur = {}
                 it = iter(numbers)
                 merge_states(cur, zip(ids, zip(it, it, it, it, it, it, it)))
@@ -143,7 +145,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
 def join_days(prev: dict[bytes, State], cur: dict[bytes, State], days: LocalDays, prev_day: dt.date) -> bool:
     """Join the states of one call filed under two neighbouring days (``prev_day`` and the next),
     each call then under the day of its anchor. Whether anything moved."""
-    if not any(b"~" in k for k in chain(prev, cur)):  # the common case: no reused id
+    if b"~" not in b"".join(prev) and b"~" not in b"".join(cur):  # the common case: no reused id
         moved = False
         for cid in prev.keys() & cur.keys():
             if same_call(prev[cid], cur[cid]):

@@ -1,0 +1,300 @@
+"""The vectorised scan of the file form: blocks of lines parsed and grouped by call in native
+code (polars), with the line scan (:mod:`.scan`) for whatever the vectorised path cannot
+treat exactly.
+
+Every block of complete lines goes one of two ways:
+
+- **the line scan**, line by line as before, when the block holds anything irregular: a
+  line the vectorised checks do not accept exactly as the line scan would (a blank or short
+  line, a time or wait that is not plain digits in range, a call event without a call id,
+  an event name with blanks around it, a carriage return, text that is not UTF-8, a date
+  met for the first time that the catalogue refuses). Problems are then reported by the
+  line scan, with their rows, as before;
+- **the vectorised path** otherwise. Tallies (membership/system events, unknown events,
+  other queues) and the watermark are column sums. The call lines are grouped by call id;
+  a call is *plain* when its id is not in memory from an earlier block, its lines span at
+  most a day, and no ENTERQUEUE of it comes after one of its exits or COMPLETEs. The
+  state of a plain call is then what the line scan's state machine makes of its lines in
+  any order (the earliest ENTERQUEUE, the earliest CONNECT then the shorter wait, the
+  latest exit then the higher code and the longer wait, the earliest line): min and max
+  of packed keys. The lines of every other call (an id carried over from the block before,
+  a reused id, an overflow into another queue) go through the line scan's state machine,
+  in their order.
+
+Plain calls older than the memory horizon go to the day buffers right after the calls the
+line scan moves out, the others into memory: the spool holds the same states as the line
+scan's, so the counters are the same by construction (tests/ingest/test_queue_log_columnar.py
+runs both on the same messy logs and compares every counter of every day).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from hotline_kpi.ingest.queue_log.calls import (
+    ABANDON,
+    COMPLETE,
+    CONNECT,
+    DAY_SECONDS,
+    EMPTY,
+    ENTER,
+    KEY,
+    NO_TIME,
+    SYSTEM,
+    TIMEOUT,
+    LocalDays,
+)
+from hotline_kpi.ingest.queue_log.scan import (
+    _EARLIEST,
+    _EVENTS,
+    _NOT_A_CALL,
+    MAX_WAIT_SECONDS,
+    MEMORY_HORIZON_SECONDS,
+    Scan,
+    _Held,
+    _Machine,
+    _no_gc,
+    _queue_filter,
+    _text,
+)
+from hotline_kpi.ingest.queue_log.spool import Spool
+
+_COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
+_READ = [0, 1, 2, 4, 5, 7, 8]  # the fields the line scan reads: time, callid, queue, event, data1, data3, data4
+_EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
+_EXITS = (ABANDON, TIMEOUT, EMPTY, KEY)
+_NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
+_DIGITS = r"^[0-9]{1,10}$"
+#: Packed keys (int64): a CONNECT is t * _C + wait; an exit (t * 16 + code) * _C + wait + 1.
+_C = 1 << 17
+
+
+class _Irregular(Exception):
+    """The block holds something the vectorised path does not treat exactly: the line scan reads it."""
+
+
+def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
+                allowed_day, latest: int, patterns: Sequence[str] | None,
+                progress=None) -> tuple[int | None, int, int]:
+    """:func:`.scan.scan_lines` for blocks of complete lines (bytes ending in a newline):
+    the same states spooled, tallies and problems; returns (latest event time or None,
+    states spooled, lines read)."""
+    import polars  # noqa: F401  (imported here: only the file form's scan needs it)
+
+    with _no_gc():
+        held = _Held(spool, days)
+        machine = _Machine(scan, held.calls, days, allowed_day, latest, patterns)
+        belongs = _queue_filter(patterns) if patterns is not None else None
+        spool_every = scan.ctx.queue_log.spool_every_calls
+        row0 = first_row
+        for block in blocks:
+            n = block.count(b"\n")
+            try:
+                plain = _vectorised(block, n, scan, machine, belongs, latest)
+            except _Irregular:
+                lines = block.split(b"\n")
+                lines.pop()
+                stopped = machine.batch(lines, row0)
+                if stopped is not None:
+                    row0 += stopped + 1
+                    break
+                plain = None
+            limit = machine.watermark - MEMORY_HORIZON_SECONDS
+            held.spill(limit)
+            if plain is not None:
+                _place(plain, limit, held, days)
+                scan.vectorised += 1
+            if held.buffered >= spool_every:
+                held.flush()
+            row0 += n
+            if progress is not None:
+                progress()
+        held.spill(None)
+        held.flush()
+    return (machine.watermark or None), held.spooled, row0 - first_row
+
+
+
+def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int):
+    """Scan one block the vectorised way: the plain calls (a frame), after the other calls'
+    lines went through the state machine. Raises :class:`_Irregular` before changing anything."""
+    import polars as pl
+
+    if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
+        raise _Irregular
+    try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
+        df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=_READ,
+                         truncate_ragged_lines=True, comment_prefix=None, n_threads=1)
+    except Exception as exc:  # noqa: BLE001 - whatever polars refuses, the line scan reads
+        raise _Irregular from exc
+    if df.height != n:
+        raise _Irregular
+    code, t = pl.col("code"), pl.col("t")
+    df = df.with_columns(code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
+    known = code >= 0
+    ev_null, unknown, bad_time, tmax, system = df.select(
+        pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
+        (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"), t.filter(known).max().alias("d"),
+        (code == SYSTEM).sum().alias("e")).row(0)
+    if ev_null or bad_time:
+        raise _Irregular  # a blank or short line, or a time the line scan reports or floors
+    unknown_names = _unknown_events(df.filter(code < 0)) if unknown else {}
+    calls = df.filter(known & (code != SYSTEM))
+    other: dict[str, int] = {}
+    if belongs is not None and calls.height:
+        theirs = [q for q in calls["q"].unique().to_list() if not belongs((q or "").encode())]
+        if theirs:
+            out = pl.col("q").is_in([q for q in theirs if q is not None])
+            if None in theirs:
+                out = out | pl.col("q").is_null()
+            for q, k in calls.filter(out).group_by("q").len().iter_rows():
+                name = _text((q or "").encode())
+                other[name] = other.get(name, 0) + k
+            calls = calls.filter(~out)
+    wait_text = (pl.when(code == CONNECT).then(pl.col("d1"))
+                 .when(code == KEY).then(pl.col("d4"))
+                 .when(code.is_in(_EXITS)).then(pl.col("d3")))
+    calls = calls.with_columns(wt=wait_text).with_columns(
+        w=pl.when(pl.col("wt").str.contains(_DIGITS)).then(pl.col("wt").cast(pl.Int64, strict=False)))
+    w, wt = pl.col("w"), pl.col("wt")
+    no_id, bad_wait, first_enter, last_enter = calls.select(
+        (pl.col("cid").is_null() | pl.col("cid").is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
+        (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (wt.is_not_null() & w.is_null())
+                                           | (wt.is_null() & code.is_in((CONNECT, ABANDON))))).sum().alias("b"),
+        t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d")).row(0)
+    if no_id or bad_wait:
+        raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
+    if first_enter is not None:
+        _check_days(calls, first_enter, last_enter, machine)
+    # Nothing irregular: from here on the block is read.
+    held = [k.decode("utf-8", "surrogateescape") for k in machine.calls]
+    calls = calls.with_columns(w=w.fill_null(-1), carried=pl.col("cid").is_in(held) if held else pl.lit(False))
+    is_x = code.is_in((*_EXITS, COMPLETE))
+    # Per line the value each aggregate takes (null: none), then plain min/max per call.
+    per_call = calls.filter(~pl.col("carried")).select(
+        "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
+        c=pl.when(code == CONNECT).then(t * _C + w),
+        k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + w + 1),
+    ).group_by("cid").agg(
+        enter=pl.col("e").min(), last_enter=pl.col("e").max(), first_x=pl.col("x").min(),
+        conn=pl.col("c").min(), exit=pl.col("k").max(), seen=t.min(), last=t.max(),
+    )
+    plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
+        pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
+    tangled = per_call.filter(~plain_call)["cid"].to_list()
+    if held or tangled:
+        rest = pl.col("carried") | pl.col("cid").is_in(tangled) if tangled else pl.col("carried")
+        # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads).
+        lines = calls.filter(rest).select(pl.concat_str(
+            [t.cast(pl.String), "cid", pl.col("q").fill_null(""), pl.lit(""), "ev", pl.col("d1").fill_null(""),
+             pl.lit(""), pl.col("d3").fill_null(""), pl.col("d4").fill_null("")], separator="|")).to_series()
+        if lines.len():
+            before = len(scan.problems)
+            machine.batch([ln.encode() for ln in lines.to_list()], 0)
+            if len(scan.problems) != before:  # pragma: no cover - the checks above are the line scan's
+                raise AssertionError("the vectorised checks let a problem line through")
+    machine.watermark = max(machine.watermark, tmax or 0)
+    scan.system += system
+    for name, k in unknown_names.items():
+        scan.unknown_events[name] = scan.unknown_events.get(name, 0) + k
+    for name, k in other.items():
+        scan.other_queues[name] = scan.other_queues.get(name, 0) + k
+    return per_call.filter(plain_call)
+
+
+def _schema():
+    import polars as pl
+
+    return {c: (pl.Int64 if c == "t" else pl.String) for c in _COLUMNS}
+
+
+def _unknown_events(unknown) -> dict[str, int]:
+    """Tallies of unknown events by name, as the line scan keeps them; an event name that is a
+    known one with blanks around it is irregular (the line scan reads its line)."""
+    out: dict[str, int] = {}
+    if not unknown.height:
+        return out
+    for ev, k in unknown.group_by("ev").len().iter_rows():
+        name = ev.encode().strip()
+        if name in _EVENTS:
+            raise _Irregular
+        key = _text(name) or "(empty)"
+        out[key] = out.get(key, 0) + k
+    return out
+
+
+def _check_days(calls, first: int, last: int, machine: _Machine) -> None:
+    """The local dates of the block's ENTERQUEUEs met for the first time, checked against the
+    catalogue as the line scan checks them: a date with a problem makes the block irregular."""
+    import numpy as np
+    import polars as pl
+
+    days = machine.days
+    bounds, _ = _day_bounds(days, first, last)
+    if len(bounds) == 1:
+        new = [bounds[0][1]] if bounds[0][1] not in machine.checked_days else []
+    else:
+        times = calls.filter(pl.col("code") == ENTER)["t"].to_numpy()
+        at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
+        new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
+    for day in new:
+        if machine.allowed_day(day, None):
+            raise _Irregular
+    machine.checked_days.update(new)
+
+
+def _day_bounds(days: LocalDays, lo: int, hi: int):
+    """[(start, date)] of the local days from the one of ``lo`` to the one of ``hi``."""
+    out = []
+    t = lo
+    while True:
+        day = days.of(t)
+        out.append((days.lo, day))
+        if hi < days.hi:
+            return out, day
+        t = days.hi
+
+
+def _place(plain, limit: int, held: _Held, days: LocalDays) -> None:
+    """The plain calls: those first seen before ``limit`` to the day buffers (as the spill
+    after the block would move them), the others into memory."""
+    if not plain.height:
+        return
+    import numpy as np
+    import polars as pl
+
+    x = pl.col("exit")
+    c = pl.col("conn")
+    cols = plain.select(
+        "cid",
+        enter=pl.col("enter").fill_null(NO_TIME),
+        c_at=pl.when(c.is_null()).then(-1).otherwise(c // _C),
+        c_wait=pl.when(c.is_null()).then(0).otherwise(c % _C),
+        x_at=pl.when(x.is_null()).then(-1).otherwise(x // (_C * 16)),
+        x_code=pl.when(x.is_null()).then(0).otherwise(x // _C % 16),
+        x_wait=pl.when(x.is_null()).then(-1).otherwise(x % _C - 1),
+        seen="seen",
+    )
+    numbers = cols.select(pl.exclude("cid")).to_numpy().astype(np.int64, copy=False)
+    ids = cols["cid"].cast(pl.Binary).to_list()
+    old = numbers[:, 6] < limit
+    if old.any():
+        anchor = np.where(numbers[:, 0] != NO_TIME, numbers[:, 0], numbers[:, 6])
+        sel = np.flatnonzero(old)
+        bounds, _ = _day_bounds(days, int(anchor[sel].min()), int(anchor[sel].max()))
+        at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), anchor[sel], "right") - 1
+        for i in np.unique(at).tolist():
+            pick = sel[at == i]
+            day = bounds[i][1]
+            buf = held.buffers.get(day)
+            if buf is None:
+                buf = held.buffers[day] = ([], [])
+            buf[0].extend(ids[j] for j in pick.tolist())
+            buf[1].extend(numbers[pick].ravel().tolist())
+        held.buffered += len(sel)
+        held.lo = held.hi = 0  # the spill's cached buffer may be another day's
+    keep = np.flatnonzero(~old)
+    if len(keep):
+        calls = held.calls
+        for j, st in zip(keep.tolist(), numbers[keep].tolist()):
+            calls[ids[j]] = st
