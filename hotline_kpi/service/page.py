@@ -33,6 +33,7 @@ from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.formatting import fmt_required, fmt_threshold, fmt_value
 from hotline_kpi.i18n import Lang, _, localize, t
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.exposition import Compressed
 from hotline_kpi.service.metrics_model import Markers
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.snapshots import Snapshot
@@ -201,6 +202,8 @@ class StatusPage:
         #: the model the page was last built from
         self.model = cache.model
         self.html: dict[Lang, str] = {}
+        #: the page's answers (HTML and its gzip copy) per language, made with each build
+        self.answers: dict[Lang, Compressed] = {}
         #: the inputs of the last build (see _inputs)
         self._built_from: tuple[Any, ...] | None = None
         #: how many times the page was built (tests: not once per request)
@@ -226,7 +229,11 @@ class StatusPage:
                 inputs = self._inputs(model, now)
                 if inputs == self._built_from and self.html:
                     return  # nothing the page shows changed: no rebuild (a refresh is not an evaluation)
-                self.html = {lang: self._render(self.context(model, self.data, now, lang)) for lang in ("zh", "en")}
+                html: dict[Lang, str] = {lang: self._render(self.context(model, self.data, now, lang))
+                                         for lang in ("zh", "en")}
+                self.answers = {lang: Compressed.of(h.encode("utf-8"), "text/html; charset=utf-8")
+                                for lang, h in html.items()}
+                self.html = html
                 self._built_from = inputs
                 self.builds += 1
             except Exception:  # noqa: BLE001 - keep serving the last good page
