@@ -143,8 +143,10 @@ def read_page_data(engine: Engine, model: MetricsModel, quarantine_dir: os.PathL
             alerts, last_files, quarantined = _read_alerts_and_files(s, waiting, default_hotline)
             reads += 1
         counters = before.counters
-        if key != before.counters_key:
-            counters = {hid: tuple(sums.daily_counters(s, hid, *counters_span(snap)))
+        if key != before.counters_key:  # read again only for the hotlines evaluated since
+            had = dict(before.counters_key)
+            counters = {hid: before.counters[hid] if had.get(hid) == snap.id and hid in before.counters
+                        else tuple(sums.daily_counters(s, hid, *counters_span(snap)))
                         for hid, snap in model.snapshots.items()}
     return PageData(alerts, last_files, quarantined, counters, key, markers, waiting, reads)
 
