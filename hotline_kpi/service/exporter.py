@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats
-from hotline_kpi.service.exposition import OM_EOF, OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
+from hotline_kpi.service.exposition import OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
 from hotline_kpi.service.kpi_metrics import kpi_families
+from hotline_kpi.service.kpi_render import KpiRenderer
 from hotline_kpi.service.metrics_model import JobStat, MetricsModel, load_model
 
 __all__ = ["JobStat", "KpiCollector", "MetricsCache", "MetricsModel", "load_model"]
@@ -157,8 +158,8 @@ class MetricsCache:
     """Holds the current model and its rendering; refresh() is the only database access.
 
     The rendering has two halves: the snapshots' figures (about a hundred series per
-    hotline; rendered in both formats and gzip-compressed again only when a snapshot
-    changed, i.e. once per evaluation) and the service's own state (small; rendered at
+    hotline; rendered in both formats only for the hotlines whose snapshot changed, and
+    assembled and gzip-compressed again only when a snapshot changed) and the service's own state (small; rendered at
     every refresh and appended to the kept compressor state). Rendering everything on
     every refresh held the interpreter for hundreds of milliseconds every few seconds and
     showed as a scrape latency tail (bench/scrape.py, docs/performance.md). A scrape picks
@@ -177,8 +178,8 @@ class MetricsCache:
         self.registry.register(KpiCollector(lambda: self._model, leader))
         self._ops = CollectorRegistry(auto_describe=False)
         self._ops.register(KpiCollector(lambda: self._model, leader, part="ops"))
-        self._kpi = CollectorRegistry(auto_describe=False)
-        self._kpi.register(KpiCollector(lambda: self._model, leader, part="kpi"))
+        #: The snapshots' half, rendered hotline by hotline, each once per snapshot (kpi_render.py).
+        self.kpi_renderer = KpiRenderer(kpi_families)
         self._kpi_key: tuple[tuple[str, int], ...] | None = None
         #: The snapshots' series per format, and their gzip stream kept open (exposition.py).
         self._kpi_bodies: dict[str, bytes] = {TEXT: b"", OPENMETRICS: b""}
@@ -196,7 +197,7 @@ class MetricsCache:
         half, i.e. once per changed evaluation, never at a timer refresh."""
         with self._lock:
             self.registry.register(collector)
-            self._kpi.register(collector)
+            self.kpi_renderer.others.append(collector)
             self._kpi_key = None  # the next refresh renders it
 
     def _render(self) -> Variants:
@@ -206,10 +207,7 @@ class MetricsCache:
         key = tuple(sorted((hid, snap.id) for hid, snap in self._model.snapshots.items()))
         if key != self._kpi_key:
             try:
-                text = generate_latest(self._kpi)
-                om = openmetrics_latest(self._kpi)
-                assert om.endswith(OM_EOF)
-                bodies = {TEXT: text, OPENMETRICS: om[: -len(OM_EOF)]}
+                bodies = self.kpi_renderer.render(self._model)
                 self._kpi_gzip = {fmt: GzipPrefix(body) for fmt, body in bodies.items()}
                 self._kpi_bodies = bodies
                 self._kpi_key = key
@@ -225,7 +223,7 @@ class MetricsCache:
 
     def refresh(self) -> bool:
         try:
-            model = load_model(self.engine, self.zones, self._model.snapshots)
+            model = load_model(self.engine, self.zones, self._model.snapshots, before=self._model)
             model = MetricsModel(**{**model.__dict__, "refreshed_at": self._now()})
             ok = True
         except Exception as exc:  # noqa: BLE001 - keep serving the last good model

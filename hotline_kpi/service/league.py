@@ -10,6 +10,7 @@ The metrics are :mod:`hotline_kpi.service.league_metrics`'.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any, Mapping
@@ -33,6 +34,7 @@ from hotline_kpi.league import (
 )
 from hotline_kpi.report.scoring import Scored, quantitative_score, total_score
 from hotline_kpi.scoring_rules import ScoringRules
+from hotline_kpi.service.exposition import Compressed
 from hotline_kpi.service.snapshots import Snapshot
 from hotline_kpi.settings import Settings
 
@@ -144,6 +146,18 @@ class LeagueBoard:
     def json(self, snapshots: Mapping[str, Snapshot], window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         league = self.league(snapshots, window)
         return self._memo(snapshots, "json", window, lambda: league_to_json(league, self.catalogues))
+
+    def answer(self, snapshots: Mapping[str, Snapshot], window: str = DEFAULT_WINDOW) -> Compressed:
+        """/api/v1/league's answer for ``window``: the JSON encoded and gzip-compressed once
+        per evaluation (the default window right after the refresh that saw it), never per request."""
+        doc = self.json(snapshots, window)  # outside _memo: its lock is not re-entrant
+
+        def make() -> Compressed:
+            body = json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=None,
+                              separators=(",", ":")).encode("utf-8")
+            return Compressed.of(body, "application/json")
+
+        return self._memo(snapshots, "answer", window, make)
 
     def section(self, snapshots: Mapping[str, Snapshot], lang: Lang, window: str = DEFAULT_WINDOW
                 ) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
@@ -33,6 +34,9 @@ from hotline_kpi.forecast import PaceStatus
 from hotline_kpi.formatting import fmt_required, fmt_threshold, fmt_value
 from hotline_kpi.i18n import Lang, _, localize, t
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
+from hotline_kpi.service.exposition import Compressed
+from hotline_kpi.service.kpi_render import YIELD_SECONDS
+from hotline_kpi.service.metrics_model import Markers
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.snapshots import Snapshot
 from hotline_kpi.service.trend import TrendPoint, svg
@@ -98,6 +102,12 @@ class PageData:
     counters: Mapping[str, tuple[DailyCounters, ...]] = field(default_factory=dict)
     #: the snapshots the counters were read for: (hotline, snapshot id)
     counters_key: tuple[tuple[str, int], ...] = ()
+    #: the store's change markers the alerts and files were read at, and the quarantine
+    #: listing: read again only when one of them moved (metrics_model.Markers)
+    markers: Markers | None = None
+    waiting: tuple[str, ...] | None = None
+    #: how many times the alerts and files were read (tests: not at every refresh)
+    reads: int = 0
 
 
 def quarantine_files(folder: os.PathLike[str] | str) -> list[str]:
@@ -117,29 +127,50 @@ def counters_span(snap: Snapshot) -> tuple[dt.date, dt.date]:
 
 def read_page_data(engine: Engine, model: MetricsModel, quarantine_dir: os.PathLike[str] | str, default_hotline: str,
                    before: PageData) -> PageData:
+    """What the page shows beyond the model. The alerts (about three per hotline, with
+    their figures), the last file of each source and the quarantined files are read again
+    only when the model's change markers or the quarantine listing moved, and the daily
+    counters only when a snapshot changed: a refresh that finds nothing new reads nothing
+    here (with 350 hotlines the full read held the interpreter for about half a second at
+    every refresh, docs/performance.md)."""
     key = tuple(sorted((hid, snap.id) for hid, snap in model.snapshots.items()))
-    waiting = quarantine_files(quarantine_dir)
+    waiting = tuple(quarantine_files(quarantine_dir))
+    markers = model.markers
+    same = markers is not None and markers == before.markers and waiting == before.waiting
+    if same and key == before.counters_key:
+        return before
     with read_session(engine) as s:
-        alerts = tuple(a for a in list_alerts(s) if a.state in ("firing", "pending"))
-        last_ids = select(func.max(IngestRow.id)).group_by(IngestRow.hotline_id, IngestRow.source)
-        last_files = {(r.hotline_id, r.source): (r.file_name, r.ingested_at)
-                      for r in s.scalars(select(IngestRow).where(IngestRow.id.in_(last_ids)))}
-        quarantined: dict[tuple[str, str], int] = {}
-        if waiting:
-            wanted = {n: (_NUMBERED.sub(r"\1\2", n)) for n in waiting}
-            by_name = {name: (hid, src) for name, hid, src in s.execute(
-                select(IngestAttemptRow.file_name, IngestAttemptRow.hotline_id, IngestAttemptRow.source)
-                .where(IngestAttemptRow.result == "rejected",
-                       IngestAttemptRow.file_name.in_(set(wanted) | set(wanted.values())))
-                .order_by(IngestAttemptRow.id))}
-            for n, plain in wanted.items():
-                where = by_name.get(n) or by_name.get(plain) or (default_hotline, "unknown")
-                quarantined[where] = quarantined.get(where, 0) + 1
+        alerts, last_files, quarantined, reads = before.alerts, before.last_files, before.quarantined, before.reads
+        if not same:
+            alerts, last_files, quarantined = _read_alerts_and_files(s, waiting, default_hotline)
+            reads += 1
         counters = before.counters
-        if key != before.counters_key:
-            counters = {hid: tuple(sums.daily_counters(s, hid, *counters_span(snap)))
+        if key != before.counters_key:  # read again only for the hotlines evaluated since
+            had = dict(before.counters_key)
+            counters = {hid: before.counters[hid] if had.get(hid) == snap.id and hid in before.counters
+                        else tuple(sums.daily_counters(s, hid, *counters_span(snap)))
                         for hid, snap in model.snapshots.items()}
-    return PageData(alerts, last_files, quarantined, counters, key)
+    return PageData(alerts, last_files, quarantined, counters, key, markers, waiting, reads)
+
+
+def _read_alerts_and_files(s: Any, waiting: tuple[str, ...], default_hotline: str) -> tuple[
+        tuple[AlertView, ...], dict[tuple[str, str], tuple[str, dt.datetime]], dict[tuple[str, str], int]]:
+    alerts = tuple(a for a in list_alerts(s) if a.state in ("firing", "pending"))
+    last_ids = select(func.max(IngestRow.id)).group_by(IngestRow.hotline_id, IngestRow.source)
+    last_files = {(r.hotline_id, r.source): (r.file_name, r.ingested_at)
+                  for r in s.scalars(select(IngestRow).where(IngestRow.id.in_(last_ids)))}
+    quarantined: dict[tuple[str, str], int] = {}
+    if waiting:
+        wanted = {n: (_NUMBERED.sub(r"\1\2", n)) for n in waiting}
+        by_name = {name: (hid, src) for name, hid, src in s.execute(
+            select(IngestAttemptRow.file_name, IngestAttemptRow.hotline_id, IngestAttemptRow.source)
+            .where(IngestAttemptRow.result == "rejected",
+                   IngestAttemptRow.file_name.in_(set(wanted) | set(wanted.values())))
+            .order_by(IngestAttemptRow.id))}
+        for n, plain in wanted.items():
+            where = by_name.get(n) or by_name.get(plain) or (default_hotline, "unknown")
+            quarantined[where] = quarantined.get(where, 0) + 1
+    return alerts, last_files, quarantined
 
 
 def _status(r: ResultDoc | None) -> str:
@@ -175,6 +206,8 @@ class StatusPage:
         #: the model the page was last built from
         self.model = cache.model
         self.html: dict[Lang, str] = {}
+        #: the page's answers (HTML and its gzip copy) per language, made with each build
+        self.answers: dict[Lang, Compressed] = {}
         #: the inputs of the last build (see _inputs)
         self._built_from: tuple[Any, ...] | None = None
         #: how many times the page was built (tests: not once per request)
@@ -200,7 +233,11 @@ class StatusPage:
                 inputs = self._inputs(model, now)
                 if inputs == self._built_from and self.html:
                     return  # nothing the page shows changed: no rebuild (a refresh is not an evaluation)
-                self.html = {lang: self._render(self.context(model, self.data, now, lang)) for lang in ("zh", "en")}
+                html: dict[Lang, str] = {lang: self._render(self.context(model, self.data, now, lang))
+                                         for lang in ("zh", "en")}
+                self.answers = {lang: Compressed.of(h.encode("utf-8"), "text/html; charset=utf-8")
+                                for lang, h in html.items()}
+                self.html = html
                 self._built_from = inputs
                 self.builds += 1
             except Exception:  # noqa: BLE001 - keep serving the last good page
@@ -248,8 +285,11 @@ class StatusPage:
 
     def context(self, model: MetricsModel, data: PageData, now: dt.datetime, lang: Lang) -> dict[str, Any]:
         ok, reasons = self._readiness(model, now)
-        boards = [b for hid, snap in sorted(model.snapshots.items())
-                  if (b := self.board(hid, snap, data, now, lang)) is not None]
+        boards = []
+        for hid, snap in sorted(model.snapshots.items()):
+            if (b := self.board(hid, snap, data, now, lang)) is not None:
+                boards.append(b)
+            time.sleep(YIELD_SECONDS)  # a waiting request gets the interpreter between boards (kpi_render.py)
         grafana = self.settings.alerts.grafana_url
         league = self.league.section(model.snapshots, lang) if self.league is not None else None
         return {"lang": lang, "boards": boards, "windows": PAGE_WINDOWS, "ready": ok, "league": league,

@@ -10,6 +10,7 @@ depends on the database being up.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -33,6 +34,7 @@ from hotline_kpi.service.league import LEAGUE_WINDOWS, LeagueBoard
 from hotline_kpi.service.page import StatusPage
 from hotline_kpi.settings import Settings
 
+log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -107,11 +109,19 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return JSONResponse({"ready": ok, "reasons": [localize(r, lang) for r in reasons], **state()},
                             status_code=200 if ok else 503)
 
-    # The API's answers and the page's gzip copies, made once per evaluation (per page
-    # build) on the first request that needs them, never per request.
+    # The API's answers, made once per evaluation on the first request that needs them
+    # (one hotline's document: small), never per request. The league's default window is
+    # made right after each refresh, in the refresh's thread, not by a request.
     api: dict[str, tuple[int, Compressed]] = {}
-    pages: dict[Lang, tuple[str, Compressed]] = {}
     made = threading.Lock()
+
+    def warm_league(m: MetricsModel) -> None:
+        try:
+            league.answer(m.snapshots)
+        except Exception:  # noqa: BLE001 - a request will try again and show the error
+            log.exception("league table: building failed")
+
+    cache.listeners.append(warm_league)
 
     def api_answer(hid: str) -> Compressed | None:
         snap = cache.model.snapshots.get(hid)
@@ -143,18 +153,15 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                         windows=", ".join(LEAGUE_WINDOWS))
             return JSONResponse({"error": "unknown_window", "message": message, "window": window,
                                  "windows": list(LEAGUE_WINDOWS)}, status_code=400)
-        return JSONResponse(league.json(cache.model.snapshots, window))
+        return respond(league.answer(cache.model.snapshots, window).pick(request.headers.get("accept-encoding")))
 
     async def status_page(request: Request) -> Response:
-        lang = lang_of(request)
-        html = page.html[lang]
-        got = pages.get(lang)
-        if got is None or got[0] is not html:
-            with made:
-                got = pages[lang] = (html, Compressed.of(html.encode("utf-8"), "text/html; charset=utf-8"))
-        return respond(got[1].pick(request.headers.get("accept-encoding")))
+        # Rendered and compressed when built (page.py), in the refresh's thread: a lookup.
+        return respond(page.answers[lang_of(request)].pick(request.headers.get("accept-encoding")))
 
-    async def download(request: Request) -> Response:
+    def download(request: Request) -> Response:
+        # Sync: Starlette runs it in its thread pool; the first download of an evaluation
+        # makes a workbook (tens of ms) and must not hold the event loop serving /metrics.
         kind = request.path_params["kind"]
         hid = request.query_params.get("hotline") or settings.default_hotline
         lang = lang_of(request)

@@ -168,3 +168,57 @@ def test_a_load_by_the_cli_or_demo_gives_the_last_ingest_time(evaluated, clock):
     line = f'hotline_kpi_last_ingest_success_timestamp_seconds{{hotline="{SH}",source="daily-report"}} '
     [value] = [ln[len(line):] for ln in text.splitlines() if ln.startswith(line)]
     assert float(value) == clock.now().timestamp()
+
+
+def test_the_kpi_half_renders_only_the_hotlines_whose_snapshot_changed(evaluated, settings, catalogues, clock):
+    """Issue #19: an evaluation of one hotline renders that hotline's series, not all
+    hotlines'; the assembled half is byte for byte the whole rendering, and /metrics shows
+    the new evaluation."""
+    from prometheus_client import generate_latest
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+
+    from hotline_kpi.service.kpi_metrics import kpi_families
+
+    second = MetricsModel(snapshots={SH: _snapshot(SH, [_result("connection_rate", "day", 0.5, "breached")]),
+                                     "beijing-12345": _snapshot("beijing-12345", [
+                                         _result("connection_rate", "day", 0.95, "met")])},
+                          zones={SH: "Asia/Shanghai"})
+    from hotline_kpi.service.kpi_render import KpiRenderer
+
+    renderer = KpiRenderer(kpi_families, pause=lambda: None)
+    got = renderer.render(second)
+    whole = _registry(second)
+    assert got["text"] == generate_latest(KpiOnly(second))
+    assert got["openmetrics"] + b"# EOF\n" == openmetrics_latest(KpiOnly(second))
+    assert renderer.hotlines_rendered == 2
+    assert renderer.render(second) == got and renderer.hotlines_rendered == 2  # nothing changed: nothing rendered
+    assert whole.get_sample_value("hotline_kpi_indicator_value", {"hotline": "beijing-12345",
+                                  "indicator": "connection_rate", "window": "day", "unit": ""}) == 0.95
+
+    cache = MetricsCache(evaluated, {SH: "Asia/Shanghai"}, clock.now)
+    cache.refresh()
+    rendered = cache.kpi_renderer.hotlines_rendered
+    cache.refresh()
+    assert cache.kpi_renderer.hotlines_rendered == rendered  # a refresh without a new evaluation
+    evaluate_hotlines(evaluated, settings, catalogues, clock, "test", [SH])
+    cache.refresh()
+    assert cache.kpi_renderer.hotlines_rendered == rendered + 1
+    new_id = cache.model.snapshots[SH].id
+    evaluated_at = cache.model.snapshots[SH].evaluated_at.timestamp()
+    assert cache.registry.get_sample_value("hotline_kpi_last_evaluation_timestamp_seconds", {"hotline": SH}) \
+        == evaluated_at
+    line = f'hotline_kpi_last_evaluation_timestamp_seconds{{hotline="{SH}"}} '
+    assert any(ln.startswith(line) and float(ln[len(line):]) == evaluated_at
+               for ln in cache.rendered().decode().splitlines()), new_id
+
+
+class KpiOnly:
+    """The KPI families of a model as one registry (the whole rendering, for comparison)."""
+
+    def __init__(self, model: MetricsModel):
+        self.model = model
+
+    def collect(self):
+        from hotline_kpi.service.kpi_metrics import kpi_families
+
+        return list(kpi_families(self.model))

@@ -166,6 +166,11 @@ def test_the_api_serves_hand_computed_ranks_scores_roll_ups_and_the_peer(world):
     builds = board.builds
     assert client.get("/api/v1/league").json() == body
     assert board.builds == builds
+    # encoded and compressed once per evaluation (issue #19): the same bytes, gzip when asked
+    assert board.answer(cache.model.snapshots) is board.answer(cache.model.snapshots)
+    zipped = client.get("/api/v1/league", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.json() == body
+    assert client.get("/api/v1/league", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding") is None
     other = client.get("/api/v1/league?window=day").json()
     assert other["window"] == "day" and board.builds == builds + 1
     bad = client.get("/api/v1/league?window=week")

@@ -154,6 +154,26 @@ def test_the_page_is_built_once_per_change_not_per_request_nor_per_refresh(servi
     assert page.builds == before + 1
 
 
+def test_a_refresh_that_finds_nothing_new_reads_no_alerts_or_files(service):
+    """Issue #19: the page's alerts and last files are read again only when the store's
+    change markers (or the quarantine listing) moved; what moved is shown."""
+    client = _client(service)
+    _drop(service, "jan.csv", REPORT)
+    page = next(listener.__self__ for listener in service.cache.listeners)
+    reads, data = page.data.reads, page.data
+    for _ in range(5):
+        service.cache.refresh()
+    assert page.data.reads == reads and page.data is data  # nothing read, nothing rebuilt
+    # A rejected file: an attempt row and a quarantined file move the markers; read again, shown.
+    _drop(service, "feb.csv", BAD_REPORT)
+    service.cache.refresh()  # as the inbox job's end does (Service.run_job)
+    assert page.data.reads == reads + 1
+    _, board = _board(client)
+    assert board.find("li", data_source="daily-report").find("span", cls="quarantined").attrs["data-count"] == "1"
+    service.cache.refresh()
+    assert page.data.reads == reads + 1
+
+
 def _sheet(data: bytes):
     import io
 
