@@ -6,25 +6,34 @@ day and compared with the year's final value (the year_to_date value of the comp
 year). Printed per process: the share of final values inside the interval (coverage) by
 indicator and month end, and the mean width of the interval beside a naive benchmark.
 
-Processes (every synthetic year comes with its previous year, of the same shape, except
-``demo``):
+Processes (every year comes with its previous year, of the same shape):
 
 - ``iid``: fixed levels and rates; days vary independently around them (weekdays,
   holidays and the month shape as last year's);
 - ``drift``: the level of the volume and of every rate moves month to month as a random
-  walk (what real hotlines show: staffing, campaigns, the weather);
+  walk (what real hotlines show: staffing, campaigns, the weather), last year too;
 - ``summer``: a summer dip: in July and August the load rises, the connection rate and
   satisfaction fall and waits grow; last year had one too, of another size;
 - ``shift``: a step in every level at a random month from April to September (a reform,
   a new contract), not seen last year;
 - ``gaps``: ``drift`` with 2-4 runs of 7-21 days missing (data that never arrived);
-- ``demo``: :func:`hotline_kpi.demo.generate_year` for 2019 with varied seeds, no
-  previous year (the demo's real-shaped year: summer load, Spring Festival).
+- ``demo``: :func:`hotline_kpi.demo.generate_year` for 2019 with varied seeds (the demo's
+  real-shaped year: summer load, Spring Festival, an outage, a typhoon), its previous
+  year another seed's 2019 relabelled 2018 (so its holidays sit on 2019's dates).
+
+Per process and pooled over all (the office does not know which process its year
+follows): coverage by indicator and month end, the mean width beside the naive
+benchmark's, and the cells from March outside 75-85%.
 
 Naive benchmark: the year-to-date value as the projection (a volume: its daily run rate
 times the days of the year) with a half-width ``c x open days / days of the year``; ``c``
 per indicator is the 80% quantile of ``|error| / (open share)`` over all processes and
-month ends from March -- fitted on the very years it is scored on, which flatters it.
+month ends from March, fitted on other years of the same processes (seeds no scored year
+uses).
+
+The projection is the product's own: :func:`hotline_kpi.forecast.prepare` makes each
+year's arrays once, :func:`hotline_kpi.forecast.project_series` projects them at each
+month end (the same code :func:`~hotline_kpi.forecast.project` runs).
 
 Seeds: ``--seed`` picks the set (default 1: held out; the model's constants were
 chosen looking at ``--seed 0`` runs only).
