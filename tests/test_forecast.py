@@ -29,6 +29,7 @@ from hotline_kpi.forecast import (
     project,
     project_series,
 )
+from hotline_kpi.forecast.levels import JUMP_P
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.snapshot import projection_to_json
 from tests.common import SHANGHAI as HOTLINE
@@ -171,9 +172,11 @@ def test_29_february_of_a_leap_year_spreads_the_rest_over_306_days():
     assert p.projected_value == pytest.approx(366 * 11_000)
     # Flat months: no drift between January and February and no daily noise, so the
     # posterior leaves next to no weight on drift and the spread is tiny (a few requests)
-    # -- and 4,026,000 against 4,000,000 is then not missed.
+    # -- and 4,026,000 against 4,000,000 is then missed only if the level steps down later
+    # in the year (a reform, a new contract: docs/forecast.md 2.3), which the prior gives
+    # JUMP_P for the year, half of it downwards.
     assert p.interval_low == pytest.approx(p.projected_value, rel=1e-4) == pytest.approx(p.interval_high, rel=1e-4)
-    assert p.miss_probability < 0.001
+    assert 0 < p.miss_probability < JUMP_P / 2
     assert p.budget_remaining == 4_000_000 - 660_000
     assert p.required_unit == "requests_per_day"
     assert p.required_value == pytest.approx(3_340_000 / 306)  # 10,915.03 a day
@@ -579,3 +582,25 @@ def test_the_probability_of_missing_follows_the_distance_to_the_target():
     hard = with_target(CATALOGUE, "connection_rate", threshold=0.92)
     assert one("connection_rate", rows, D(2019, 6, 30), easy).miss_probability < 0.05
     assert one("connection_rate", rows, D(2019, 6, 30), hard).miss_probability > 0.95
+
+
+def test_one_step_in_the_level_is_not_taken_for_a_drift_that_goes_on():
+    # The connection rate's days vary by 1 point; in one year the level steps down by 3
+    # points in June and stays there (a reform, a new contract). By the end of September
+    # the step is known: the months to come are forecast at the new level, and the
+    # interval is about as narrow as a flat year's (the step component of docs/forecast.md
+    # 2.3), not several times wider as if the level went on moving by 3 points.
+    def year(seed: int, step: float) -> list[DailyCounters]:
+        rng = random.Random(seed)
+        return [DailyCounters(HOTLINE, d, {**FLAT, "calls_answered": round(
+                    1_000 * ((0.93 if d.month < 6 else 0.93 - step) + rng.gauss(0, 0.01)))})
+                for d in days(D(2019, 1, 1), D(2019, 9, 30))]
+
+    ratios = []
+    for seed in range(3):
+        stepped = one("connection_rate", year(seed, 0.03), D(2019, 9, 30))
+        flat = one("connection_rate", year(seed, 0.0), D(2019, 9, 30))
+        # Five months at 93%, four at 90% and three to come at 90%: 91.75% for the year.
+        assert stepped.projected_value == pytest.approx(0.93 - 0.03 * 214 / 365, abs=0.003)
+        ratios.append((stepped.interval_high - stepped.interval_low) / (flat.interval_high - flat.interval_low))
+    assert sorted(ratios)[1] < 2

@@ -7,17 +7,21 @@ observed rate less the profile's; a volume: observed over profile, less 1). The 
 the twelve monthly levels ``mu``:
 
     d_m = mu_m + e_m                    e_m ~ N(0, v / n_m)   (v: day variance, n_m days)
-    mu  = c + walk(s2) + a x shape + g  a ~ N(0, TAU^2),  g_m ~ N(0, v / n_prev_m)
+    mu  = c + walk(s2) + j x step + a x shape + g
+          a ~ N(0, TAU^2),  g_m ~ N(0, v / n_prev_m),  j ~ N(0, (JUMP_SIZE x prior drift)^2)
 
 ``c`` is a diffuse starting level, ``walk(s2)`` a random walk with month-to-month variance
-``s2``; ``shape`` is last year's month shape in deviation units (its amplitude may differ
-this year by ``TAU``); ``g`` the sampling noise of last year's month factors. The drift
-``s2`` gets a posterior over a grid (prior: no drift with weight ``P_STILL``, else a
-log-normal around the prior drift, ``PRIOR_SPREAD`` wide) times the likelihood of the
-months seen; the level of the open days is the posterior mixture of the Gaussian
-forecasts (Kalman smoothing of the months seen, prediction of those to come). Few months
-seen: the prior dominates and the interval is wide; the more months seen, the more the
-data decide.
+``s2``; ``step`` one step of the level at the start of some month (a reform, a new
+contract: prior probability ``JUMP_P`` in the year, any month from February alike);
+``shape`` is last year's month shape in deviation units (its amplitude may differ this
+year by ``TAU``); ``g`` the sampling noise of last year's month factors. The drift ``s2``
+and the step's month (or none) get a joint posterior over a grid (prior: no drift with
+weight ``P_STILL``, else a log-normal around the prior drift, ``PRIOR_SPREAD`` wide)
+times the likelihood of the months seen; the level of the open days is the posterior
+mixture of the Gaussian forecasts (Kalman smoothing of the months seen, prediction of
+those to come). The prior constants were fitted on the backtest's development years
+(docs/forecast.md section 5). Few months seen: the prior dominates and the interval is
+wide; the more months seen, the more the data decide.
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ PRIOR_RELATIVE = 0.03
 P_STILL = 0.3
 PRIOR_SPREAD = 1.5
 #: The amplitude of last year's month shape may differ this year by this share (sd).
-TAU = 0.3
+TAU = 0.15
+#: Prior probability of one step in the year's level (a reform, a new contract, a change
+#: of staffing), equally likely at the start of any month from February to December, and
+#: its size (sd) in units of the prior drift.
+JUMP_P = 0.15
+JUMP_SIZE = 3.0
 #: A month counts as seen with at least this many days of data.
 MIN_MONTH_DAYS = 7
 #: The grid of the drift variance, in units of the prior drift variance (0: no drift).
@@ -52,13 +61,18 @@ _SQRT2 = math.sqrt(2)
 _SQRT2PI = math.sqrt(2 * math.pi)
 
 
-def _prior_weights() -> np.ndarray:
+#: A step at the start of month j (1..11) moves the levels of months j..11 (row 0: none).
+_JUMPS = np.vstack((np.zeros(12), (np.arange(12)[None, :] >= np.arange(1, 12)[:, None]).astype(float)))
+_JUMP_COV = np.einsum("jm,jn->jmn", _JUMPS, _JUMPS)
+
+
+def prior_weights() -> np.ndarray:
+    """The prior over (drift variance, step month): a (26 x 12) array summing to 1."""
     logs = np.log(_GRID[1:])
     w = np.exp(-0.5 * (logs / PRIOR_SPREAD) ** 2)
-    return np.concatenate(([P_STILL], (1 - P_STILL) * w / w.sum()))
-
-
-_PRIOR = _prior_weights()
+    drift = np.concatenate(([P_STILL], (1 - P_STILL) * w / w.sum()))
+    step = np.concatenate(([1 - JUMP_P], np.full(11, JUMP_P / 11)))
+    return np.outer(drift, step)
 
 
 @dataclass(frozen=True)
@@ -173,13 +187,14 @@ def open_days_error(
     kappa = 1e4 * max(p2, v, float(d @ d) / d.size)
     base = kappa + TAU ** 2 * np.outer(shape, shape) + np.diag(g)
     walk = _STEPS + (_LAST_YEAR if has_shape else 0.0)
-    sigmas = base[None] + (_GRID * p2)[:, None, None] * walk[None]              # (k, 12, 12)
+    sigmas = (base[None, None] + (_GRID * p2)[:, None, None, None] * walk[None, None]
+              + (JUMP_SIZE ** 2 * p2) * _JUMP_COV[None]).reshape(-1, 12, 12)    # (k, 12, 12)
     s_ss = sigmas[:, use][:, :, use] + np.diag(h)[None]
     chol = np.linalg.cholesky(s_ss)
     alpha = np.linalg.solve(s_ss, d[None, :, None])[..., 0]                     # (k, S)
     logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
     loglik = -0.5 * (logdet + np.einsum("ks,ks->k", alpha, np.broadcast_to(d, alpha.shape)))
-    post = _PRIOR * np.exp(loglik - loglik.max())
+    post = prior_weights().ravel() * np.exp(loglik - loglik.max())
     post /= post.sum()
     cross = sigmas[:, :, use]                                                   # (k, 12, S)
     wc = np.einsum("m,kms->ks", w, cross)                                       # (k, S)
