@@ -19,9 +19,9 @@ The model, in short (docs/forecast.md section 2):
   comes from the previous year where given (flat without it), the level from this year;
 - the interval comes from this year's monthly levels as a local-level model: a random
   walk observed through the sampling noise of each month's days (its day variance over
-  its days), with the drift variance given a posterior over a grid (a weak prior pooled
-  over the processes of the backtest) and the uncertain amplitude of last year's month
-  shape; the open days' level is the posterior mixture of normals, and the probability
+  its days), with the drift variance and the month of one possible step in the level
+  given a joint posterior over a grid (a prior fitted on the processes of the backtest)
+  and the uncertain amplitude of last year's month shape; the open days' level is the posterior mixture of normals, and the probability
   of missing the target comes from the same mixture.
 
 The modules, in the order of the model: :mod:`.calendar` (the day types), :mod:`.series`
