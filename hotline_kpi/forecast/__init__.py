@@ -17,20 +17,25 @@ The model, in short (docs/forecast.md section 2):
   weekday, a named public holiday or a make-up working day (调休) from the
   ``chinesecalendar`` package (the State Council's yearly notices); the month shape
   comes from the previous year where given (flat without it), the level from this year;
-- the interval comes from this year's monthly levels as a random walk observed through
-  daily noise (a local-level model): the exact variance of the open days' mean against
-  the mean of the days the level was fitted on, with a Student-t quantile for the few
-  month-to-month steps seen; the probability of missing the target comes from the same
-  distribution.
+- the interval comes from this year's monthly levels as a local-level model: a random
+  walk observed through the sampling noise of each month's days (its day variance over
+  its days), with the drift variance and the month of one possible step in the level
+  given a joint posterior over a grid (a prior fitted on the processes of the backtest)
+  and the uncertain amplitude of last year's month shape; the open days' level is the posterior mixture of normals, and the probability
+  of missing the target comes from the same mixture.
 
-The modules, in the order of the model: :mod:`.calendar` (the day types), :mod:`.fit`
-(the profile and the t distribution), :mod:`.levels` (the drift of the monthly levels),
-:mod:`.drift` (the forecast of the open days and its interval), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`). The
+The modules, in the order of the model: :mod:`.calendar` (the day types), :mod:`.series`
+(a year's daily sums as arrays, built once and projected at any date), :mod:`.fit` (the
+profile), :mod:`.levels` (the drift of the monthly levels), :mod:`.drift` (the forecast
+of the open days), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`,
+and :func:`prepare` + :func:`project_series` for many dates of one year). The
 JSON of a projection is :func:`hotline_kpi.snapshot.projection_to_json`.
 """
 
 from hotline_kpi.forecast.calendar import day_type
 from hotline_kpi.forecast.project import (
+    prepare,
+    project_series,
     BUDGET_UNITS,
     MIN_DAYS,
     PaceStatus,
@@ -39,4 +44,5 @@ from hotline_kpi.forecast.project import (
     project_indicator,
 )
 
-__all__ = ["BUDGET_UNITS", "MIN_DAYS", "PaceStatus", "Projection", "day_type", "project", "project_indicator"]
+__all__ = ["BUDGET_UNITS", "MIN_DAYS", "PaceStatus", "Projection", "day_type", "prepare", "project", "project_indicator",
+           "project_series"]

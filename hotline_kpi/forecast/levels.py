@@ -1,154 +1,209 @@
-"""The interval of the open days: this year's monthly levels as a local-level model (a
-random walk observed with daily noise), docs/forecast.md section 2.3. Pure.
+"""The error of the open days: this year's monthly levels as a local-level model, a random
+walk observed through the sampling noise of each month's days (docs/forecast.md section
+2.3). Pure.
 
-A month's *deviation* is how far its days stray from the profile (a ratio: observed rate
-less the profile's; a volume: observed over forecast, less 1). The model:
+A month's *deviation* ``d_m`` is how far its days stray from the profile (a ratio: the
+observed rate less the profile's; a volume: observed over profile, less 1). The model, for
+the twelve monthly levels ``mu``:
 
-    d_m = mu_m + noise of the month's days      mu_m = mu_(m-1) + eta_m,  Var(eta) = s2
+    d_m = mu_m + e_m                    e_m ~ N(0, v / n_m)   (v: day variance, n_m days)
+    mu  = c + walk(s2) + j x step + a x shape + g
+          a ~ N(0, TAU^2),  g_m ~ N(0, v / n_prev_m),  j ~ N(0, (JUMP_SIZE x prior drift)^2)
 
-The point forecast takes the open days at the mean level of the days seen (or, in a
-month seen for a week or more, at that month's own level), so the error of the open
-days' mean is a weighted sum of the ``mu`` with weights adding to zero (the unknown
-starting level cancels) plus the daily noise of both sides. Its variance is exact under
-the model: ``s2 * sum_ij u_i u_j min(i, j) + noise``. Months further from those seen
-drift further, so the interval is wide early in the year and narrows as it fills.
-
-``s2`` is estimated from this year's consecutive months (``(d_m - d_(m-1))^2`` less the
-two months' noise), pooled with a prior of ``PRIOR_MONTHS`` pseudo-months of a stated
-drift, so two or three months seen do not give a zero drift; the quantile is Student's
-t for the pooled degrees of freedom.
+``c`` is a diffuse starting level, ``walk(s2)`` a random walk with month-to-month variance
+``s2``; ``step`` one step of the level at the start of some month (a reform, a new
+contract: prior probability ``JUMP_P`` in the year, any month from February alike);
+``shape`` is last year's month shape in deviation units (its amplitude may differ this
+year by ``TAU``); ``g`` the sampling noise of last year's month factors. The drift ``s2``
+and the step's month (or none) get a joint posterior over a grid (prior: no drift with
+weight ``P_STILL``, else a log-normal around the prior drift, ``PRIOR_SPREAD`` wide)
+times the likelihood of the months seen; the level of the open days is the posterior
+mixture of the Gaussian forecasts (Kalman smoothing of the months seen, prediction of
+those to come). The prior constants were fitted on the backtest's development years
+(docs/forecast.md section 5). Few months seen: the prior dominates and the interval is
+wide; the more months seen, the more the data decide.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Mapping, Sequence
 
-from hotline_kpi.forecast.fit import t_cdf, t_quantile
+import numpy as np
 
-#: Weight of the prior drift, in months of data.
-PRIOR_MONTHS = 2.0
-#: Prior month-to-month drift (standard deviation of eta): a share moves by 2% of its
-#: binomial scale sqrt(p (1 - p)) a month (0.5 points at 93%, 1 point at 50%); a volume
-#: or an average of seconds by 3% of its level.
+#: Prior month-to-month drift (standard deviation of a random-walk step): a share by
+#: ``PRIOR_SHARE`` of its binomial scale sqrt(p (1 - p)), a volume or an average of seconds
+#: by ``PRIOR_RELATIVE`` of its level.
 PRIOR_SHARE = 0.02
 PRIOR_RELATIVE = 0.03
+#: Prior weight of "no drift at all", and the spread (sd of the natural log of the drift
+#: variance) of the log-normal prior around the prior drift.
+P_STILL = 0.3
+PRIOR_SPREAD = 1.5
+#: The amplitude of last year's month shape may differ this year by this share (sd).
+TAU = 0.15
+#: Prior probability of one step in the year's level (a reform, a new contract, a change
+#: of staffing), equally likely at the start of any month from February to December, and
+#: its size (sd) in units of the prior drift.
+JUMP_P = 0.15
+JUMP_SIZE = 3.0
 #: A month counts as seen with at least this many days of data.
 MIN_MONTH_DAYS = 7
+#: The grid of the drift variance, in units of the prior drift variance (0: no drift).
+_GRID = np.concatenate(([0.0], np.exp(np.linspace(math.log(1 / 64), math.log(64), 25))))
+_STEPS = np.minimum.outer(np.arange(12.0), np.arange(12.0))
+#: Last year's walk around its own mean: the error it leaves in last year's month shape.
+_CENTRE = np.eye(12) - 1 / 12
+_LAST_YEAR = _CENTRE @ _STEPS @ _CENTRE
+_N = NormalDist()
+_SQRT2 = math.sqrt(2)
+_SQRT2PI = math.sqrt(2 * math.pi)
+
+
+#: A step at the start of month j (1..11) moves the levels of months j..11 (row 0: none).
+_JUMPS = np.vstack((np.zeros(12), (np.arange(12)[None, :] >= np.arange(1, 12)[:, None]).astype(float)))
+_JUMP_COV = np.einsum("jm,jn->jmn", _JUMPS, _JUMPS)
+
+
+def prior_weights() -> np.ndarray:
+    """The prior over (drift variance, step month): a (26 x 12) array summing to 1."""
+    logs = np.log(_GRID[1:])
+    w = np.exp(-0.5 * (logs / PRIOR_SPREAD) ** 2)
+    drift = np.concatenate(([P_STILL], (1 - P_STILL) * w / w.sum()))
+    step = np.concatenate(([1 - JUMP_P], np.full(11, JUMP_P / 11)))
+    return np.outer(drift, step)
 
 
 @dataclass(frozen=True)
 class OpenDaysError:
-    """The spread of the open days' mean rate (a ratio, absolute) or of their volume
-    (a total, relative to the forecast): a Student-t with ``df`` degrees of freedom and
-    scale ``sd``."""
+    """The open days' level (a ratio: the rate's departure from the profile; a volume: the
+    relative departure) as a mixture of normals: ``weights``, ``means``, ``sds``."""
 
-    sd: float
-    df: float
+    weights: tuple[float, ...]
+    means: tuple[float, ...]
+    sds: tuple[float, ...]
     #: Months seen for a week or more (fewer than two: the drift rests on the prior).
     months_seen: int
 
-    def half_width(self, level: float) -> float:
-        return self.quantile(level) * self.sd
-
-    def quantile(self, level: float) -> float:
-        if self.df > 200:
-            return NormalDist().inv_cdf(0.5 + level / 2)
-        return t_quantile(level, max(1, int(self.df)))
-
     def below(self, x: float) -> float:
-        """P(the open days' deviation from the forecast < ``x``)."""
-        if self.sd <= 0:
-            return 1.0 if x > 0 else 0.0
-        z = x / self.sd
-        if self.df > 200:
-            return NormalDist().cdf(z)
-        return t_cdf(z, max(1, int(self.df)))
+        """P(the open days' level < ``x``)."""
+        total = 0.0
+        for w, m, s in zip(self.weights, self.means, self.sds):
+            total += w * (0.5 * (1 + math.erf((x - m) / (s * _SQRT2))) if s > 0 else float(x > m))
+        return total
+
+    def _density(self, x: float) -> float:
+        return sum(w * math.exp(-0.5 * ((x - m) / s) ** 2) / (s * _SQRT2PI)
+                   for w, m, s in zip(self.weights, self.means, self.sds) if s > 0)
+
+    def quantile(self, p: float) -> float:
+        """The ``p`` quantile: Newton's method inside a shrinking bracket."""
+        lo = min(m - 12 * s for m, s in zip(self.means, self.sds)) - 1e-12
+        hi = max(m + 12 * s for m, s in zip(self.means, self.sds)) + 1e-12
+        mean = sum(w * m for w, m in zip(self.weights, self.means))
+        sd = math.sqrt(sum(w * (s * s + (m - mean) ** 2) for w, m, s in zip(self.weights, self.means, self.sds)))
+        x = mean + _N.inv_cdf(p) * sd
+        tol = 1e-10 * max(sd, 1e-300)
+        for _ in range(100):
+            f = self.below(x) - p
+            if f < 0:
+                lo = max(lo, x)
+            else:
+                hi = min(hi, x)
+            dens = self._density(x)
+            step = f / dens if dens > 0 else math.inf
+            nxt = x - step
+            if not lo < nxt < hi:
+                nxt = (lo + hi) / 2
+            if abs(nxt - x) <= tol or hi - lo <= tol:
+                return nxt
+            x = nxt
+        return x
+
+    def median(self) -> float:
+        return self.quantile(0.5)
+
+    def bounds(self, level: float) -> tuple[float, float]:
+        return self.quantile((1 - level) / 2), self.quantile((1 + level) / 2)
 
 
-def _deviation(sums: Sequence[float], fitted: Sequence[float], is_ratio: bool) -> float | None:
-    if is_ratio:
-        if sums[1] <= 0 or fitted[1] <= 0:
-            return None
-        return sums[0] / sums[1] - fitted[0] / fitted[1]
-    return sums[0] / fitted[0] - 1 if fitted[0] > 0 else None
+def _month_sums(values: np.ndarray, month: np.ndarray) -> np.ndarray:
+    return np.bincount(month, weights=values, minlength=12)
 
 
 def open_days_error(
-    cur: Mapping[dt.date, tuple[float, float]],
-    fitted: Mapping[dt.date, tuple[float, ...]],
-    open_days: Sequence[dt.date],
-    local_months: set[int],
-    is_ratio: bool,
-    prior_sd: float,
+    num: np.ndarray, den: np.ndarray | None, fit_num: np.ndarray, fit_den: np.ndarray | None,
+    seen: np.ndarray, open_: np.ndarray, month: np.ndarray, shape: np.ndarray, prev_days: np.ndarray,
+    prior_sd: float, has_shape: bool = False,
 ) -> OpenDaysError:
-    """The error of the open days' mean under the local-level model (module docstring).
+    """The open days' level under the model of the module docstring.
 
-    ``local_months``: months whose open days take their own observed level (their drift
-    is known; only their daily noise remains). ``prior_sd``: the prior drift a month.
+    ``num``/``den``: the days' sums (``den`` None for a volume), ``fit_*`` the profile's;
+    ``seen``/``open_`` masks of the days with data and of the days to forecast; ``month``
+    each day's month (0..11); ``shape`` last year's month shape in deviation units (zeros
+    without a previous year); ``prev_days`` the days of data of each month last year;
+    ``has_shape``: the month shape comes from last year, whose levels drifted too (its
+    walk around its own mean stays in the shape).
     """
-    # Month sums and daily deviations of the days seen.
-    month_sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
-    daily: dict[int, list[float]] = defaultdict(list)
-    for d, sums in cur.items():
-        f = fitted[d]
-        a = month_sums[d.month]
-        a[0] += sums[0]
-        a[2] += f[0]
-        if is_ratio:
-            a[1] += sums[1]
-            a[3] += f[1]
-        dev = _deviation(sums, f if is_ratio else (f[0],), is_ratio)
-        if dev is not None:
-            daily[d.month].append(dev)
-    seen = {m: n for m, devs in daily.items() if (n := len(devs)) >= MIN_MONTH_DAYS}
-    month_dev = {m: _deviation((a[0], a[1]), (a[2], a[3]), is_ratio) for m, a in month_sums.items() if m in seen}
-    month_dev = {m: v for m, v in month_dev.items() if v is not None}
+    is_ratio = den is not None
+    ms = np.flatnonzero(seen)
+    mo = month[ms]
+    if is_ratio:
+        ok = den[ms] > 0
+        daily = np.where(ok, num[ms] / np.where(ok, den[ms], 1) - fit_num[ms] / fit_den[ms], np.nan)
+        s_n, s_d = _month_sums(num[ms], mo), _month_sums(den[ms], mo)
+        f_n, f_d = _month_sums(fit_num[ms], mo), _month_sums(fit_den[ms], mo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = s_n / s_d - f_n / f_d
+        weights_open = _month_sums(fit_den[open_], month[open_])
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            daily = num[ms] / fit_num[ms] - 1
+            dev = _month_sums(num[ms], mo) / _month_sums(fit_num[ms], mo) - 1
+        weights_open = _month_sums(fit_num[open_], month[open_])
+    good = np.isfinite(daily)
+    n_m = np.bincount(mo[good], minlength=12).astype(float)
+    sum_m = _month_sums(daily[good], mo[good])
+    mean_m = np.divide(sum_m, n_m, out=np.zeros(12), where=n_m > 0)
+    resid = daily[good] - mean_m[mo[good]]
+    # Robust (median absolute deviation): an outage day does not make every month noisy.
+    dof = float(np.sum(np.maximum(n_m - 1, 0)))
+    if dof > 0:
+        v = (1.4826 * float(np.median(np.abs(resid)))) ** 2 * resid.size / dof
+    else:
+        v = prior_sd ** 2
+    v = max(v, 1e-6 * prior_sd ** 2)
 
-    # Daily noise: the spread of the days around their month's mean (pooled).
-    ss = dof = 0.0
-    for devs in daily.values():
-        if len(devs) >= 2:
-            mean = math.fsum(devs) / len(devs)
-            ss += math.fsum((x - mean) ** 2 for x in devs)
-            dof += len(devs) - 1
-    day_var = ss / dof if dof > 0 else 0.0
-
-    # The drift: consecutive months seen, their squared difference less their noise.
-    excess = 0.0
-    pairs = 0
-    for m in sorted(month_dev):
-        if m - 1 in month_dev:
-            diff = month_dev[m] - month_dev[m - 1]
-            excess += diff * diff - day_var / seen[m] - day_var / seen[m - 1]
-            pairs += 1
-    if pairs:
-        s2, df = max(0.0, excess) / pairs, float(pairs)
-    else:  # January, or no two consecutive months seen: the prior drift alone
-        s2, df = prior_sd * prior_sd, PRIOR_MONTHS
-
-    # Weights of the error: + open days of the drifting months, - the days seen (the level).
-    past_n: dict[int, int] = defaultdict(int)
-    for d in cur:
-        past_n[d.month] += 1
-    future_n: dict[int, int] = defaultdict(int)
-    for d in open_days:
-        future_n[d.month] += 1
-    n_past, n_open = sum(past_n.values()), len(open_days)
-    if n_open == 0 or n_past == 0:
-        return OpenDaysError(0.0, df, len(month_dev))
-    drifting = {m: n / n_open for m, n in future_n.items() if m not in local_months}
-    share = sum(drifting.values())
-    u = [drifting.get(m, 0.0) - share * past_n.get(m, 0) / n_past for m in range(1, 13)]
-    var_mu = 0.0
-    for i in range(12):
-        if u[i]:
-            for j in range(12):
-                var_mu += u[i] * u[j] * min(i, j)
-    # i, j from 0: min(i, j) differs from min(i+1, j+1) by a constant, which cancels (sum u = 0).
-    var = s2 * max(var_mu, 0.0) + day_var * (1 / n_past + 1 / n_open)
-    return OpenDaysError(math.sqrt(var), df, len(month_dev))
+    use = np.flatnonzero((n_m >= MIN_MONTH_DAYS) & np.isfinite(dev))
+    n_open = int(open_.sum())
+    if n_open == 0 or weights_open.sum() <= 0 or use.size == 0:
+        return OpenDaysError((1.0,), (0.0,), (0.0,), len(use))
+    w = weights_open / weights_open.sum()
+    d = dev[use]
+    h = v / n_m[use]
+    g = np.divide(v, prev_days, out=np.zeros(12), where=prev_days > 0)
+    p2 = prior_sd ** 2
+    kappa = 1e4 * max(p2, v, float(d @ d) / d.size)
+    base = kappa + TAU ** 2 * np.outer(shape, shape) + np.diag(g)
+    walk = _STEPS + (_LAST_YEAR if has_shape else 0.0)
+    sigmas = (base[None, None] + (_GRID * p2)[:, None, None, None] * walk[None, None]
+              + (JUMP_SIZE ** 2 * p2) * _JUMP_COV[None]).reshape(-1, 12, 12)    # (k, 12, 12)
+    s_ss = sigmas[:, use][:, :, use] + np.diag(h)[None]
+    chol = np.linalg.cholesky(s_ss)
+    alpha = np.linalg.solve(s_ss, d[None, :, None])[..., 0]                     # (k, S)
+    logdet = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    loglik = -0.5 * (logdet + np.einsum("ks,ks->k", alpha, np.broadcast_to(d, alpha.shape)))
+    post = prior_weights().ravel() * np.exp(loglik - loglik.max())
+    post /= post.sum()
+    cross = sigmas[:, :, use]                                                   # (k, 12, S)
+    wc = np.einsum("m,kms->ks", w, cross)                                       # (k, S)
+    means = np.einsum("ks,ks->k", wc, alpha)
+    var = np.einsum("m,kmn,n->k", w, sigmas, w) - np.einsum(
+        "ks,ks->k", wc, np.linalg.solve(s_ss, wc[..., None])[..., 0])
+    # The days' own noise around their month's level, over the open days.
+    var = np.maximum(var, 0.0) + v / n_open
+    keep = post > 1e-5
+    return OpenDaysError(tuple(map(float, post[keep] / post[keep].sum())), tuple(map(float, means[keep])),
+                         tuple(map(float, np.sqrt(var[keep]))),
+                         int(use.size))

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
-from hotline_kpi.aggregate import RowError, aggregate_rows
+import numpy as np
+
 from hotline_kpi.catalogue import Catalogue, Indicator
-from hotline_kpi.domain import Aggregate, Comparator, DailyCounters, Status, days_in_year
+from hotline_kpi.domain import Comparator, DailyCounters, Status
 from hotline_kpi.evaluate import AsOfOutsideCatalogue
 from hotline_kpi.forecast.drift import OpenDaysForecast, forecast_open_days
-from hotline_kpi.formulas import Formula, FormulaSettings, Term
+from hotline_kpi.forecast.series import YearSeries, year_series
+from hotline_kpi.formulas import Formula, FormulaSettings
 
 #: Fewer days with data in the year than this: too little to say (no projection).
 MIN_DAYS = 14
@@ -95,41 +97,6 @@ class Projection:
     miss_probability: float | None = None
 
 
-# --------------------------------------------------------------------------- daily sums
-
-
-def _day_sums(row: DailyCounters, formula: Formula) -> tuple[float, float] | None:
-    """(numerator, denominator) of one day, ``None`` when a required counter is unknown.
-
-    The same rule as :func:`~hotline_kpi.aggregate.aggregate_rows` (which has already
-    checked the rows for duplicates and non-finite values).
-    """
-    if any(row.get(c) is None for c in formula.required_counters):
-        return None
-
-    def total(terms: tuple[Term, ...]) -> float:
-        return math.fsum(t.coef * v for t in terms if (v := row.get(t.counter)) is not None)
-
-    return total(formula.numerator), total(formula.denominator)
-
-
-def _daily(rows: Iterable[DailyCounters], formula: Formula, start: dt.date, end: dt.date,
-           hotline_id: str) -> tuple[dict[dt.date, tuple[float, float]], Aggregate]:
-    """Per-day sums over ``start``..``end`` and the exact aggregate of the same days."""
-    rows = tuple(r for r in rows if start <= r.day <= end)
-    for r in rows:
-        if r.hotline_id != hotline_id:
-            raise RowError(r.hotline_id, r.day, f"row of another hotline in the rows of {hotline_id!r}")
-    agg = aggregate_rows(rows, formula, start, end)  # raises RowError on duplicates, NaN
-    out = {}
-    for r in rows:
-        sums = _day_sums(r, formula)
-        if sums is not None:
-            out[r.day] = sums
-    return out, agg
-
-
-
 def _classify(comparator: Comparator, threshold: float, worst: float, best: float) -> PaceStatus | None:
     """Secured / cannot be met from the year-end values of the worst and best rest of year.
 
@@ -188,9 +155,10 @@ def _notes(
 class _YearSoFar:
     """The as-of year up to the as-of date, and the days of the year still open."""
 
-    #: Per-day (numerator, denominator) sums of this year's and last year's days with data.
-    cur: Mapping[dt.date, tuple[float, float]]
-    prev: Mapping[dt.date, tuple[float, float]]
+    #: This year's (numerator, denominator) per day, NaN without data and after the as-of date.
+    cur: np.ndarray
+    prev: np.ndarray
+    first: dt.date
     #: Exact year-to-date sums (``den`` 0 for a total) and the days they cover.
     num: float
     den: float
@@ -198,28 +166,33 @@ class _YearSoFar:
     #: The year-to-date value (``None`` without data or denominator).
     value: float | None
     #: Days of the year without data: the days after the as-of date and past gaps.
-    open_days: tuple[dt.date, ...]
+    open_days: int
     #: Past days without data (up to the as-of date).
     gaps: int
 
+    def day(self, d: dt.date) -> tuple[float, float] | None:
+        """The sums of day ``d`` of this year (up to the as-of date) or the year before."""
+        arr = self.cur if d.year == self.first.year else self.prev
+        i = (d - dt.date(d.year, 1, 1)).days
+        if not 0 <= i < len(arr) or math.isnan(arr[i, 0]):
+            return None
+        return float(arr[i, 0]), float(arr[i, 1])
 
-def _year_so_far(formula: Formula, rows: Iterable[DailyCounters], previous_year_rows: Iterable[DailyCounters],
-                 as_of: dt.date, hotline_id: str) -> _YearSoFar:
-    year = as_of.year
-    is_ratio = formula.kind == "ratio"
-    first = dt.date(year, 1, 1)
-    cur, agg = _daily(rows, formula, first, as_of, hotline_id)
-    prev, _ = _daily(previous_year_rows, formula, dt.date(year - 1, 1, 1), dt.date(year - 1, 12, 31), hotline_id)
-    num = float(agg.numerator)
-    den = float(agg.denominator) if is_ratio else 0.0
-    m = agg.days_with_data
-    if m == 0 or (is_ratio and den == 0):
+
+def _year_so_far(series: YearSeries, as_of: dt.date) -> _YearSoFar:
+    first = dt.date(series.year, 1, 1)
+    k = (as_of - first).days + 1
+    cur = series.cur.copy()
+    cur[k:] = np.nan
+    seen = ~np.isnan(cur[:, 0])
+    m = int(seen.sum())
+    num = math.fsum(cur[seen, 0])
+    den = math.fsum(cur[seen, 1]) if series.is_ratio else 0.0
+    if m == 0 or (series.is_ratio and den == 0):
         value = None
     else:
-        value = num / den if is_ratio else num
-    all_days = [first + dt.timedelta(days=i) for i in range(days_in_year(year))]
-    open_days = tuple(d for d in all_days if d not in cur)
-    return _YearSoFar(cur, prev, num, den, m, value, open_days, sum(1 for d in open_days if d <= as_of))
+        value = num / den if series.is_ratio else num
+    return _YearSoFar(cur, series.prev, first, num, den, m, value, len(cur) - m, int(k - m))
 
 
 @dataclass(frozen=True)
@@ -240,32 +213,43 @@ class _YearEnd:
             return rate
         if is_ratio:
             return (y.num + rate * self.den) / (y.den + self.den)
-        return y.num + rate * len(y.open_days)
+        return y.num + rate * y.open_days
 
 
-def _year_end(y: _YearSoFar, fc: OpenDaysForecast | None, is_ratio: bool, lo: float, hi: float) -> _YearEnd | None:
-    """The projected year-end value and interval; ``None`` when a ratio has no denominator at all."""
-    s_num = fc.numerator if fc else 0.0
-    s_den = fc.denominator if fc else 0.0
-    half = fc.half_width if fc else 0.0
+def _year_end(y: _YearSoFar, fc: OpenDaysForecast | None, is_ratio: bool, lo: float, hi: float,
+              level: float) -> _YearEnd | None:
+    """The projected year-end value (the open days at the median of their level) and
+    its interval; ``None`` when a ratio has no denominator at all."""
+    if fc is None:
+        if is_ratio and y.den <= 0:
+            return None
+        return _YearEnd(0.0, 0.0, y.value or 0.0, y.value or 0.0, y.value or 0.0)
+    mid = fc.error.median()
+    e_lo, e_hi = fc.error.bounds(level)
     if not is_ratio:
-        return _YearEnd(s_num, s_den, y.num + s_num, y.num + max(0.0, s_num * (1 - half)), y.num + s_num * (1 + half))
-    rate = min(max(s_num / s_den, lo), hi) if s_den > 0 else 0.0
+        s_num = fc.rate(mid)
+        return _YearEnd(s_num, s_num, y.num + max(0.0, s_num), y.num + max(0.0, fc.rate(e_lo)),
+                        y.num + max(0.0, fc.rate(e_hi)))
+    s_den = fc.denominator
     total_den = y.den + s_den
     if total_den <= 0:
         return None
 
-    def final(r: float) -> float:
-        return (y.num + min(max(r, lo), hi) * s_den) / total_den
+    def clamp(r: float) -> float:
+        return min(max(r, lo), hi)
 
-    return _YearEnd(rate * s_den, s_den, final(rate), final(rate - half), final(rate + half))
+    def final(r: float) -> float:
+        return (y.num + clamp(r) * s_den) / total_den
+
+    rate = clamp(fc.rate(mid)) if s_den > 0 else 0.0
+    return _YearEnd(rate * s_den, s_den, final(rate), final(fc.rate(e_lo)), final(fc.rate(e_hi)))
 
 
 def _budget_and_pace(y: _YearSoFar, end: _YearEnd, is_ratio: bool, cmp: Comparator, t: float, lo: float,
                      hi: float) -> tuple[float, float | None, PaceStatus]:
     """(error budget left, the average the open days require -- ``None`` when no day is
     open --, the outlook)."""
-    n = len(y.open_days)
+    n = y.open_days
     if is_ratio:
         # The numerator the rest of the year must add to land exactly on the target.
         needed = t * (y.den + end.den) - y.num
@@ -297,11 +281,11 @@ def _miss_probability(y: _YearSoFar, end: _YearEnd, fc: OpenDaysForecast | None,
     if is_ratio:
         if end.den <= 0:
             return 0.0 if cmp.holds(end.projected, t) else 1.0
-        gap = (t * (y.den + end.den) - y.num) / end.den - end.num / end.den  # required - forecast rate
+        gap = (t * (y.den + end.den) - y.num) / end.den - fc.base  # required rate - the profile's
     else:
-        if end.num <= 0:
+        if fc.base <= 0:
             return 0.0 if cmp.holds(end.projected, t) else 1.0
-        gap = (t - y.num) / end.num - 1  # the relative volume that lands on the target
+        gap = (t - y.num) / fc.base - 1  # the relative volume that lands on the target
     below = fc.error.below(gap)
     return min(1.0, max(0.0, below if cmp.higher_is_better else 1.0 - below))
 
@@ -314,7 +298,7 @@ def _burn_rates(y: _YearSoFar, as_of: dt.date, cmp: Comparator, allowance: float
         errors = volume = 0.0
         for i in range(k):
             d = as_of - dt.timedelta(days=i)
-            sums = y.cur.get(d) or y.prev.get(d)
+            sums = y.day(d)
             if sums is None:
                 continue
             errors += (sums[1] - sums[0]) if cmp.higher_is_better else sums[0]
@@ -342,6 +326,20 @@ def project_indicator(
     min_days: int = MIN_DAYS,
 ) -> Projection:
     """The projection of one targeted quantitative indicator (see :func:`project`)."""
+    series = year_series(formula, rows, previous_year_rows, as_of.year, hotline_id, last=as_of)
+    return project_series_indicator(indicator, formula, series, as_of, level, min_days)
+
+
+def project_series_indicator(
+    indicator: Indicator,
+    formula: Formula,
+    series: YearSeries,
+    as_of: dt.date,
+    level: float = 0.8,
+    min_days: int = MIN_DAYS,
+) -> Projection:
+    """The projection of one indicator from its :class:`YearSeries` (days after ``as_of``
+    ignored): the daily sums are extracted once and projected at any date of the year."""
     if not indicator.targeted or indicator.comparator is None or indicator.threshold is None:
         raise ValueError(f"indicator {indicator.id!r} has no target to project")
     if not 0 < level < 1:
@@ -349,8 +347,8 @@ def project_indicator(
     t = float(indicator.threshold)
     cmp = indicator.comparator
     is_ratio = formula.kind == "ratio"
-    y = _year_so_far(formula, rows, previous_year_rows, as_of, hotline_id)
-    n = len(y.open_days)
+    y = _year_so_far(series, as_of)
+    n = y.open_days
     lo, hi = 0.0, (1.0 if indicator.unit == "ratio" and is_ratio else math.inf)
 
     def result(fc: OpenDaysForecast | None = None, **kw: Any) -> Projection:
@@ -366,9 +364,9 @@ def project_indicator(
 
     if (n > 0 and y.days_with_data < min_days) or (n == 0 and y.value is None):
         return result(**_NOT_PROJECTED)
-    fc = forecast_open_days(formula, y.cur, y.prev, y.open_days, as_of.year, level,
-                            share=indicator.unit == "ratio") if n > 0 else None
-    end = _year_end(y, fc, is_ratio, lo, hi)
+    fc = forecast_open_days(y.cur, y.prev, as_of.year, is_ratio, share=indicator.unit == "ratio")[0] \
+        if n > 0 else None
+    end = _year_end(y, fc, is_ratio, lo, hi, level)
     if end is None:
         return result(fc, **_NOT_PROJECTED)
     budget, required, pace = _budget_and_pace(y, end, is_ratio, cmp, t, lo, hi)
@@ -385,6 +383,27 @@ def project_indicator(
         forecast_numerator=end.num, forecast_denominator=(end.den if is_ratio else None),
         miss_probability=_miss_probability(y, end, fc, is_ratio, cmp, t, pace),
     )
+
+
+def prepare(catalogue: Catalogue, settings: FormulaSettings, rows: Iterable[DailyCounters],
+            previous_year_rows: Iterable[DailyCounters] = (), last: dt.date | None = None
+            ) -> dict[str, YearSeries]:
+    """The :class:`YearSeries` of every targeted quantitative indicator (rows up to
+    ``last``, default the whole catalogue year), for :func:`project_series`."""
+    rows = tuple(rows)
+    previous_year_rows = tuple(previous_year_rows)
+    return {ind.id: year_series(ind.formula_for(settings), rows, previous_year_rows, catalogue.year,
+                                catalogue.hotline.id, last)
+            for ind in catalogue.quantitative if ind.targeted}
+
+
+def project_series(catalogue: Catalogue, settings: FormulaSettings, prepared: Mapping[str, YearSeries],
+                   as_of: dt.date, level: float = 0.8, *, min_days: int = MIN_DAYS) -> tuple[Projection, ...]:
+    """:func:`project` on the output of :func:`prepare` (days after ``as_of`` ignored)."""
+    if not catalogue.covers(as_of):
+        raise AsOfOutsideCatalogue(as_of, catalogue.year, catalogue.source_path)
+    return tuple(project_series_indicator(ind, ind.formula_for(settings), prepared[ind.id], as_of, level, min_days)
+                 for ind in catalogue.quantitative if ind.targeted)
 
 
 def project(
@@ -408,10 +427,7 @@ def project(
     """
     if not catalogue.covers(as_of):
         raise AsOfOutsideCatalogue(as_of, catalogue.year, catalogue.source_path)
-    rows = tuple(rows)
-    previous_year_rows = tuple(previous_year_rows)
-    return tuple(
-        project_indicator(ind, ind.formula_for(settings), rows, as_of, catalogue.hotline.id,
-                          previous_year_rows, level, min_days)
-        for ind in catalogue.quantitative if ind.targeted
-    )
+    if not 0 < level < 1:
+        raise ValueError(f"interval level {level!r} must lie strictly between 0 and 1")
+    return project_series(catalogue, settings, prepare(catalogue, settings, rows, previous_year_rows, as_of),
+                          as_of, level, min_days=min_days)
