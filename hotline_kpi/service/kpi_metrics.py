@@ -97,8 +97,8 @@ def kpi_families(m: MetricsModel) -> Iterable[Metric]:
 
 def _budget_families(m: MetricsModel) -> Iterable[Metric]:
     """Budget execution of the year up to the as-of month (docs/report.md): totals over the
-    budget lines, a fixed number of series whatever the catalogue's lines (each line is on
-    the status page and in the report)."""
+    budget lines, a fixed number of series whatever the catalogue's lines (each line is in
+    /api/v1/scoreboard and in the year-end report)."""
     budget = GaugeMetricFamily("hotline_kpi_budget_yuan", "The year's budget, all budget lines, in yuan.",
                                labels=["hotline"])
     executed = GaugeMetricFamily("hotline_kpi_budget_executed_yuan",
