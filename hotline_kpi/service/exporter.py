@@ -167,12 +167,15 @@ class MetricsCache:
     """
 
     def __init__(self, engine: Engine, zones: Mapping[str, str], clock_now: Callable[[], dt.datetime],
-                 leader: Callable[[], bool] = lambda: False):
+                 leader: Callable[[], bool] = lambda: False,
+                 hotline_info: Mapping[str, tuple[str, str]] | None = None):
         self.engine = engine
         self.zones = dict(zones)
+        #: hotline -> (name, province), exported as hotline_kpi_hotline_info
+        self.hotline_info = dict(hotline_info or {})
         self._now = clock_now
         self._lock = threading.Lock()
-        self._model = MetricsModel(zones=self.zones)
+        self._model = MetricsModel(zones=self.zones, hotline_info=self.hotline_info)
         #: Everything in one registry, for tests and tools (registry.get_sample_value).
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(KpiCollector(lambda: self._model, leader))
@@ -223,7 +226,8 @@ class MetricsCache:
 
     def refresh(self) -> bool:
         try:
-            model = load_model(self.engine, self.zones, self._model.snapshots, before=self._model)
+            model = load_model(self.engine, self.zones, self._model.snapshots, before=self._model,
+                               hotline_info=self.hotline_info)
             model = MetricsModel(**{**model.__dict__, "refreshed_at": self._now()})
             ok = True
         except Exception as exc:  # noqa: BLE001 - keep serving the last good model

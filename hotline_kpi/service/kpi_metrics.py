@@ -17,6 +17,10 @@ from hotline_kpi.service.metrics_model import DEFAULT_ZONE, MetricsModel, day_st
 WINDOWS = ("day", "month_to_date", "year_to_date")
 #: The windows with a breach flag: the two the targets are judged on (a day is too noisy).
 JUDGED_WINDOWS = ("month_to_date", "year_to_date")
+#: The one window whose denominators are exported: a province's (or the nation's) rate is
+#: the sum of its hotlines' numerators over the sum of their denominators, and a
+#: numerator is the value times the denominator (docs/metrics.md, "Roll-ups in PromQL").
+ROLLUP_WINDOW = "year_to_date"
 
 
 def kpi_families(m: MetricsModel) -> Iterable[Metric]:
@@ -47,6 +51,14 @@ def kpi_families(m: MetricsModel) -> Iterable[Metric]:
                                  "Days with data over days elapsed in the year to date.", labels=["hotline"])
     evaluated = GaugeMetricFamily("hotline_kpi_last_evaluation_timestamp_seconds",
                                   "When the hotline was last evaluated.", labels=["hotline"])
+    denominator = GaugeMetricFamily("hotline_kpi_indicator_denominator",
+                                    "Denominator of a rate or a time over the window, year to date only (calls "
+                                    "offered, answered, ...; the numerator is the value times it): a roll-up over "
+                                    "hotlines is sum(value * denominator) / sum(denominator).", labels=labels)
+    info = GaugeMetricFamily("hotline_kpi_hotline_info",
+                             "1 per evaluated hotline, with its province (empty when the catalogue gives none) "
+                             "and name: join with group_left to roll up by province.",
+                             labels=["hotline", "province", "name"])
     annual_seen: set[tuple[str, str]] = set()
     for hid, snap in sorted(m.snapshots.items()):
         doc = snap.doc
@@ -64,6 +76,10 @@ def kpi_families(m: MetricsModel) -> Iterable[Metric]:
                 breached.add_metric(lv, 1 if r.status is Status.BREACHED else 0)
             if r.pace is not None:
                 pace.add_metric(lv, float(r.pace))
+            if r.window == ROLLUP_WINDOW and r.denominator is not None and r.value is not None:
+                denominator.add_metric(lv, float(r.denominator))
+        name, province = m.hotline_info.get(hid, ("", ""))
+        info.add_metric([hid, province, name], 1)
         ts = day_start(doc.data_date, zone)
         if ts is not None:
             data_date.add_metric([hid], ts)
@@ -74,18 +90,20 @@ def kpi_families(m: MetricsModel) -> Iterable[Metric]:
         if comp.ratio is not None:
             complete.add_metric([hid], float(comp.ratio))
         evaluated.add_metric([hid], snap.evaluated_at.timestamp())
-    yield from (value, annual, breached, pace, data_date, as_of, complete, evaluated)
+    yield from (value, annual, breached, pace, data_date, as_of, complete, evaluated, denominator, info)
     yield from _projection_families(m)
     yield from _budget_families(m)
 
 
 def _budget_families(m: MetricsModel) -> Iterable[Metric]:
-    """Budget execution of the year up to the as-of month (docs/report.md)."""
-    budget = GaugeMetricFamily("hotline_kpi_budget_yuan", "The year's budget of each budget line, in yuan.",
-                               labels=["hotline", "line"])
+    """Budget execution of the year up to the as-of month (docs/report.md): totals over the
+    budget lines, a fixed number of series whatever the catalogue's lines (each line is in
+    /api/v1/scoreboard and in the year-end report)."""
+    budget = GaugeMetricFamily("hotline_kpi_budget_yuan", "The year's budget, all budget lines, in yuan.",
+                               labels=["hotline"])
     executed = GaugeMetricFamily("hotline_kpi_budget_executed_yuan",
-                                 "Spent on each budget line so far this year (to the as-of month), in yuan.",
-                                 labels=["hotline", "line"])
+                                 "Spent so far this year (to the as-of month), all budget lines, in yuan.",
+                                 labels=["hotline"])
     ratio = GaugeMetricFamily("hotline_kpi_budget_execution_ratio",
                               "Spent so far over the year's budget, all lines.", labels=["hotline"])
     pace = GaugeMetricFamily("hotline_kpi_budget_even_pace_yuan",
@@ -97,9 +115,10 @@ def _budget_families(m: MetricsModel) -> Iterable[Metric]:
         b = snap.doc.budget
         if b is None:
             continue
-        for line in b.lines:
-            budget.add_metric([hid, line.id], float(line.budget_yuan))
-            executed.add_metric([hid, line.id], float(line.executed_yuan))
+        total = b.budget_yuan if b.budget_yuan is not None else sum(line.budget_yuan for line in b.lines)
+        spent = b.executed_yuan if b.executed_yuan is not None else sum(line.executed_yuan for line in b.lines)
+        budget.add_metric([hid], float(total))
+        executed.add_metric([hid], float(spent))
         if b.execution_rate is not None:
             ratio.add_metric([hid], float(b.execution_rate))
         pace.add_metric([hid], float(b.even_pace_yuan))
@@ -132,9 +151,6 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
     miss = GaugeMetricFamily("hotline_kpi_projection_miss_probability",
                              "Probability that the year ends missing the target (the projection's model).",
                              labels=labels)
-    burn = GaugeMetricFamily("hotline_kpi_error_budget_burn_rate",
-                             "Error budget spent over the window against an even spend (1 = runs out on "
-                             "31 December).", labels=[*labels, "window"])
     for hid, snap in sorted(m.snapshots.items()):
         for p in snap.doc.projections:
             lv = [hid, p.id]
@@ -151,7 +167,6 @@ def _projection_families(m: MetricsModel) -> Iterable[Metric]:
                 miss.add_metric(lv, float(p.miss_probability))
             if p.pace_status is not None:
                 pace.add_metric([*lv, p.pace_status.value], 1)
-            for window, x in (("7d", p.burn_rate_7d), ("30d", p.burn_rate_30d)):
-                if x is not None:
-                    burn.add_metric([*lv, window], float(x))
-    return (projected, interval, budget, required, pace, miss, burn)
+    # The burn rates (7 and 30 days) are in /api/v1/scoreboard and `hotline-kpi evaluate`, not
+    # here: 12 series a hotline mid-year, over the budget of issue #19 (docs/metrics.md).
+    return (projected, interval, budget, required, pace, miss)

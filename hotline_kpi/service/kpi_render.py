@@ -108,7 +108,7 @@ class KpiRenderer:
         return out
 
     def _render_one(self, model: MetricsModel, hid: str) -> _Lines:
-        one = MetricsModel(snapshots={hid: model.snapshots[hid]}, zones=model.zones)
+        one = MetricsModel(snapshots={hid: model.snapshots[hid]}, zones=model.zones, hotline_info=model.hotline_info)
         families = list(self._families(one))
         if self._headers is None:
             self._headers = _headers(families)

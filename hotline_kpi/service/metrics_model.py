@@ -41,6 +41,8 @@ class MetricsModel:
     jobs: tuple[JobStat, ...] = ()
     #: hotline -> time zone, for the data-date timestamps
     zones: Mapping[str, str] = field(default_factory=dict)
+    #: hotline -> (name, province) from the catalogue, for ``hotline_kpi_hotline_info``
+    hotline_info: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     #: the ingest sources known to this build (their counters are exported from 0)
     sources: tuple[str, ...] = ()
     refreshed_at: dt.datetime | None = None
@@ -78,7 +80,8 @@ def read_markers(s: Session) -> Markers:
 
 
 def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Snapshot] | None = None,
-               before: MetricsModel | None = None) -> MetricsModel:
+               before: MetricsModel | None = None,
+               hotline_info: Mapping[str, tuple[str, str]] | None = None) -> MetricsModel:
     """Read the model; snapshots already in ``known`` (same id) are reused, not decoded
     again, and the ingest bookkeeping of ``before`` is reused when its marker did not move
     (a refresh that finds nothing new reads a few aggregate rows)."""
@@ -97,6 +100,7 @@ def load_model(engine: Engine, zones: Mapping[str, str], known: Mapping[str, Sna
         )
         alerts = alert_stats(s)
     return MetricsModel(snapshots=snaps, ingest=ingest, last_ingest_success=last_ok, jobs=jobs, zones=dict(zones),
+                        hotline_info=dict(hotline_info or {}),
                         sources=_known_sources(), database_up=True, alerts=alerts, markers=markers)
 
 

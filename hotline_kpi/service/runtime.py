@@ -43,7 +43,9 @@ class Service:
         self.clock = clock
         self.leadership = Leadership(engine, clock, settings.service.lease_seconds, holder=holder)
         zones = {h.id: h.timezone for h in catalogues.hotlines()}
-        self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader)
+        info = {h.id: (h.name, h.province) for h in catalogues.hotlines()}
+        self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader,
+                                  hotline_info=info)
         # The league table (issue #19): built once per evaluation from the cached snapshots;
         # its collector renders with the snapshots' half of /metrics (redone when one changes).
         self.league = LeagueBoard.from_settings(settings, catalogues)

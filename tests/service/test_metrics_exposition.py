@@ -88,7 +88,7 @@ def test_help_texts_name_indicators_as_the_catalogue_shows_them(serve: ServeProc
 
 ACCEPTS = {"text": "*/*", "openmetrics": PROMETHEUS_ACCEPT}
 TYPES = {"text": "text/plain; version=0.0.4; charset=utf-8",
-         "openmetrics": "application/openmetrics-text; version=1.0.0; charset=utf-8"}
+         "openmetrics": "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"}
 
 
 def _promtool_check(body: bytes) -> str:
