@@ -168,3 +168,17 @@ def test_a_load_by_the_cli_or_demo_gives_the_last_ingest_time(evaluated, clock):
     line = f'hotline_kpi_last_ingest_success_timestamp_seconds{{hotline="{SH}",source="daily-report"}} '
     [value] = [ln[len(line):] for ln in text.splitlines() if ln.startswith(line)]
     assert float(value) == clock.now().timestamp()
+
+
+def test_ingest_counters_start_at_zero_for_every_source_and_result_before_any_file(engine, clock):
+    """docs/metrics.md: the ingest counters are there from 0 before the first file (so
+    increase() sees the first reject); a job's series appear with its first run."""
+    from hotline_kpi.ingest.registry import ingestors
+
+    cache = MetricsCache(engine, {SH: "Asia/Shanghai"}, clock.now)
+    assert cache.refresh() is True
+    for source in ingestors():
+        for result in ("loaded", "already_loaded", "rejected", "error"):
+            assert cache.registry.get_sample_value("hotline_kpi_ingest_files_total",
+                                                   {"source": source, "result": result}) == 0, (source, result)
+    assert "hotline_kpi_job_runs_total{" not in cache.rendered().decode()
