@@ -22,6 +22,7 @@ from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.i18n import _
+from hotline_kpi.service.catalogues import LiveCatalogues
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.league_metrics import LeagueCollector
@@ -44,6 +45,11 @@ class Service:
         self.leadership = Leadership(engine, clock, settings.service.lease_seconds, holder=holder)
         zones = {h.id: h.timezone for h in catalogues.hotlines()}
         self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader)
+        if isinstance(catalogues, LiveCatalogues):
+            # A snapshot of a hotline or year added while serving (evaluated by the command
+            # line): load the catalogue folder again before the page and league read it.
+            self.cache.listeners.append(lambda m: catalogues.follow(
+                (hid, s.as_of.year) for hid, s in m.snapshots.items()))
         # The league table (issue #19): built once per evaluation from the cached snapshots;
         # its collector renders with the snapshots' half of /metrics (redone when one changes).
         self.league = LeagueBoard.from_settings(settings, catalogues)
