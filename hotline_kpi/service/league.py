@@ -112,7 +112,7 @@ class LeagueBoard:
     def __init__(self, catalogues: CatalogueSet, rules: ScoringRules = ScoringRules(), peers: tuple[Peer, ...] = ()):
         self.catalogues, self.rules, self.peers = catalogues, rules, peers
         self._lock = threading.Lock()
-        self._key: tuple[tuple[str, int], ...] | None = None
+        self._key: tuple[tuple[tuple[str, int], ...], int] | None = None
         self._cache: dict[tuple[str, str], Any] = {}
         #: indicator (formula id) -> the catalogue's indicator that names it
         self.names: dict[str, Indicator] = {}
@@ -124,7 +124,8 @@ class LeagueBoard:
         return cls(catalogues, settings.report.scoring, peers_from_settings(settings))
 
     def _memo(self, snapshots: Mapping[str, Snapshot], kind: str, window: str, make: Any) -> Any:
-        key = tuple(sorted((hid, s.id) for hid, s in snapshots.items()))
+        # A catalogue loaded again while serving (service/catalogues.py) may list a new hotline.
+        key = (tuple(sorted((hid, s.id) for hid, s in snapshots.items())), getattr(self.catalogues, "reloads", 0))
         with self._lock:
             if key != self._key:
                 self._key, self._cache = key, {}
