@@ -58,6 +58,11 @@ class LiveCatalogues(CatalogueSet):
         base = loaded if loaded is not None else CatalogueSet.from_dir(self.folder)
         super().__init__(list(base))
 
+    def __reduce__(self) -> tuple[type, tuple[list[Catalogue]]]:
+        # Sent to the queue_log parser's worker processes inside the ingest context: they
+        # need the catalogues as they are now, not the lock or the folder (a plain set).
+        return (CatalogueSet, (list(self),))
+
     def get(self, hotline_id: str, year: int) -> Catalogue | None:
         cat = super().get(hotline_id, year)
         if cat is None and self.follow([(hotline_id, year)]):

@@ -33,3 +33,15 @@ def test_a_new_year_is_loaded_when_asked_and_a_broken_folder_keeps_the_last_good
     # a new hotline asked for by id
     (tmp_path / "x-2019.yaml").write_text("inherits: sh-2019.yaml\nhotline:\n  id: x-12345\n", encoding="utf-8")
     assert live.hotline("x-12345").id == "x-12345" and live.reloads == 2
+
+
+def test_it_travels_to_worker_processes_as_a_plain_set(tmp_path):
+    """The queue_log parser sends its ingest context (catalogues included) to spawned
+    worker processes: the live set pickles as the catalogues it holds (no lock)."""
+    import pickle
+
+    from hotline_kpi.catalogue import CatalogueSet
+
+    (tmp_path / "sh-2019.yaml").write_text(SEED, encoding="utf-8")
+    copy = pickle.loads(pickle.dumps(LiveCatalogues(tmp_path)))
+    assert type(copy) is CatalogueSet and copy.years("shanghai-12345") == [2019]
