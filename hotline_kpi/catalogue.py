@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline_kpi.clock import ZoneName
 from hotline_kpi.domain import Comparator
@@ -40,8 +40,14 @@ class Hotline(_Model):
     short_name: str = ""
     timezone: ZoneName = "Asia/Shanghai"
     #: The province (or province-level city) the hotline belongs to, for the league
-    #: table's roll-ups; "" = not given (ranked, in no roll-up).
+    #: table's roll-ups; "" = not given (ranked, in no roll-up). ``province: null`` (or
+    #: "") clears a province inherited from the parent file.
     province: str = ""
+
+    @field_validator("province", mode="before")
+    @classmethod
+    def _cleared(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     @property
     def zone(self) -> ZoneInfo:

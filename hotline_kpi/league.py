@@ -11,6 +11,12 @@ up from summed counters, peers from published figures beside them (docs/league.m
 - **Provinces** are rolled up from the hotlines' summed counters: a rate is the sum of the
   numerators over the sum of the denominators, never an average of the hotlines' rates.
   A hotline without a province is listed, ranked, and in no roll-up.
+- **One year**: a league ranks and rolls up the hotlines whose latest evaluation is of
+  the league's year, the latest year of any of them; a hotline whose latest evaluation
+  is of an earlier year (the scheduled evaluation has not reached it yet) is listed, not
+  ranked (``unranked`` "other_year"), and in no roll-up: counters of two years are never
+  compared or summed. A configured hotline without an evaluation (no figures) is listed,
+  not ranked (no data on every indicator), and in no roll-up.
 - **Peers** (a hotline known only from its published figures) stand beside the table,
   marked as such, with the definition of each figure; a comparable figure shows where it
   would stand among the hotlines (1 + the hotlines strictly better), without moving
@@ -41,6 +47,9 @@ DIRECTIONS: Mapping[str, bool | None] = {
 NO_DATA = "no_data"
 VOLUME = "volume"
 NOT_COMPARABLE = "not_comparable"
+OTHER_YEAR = "other_year"
+#: A peer's indicator its benchmark file lists under ``not_published``.
+NOT_PUBLISHED = "not_published"
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,13 @@ class HotlineFigures:
     figures: Mapping[str, Figure]
     #: The self-evaluation score of the window (None: nothing to score).
     score: float | None = None
+    #: The evaluation's as-of date (ISO); None: the hotline has no evaluation.
     as_of: str | None = None
+    name_en: str = ""
+
+    @property
+    def year(self) -> int | None:
+        return None if self.as_of is None else int(self.as_of[:4])
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class PeerFigure:
     definition: str
     #: The figure as published (满意率87%).
     published: str = ""
+    #: The benchmark's own label (解决率), for a figure matching none of our indicators.
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,8 @@ class Peer:
     year: int
     source: str
     figures: tuple[PeerFigure, ...]
+    #: Indicators the peer publishes no figure for.
+    not_published: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,7 @@ class HotlineRow:
     places: Mapping[str, Place]
     score: float | None
     score_rank: int | None
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,8 @@ class PeerRow:
     #: Rank: where the published figure would stand among the hotlines.
     places: Mapping[str, Place]
     figures: Mapping[str, PeerFigure] = field(default_factory=dict)
+    #: Published figures that match none of the league's indicators, shown with their definition.
+    others: tuple[PeerFigure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,10 @@ class League:
     peers: tuple[PeerRow, ...]
     #: Hotlines without a province (ranked, in no roll-up).
     without_province: tuple[str, ...]
+    #: The year ranked and rolled up (None: no hotline has an evaluation).
+    year: int | None = None
+    #: The as-of dates of the ranked hotlines' evaluations (ISO), earliest and latest.
+    as_of: tuple[str, str] | None = None
 
     def hotline(self, hotline_id: str) -> HotlineRow | None:
         return next((h for h in self.hotlines if h.hotline_id == hotline_id), None)
@@ -193,10 +219,15 @@ def _places(figures: Mapping[str, Figure | None], indicator: str) -> dict[str, P
 def build_league(window: str, hotlines: Iterable[HotlineFigures], peers: Iterable[Peer] = (),
                  indicators: Iterable[str] | None = None) -> League:
     """The league of ``hotlines`` over ``window``; ``indicators`` defaults to every
-    indicator any hotline has, in :data:`DIRECTIONS` order."""
-    entries = list(hotlines)
+    indicator any hotline has, in :data:`DIRECTIONS` order. Only the hotlines of the
+    latest year are ranked and rolled up (see the module)."""
+    listed = list(hotlines)
+    years = [h.year for h in listed if h.year is not None]
+    year = max(years) if years else None
+    # Of the league's year, or of none stated (a hotline without an evaluation has no figures).
+    entries = [h for h in listed if h.year is None or h.year == year]
     if indicators is None:
-        present = {i for h in entries for i in h.figures}
+        present = {i for h in listed for i in h.figures}
         order = list(DIRECTIONS) + sorted(present - set(DIRECTIONS))
         inds = tuple(i for i in order if i in present)
     else:
@@ -206,12 +237,18 @@ def build_league(window: str, hotlines: Iterable[HotlineFigures], peers: Iterabl
     per_ind = {i: _places({h.hotline_id: h.figures.get(i) for h in entries}, i) for i in inds}
     score_ranks = competition_ranks({h.hotline_id: h.score for h in entries}, True)
     rows = [HotlineRow(h.hotline_id, h.name, h.province, h.as_of, {i: per_ind[i][h.hotline_id] for i in inds},
-                       h.score, score_ranks[h.hotline_id]) for h in entries]
+                       h.score, score_ranks[h.hotline_id], h.name_en) for h in entries]
+    for h in listed:  # listed, not ranked: another year's evaluation, or none at all
+        if h.hotline_id in by_id:
+            continue
+        places = {i: Place((f.value if (f := h.figures.get(i)) is not None else None), None, OTHER_YEAR, f)
+                  for i in inds}
+        rows.append(HotlineRow(h.hotline_id, h.name, h.province, h.as_of, places, h.score, None, h.name_en))
     rows.sort(key=lambda r: (r.score_rank is None, r.score_rank or 0, r.hotline_id))
 
     members: dict[str, list[str]] = {}
     for h in entries:
-        if h.province:
+        if h.province and h.figures:
             members.setdefault(h.province, []).append(h.hotline_id)
     rolled = {p: {i: sum_figures(f for hid in hids if (f := by_id[hid].figures.get(i)) is not None) for i in inds}
               for p, hids in members.items()}
@@ -224,6 +261,9 @@ def build_league(window: str, hotlines: Iterable[HotlineFigures], peers: Iterabl
     for peer in peers:
         places: dict[str, Place] = {}
         figs: dict[str, PeerFigure] = {}
+        for ind in peer.not_published:
+            if ind in inds:
+                places[ind] = Place(None, None, NOT_PUBLISHED)
         for f in peer.figures:
             if f.indicator not in inds:
                 continue
@@ -236,7 +276,10 @@ def build_league(window: str, hotlines: Iterable[HotlineFigures], peers: Iterabl
             else:
                 others = [per_ind[f.indicator][h.hotline_id].value for h in entries]
                 places[f.indicator] = Place(f.value, would_rank(f.value, others, direction))
-        peer_rows.append(PeerRow(peer.name, peer.year, peer.source, places, figs))
+        extra = tuple(f for f in peer.figures if f.indicator not in inds)
+        peer_rows.append(PeerRow(peer.name, peer.year, peer.source, places, figs, extra))
 
+    dates = sorted(h.as_of for h in entries if h.as_of is not None)
     return League(window, inds, tuple(rows), tuple(provinces), tuple(peer_rows),
-                  tuple(sorted(h.hotline_id for h in entries if not h.province)))
+                  tuple(sorted(h.hotline_id for h in entries if not h.province)), year,
+                  (dates[0], dates[-1]) if dates else None)

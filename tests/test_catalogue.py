@@ -89,3 +89,19 @@ def test_two_files_for_one_hotline_and_year_are_refused(english, tmp_path):
         _write(tmp_path, name, SEED.read_text(encoding="utf-8"))
     with pytest.raises(CatalogueError, match="also defined in"):
         CatalogueSet.from_dir(tmp_path)
+
+
+@pytest.mark.parametrize("cleared", ["null", '""', "~"])
+def test_a_child_can_clear_the_province_it_inherits(english, tmp_path, cleared):
+    """``province: null`` (or "") in a child removes the parent's province: the hotline is
+    then in no roll-up of the league table. It used to be refused as "not text"."""
+    (tmp_path / "base").mkdir(exist_ok=True)
+    base = _write(tmp_path / "base", "sh.yaml", (TARGETS / "shanghai-12345-2019.yaml").read_text(encoding="utf-8"))
+    assert load_catalogue(base).hotline.province == "上海市"
+    child = _write(tmp_path, "x.yaml", f"inherits: base/sh.yaml\nhotline:\n  id: x-12345\n  province: {cleared}\n")
+    assert load_catalogue(child).hotline.province == ""
+    kept = _write(tmp_path, "y.yaml", "inherits: base/sh.yaml\nhotline:\n  id: y-12345\n")
+    assert load_catalogue(kept).hotline.province == "上海市"
+    wrong = _write(tmp_path, "z.yaml", "inherits: base/sh.yaml\nhotline:\n  id: z-12345\n  province: [a, b]\n")
+    with pytest.raises(CatalogueError, match="province"):
+        load_catalogue(wrong)

@@ -11,6 +11,7 @@ import pytest
 from hotline_kpi.league import (
     NO_DATA,
     NOT_COMPARABLE,
+    OTHER_YEAR,
     VOLUME,
     Figure,
     HotlineFigures,
@@ -109,3 +110,25 @@ def test_league_ranks_direction_aware_rolls_up_provinces_and_places_a_peer():
     assert peer.figures["satisfaction_rate"].definition == "“基本满意”是否计入未说明"
     assert rank["b"]["satisfaction_rate"] == 3
     assert all(p.province != "北京12345" for p in league.provinces)
+
+
+def test_only_the_latest_year_is_ranked_and_rolled_up():
+    # a: two days of 2020, connection 80/100 = .80; b: the whole of 2019, 950/1000 = .95;
+    # n: configured, no evaluation. The league is of 2020: a ranks 1st of 1 (b's better
+    # 2019 value does not count), b is listed as other_year; 江苏 = a's 2020 counters only
+    # (80/100), not (80 + 950) / (100 + 1000); n is listed without data and in no roll-up.
+    league = build_league("year_to_date", [
+        HotlineFigures("a", "A", "江苏省", {"connection_rate": Figure(80, 100, 2)}, 90.0, "2020-01-02"),
+        HotlineFigures("b", "B", "江苏省", {"connection_rate": Figure(950, 1000, 365)}, 100.0, "2019-12-31"),
+        HotlineFigures("n", "N", "江苏省", {}, None, None),
+    ])
+    assert (league.year, league.as_of) == (2020, ("2020-01-02", "2020-01-02"))
+    a, b, n = (league.hotline(k) for k in "abn")
+    assert (a.places["connection_rate"].rank, a.score_rank) == (1, 1)
+    assert (b.places["connection_rate"].rank, b.places["connection_rate"].unranked, b.score_rank) == (
+        None, OTHER_YEAR, None)
+    assert b.places["connection_rate"].value == pytest.approx(0.95)
+    assert (n.places["connection_rate"].rank, n.places["connection_rate"].unranked) == (None, NO_DATA)
+    (js,) = league.provinces
+    assert js.hotlines == ("a",) and js.places["connection_rate"].figure == Figure(80, 100, 2)
+    assert [h.hotline_id for h in league.hotlines] == ["a", "b", "n"]

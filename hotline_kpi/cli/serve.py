@@ -76,7 +76,10 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     from hotline_kpi.service.web import build_app
 
     settings = app.settings
-    catalogues = app.catalogues
+    from hotline_kpi.service.catalogues import LiveCatalogues
+
+    # Followed while serving: a catalogue added later is loaded when a snapshot names it.
+    catalogues = LiveCatalogues(settings.targets_dir, app.catalogues)
     app.require_schema()
     logs.configure(log_level)
     host = host or settings.service.host

@@ -23,6 +23,8 @@ from hotline_kpi.league import (
     DIRECTIONS,
     NO_DATA,
     NOT_COMPARABLE,
+    NOT_PUBLISHED,
+    OTHER_YEAR,
     VOLUME,
     Figure,
     HotlineFigures,
@@ -57,9 +59,10 @@ def peers_from_settings(settings: Settings) -> tuple[Peer, ...]:
     except Exception as exc:  # noqa: BLE001 - a bad benchmark must not stop the service
         log.warning("league: benchmark %s not read: %s", path, exc)
         return ()
-    figs = tuple(PeerFigure(f.indicator, f.value, f.comparable, f.difference, f.published)
-                 for f in b.figures if f.indicator)
-    return (Peer(b.peer_short or b.peer, b.year, b.source.strip(), figs),)
+    # Every figure: one matching none of our indicators (解决率, 来电量) is shown with its definition.
+    figs = tuple(PeerFigure(f.indicator or "", f.value, f.comparable, f.difference, f.published, f.label)
+                 for f in b.figures)
+    return (Peer(b.peer_short or b.peer, b.year, b.source.strip(), figs, tuple(b.not_published)),)
 
 
 def window_score(indicators: tuple[Indicator, ...], doc: Any, window: str, rules: ScoringRules) -> float | None:
@@ -87,8 +90,10 @@ def hotline_figures(snap: Snapshot, catalogues: CatalogueSet, window: str, rules
     doc = snap.doc
     if doc.as_of is None:
         return None
-    cat = catalogues.get(snap.hotline_id, doc.as_of.year)
+    cat = catalogues.get(snap.hotline_id, doc.as_of.year)  # the service's set loads a new file here
     if cat is None:
+        log.warning("%s", _("league: no target catalogue for {hotline} in {year}: its evaluation is not listed",
+                            hotline=snap.hotline_id, year=doc.as_of.year))
         return None
     figures: dict[str, Figure] = {}
     names: dict[str, Indicator] = {}
@@ -100,7 +105,7 @@ def hotline_figures(snap: Snapshot, catalogues: CatalogueSet, window: str, rules
         names.setdefault(ind.formula, ind)
     h = cat.hotline
     return (HotlineFigures(h.id, h.name, h.province, figures, window_score(cat.quantitative, doc, window, rules),
-                           doc.as_of.isoformat()), names)
+                           doc.as_of.isoformat(), h.name_en), names)
 
 
 class LeagueBoard:
@@ -109,7 +114,7 @@ class LeagueBoard:
     def __init__(self, catalogues: CatalogueSet, rules: ScoringRules = ScoringRules(), peers: tuple[Peer, ...] = ()):
         self.catalogues, self.rules, self.peers = catalogues, rules, peers
         self._lock = threading.Lock()
-        self._key: tuple[tuple[str, int], ...] | None = None
+        self._key: tuple[tuple[tuple[str, int], ...], int] | None = None
         self._cache: dict[tuple[str, str], Any] = {}
         #: indicator (formula id) -> the catalogue's indicator that names it
         self.names: dict[str, Indicator] = {}
@@ -121,7 +126,8 @@ class LeagueBoard:
         return cls(catalogues, settings.report.scoring, peers_from_settings(settings))
 
     def _memo(self, snapshots: Mapping[str, Snapshot], kind: str, window: str, make: Any) -> Any:
-        key = tuple(sorted((hid, s.id) for hid, s in snapshots.items()))
+        # A catalogue loaded again while serving (service/catalogues.py) may list a new hotline.
+        key = (tuple(sorted((hid, s.id) for hid, s in snapshots.items())), getattr(self.catalogues, "reloads", 0))
         with self._lock:
             if key != self._key:
                 self._key, self._cache = key, {}
@@ -138,6 +144,10 @@ class LeagueBoard:
                     entries.append(got[0])
                     for k, v in got[1].items():
                         self.names.setdefault(k, v)
+            # A configured hotline without any evaluation (no data yet) is listed, not ranked.
+            for h in self.catalogues.hotlines():
+                if h.id not in snapshots:
+                    entries.append(HotlineFigures(h.id, h.name, h.province, {}, None, None, h.name_en))
             self.builds += 1
             return build_league(window, entries, self.peers)
 
@@ -180,15 +190,20 @@ def _place_json(p: Place | None) -> dict[str, Any] | None:
     return out
 
 
+def _peer_figure_json(f: PeerFigure) -> dict[str, Any]:
+    return {"label": f.label, "value": f.value, "comparable": f.comparable, "definition": f.definition,
+            "published": f.published}
+
+
 def league_to_json(league: League, catalogues: CatalogueSet) -> dict[str, Any]:
     """The league as /api/v1/league serves it (docs/league.md)."""
-    names = {h.id: h for h in catalogues.hotlines()}
     return {
-        "window": league.window,
+        "window": league.window, "year": league.year,
+        "as_of": None if league.as_of is None else {"first": league.as_of[0], "last": league.as_of[1]},
         "indicators": [{"id": i, "higher_is_better": DIRECTIONS.get(i), "ranked": DIRECTIONS.get(i) is not None}
                        for i in league.indicators],
         "hotlines": [{"hotline": h.hotline_id, "name": h.name,
-                      "name_en": names[h.hotline_id].name_en if h.hotline_id in names else None,
+                      "name_en": h.name_en or None,
                       "province": h.province or None, "as_of": h.as_of, "score": h.score, "score_rank": h.score_rank,
                       "indicators": {i: _place_json(h.places[i]) for i in league.indicators}}
                      for h in league.hotlines],
@@ -197,14 +212,21 @@ def league_to_json(league: League, catalogues: CatalogueSet) -> dict[str, Any]:
                       for p in league.provinces],
         "without_province": list(league.without_province),
         "peers": [{"peer": p.name, "published_figures": True, "year": p.year, "source": p.source,
-                   "indicators": {i: {**(_place_json(pl) or {}), "comparable": p.figures[i].comparable,
-                                      "definition": p.figures[i].definition, "published": p.figures[i].published}
-                                  for i, pl in p.places.items()}}
+                   "indicators": {i: {**(_place_json(pl) or {}),
+                                      **({"comparable": p.figures[i].comparable, "definition": p.figures[i].definition,
+                                          "published": p.figures[i].published} if i in p.figures else {})}
+                                  for i, pl in p.places.items()},
+                   "other_figures": [_peer_figure_json(f) for f in p.others]}
                   for p in league.peers],
     }
 
 
-def _cell(p: Place | None, unit: str, lang: Lang, peer: bool = False) -> dict[str, str]:
+def _cell(p: Place | None, unit: str, lang: Lang, peer: bool = False, year: int | None = None) -> dict[str, str]:
+    if p is not None and p.unranked == NOT_PUBLISHED:
+        return {"text": "—", "rank": "", "note": _("no published figure", lang=lang), "class": NOT_PUBLISHED}
+    if p is not None and p.unranked == OTHER_YEAR:
+        return {"text": fmt_value(p.value, unit, lang), "rank": "",
+                "note": _("not of {year}, not ranked", lang=lang, year=year), "class": OTHER_YEAR}
     if p is None or p.value is None:
         return {"text": "—", "rank": "", "note": _("no data, not ranked", lang=lang), "class": NO_DATA}
     text = fmt_value(p.value, unit, lang)
@@ -221,10 +243,13 @@ def page_section(league: League, board: LeagueBoard, lang: Lang) -> dict[str, An
     heads = [{"id": i, "name": ind.display_name(lang) if ind else i, "unit": ind.unit if ind else ""} for i, ind in inds]
     units = {h["id"]: h["unit"] for h in heads}
     none = _("not given", lang=lang)
-    rows = [{"id": h.hotline_id, "name": h.name, "province": h.province or none,
+    rows = [{"id": h.hotline_id, "name": h.name if lang == "zh" else (h.name_en or h.name),
+             "province": h.province or none,
+             "as_of": _as_of_text(h.as_of, lang),
              "score": "—" if h.score is None else f"{h.score:.2f}",
              "score_rank": "—" if h.score_rank is None else str(h.score_rank),
-             "cells": [{"indicator": i, **_cell(h.places[i], units[i], lang)} for i in league.indicators]}
+             "cells": [{"indicator": i, **_cell(h.places[i], units[i], lang, year=league.year)}
+                       for i in league.indicators]}
             for h in league.hotlines]
     provinces = [{"name": p.province, "count": len(p.hotlines),
                   "cells": [{"indicator": i, **_cell(p.places[i], units[i], lang)} for i in league.indicators]}
@@ -236,7 +261,24 @@ def page_section(league: League, board: LeagueBoard, lang: Lang) -> dict[str, An
               "cells": [{"indicator": i, **_cell(p.places.get(i), units[i], lang, peer=True)}
                         for i in league.indicators],
               "definitions": [{"name": next(h["name"] for h in heads if h["id"] == i), "published": f.published,
-                               "definition": f.definition} for i, f in p.figures.items()]}
+                               "definition": f.definition} for i, f in p.figures.items()]
+                             + [{"name": f.label or f.indicator, "published": f.published, "definition": f.definition}
+                                for f in p.others]}
              for p in league.peers]
+    if league.as_of is None:
+        as_of = ""
+    elif league.as_of[0] == league.as_of[1]:
+        as_of = _("as of {day}", lang=lang, day=_as_of_text(league.as_of[0], lang))
+    else:
+        as_of = _("as of {first} to {last}", lang=lang, first=_as_of_text(league.as_of[0], lang),
+                  last=_as_of_text(league.as_of[1], lang))
     return {"window": t(league.window, lang), "indicators": heads, "rows": rows, "provinces": provinces,
-            "peers": peers}
+            "peers": peers, "year": league.year or "", "as_of": as_of}
+
+
+def _as_of_text(iso: str | None, lang: Lang) -> str:
+    """An ISO date as the office writes it: 2019年1月2日 (English: 2019-01-02)."""
+    if iso is None:
+        return "—"
+    y, m, d = (int(x) for x in iso.split("-"))
+    return f"{y}年{m}月{d}日" if lang == "zh" else iso

@@ -4,8 +4,9 @@ Year to date only, at most 9 series per hotline: its rank on each ranked indicat
 (``hotline_kpi_league_rank{hotline,indicator}``, 1 = best, ties share a rank, no series
 when the hotline is not ranked on it), its score and its rank on the score. Beside them,
 per indicator, how many hotlines are ranked (to read a rank as "12th of 350"). The
-provinces are not exported: PromQL sums the numerators and denominators the exporter
-already carries.
+provinces are not exported: PromQL computes them as ratios of sums from each hotline's
+year-to-date value, its ``hotline_kpi_indicator_denominator`` and the province of
+``hotline_kpi_hotline_info`` (docs/metrics.md, "Roll-ups in PromQL").
 """
 
 from __future__ import annotations

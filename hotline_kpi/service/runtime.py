@@ -22,6 +22,7 @@ from hotline_kpi.alerts.alerting import Alerting
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
 from hotline_kpi.i18n import _
+from hotline_kpi.service.catalogues import LiveCatalogues
 from hotline_kpi.service.exporter import MetricsCache
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.league_metrics import LeagueCollector
@@ -46,6 +47,11 @@ class Service:
         info = {h.id: (h.name, h.province) for h in catalogues.hotlines()}
         self.cache = MetricsCache(engine, zones, clock.now, leader=lambda: self.leadership.is_leader,
                                   hotline_info=info)
+        if isinstance(catalogues, LiveCatalogues):
+            # A snapshot of a hotline or year added while serving (evaluated by the command
+            # line): load the catalogue folder again before the page and league read it; the
+            # new hotlines' zone and info apply from their next rendering.
+            self.cache.listeners.append(lambda m: self._follow(catalogues, m))
         # The league table (issue #19): built once per evaluation from the cached snapshots;
         # its collector renders with the snapshots' half of /metrics (redone when one changes).
         self.league = LeagueBoard.from_settings(settings, catalogues)
@@ -201,6 +207,12 @@ class Service:
         with self._lock:
             self.stop_scheduler(wait=True)
             self.leadership.release()
+
+    def _follow(self, catalogues: LiveCatalogues, m: object) -> None:
+        if catalogues.follow((hid, s.as_of.year) for hid, s in m.snapshots.items()):  # type: ignore[attr-defined]
+            for h in catalogues.hotlines():
+                self.cache.zones.setdefault(h.id, h.timezone)
+                self.cache.hotline_info.setdefault(h.id, (h.name, h.province))
 
     def state(self) -> dict[str, object]:
         return {"leader": self.leadership.is_leader, "holder": self.leadership.holder}

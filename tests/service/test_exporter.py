@@ -222,3 +222,17 @@ class KpiOnly:
         from hotline_kpi.service.kpi_metrics import kpi_families
 
         return list(kpi_families(self.model))
+
+
+def test_ingest_counters_start_at_zero_for_every_source_and_result_before_any_file(engine, clock):
+    """docs/metrics.md: the ingest counters are there from 0 before the first file (so
+    increase() sees the first reject); a job's series appear with its first run."""
+    from hotline_kpi.ingest.registry import ingestors
+
+    cache = MetricsCache(engine, {SH: "Asia/Shanghai"}, clock.now)
+    assert cache.refresh() is True
+    for source in ingestors():
+        for result in ("loaded", "already_loaded", "rejected", "error"):
+            assert cache.registry.get_sample_value("hotline_kpi_ingest_files_total",
+                                                   {"source": source, "result": result}) == 0, (source, result)
+    assert "hotline_kpi_job_runs_total{" not in cache.rendered().decode()

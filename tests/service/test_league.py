@@ -47,6 +47,7 @@ b .90 are better -> would be 4th; requests accepted 2,520,000: a volume, not ran
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import pytest
@@ -85,19 +86,23 @@ def _catalogues(catalogues: CatalogueSet) -> CatalogueSet:
                 "province": p})}) for k, p in PROVINCES.items()])
 
 
-def _fill(engine) -> None:
+def _fill(engine, keys: str = "abcd", requests: int = 20000, days: tuple[dt.date, ...] = DAYS,
+          new: bool = True) -> None:
     rows = []
     for k, (off, ans, wait, w15, fce, fcr, disp, ret, srv, sat) in DAY.items():
-        for day in DAYS:
+        if k not in keys:
+            continue
+        for day in days:
             vals = dict.fromkeys(COUNTERS)
-            vals.update(requests_accepted=20000, calls_offered=off, calls_answered=ans, calls_abandoned_short=0,
+            vals.update(requests_accepted=requests, calls_offered=off, calls_answered=ans, calls_abandoned_short=0,
                         answer_wait_seconds_sum=wait, calls_answered_within_15s=w15, first_contact_eligible=fce,
                         first_contact_resolved=fcr, tickets_dispatched=disp, tickets_returned_operator_fault=ret,
                         survey_responses=srv, survey_satisfied=sat)
             rows.append({"hotline_id": f"league-{k}", "day": day, "provenance": "{}", **vals})
     with engine.begin() as conn:
-        conn.execute(insert(HotlineRow), [{"id": f"league-{k}", "name": f"热线{k.upper()}", "name_en": f"Hotline {k}",
-                                           "timezone": "Asia/Shanghai"} for k in DAY])
+        if new:
+            conn.execute(insert(HotlineRow), [{"id": f"league-{k}", "name": f"热线{k.upper()}", "name_en": f"Hotline {k}",
+                                               "timezone": "Asia/Shanghai"} for k in keys])
         conn.execute(insert(DailyCountersRow), rows)
 
 
@@ -161,6 +166,11 @@ def test_the_api_serves_hand_computed_ranks_scores_roll_ups_and_the_peer(world):
     assert (sat["value"], sat["rank"], sat["comparable"]) == (0.87, 4, True)
     assert "基本满意" in sat["definition"] and sat["published"] == "满意率87%"
     assert peer["indicators"]["requests_accepted"]["unranked"] == "volume"
+    assert peer["indicators"]["connection_rate"] == {"value": None, "rank": None, "unranked": "not_published"}
+    assert {f["label"]: f["published"] for f in peer["other_figures"]} == {"全年来电量": "来电696万个（约1.9万个/日）",
+                                                                         "解决率": "解决率75%"}
+    assert body["year"] == 2019 and body["as_of"] == {"first": "2019-01-02", "last": "2019-01-02"}
+    assert hot["league-b"]["name_en"] == "Hotline B"
 
     # served from the board, built once per evaluation, not per request
     builds = board.builds
@@ -207,9 +217,23 @@ def test_the_status_page_shows_the_league_in_chinese(world):
     notes = page.xpath('string(//div[contains(@class,"peer-definitions")])')
     assert "非本系统评估，不计入任何省份" in notes and "满意率87%" in notes and "基本满意" in notes
     assert not page.xpath('//tr[@data-province="北京12345"]')
+    # what the peer does not publish is said so; its figures matching none of our
+    # indicators (解决率, 来电量) are shown with their definitions
+    assert _cell(page, "data-peer", "北京12345", "connection_rate") == ("—", "无公开数据")
+    assert _cell(page, "data-peer", "北京12345", "average_answer_seconds") == ("—", "无公开数据")
+    assert "解决率：解决率75%；北京解决率为办理单位解决的比例" in notes
+    assert "全年来电量：来电696万个（约1.9万个/日）；来电量反映业务规模" in notes
+    assert page.xpath('string(//p[contains(@class,"league-as-of")])') == (
+        "数据截至2019年1月2日；仅对2019年的评估排名和汇总，不跨年度比较或相加")
+    assert page.xpath('string(//tr[@data-hotline="league-b"]/td[@class="as-of"])') == "2019年1月2日"
     english = lxml_html.fromstring(client.get("/?lang=en").text)
     assert english.xpath('string(//section[@id="league"]/h2)').startswith("League table")
     assert _cell(english, "data-hotline", "league-b", "average_answer_seconds")[1] == "No. 1"
+    # the boards' English names, not the Chinese ones
+    assert english.xpath('string(//table[contains(@class,"league")]//tr[@data-hotline="league-b"]/td[@class="name"])'
+                         ) == "Hotline B"
+    assert _cell(english, "data-peer", "北京12345", "connection_rate") == ("—", "no published figure")
+    assert english.xpath('string(//p[contains(@class,"league-as-of")])').startswith("as of 2019-01-02")
 
 
 def test_the_collector_exports_ranks_and_scores_within_ten_series_per_hotline(world):
@@ -247,3 +271,114 @@ def test_the_service_registers_the_league_with_its_metrics(engine, settings, cat
         assert svc.cache.registry.get_sample_value("hotline_kpi_league_score_rank", {"hotline": "league-b"}) == 3
     finally:
         svc.stop()
+
+
+# --- a catalogue added while serving, the year boundary, hotlines without data -----------
+
+def _catalogue_file(folder, key: str, year: int, province: str, parent: str = "base/shanghai.yaml") -> None:
+    extra = "" if parent.startswith("base/") else f"year: {year}\n"
+    (folder / f"league-{key}-{year}.yaml").write_text(
+        f"inherits: {parent}\n{extra}hotline:\n  id: league-{key}\n  name: 热线{key.upper()}\n"
+        f"  name_en: Hotline {key.upper()}\n  province: {province or 'null'}\n", encoding="utf-8")
+
+
+@pytest.fixture
+def served(engine, settings, tmp_path):
+    """The service as ``serve`` runs it: a catalogue folder followed while serving (a and b
+    in 2019, e configured without any data), its own evaluation, the page and the API."""
+    from hotline_kpi.service.catalogues import LiveCatalogues
+    from tests.common import TARGETS
+
+    folder = tmp_path / "targets"
+    (folder / "base").mkdir(parents=True)
+    (folder / "base" / "shanghai.yaml").write_text((TARGETS / "shanghai-12345-2019.yaml").read_text("utf-8"), "utf-8")
+    for k, p in (("a", "江苏省"), ("b", "江苏省"), ("e", "浙江省")):
+        _catalogue_file(folder, k, 2019, p)
+    live = LiveCatalogues(folder)
+    settings = settings.model_copy(update={"database_url": engine.url.render_as_string(hide_password=False),
+                                           "targets_dir": folder})
+    _fill(engine, "ab")
+    svc = Service(settings, live, engine, FixedClock(CLOCK), holder="test")
+    svc.evaluate("test")
+    client = TestClient(build_app(svc.cache, settings, live, svc.clock.now, league=svc.league))
+    yield svc, client, folder, settings
+    svc.stop()
+
+
+def test_a_hotline_added_while_serving_joins_the_league_the_page_and_the_metrics(served, caplog):
+    """A new hotline's catalogue is added while ``serve`` runs and ``hotline-kpi ingest``
+    evaluates it with the folder as it is now: the league, the page and the metrics list
+    it at the next refresh (they used to leave it out silently until a restart)."""
+    svc, client, folder, settings = served
+    assert [h["hotline"] for h in client.get("/api/v1/league").json()["hotlines"]] == [
+        "league-a", "league-b", "league-e"]
+    caplog.set_level(logging.INFO, logger="hotline_kpi")
+    _catalogue_file(folder, "c", 2019, "浙江省")
+    _fill(svc.engine, "c")
+    cli_catalogues = CatalogueSet.from_dir(folder)  # what `hotline-kpi ingest --hotline league-c` loads
+    assert evaluate_hotlines(svc.engine, settings, cli_catalogues, svc.clock, "ingest", ["league-c"]) == ["league-c"]
+    svc.cache.refresh()
+
+    body = client.get("/api/v1/league").json()
+    hot = {h["hotline"]: h for h in body["hotlines"]}
+    # c has a's counters: connection .95 -> 1st with a; b .80 -> 3rd
+    assert [hot[f"league-{k}"]["indicators"]["connection_rate"]["rank"] for k in "abc"] == [1, 3, 1]
+    assert hot["league-c"]["name"] == "热线C" and hot["league-c"]["province"] == "浙江省"
+    assert {p["province"]: p["hotlines"] for p in body["provinces"]} == {"江苏省": ["league-a", "league-b"],
+                                                                          "浙江省": ["league-c"]}
+    page = lxml_html.fromstring(client.get("/").text)
+    assert _cell(page, "data-hotline", "league-c", "connection_rate") == ("95.00%", "第1名")
+    assert svc.cache.registry.get_sample_value("hotline_kpi_league_rank",
+                                               {"hotline": "league-c", "indicator": "connection_rate"}) == 1
+    assert any("league-c 2019" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert svc.catalogues.reloads == 1
+
+
+def test_a_configured_hotline_without_data_is_listed_not_ranked(served):
+    svc, client, _folder, _settings = served
+    body = client.get("/api/v1/league").json()
+    e = next(h for h in body["hotlines"] if h["hotline"] == "league-e")
+    assert (e["score"], e["score_rank"], e["as_of"]) == (None, None, None)
+    assert {i["rank"] for i in e["indicators"].values()} == {None}
+    assert {i["unranked"] for i in e["indicators"].values()} == {"no_data"}
+    # in no roll-up (it has nothing to add): 浙江省 has no hotline with data
+    assert [p["province"] for p in body["provinces"]] == ["江苏省"]
+    page = lxml_html.fromstring(client.get("/").text)
+    assert _cell(page, "data-hotline", "league-e", "connection_rate") == ("—", "无数据，不排名")
+    assert page.xpath('string(//tr[@data-hotline="league-e"]/td[@class="score"])') == "—"
+
+
+def test_the_league_ranks_and_rolls_up_one_year_only(served):
+    """At the year boundary: b's 2020 catalogue (inheriting 2019) is added while serving and
+    b evaluated as of 2020-01-01 (one day of 2020), a still as of 2019-01-02. The league is
+    of 2020: b is ranked alone (1st of 1), a is listed as not of 2020 and not ranked, and
+    江苏省 is rolled up from b's 2020 counters only: 80 / 100 (not (1900 + 80) / (2000 + 100))."""
+    svc, client, folder, settings = served
+    _catalogue_file(folder, "b", 2020, "江苏省", parent="league-b-2019.yaml")
+    _fill(svc.engine, "b", days=(dt.date(2020, 1, 1),), new=False)
+    clock = FixedClock(dt.datetime(2020, 1, 2, 9, 0, tzinfo=TZ))
+    assert evaluate_hotlines(svc.engine, settings, CatalogueSet.from_dir(folder), clock, "ingest",
+                             ["league-b"]) == ["league-b"]
+    svc.cache.refresh()
+    body = client.get("/api/v1/league").json()
+    assert body["year"] == 2020 and body["as_of"] == {"first": "2020-01-01", "last": "2020-01-01"}
+    hot = {h["hotline"]: h for h in body["hotlines"]}
+    assert hot["league-b"]["as_of"] == "2020-01-01" and hot["league-a"]["as_of"] == "2019-01-02"
+    assert hot["league-b"]["indicators"]["connection_rate"]["rank"] == 1
+    assert hot["league-b"]["indicators"]["connection_rate"]["value"] == pytest.approx(0.8)
+    a = hot["league-a"]["indicators"]["connection_rate"]
+    assert (a["rank"], a["unranked"], hot["league-a"]["score_rank"]) == (None, "other_year", None)
+    (js,) = body["provinces"]
+    assert js["hotlines"] == ["league-b"]
+    assert (js["indicators"]["connection_rate"]["numerator"], js["indicators"]["connection_rate"]["denominator"]) == (
+        80, 100)
+    assert js["indicators"]["requests_accepted"]["value"] == 20000
+    page = lxml_html.fromstring(client.get("/").text)
+    assert page.xpath('string(//p[contains(@class,"league-as-of")])').startswith("数据截至2020年1月1日")
+    assert page.xpath('string(//tr[@data-hotline="league-a"]/td[@class="as-of"])') == "2019年1月2日"
+    assert _cell(page, "data-hotline", "league-a", "connection_rate") == ("95.00%", "非2020年数据，不排名")
+    assert _cell(page, "data-hotline", "league-b", "connection_rate") == ("80.00%", "第1名")
+    assert svc.cache.registry.get_sample_value("hotline_kpi_league_rank",
+                                               {"hotline": "league-a", "indicator": "connection_rate"}) is None
+    assert svc.cache.registry.get_sample_value("hotline_kpi_league_ranked_hotlines",
+                                               {"indicator": "connection_rate"}) == 1

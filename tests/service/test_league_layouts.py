@@ -18,7 +18,8 @@ from hotline_kpi.service.web import build_app
 from hotline_kpi.store.db import make_engine
 from tests.processes import free_port
 from tests.service.test_league import CLOCK, _catalogues, _fill
-from tests.service.test_status_page import chromium  # noqa: F401 - fixture
+from tests.service.cdp import Browser
+from tests.service.test_status_page import FLAGS, chromium  # noqa: F401 - fixture
 from tests.service.test_status_page_layouts import WIDTHS, look
 
 pytestmark = pytest.mark.system
@@ -31,7 +32,7 @@ def served(sqlite_url: str, settings, catalogues):  # noqa: ANN001
     cats = _catalogues(catalogues)
     settings = settings.model_copy(update={"database_url": sqlite_url})
     engine = make_engine(sqlite_url)
-    _fill(engine)
+    _fill(engine, requests=2_021_862)  # two days: 4,043,724 requests, the figure a phone card broke
     svc = Service(settings, cats, engine, FixedClock(CLOCK), holder="test")
     evaluate_hotlines(engine, settings, cats, svc.clock, "test")
     svc.cache.refresh()
@@ -69,3 +70,29 @@ def test_league_at_desk_and_phone(chromium: Path, served: str, tmp_path: Path) -
         assert js.find("span", cls="value").text() == "93.64%" and js.find("span", cls="rank").text() == "第2名"
         peer = league.find("tr", data_peer="北京12345")
         assert peer.find("td", cls="name").text() == "北京12345（2019年公开数据）"
+
+
+#: Every figure of the league: the values, the scores and the as-of dates.
+FIGURES = "table.league td .value, table.league td.score, table.league td.as-of"
+#: The figures Chromium laid out over more than one line: the text's range has one client
+#: rectangle per line ("4,043,7 / 24" on a phone card; a flex item's own box has one).
+BROKEN = f"""JSON.stringify(Array.from(document.querySelectorAll({FIGURES!r}))
+  .filter(e => {{ const r = document.createRange(); r.selectNodeContents(e);
+                 return e.textContent.trim() && r.getClientRects().length > 1; }})
+  .map(e => e.textContent))"""
+
+
+def test_league_figures_never_break_inside_a_number(chromium: Path, served: str, tmp_path: Path) -> None:  # noqa: F811
+    import json
+
+    for width in WIDTHS:
+        with Browser(chromium, FLAGS, tmp_path) as b:
+            b.open(served, width, 900)
+            shown = json.loads(b.evaluate(f"JSON.stringify(Array.from(document.querySelectorAll({FIGURES!r}))"
+                                          ".map(e => e.textContent))"))
+            assert "4,043,724" in shown and "98.15" in shown and "2019年1月2日" in shown, shown
+            assert json.loads(b.evaluate(BROKEN)) == [], f"{width} px: figures broken over lines"
+            if width == 390:
+                # the check can fail: without the rule, the phone's cards break the numbers
+                b.evaluate("document.querySelectorAll(%r).forEach(e => e.style.whiteSpace = 'normal'); 0" % FIGURES)
+                assert "4,043,724" in json.loads(b.evaluate(BROKEN))
