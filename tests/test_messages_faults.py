@@ -164,7 +164,38 @@ def _evaluate_year(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[s
     return ["evaluate", "--as-of", "2018-06-01"], ["2018", "2019", "--as-of"]
 
 
+def _database_url(url: str, command: str, *places: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    """A database URL the product cannot open (issue #14, review): named with the variable,
+    the password hidden, and the forms it takes."""
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        mp.setenv("HOTLINE_KPI_DATABASE_URL", url)
+        return [command], ["HOTLINE_KPI_DATABASE_URL", *places]
+    return prepare
+
+
+_FORMS = ("sqlite:///", "postgresql+psycopg://")
+
+
+def _sqlite_folder(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    mp.setenv("HOTLINE_KPI_DATABASE_URL", "sqlite:////proc/nope/x.db")
+    return ["evaluate"], ["database_url", "/proc/nope", "文件不存在"]
+
+
 FAULTS = [
+    Fault("database-url-unknown-kind", _database_url("foo://bar", "evaluate", "“foo://bar”", "foo", *_FORMS),
+          "database foo is not supported"),
+    Fault("database-url-not-a-url", _database_url("not a url", "evaluate", "“not a url”", *_FORMS),
+          "not a database URL"),
+    Fault("database-url-psycopg2", _database_url("postgresql+psycopg2://u:secret-pw@localhost/db", "evaluate",
+                                                 "postgresql+psycopg2://u:***@localhost/db", *_FORMS),
+          "database postgresql+psycopg2 is not supported"),
+    Fault("database-url-mysql-serve", _database_url("mysql://u:secret-pw@h/db", "serve", "mysql", *_FORMS),
+          "database mysql is not supported", process=True),
+    Fault("database-url-not-a-url-serve", _database_url("not a url", "serve", "“not a url”", *_FORMS),
+          "not a database URL", process=True),
+    Fault("database-url-sqlite-folder", _sqlite_folder, "cannot open the database"),
+    Fault("database-url-sqlite-folder-serve", lambda t, m: (["serve"], _sqlite_folder(t, m)[1]),
+          "cannot open the database", process=True),
     Fault("database-unreachable", _unreachable_database, "cannot reach the database"),
     Fault("database-without-schema", _no_schema, "has no schema"),
     Fault("original-cannot-be-kept", _original_not_kept, "its original could not be kept"),
@@ -236,3 +267,12 @@ def test_the_inbox_says_in_chinese_that_the_archive_cannot_be_written(sqlite_url
         assert "收件箱：错误 一月.csv：" in logged, logged
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("written", ["postgres://kpi:pw@db.example/kpi", "postgresql://kpi:pw@db.example/kpi"])
+def test_a_postgres_url_as_libpq_writes_it_means_the_psycopg_driver(written, monkeypatch):
+    from hotline_kpi.settings import Settings
+
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", written)
+    assert Settings().database_url == "postgresql+psycopg://kpi:pw@db.example/kpi"
+

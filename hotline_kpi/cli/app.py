@@ -56,7 +56,16 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+        try:
+            return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+        except OSError as exc:  # the SQLite file's folder cannot be made
+            from hotline_kpi.files import os_reason
+
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(self.settings.database_url).render_as_string(hide_password=True)
+            raise Failure(_("cannot open the database {url} (database_url): {reason}", url=shown,
+                            reason=localize(os_reason(exc)))) from None
 
     @cached_property
     def catalogues(self) -> CatalogueSet:
