@@ -181,7 +181,24 @@ def _sqlite_folder(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[s
     return ["evaluate"], ["database_url", "/proc/nope", "文件不存在"]
 
 
+def _export_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return (["export", "daily", "--from", "2019-01-01", "--to", "2019-01-02", "--format", "xlsx", "-o", "/proc/x.xlsx"],
+            ["/proc/x.xlsx", "文件不存在"])
+
+
+def _report_under_a_file(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    (tmp / "afile").write_text("a file, not a folder")
+    return ["report", "--year", "2019", "--format", "md", "--out", "afile/sub"], ["afile/sub", "此处应为文件夹，却是文件"]
+
+
+def _report_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return ["report", "--year", "2019", "--format", "md", "--out", "/proc/rep"], ["/proc/rep", "文件不存在"]
+
+
 FAULTS = [
+    Fault("export-output-unwritable", _export_into_proc, "/proc/x.xlsx: no such file"),
+    Fault("report-out-under-a-file", _report_under_a_file, "afile/sub: a file where a folder should be"),
+    Fault("report-out-unwritable", _report_into_proc, "/proc/rep: no such file"),
     Fault("database-url-unknown-kind", _database_url("foo://bar", "evaluate", "“foo://bar”", "foo", *_FORMS),
           "database foo is not supported"),
     Fault("database-url-not-a-url", _database_url("not a url", "evaluate", "“not a url”", *_FORMS),

@@ -28,6 +28,13 @@ class _Root(click.Group):
 
         try:
             return super().invoke(ctx)
+        except OSError as exc:
+            if not exc.filename:
+                raise
+            from hotline_kpi.files import os_reason
+            from hotline_kpi.i18n import localize
+
+            raise Failure(localize(os_reason(exc))) from None
         except DBAPIError as exc:
             if not (exc.connection_invalidated or _is_connect_error(exc)):
                 raise
