@@ -195,7 +195,20 @@ def _report_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], lis
     return ["report", "--year", "2019", "--format", "md", "--out", "/proc/rep"], ["/proc/rep", "文件不存在"]
 
 
+def _environment(variable: str, value: str, *places: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        mp.setenv(variable, value)
+        return ["evaluate"], [f"环境变量 {variable}（值 “{value}”）：", *places]
+    return prepare
+
+
 FAULTS = [
+    Fault("environment-list-not-json", _environment("HOTLINE_KPI_SOURCE_PRIORITY", "queue-log", "应为 JSON 列表"),
+          "environment variable HOTLINE_KPI_SOURCE_PRIORITY (value 'queue-log'): a JSON list"),
+    Fault("environment-group-not-json", _environment("HOTLINE_KPI_SERVICE", '{"port":', "应为 JSON 对象",
+                                                     "HOTLINE_KPI_SERVICE__"), "a JSON object"),
+    Fault("environment-language", _environment("HOTLINE_KPI_LANGUAGE", "fr", "zh", "en"),
+          "environment variable HOTLINE_KPI_LANGUAGE"),
     Fault("export-output-unwritable", _export_into_proc, "/proc/x.xlsx: no such file"),
     Fault("report-out-under-a-file", _report_under_a_file, "afile/sub: a file where a folder should be"),
     Fault("report-out-unwritable", _report_into_proc, "/proc/rep: no such file"),
