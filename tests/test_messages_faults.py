@@ -156,6 +156,21 @@ def _report_inputs_code(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], l
         str(inputs), "indicators.cost_contrl", "2019", "报告填报文件无效"]
 
 
+def _band(evidence: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    """A rating that does not exist is refused, evidence or none (issue #14, review)."""
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        inputs = tmp / "填报.yaml"
+        inputs.write_text(yaml.safe_dump({"indicators": {"cost_control": {"band": "D", "evidence": evidence}}}),
+                          encoding="utf-8")
+        return ["report", "--year", "2019", "--format", "md", "--out", str(tmp / "out"), "--inputs", str(inputs)], [
+            "indicators.cost_control.band", "“D”", "没有评级", "A（达成）"]
+    return prepare
+
+
+def _report_format(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return ["report", "--year", "2019", "--format", "pdf,foo", "--out", str(tmp / "out")], ["foo", "未知的报告格式", "md、docx"]
+
+
 def _report_year(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     return ["report", "--year", "2018"], ["2018", "2019", "--year"]
 
@@ -203,6 +218,9 @@ def _environment(variable: str, value: str, *places: str) -> Callable[[Path, pyt
 
 
 FAULTS = [
+    Fault("report-band-unknown", _band("会议纪要"), "unknown rating 'D'"),
+    Fault("report-band-unknown-without-evidence", _band(""), "unknown rating 'D'"),
+    Fault("report-format-unknown", _report_format, "unknown report format(s) foo"),
     Fault("environment-list-not-json", _environment("HOTLINE_KPI_SOURCE_PRIORITY", "queue-log", "应为 JSON 列表"),
           "environment variable HOTLINE_KPI_SOURCE_PRIORITY (value 'queue-log'): a JSON list"),
     Fault("environment-group-not-json", _environment("HOTLINE_KPI_SERVICE", '{"port":', "应为 JSON 对象",
