@@ -35,7 +35,10 @@ def write_atomic_parts(path: Path, parts: Iterable[bytes], temp_prefix: str | No
     """Write ``parts`` one after the other to ``path``, atomically: a reader sees the old
     file or the whole new one, never a part (``temp_prefix`` names the temp file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix or f".{path.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix or f".{path.name}.")
+    except OSError as exc:  # named by the file asked for, not the temp file nobody typed
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
         with os.fdopen(fd, "wb") as f:

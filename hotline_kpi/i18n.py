@@ -186,6 +186,22 @@ def join(items: Iterable[object], sep: object = None) -> Msg:
     return _Joined(list(items), M_(", ") if sep is None else sep)
 
 
+#: The sources' display names: how the status page, the mails, `alerts list` and the CLI
+#: name a source in the office's language (the id, daily-report, is for --source and config).
+SOURCE_NAMES: dict[str, Msg] = {
+    "daily-report": C_("source", "daily report"),
+    "queue-log": C_("source", "queue log"),
+    "tickets": C_("source", "ticket export"),
+    "callbacks": C_("source", "callback export"),
+    "spending": C_("source", "spending ledger"),
+}
+
+
+def source_label(source: str) -> Msg | str:
+    """The display name of a source (rendered where shown); an unknown id as it is."""
+    return SOURCE_NAMES.get(source, source)
+
+
 def pL_(context: str, msgid: str) -> str:  # noqa: N802 - extraction keyword
     """Marks a label (a key and its English text) for extraction; returns the English text."""
     return msgid

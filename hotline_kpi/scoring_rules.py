@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotline_kpi.i18n import _, q
+
 
 class Band(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -84,7 +86,7 @@ class ScoringRules(BaseModel):
             if name.strip().casefold() in (b.name.casefold(), b.label.casefold()):
                 return b
         known = "、".join(f"{b.name}（{b.label}）" if b.label else b.name for b in self.qualitative_bands)
-        raise ScoringError(f"unknown rating {name!r} (ratings: {known})")
+        raise ScoringError(_("unknown rating {name} (ratings: {known})", name=q(name), known=known))
 
     def rank_band(self, rank: int) -> Band:
         for rb in self.ranking_bands:

@@ -235,6 +235,29 @@ def settings_environ(env_file: Path | None = Path(".env")) -> dict[str, str]:
     return keys
 
 
+#: The database drivers the product ships (psycopg 3 for PostgreSQL, the standard library's sqlite3).
+SUPPORTED_DATABASES = "sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DBNAME"
+
+
+def check_database_url(value: str) -> str:
+    """A database URL the product can open; ``postgres://`` and ``postgresql://`` (as libpq and
+    most hosting panels write them) mean the psycopg driver the product ships."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    for alias in ("postgres://", "postgresql://"):
+        if value.startswith(alias):
+            value = "postgresql+psycopg://" + value[len(alias):]
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(M_("not a database URL; supported forms: {forms}", forms=SUPPORTED_DATABASES)) from None
+    if url.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ValueError(M_("database {kind} is not supported; supported forms: {forms}",
+                            kind=url.drivername, forms=SUPPORTED_DATABASES))
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOTLINE_KPI_",
@@ -292,6 +315,11 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     http_auth: HttpAuthSettings = Field(default_factory=HttpAuthSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        return check_database_url(value)
 
     @model_validator(mode="after")
     def _state_under_var_dir(self) -> "Settings":

@@ -8,6 +8,7 @@ its relative paths resolved from the file's own folder.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -130,3 +131,27 @@ def describe_settings_error(error: Mapping[str, Any], file: Path | None, environ
     else:
         where = M_("setting {key} ({variable})", key=key or "-", variable=variable)
     return M_("{where}{value}: {problem}", where=where, value=value, problem=problem(error))
+
+
+def describe_source_error(exc: ValueError, environ: Mapping[str, str], fields: Mapping[str, Any]) -> Msg:
+    """pydantic-settings' "error parsing value for field ..." (a list or group given in the
+    environment or .env that is not JSON) where the office wrote it: the variable and its value,
+    and the form expected."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    if found is None:
+        return M_("{error}", error=str(exc))
+    name = found.group(1)
+    variable = "HOTLINE_KPI_" + name.upper()
+    value = next((v for k, v in environ.items() if k.upper() == variable), None)
+    annotation = getattr(fields.get(name), "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        key = next(iter(annotation.model_fields), "key")
+        expected = M_("a JSON object, e.g. {example}, or one variable per key ({variable}__{key})",
+                      example='{"' + key + '": …}', variable=variable, key=key.upper())
+    else:
+        default = getattr(fields.get(name), "default", None)
+        example = json.dumps(list(default), ensure_ascii=False) if isinstance(default, (list, tuple)) else '["…", "…"]'
+        expected = M_("a JSON list, e.g. {example}", example=example)
+    shown = M_(" (value {value})", value=q(value)) if value is not None else ""
+    return M_("{where}{value}: {problem}", where=M_("environment variable {variable}", variable=variable),
+              value=shown, problem=expected)

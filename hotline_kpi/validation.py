@@ -10,6 +10,7 @@ pydantic's English text (tests/test_messages.py walks the ones the suite produce
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from hotline_kpi.i18n import M_, Msg, join, q
@@ -81,4 +82,6 @@ def shown_value(error: Mapping[str, Any], hide: tuple[str, ...] = ("password", "
     value = error["input"]
     if isinstance(value, (dict, list, tuple)) or any(str(p).lower() in hide for p in error.get("loc", ())):
         return ""
+    if isinstance(value, str) and "://" in value:  # a URL's password is not shown
+        value = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
     return M_(" (value {value})", value=q(value))

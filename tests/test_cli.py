@@ -107,7 +107,7 @@ def test_ingest_evaluate_and_export_a_daily_report(run, env, tmp_path):
     path.write_text(REPORT, encoding="utf-8")
     loaded = run("ingest", str(path))
     assert loaded.exit_code == 0, loaded.output
-    assert "daily-report" in loaded.stdout and "新增 3 天" in loaded.stdout
+    assert "jan.csv：日报，" in loaded.stdout and "新增 3 天" in loaded.stdout
 
     again = run("ingest", str(path))
     assert again.exit_code == 0 and "已载入过" in again.stdout

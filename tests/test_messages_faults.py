@@ -156,6 +156,21 @@ def _report_inputs_code(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], l
         str(inputs), "indicators.cost_contrl", "2019", "报告填报文件无效"]
 
 
+def _band(evidence: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    """A rating that does not exist is refused, evidence or none (issue #14, review)."""
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        inputs = tmp / "填报.yaml"
+        inputs.write_text(yaml.safe_dump({"indicators": {"cost_control": {"band": "D", "evidence": evidence}}}),
+                          encoding="utf-8")
+        return ["report", "--year", "2019", "--format", "md", "--out", str(tmp / "out"), "--inputs", str(inputs)], [
+            "indicators.cost_control.band", "“D”", "没有评级", "A（达成）"]
+    return prepare
+
+
+def _report_format(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return ["report", "--year", "2019", "--format", "pdf,foo", "--out", str(tmp / "out")], ["foo", "未知的报告格式", "md、docx"]
+
+
 def _report_year(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     return ["report", "--year", "2018"], ["2018", "2019", "--year"]
 
@@ -164,7 +179,71 @@ def _evaluate_year(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[s
     return ["evaluate", "--as-of", "2018-06-01"], ["2018", "2019", "--as-of"]
 
 
+def _database_url(url: str, command: str, *places: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    """A database URL the product cannot open (issue #14, review): named with the variable,
+    the password hidden, and the forms it takes."""
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        mp.setenv("HOTLINE_KPI_DATABASE_URL", url)
+        return [command], ["HOTLINE_KPI_DATABASE_URL", *places]
+    return prepare
+
+
+_FORMS = ("sqlite:///", "postgresql+psycopg://")
+
+
+def _sqlite_folder(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    mp.setenv("HOTLINE_KPI_DATABASE_URL", "sqlite:////proc/nope/x.db")
+    return ["evaluate"], ["database_url", "/proc/nope", "文件不存在"]
+
+
+def _export_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return (["export", "daily", "--from", "2019-01-01", "--to", "2019-01-02", "--format", "xlsx", "-o", "/proc/x.xlsx"],
+            ["/proc/x.xlsx", "文件不存在"])
+
+
+def _report_under_a_file(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    (tmp / "afile").write_text("a file, not a folder")
+    return ["report", "--year", "2019", "--format", "md", "--out", "afile/sub"], ["afile/sub", "此处应为文件夹，却是文件"]
+
+
+def _report_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    return ["report", "--year", "2019", "--format", "md", "--out", "/proc/rep"], ["/proc/rep", "文件不存在"]
+
+
+def _environment(variable: str, value: str, *places: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str], list[str]]]:
+    def prepare(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+        mp.setenv(variable, value)
+        return ["evaluate"], [f"环境变量 {variable}（值 “{value}”）：", *places]
+    return prepare
+
+
 FAULTS = [
+    Fault("report-band-unknown", _band("会议纪要"), "unknown rating 'D'"),
+    Fault("report-band-unknown-without-evidence", _band(""), "unknown rating 'D'"),
+    Fault("report-format-unknown", _report_format, "unknown report format(s) foo"),
+    Fault("environment-list-not-json", _environment("HOTLINE_KPI_SOURCE_PRIORITY", "queue-log", "应为 JSON 列表"),
+          "environment variable HOTLINE_KPI_SOURCE_PRIORITY (value 'queue-log'): a JSON list"),
+    Fault("environment-group-not-json", _environment("HOTLINE_KPI_SERVICE", '{"port":', "应为 JSON 对象",
+                                                     "HOTLINE_KPI_SERVICE__"), "a JSON object"),
+    Fault("environment-language", _environment("HOTLINE_KPI_LANGUAGE", "fr", "zh", "en"),
+          "environment variable HOTLINE_KPI_LANGUAGE"),
+    Fault("export-output-unwritable", _export_into_proc, "/proc/x.xlsx: no such file"),
+    Fault("report-out-under-a-file", _report_under_a_file, "afile/sub: a file where a folder should be"),
+    Fault("report-out-unwritable", _report_into_proc, "/proc/rep: no such file"),
+    Fault("database-url-unknown-kind", _database_url("foo://bar", "evaluate", "“foo://bar”", "foo", *_FORMS),
+          "database foo is not supported"),
+    Fault("database-url-not-a-url", _database_url("not a url", "evaluate", "“not a url”", *_FORMS),
+          "not a database URL"),
+    Fault("database-url-psycopg2", _database_url("postgresql+psycopg2://u:secret-pw@localhost/db", "evaluate",
+                                                 "postgresql+psycopg2://u:***@localhost/db", *_FORMS),
+          "database postgresql+psycopg2 is not supported"),
+    Fault("database-url-mysql-serve", _database_url("mysql://u:secret-pw@h/db", "serve", "mysql", *_FORMS),
+          "database mysql is not supported", process=True),
+    Fault("database-url-not-a-url-serve", _database_url("not a url", "serve", "“not a url”", *_FORMS),
+          "not a database URL", process=True),
+    Fault("database-url-sqlite-folder", _sqlite_folder, "cannot open the database"),
+    Fault("database-url-sqlite-folder-serve", lambda t, m: (["serve"], _sqlite_folder(t, m)[1]),
+          "cannot open the database", process=True),
     Fault("database-unreachable", _unreachable_database, "cannot reach the database"),
     Fault("database-without-schema", _no_schema, "has no schema"),
     Fault("original-cannot-be-kept", _original_not_kept, "its original could not be kept"),
@@ -236,3 +315,12 @@ def test_the_inbox_says_in_chinese_that_the_archive_cannot_be_written(sqlite_url
         assert "收件箱：错误 一月.csv：" in logged, logged
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("written", ["postgres://kpi:pw@db.example/kpi", "postgresql://kpi:pw@db.example/kpi"])
+def test_a_postgres_url_as_libpq_writes_it_means_the_psycopg_driver(written, monkeypatch):
+    from hotline_kpi.settings import Settings
+
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", written)
+    assert Settings().database_url == "postgresql+psycopg://kpi:pw@db.example/kpi"
+

@@ -23,7 +23,7 @@ from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows, rows_by_day
 from hotline_kpi.formatting import fmt_threshold, fmt_value
 from hotline_kpi.formulas import Formula
-from hotline_kpi.i18n import Lang, t
+from hotline_kpi.i18n import Lang, localize, source_label, t
 from hotline_kpi.snapshot import CompletenessDoc, SnapshotDoc, read
 
 _WORDS: dict[str, tuple[str, str]] = {
@@ -80,13 +80,6 @@ _WORDS: dict[str, tuple[str, str]] = {
                   "If you read this, alert mail delivery works. Sent at {at}."),
 }
 
-SOURCE_NAMES: dict[str, tuple[str, str]] = {
-    "daily-report": ("日报", "daily report"),
-    "queue-log": ("话务队列日志", "queue log"),
-    "tickets": ("工单导出", "ticket export"),
-    "callbacks": ("回访导出", "callback export"),
-    "spending": ("支出台账", "spending ledger"),
-}
 
 
 def w(key: str, lang: Lang, **kwargs: object) -> str:
@@ -100,8 +93,7 @@ def words(lang: Lang) -> dict[str, str]:
 
 
 def source_name(source: str, lang: Lang) -> str:
-    zh, en = SOURCE_NAMES.get(source, (source, source))
-    return zh if lang == "zh" else en
+    return localize(source_label(source), lang)
 
 
 def _one_line(text: str) -> str:

@@ -28,6 +28,13 @@ class _Root(click.Group):
 
         try:
             return super().invoke(ctx)
+        except OSError as exc:
+            if not exc.filename:
+                raise
+            from hotline_kpi.files import os_reason
+            from hotline_kpi.i18n import localize
+
+            raise Failure(localize(os_reason(exc))) from None
         except DBAPIError as exc:
             if not (exc.connection_invalidated or _is_connect_error(exc)):
                 raise
@@ -50,8 +57,8 @@ def _is_connect_error(exc: Exception) -> bool:
 @click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="HOTLINE_KPI_CONFIG_FILE",
               help="Settings file (TOML). Default: ./hotline-kpi.toml when present.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default=None, envvar="HOTLINE_KPI_LANGUAGE", is_eager=True,
-              callback=lambda ctx, param, value: _use_language(value),
+@click.option("--lang", metavar="[" + "|".join(LANGUAGES) + "]", default=None, envvar="HOTLINE_KPI_LANGUAGE",
+              is_eager=True, callback=lambda ctx, param, value: _use_language(_language(ctx, value)),
               help="Language of the output (default: the language setting, zh).")
 @click.version_option(__version__, prog_name="hotline-kpi")
 @click.pass_context
@@ -70,6 +77,18 @@ def cli(ctx: click.Context, config_file: str | None, lang: str | None) -> None:
             pass
     else:
         _use_language(ctx.obj.lang_override)
+
+
+def _language(ctx: click.Context, value: str | None) -> str | None:
+    """--lang or HOTLINE_KPI_LANGUAGE, checked: a wrong value is blamed on where it was written."""
+    if value is None or value in LANGUAGES:
+        return value
+    choices = ", ".join(LANGUAGES)
+    if ctx.get_parameter_source("lang") == click.core.ParameterSource.ENVIRONMENT:
+        raise Failure(_("environment variable HOTLINE_KPI_LANGUAGE (value {value}): must be one of {choices}",
+                        value=q(value), choices=choices))
+    raise click.BadParameter(_("{value} is not one of {choices}", value=q(value), choices=choices), ctx,
+                             param_hint="'--lang'")
 
 
 def _use_language(lang: str | None) -> str | None:

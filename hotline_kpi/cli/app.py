@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from sqlalchemy import Engine
 
@@ -18,7 +19,7 @@ from hotline_kpi.catalogue import CatalogueError, CatalogueSet
 from hotline_kpi.clock import Clock, SystemClock, local_today
 from hotline_kpi.i18n import Lang, _, localize
 from hotline_kpi.settings import Settings, load_settings, settings_environ, settings_file_in_use
-from hotline_kpi.settings_file import describe_settings_error
+from hotline_kpi.settings_file import describe_settings_error, describe_source_error
 from hotline_kpi.store import migrate
 from hotline_kpi.store.db import make_engine
 
@@ -47,6 +48,9 @@ class App:
             found = settings_file_in_use(self.config_file)
             lines = [localize(describe_settings_error(e, found, settings_environ())) for e in exc.errors()]
             raise Failure(_("invalid settings:") + "\n  " + "\n  ".join(lines)) from None
+        except SettingsError as exc:  # a list or group in the environment that is not JSON
+            shown = describe_source_error(exc, settings_environ(), Settings.model_fields)
+            raise Failure(_("invalid settings:") + "\n  " + localize(shown)) from None
         except (FileNotFoundError, ValueError) as exc:
             raise Failure(_("invalid settings: {error}", error=str(exc))) from None
 
@@ -56,7 +60,16 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+        try:
+            return make_engine(self.settings.database_url, busy_timeout_seconds=self.settings.sqlite_busy_timeout_seconds)
+        except OSError as exc:  # the SQLite file's folder cannot be made
+            from hotline_kpi.files import os_reason
+
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(self.settings.database_url).render_as_string(hide_password=True)
+            raise Failure(_("cannot open the database {url} (database_url): {reason}", url=shown,
+                            reason=localize(os_reason(exc)))) from None
 
     @cached_property
     def catalogues(self) -> CatalogueSet:

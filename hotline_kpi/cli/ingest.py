@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hotline_kpi.files import os_reason
-from hotline_kpi.i18n import M_, _, localize
+from hotline_kpi.i18n import M_, _, localize, source_label
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.problems import IngestRejected
 from hotline_kpi.ingest.registry import UnknownSource, ingestors
@@ -89,13 +89,13 @@ def ingest(app: App, source: str | None, sheet: str | None, hotline_id: str | No
         r = outcome.result
         if r.status == "already_loaded":
             out.print(_("= {file}: already loaded (ingest #{id}, {source}); nothing changed", file=path.name,
-                        id=r.ingest_id, source=outcome.source), soft_wrap=True, markup=False)
+                        id=r.ingest_id, source=source_label(outcome.source)), soft_wrap=True, markup=False)
         else:
             changed += 1
             span = f"{r.first_day} – {r.last_day}" if r.first_day else _("no days")
             out.print("[green]✓[/green] " + escape(_(
                 "{file}: {source}, {span}: {new} new, {revised} revised, {unchanged} unchanged day(s) (ingest #{id})",
-                file=path.name, source=outcome.source, span=span, new=r.days_new, revised=r.days_revised,
+                file=path.name, source=source_label(outcome.source), span=span, new=r.days_new, revised=r.days_revised,
                 unchanged=r.days_unchanged, id=r.ingest_id)), soft_wrap=True)
         for note in outcome.notes:
             out.print(_("    note: {note}", note=localize(note)), soft_wrap=True, markup=False)

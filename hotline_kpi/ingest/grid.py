@@ -203,7 +203,7 @@ def _choose(file: str, grids: dict[str, Grid], infos: list[SheetInfo], wanted: s
             if info.header and not info.hidden:
                 why = summary_why(grids[info.name], info.name)
                 info.summary, info.why = why is not None, why or ""
-    name = choose_sheet(file, infos, wanted, "daily report header", notes)
+    name = choose_sheet(file, infos, wanted, M_("daily report header"), notes)
     grid = grids[name]
     grid.sheet = name
     return grid

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
-from hotline_kpi.i18n import M_, join, q
+from hotline_kpi.i18n import M_, join, q, source_label
 from hotline_kpi.ingest.base import Ingestor, RecordIngestor
 
 AnyIngestor = Union[Ingestor, RecordIngestor]
@@ -87,10 +87,11 @@ def detect_source(path: Path, head: bytes) -> str:
         if len(both) == 1:
             return both[0]
         raise UnknownSource(M_("{path}: its content looks like several sources ({sources}); pass --source",
-                               path=str(path), sources=", ".join(content)))
+                               path=str(path), sources=join(source_label(c) for c in content)))
     if len(named) == 1:
         return named[0]  # its ingestor says what is wrong with the content
-    listed = join([M_("{name}: {looks}", name=name, looks=LOOKS.get(name, "?")) for name in sorted(known)], "; ")
+    listed = join([M_("{label} ({name}): {looks}", label=source_label(name), name=name, looks=LOOKS.get(name, "?"))
+                   for name in sorted(known)], M_("; "))
     raise UnknownSource(M_("{path}: cannot tell which system produced this file: saw {seen}. Known sources: "
                            "{listed}. From the command line, --source names it", path=str(path),
                            seen=seen_text(tables, head), listed=listed))

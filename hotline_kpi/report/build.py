@@ -29,6 +29,7 @@ from hotline_kpi.report.inputs import (  # noqa: F401 - re-exported: the report'
     VOLUME_UNITS,
     is_volume,
 )
+from hotline_kpi.i18n import _
 from hotline_kpi.scoring_rules import ScoringError
 from hotline_kpi.report.scoring import (
     ScoringRules,
@@ -282,18 +283,19 @@ def _qualitative_row(ind: Indicator, given: IndicatorInput, inputs: ReportInputs
         return IndicatorRow(ind, target_text, None, given.actual_text or text, ind.weight, score, None,
                             given.explanation, False, note=f"{band.name}（{band.label}）" if band.label else band.name,
                             evidence=f"来源：{rk.source.strip()}"), ""
+    if given.band is not None:  # a rating that does not exist is refused, with or without evidence
+        try:
+            band = rules.band(given.band)
+        except ScoringError as exc:
+            raise ScoringError(_("{key}: {error}", key=f"indicators.{ind.id}.band", error=str(exc))) from None
     if given.band is None or not given.evidence.strip():
         lack = "未评级" if given.band is None else "已评级但未填写佐证材料"
         return IndicatorRow(ind, target_text, None, "未评级", ind.weight, 0.0, None,
                             f"【待办公室评级】{lack}，本项暂计0分。", False, rated=False), lack
     try:
-        band = rules.band(given.band)
-    except ScoringError as exc:
-        raise ScoringError(f"indicators.{ind.id}.band: {exc}") from None
-    try:
         score = qualitative_score(ind.weight, band.name, given.percent, rules)
     except ScoringError as exc:
-        raise ScoringError(f"indicators.{ind.id}.percent: {exc}") from None
+        raise ScoringError(_("{key}: {error}", key=f"indicators.{ind.id}.percent", error=str(exc))) from None
     note = band.name + (f"（{band.label}）" if band.label else "") + (f" {given.percent:g}%" if given.percent is not None else "")
     return IndicatorRow(ind, target_text, None, given.actual_text or band.label or band.name, ind.weight, score, None,
                         given.explanation, False, note=note, evidence=given.evidence.strip()), ""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hotline_kpi.files import write_atomic
+from hotline_kpi.i18n import _, join
 from hotline_kpi.report.build import Report
 
 FORMATS = ("xlsx", "pdf", "html", "md", "docx")
@@ -26,7 +27,8 @@ def write_report(report: Report, formats: Iterable[str], out_dir: Path) -> list[
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ValueError(f"unknown report format(s) {', '.join(unknown)} (known: {', '.join(FORMATS)})")
+        raise ValueError(_("unknown report format(s) {formats} (known: {known})", formats=join(unknown),
+                           known=join(FORMATS)))
     pngs = make_charts(report) if {"xlsx", "pdf", "html", "docx"} & set(formats) else {}
     stem = file_stem(report)
     written: list[Path] = []

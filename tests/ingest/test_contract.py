@@ -210,5 +210,5 @@ def test_the_cli_exits_non_zero_on_a_rejected_raw_file(tmp_path, sqlite_url, clo
                                 catch_exceptions=False)
     assert result.exit_code == 1
     # Chinese by default: the file loaded, the place of the problem, the count of rejected files
-    assert "queue_log.1：queue-log" in result.stdout and "第 5 行" in result.stderr
+    assert "queue_log.1：话务队列日志" in result.stdout and "第 5 行" in result.stderr
     assert "2 个文件中 1 个被拒收" in result.stderr

@@ -179,7 +179,7 @@ def test_xls_wps_et_and_ods_reports_load_with_merged_headers(env, tmp_path, fmt)
     target = tmp_path / f"3月日报.{fmt}"
     shutil.copy(converted, target)  # a WPS .et is an .xls file with another name
     out = _ingest(env, tmp_path, str(target))
-    assert "daily-report" in out.stdout and "3 new" in out.stdout
+    assert "daily report" in out.stdout and "3 new" in out.stdout
     assert _stored(env["HOTLINE_KPI_DATABASE_URL"]) == STORED_MARCH
 
 
@@ -214,7 +214,7 @@ def test_a_damaged_xls_is_refused_with_its_name(env, tmp_path):
 def test_a_report_named_without_daily_loads_by_its_content(env, tmp_path):
     book = _workbook(tmp_path / "12345热线5月运行数据.xlsx", [("3月", [["12345热线运行数据"], HEADER, *MARCH])])
     out = _ingest(env, tmp_path, str(book))
-    assert "daily-report" in out.stdout
+    assert "daily report" in out.stdout
     assert _stored(env["HOTLINE_KPI_DATABASE_URL"]) == STORED_MARCH
 
 
@@ -222,7 +222,7 @@ def test_a_name_that_says_two_sources_goes_by_content(env, tmp_path):
     book = _workbook(tmp_path / "工单日报-2019-03.xlsx", [("工单", [
         TICKET_HEADER, ["GD101", "2019-03-01 08:00:00", "电话", "直接答复", "否", ""]])])
     out = _ingest(env, tmp_path, str(book))
-    assert "tickets" in out.stdout
+    assert "ticket export" in out.stdout
     assert _tickets(env["HOTLINE_KPI_DATABASE_URL"]) == ["GD101"]
 
 
@@ -280,5 +280,5 @@ def test_a_ticket_export_as_xls_is_recognised_and_loads(env, tmp_path):
                                                        ["GD002", "2019-03-01 09:00:00", "电话", "派单", "否", ""]])],
                      hidden=("旧",), active="工单")
     out = _ingest(env, tmp_path, str(_convert(book, "xls")))
-    assert "tickets" in out.stdout
+    assert "ticket export" in out.stdout
     assert _tickets(env["HOTLINE_KPI_DATABASE_URL"]) == ["GD001", "GD002"]
