@@ -114,7 +114,7 @@ def test_no_text_field_becomes_a_formula(produced):
     ws = load_workbook(path)["绩效自评表"]
     by_name = {ws.cell(r, 3).value: r for r in range(13, 24)}
     level3 = {"connection_rate": "热线接通率", "average_answer_seconds": "电话接通时长", "cost_control": "控制成本投入",
-              "service_reach": "最大限度的服务好市民和企业", "satisfaction_rate": "12345热线回民市民满意度"}
+              "service_reach": "最大限度的服务好市民和企业", "satisfaction_rate": "12345热线回民市民满意度※"}  # ※: the seed's text, 原文如此
     for ind, text in EVIL.items():
         cell = ws.cell(by_name[level3[ind]], 9)
         assert cell.value == text and cell.data_type == "s", (ind, cell.value, cell.data_type)
