@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-deps audit bench clean lock
+.PHONY: setup demo test test-deps audit bench clean lock lock-keep
 
 ## Exactly requirements-test.lock (docs/deployment.md: how to update it), then the project
 ## itself without dependencies; `pip check` fails when pyproject.toml wants a package the
@@ -46,6 +46,13 @@ bench: setup
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --upgrade -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 -c requirements.lock --upgrade -q \
+		-o requirements-test.lock
+
+## Add what pyproject.toml gained to the lock files, keeping every pinned version that still
+## fits (no --upgrade): the way to add one dependency without moving the others.
+lock-keep: setup
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 -c requirements.lock -q \
 		-o requirements-test.lock
 
 clean:
