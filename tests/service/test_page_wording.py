@@ -198,6 +198,9 @@ def test_a_trend_without_a_target_says_so_and_one_without_data_too(service):
     assert trends["abandon_rate"] == "呼损率（放弃率）：近90天每日数值（无目标）；最新为8.16%（2019年1月4日）"
     assert trends["answered_within_15s_rate"] == "15秒接通率：近90天每日数值（无目标）；这些天没有数据"
     assert trends["connection_rate"] == "热线接通率：近90天每日数值与目标（≥ 90%）对比；最新为91.84%（2019年1月4日）"
+    # No target, no outlook: its cells say so (a phone shows them as labelled lines).
+    row = board.find("tr", data_indicator="abandon_rate")
+    assert (row.find("td", cls="projection").text(), row.find("td", cls="miss-probability").text()) == ("—", "—")
     _, english = _board(client, "en")
     trends = {tr.attrs["data-indicator"]: tr.find("svg", cls="trend").attrs["aria-label"]
               for tr in english.find_all("tr") if tr.has_attr("data-indicator") and tr.find_all("svg")}
