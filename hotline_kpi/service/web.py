@@ -168,8 +168,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
     async def league_table(request: Request) -> Response:
         window = request.query_params.get("window", "year_to_date")
         if window not in LEAGUE_WINDOWS:
-            message = _("unknown window {window}; one of {windows}", lang=lang_of(request), window=window,
-                        windows=", ".join(LEAGUE_WINDOWS))
+            lang = lang_of(request)
+            message = _("unknown window {window}; one of {windows}", lang=lang, window=window,
+                        windows=("、" if lang == "zh" else ", ").join(LEAGUE_WINDOWS))
             return JSONResponse({"error": "unknown_window", "message": message, "window": window,
                                  "windows": list(LEAGUE_WINDOWS)}, status_code=400)
         return respond(league.answer(cache.model.snapshots, window).pick(request.headers.get("accept-encoding")))

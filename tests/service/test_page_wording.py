@@ -125,6 +125,10 @@ def test_the_error_answers_carry_no_half_width_punctuation_in_chinese(service):
     for path, method in (("/nowhere", "GET"), ("/api/v1/nowhere", "GET"), ("/", "POST"), ("/api/v1/scoreboard", "GET")):
         text = client.request(method, path).text
         assert not HALF_WIDTH.search(json.loads(text)["message"] if path.startswith("/api") else text), text
+    assert client.get("/api/v1/league?window=week").json()["message"] == (
+        "未知的统计区间 week；可选：day、trailing_7d、trailing_30d、month_to_date、quarter_to_date、year_to_date")
+    assert client.get("/api/v1/league?window=week&lang=en").json()["message"] == (
+        "unknown window week; one of day, trailing_7d, trailing_30d, month_to_date, quarter_to_date, year_to_date")
 
 
 # --- 3. one word for the inbox --------------------------------------------------------------------
