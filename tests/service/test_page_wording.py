@@ -255,3 +255,18 @@ def test_each_source_line_reads_right_in_every_state(service):
     _, english = _board(client, "en")
     assert [li.text() for li in english.find("div", cls="stale").find_all("li")] == [
         "daily report: no file loaded for 3 days (its alert rule allows 2 days)"]
+
+
+def test_a_failure_inside_the_service_is_told_in_the_language(service, monkeypatch):
+    """A route that raises (made to, by a stand-in for the cache's answer: nothing real fails
+    on demand here) answers 500 in the language, without Starlette's "Internal Server Error"."""
+    client = TestClient(build_app(service.cache, service.settings, service.catalogues, service.clock.now,
+                                  service.state), raise_server_exceptions=False)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("stand-in failure")
+
+    monkeypatch.setattr(service.cache, "answer", broken)
+    failed = client.get("/metrics")
+    assert failed.status_code == 500 and failed.text == "服务处理该请求时出错，原因见服务日志\n"
+    assert client.get("/metrics?lang=en").text == "the service failed to answer this request; the service log tells why\n"
