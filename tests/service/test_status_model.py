@@ -127,7 +127,7 @@ def test_stale_store_shows_the_banner_the_overdue_source_and_the_alerts(service)
     assert no_data.attrs["data-state"] == "firing"
     assert no_data.find("span", cls="badge").text() == "严重"
     assert no_data.find("span", cls="when").text() == "自2019年1月8日 09:00起"
-    assert no_data.find("span", cls="headline").text() == "日报 已 3.0 天未载入新文件（阈值 2 天）"
+    assert no_data.find("span", cls="headline").text() == "日报 已 3 天未载入新文件（阈值 2 天）"
     firing_first = [li.attrs["data-state"] for li in board.find("ul", cls="alerts").find_all("li")]
     assert firing_first == sorted(firing_first, key=lambda s: s != "firing")
     daily = board.find("li", data_source="daily-report")
