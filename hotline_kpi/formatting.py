@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotline_kpi.catalogue import Indicator
-from hotline_kpi.i18n import Lang, t
+from hotline_kpi.i18n import M_, Lang, Msg, current_language, localize, t
 
 
 def _trim(number: float, decimals: int) -> str:
@@ -52,3 +52,53 @@ def fmt_required(value: float | None, required_unit: str | None, unit: str, lang
     if required_unit == "requests_per_day":
         return f"{value:,.0f}{t('per_day', lang)}"
     return fmt_value(value, unit, lang)
+
+
+# --- durations and brackets in the office's words -------------------------------------------------
+
+
+class _Worded(Msg):
+    """A text given in each language (a hotline's name), rendered where it is shown."""
+
+    texts: dict[str, str]
+
+    def __new__(cls, zh: str, en: str) -> "_Worded":  # type: ignore[misc]
+        self = str.__new__(cls, en or zh)
+        self.msgid, self.kwargs, self.texts = "", {}, {"zh": zh, "en": en or zh}
+        return self
+
+    def render(self, lang: Lang | None = None) -> str:
+        return self.texts["en" if (lang or current_language()) == "en" else "zh"]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_Worded, (self.texts["zh"], self.texts["en"]))
+
+
+def worded(zh: str, en: str) -> Msg:
+    """A name written in both languages (the Chinese and English names of a hotline)."""
+    return _Worded(zh, en)
+
+
+def _amount(x: float) -> float:
+    """Whole numbers from 10 on, one decimal below (1.5 小时, 26 小时)."""
+    return float(round(x)) if x >= 10 else round(x, 1)
+
+
+def duration(seconds: float) -> Msg:
+    """A length of time as people say it: 45 秒, 5 分钟, 1.5 小时, 3 天 (45 seconds, 1 minute,
+    26 hours, 3 days); seconds below 2 minutes, minutes below 2 hours, hours below 2 days."""
+    s = max(0.0, seconds)
+    if s < 120:
+        n = float(round(s))
+        return M_("{n:g} second", n=n) if n == 1 else M_("{n:g} seconds", n=n)
+    if s < 7200:
+        return M_("{n:g} minutes", n=float(round(s / 60)))
+    if s < 2 * 86400:
+        return M_("{n:g} hours", n=_amount(s / 3600))
+    return M_("{n:g} days", n=_amount(s / 86400))
+
+
+def paren(text: object, lang: Lang) -> str:
+    """A remark in brackets after a text: full-width （…） in Chinese, `` (…)`` in English."""
+    shown = localize(text, lang)
+    return f"（{shown}）" if lang == "zh" else f" ({shown})"

@@ -21,7 +21,7 @@ from hotline_kpi.alerts import templates
 from hotline_kpi.catalogue import Hotline, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows, rows_by_day
-from hotline_kpi.formatting import fmt_threshold, fmt_value
+from hotline_kpi.formatting import duration, fmt_threshold, fmt_value
 from hotline_kpi.formulas import Formula
 from hotline_kpi.i18n import Lang, localize, source_label, t
 from hotline_kpi.snapshot import CompletenessDoc, SnapshotDoc, read
@@ -39,7 +39,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "on_pace": ("达到进度", "on pace"),
     "year_end_projection": ("年末预测", "year-end projection"),
     "final_result": ("全年最终结果", "final result for the year"),
-    "no_file_for": ("已 {days} 天未载入新文件（阈值 {limit} 天）", "no file loaded for {days} days (limit {limit})"),
+    "no_file_for": ("已 {days}未载入新文件（阈值 {limit}）", "no file loaded for {days} (limit {limit})"),
     "never_loaded": ("从未载入文件", "no file ever loaded"),
     "loading_again": ("已恢复载入", "files loading again"),
     "hotline": ("热线", "Hotline"),
@@ -195,8 +195,9 @@ def headline(kind: str, figures: Mapping[str, Any], indicator: Indicator | None,
             return _one_line(f"{src} {w('loading_again', lang)}")
         if figures.get("days_since") is None:
             return _one_line(f"{src} {w('never_loaded', lang)}")
-        limit = f"{float(figures['after_days']):g}"
-        days = f"{float(figures['days_since']):.1f}"
+        # Ages as people say them: 3 天, 36 小时 (formatting.duration), not 3.0 天.
+        limit = localize(duration(float(figures["after_days"]) * 86400), lang)
+        days = localize(duration(float(figures["days_since"]) * 86400), lang)
         return _one_line(f"{src} {w('no_file_for', lang, days=days, limit=limit)}")
 
     name = _name(indicator, figures, lang)

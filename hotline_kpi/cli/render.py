@@ -9,7 +9,7 @@ from rich.table import Table
 from hotline_kpi.cli.app import App
 from hotline_kpi.domain import Status, Window
 from hotline_kpi.evaluate import Scoreboard, WindowResult
-from hotline_kpi.formatting import fmt_required, fmt_target, fmt_value
+from hotline_kpi.formatting import fmt_required, fmt_target, fmt_value, paren
 from hotline_kpi.i18n import Lang, t
 
 
@@ -27,13 +27,13 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
     day = sb.data_date
     shown = "—" if day is None else (f"{day.year}年{day.month}月{day.day}日" if lang == "zh" else str(day))
     caption = (f"{t('data_date', lang)}{colon}{shown} · {t('completeness', lang)}{colon}"
-               f"{comp.days_with_data}/{comp.days_elapsed} ({100 * comp.ratio:.1f}%)")
+               f"{comp.days_with_data}/{comp.days_elapsed}{paren(f'{100 * comp.ratio:.1f}%', lang)}")
     table = Table(title=title, caption=caption)
     table.add_column(t("indicator", lang))
     table.add_column(t("target", lang))
     for w in _TABLE_WINDOWS:
         table.add_column(t(w.value, lang), justify="right")
-    table.add_column(t("status", lang) + f" ({t('year_to_date', lang)})")
+    table.add_column(t("status", lang) + paren(t("year_to_date", lang), lang))
     by_key = {(r.indicator_id, r.window): r for r in sb.results}
     for ind in cat.quantitative:
         ytd: WindowResult = by_key[(ind.id, Window.YEAR_TO_DATE)]
@@ -42,8 +42,10 @@ def render_scoreboard(sb: Scoreboard, app: App) -> Table:
         cells = [fmt_value(by_key[(ind.id, w)].value, ind.unit, lang) for w in _TABLE_WINDOWS]
         status = f"[{_STATUS_STYLE[ytd.status]}]{t(ytd.status.value, lang)}[/]"
         if ytd.pace is not None and ytd.value is not None:
-            status += f" ({t('pace', lang)} {ytd.pace:,.0f}"
-            status += f", {t('shortfall', lang)} {ytd.shortfall:,.0f})" if ytd.shortfall else ")"
+            pace = f"{t('pace', lang)} {ytd.pace:,.0f}"
+            if ytd.shortfall:
+                pace += f"{'，' if lang == 'zh' else ', '}{t('shortfall', lang)} {ytd.shortfall:,.0f}"
+            status += paren(pace, lang)
         table.add_row(name, target, *cells, status)
     return table
 
@@ -54,7 +56,7 @@ def budget_line(e, as_of: dt.date, lang: Lang) -> str:  # noqa: ANN001 - report.
     cost = "—" if e.cost_per_request is None else f"{e.cost_per_request:.2f}"
     wan = lambda yuan: f"{yuan / 10_000:,.2f}"  # noqa: E731
     if lang == "zh":
-        return (f"预算执行（截至{as_of.month}月）: 执行率 {rate}，已执行 {wan(e.executed_yuan)} 万元 / 全年预算 "
+        return (f"预算执行（截至{as_of.month}月）：执行率 {rate}，已执行 {wan(e.executed_yuan)} 万元 / 全年预算 "
                 f"{wan(e.budget_yuan)} 万元（均衡进度 {wan(e.even_pace_yuan(as_of.month))} 万元）；每件受理成本 {cost} 元")
     return (f"Budget execution (to month {as_of.month}): {rate}, spent {wan(e.executed_yuan)} of "
             f"{wan(e.budget_yuan)} 10k yuan (even pace {wan(e.even_pace_yuan(as_of.month))}); cost per request {cost} yuan")
@@ -85,7 +87,8 @@ def render_projections(projections, app: App, sb: Scoreboard) -> Table:  # noqa:
         note = p.note_zh if lang == "zh" else p.note_en
         if note:
             notes.setdefault(note, []).append(ind.display_name(lang))
-    lines = [note if len(names) == len(projections) else f"{'、'.join(names)}: {note}"
+    sep, colon = ("、", "：") if lang == "zh" else (", ", ": ")
+    lines = [note if len(names) == len(projections) else f"{sep.join(names)}{colon}{note}"
              for note, names in notes.items()]
     if lines:
         table.caption = "\n".join(lines)

@@ -14,7 +14,8 @@ import hmac
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from hotline_kpi.i18n import Lang, _
+from hotline_kpi.i18n import Lang
+from hotline_kpi.service import errors
 from hotline_kpi.settings import HttpAuthSettings
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ class AuthMiddleware:
         client = scope.get("client") or ("?", 0)
         log.warning("http auth: refused %s %s from %s (%s)", scope.get("method"), scope.get("path"), client[0],
                     "no credentials" if header is None else "wrong credentials")
-        body = ("401 Unauthorized: " + _("credentials required (settings http_auth)", lang=self.lang) + "\n").encode()
+        lang = errors.language(scope.get("query_string") or b"", self.lang)
+        accept = next((v.decode("latin-1") for k, v in scope.get("headers") or () if k == b"accept"), None)
+        body, media = errors.body(401, scope.get("path", ""), scope.get("method", "GET"), accept, lang)
         await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+            (b"content-type", media.encode()), (b"content-length", str(len(body)).encode()),
             (b"www-authenticate", challenge(self.settings).encode("latin-1")), (b"cache-control", b"no-store")]})
         await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})

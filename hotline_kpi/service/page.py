@@ -39,6 +39,7 @@ from hotline_kpi.service.kpi_render import YIELD_SECONDS
 from hotline_kpi.service.metrics_model import Markers
 from hotline_kpi.service.league import LeagueBoard
 from hotline_kpi.service.snapshots import Snapshot
+from hotline_kpi.service import wording
 from hotline_kpi.service.trend import TrendPoint, svg
 from hotline_kpi.settings import Settings
 from hotline_kpi.snapshot import ProjectionDoc, ResultDoc
@@ -357,14 +358,12 @@ class StatusPage:
             target = target / days_in_year(as_of.year)
         known = [d for d in days if d.value is not None]
         last = known[-1] if known else None
-        label = _("{indicator}: daily values of the last {n} days against the target {target}; latest {value} "
-                  "({day})", lang=lang, indicator=ind.display_name(lang), n=TREND_DAYS,
-                  target=(f"{sign(ind.comparator, lang)} {fmt_threshold(round(target), ind.unit, lang)}"
-                          + t("per_day", lang) if ind.aggregation == "annual_total" else
-                          f"{sign(ind.comparator, lang)} {fmt_threshold(target, ind.unit, lang)}"
-                          ) if target is not None else t("no_target", lang),
-                  value=fmt_value(last.value if last else None, ind.unit, lang),
-                  day=day_text(last.day if last else None, lang))
+        label = wording.trend_label(
+            ind.display_name(lang), TREND_DAYS,
+            (f"{sign(ind.comparator, lang)} {fmt_threshold(round(target), ind.unit, lang)}" + t("per_day", lang)
+             if ind.aggregation == "annual_total" else f"{sign(ind.comparator, lang)} "
+             f"{fmt_threshold(target, ind.unit, lang)}") if target is not None else None,
+            fmt_value(last.value, ind.unit, lang) if last else None, day_text(last.day if last else None, lang), lang)
         above = None if ind.comparator is None or target is None else ind.comparator.higher_is_better
         return svg([TrendPoint(d.day, d.value) for d in days], target, label, above)
 
@@ -403,17 +402,15 @@ class StatusPage:
             rule = rules.get(src)
             days = None if last is None else (now - last[1]).total_seconds() / 86400
             overdue = rule is not None and rule.after_days is not None and days is not None and days > rule.after_days
-            shown = source_name(src, lang) if src != "unknown" else _("unrecognised files", lang=lang)
+            shown = wording.source_title(src, source_name(src, lang), lang)
             waiting = data.quarantined.get((hid, src), 0)
+            at = moment_text(last[1], zone, lang) if last else ""
             out.append({
-                "source": src, "name": shown, "file": last[0] if last else "",
-                "at": moment_text(last[1], zone, lang) if last else "", "quarantined": waiting,
-                "quarantined_text": _("{n} quarantined file(s) waiting", lang=lang, n=waiting),
-                "last_text": (_("last file {file}, loaded {at}", lang=lang, file=last[0],
-                                at=moment_text(last[1], zone, lang)) if last else _("no file loaded yet", lang=lang)),
+                "source": src, "name": shown, "file": last[0] if last else "", "at": at, "quarantined": waiting,
+                "quarantined_text": wording.waiting_text(src, waiting, lang),
+                "last_text": wording.last_file_text(src, last[0] if last else None, at, lang),
                 "overdue": overdue,
-                "overdue_text": "" if not overdue else _(
-                    "{source}: no file loaded for {days:.1f} day(s) (its alert rule allows {limit:g})", lang=lang,
-                    source=shown, days=days, limit=rule.after_days),  # type: ignore[union-attr]
+                "overdue_text": "" if not overdue else wording.overdue_text(
+                    shown, days, rule.after_days, lang),  # type: ignore[arg-type,union-attr]
             })
         return out

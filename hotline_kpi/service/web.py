@@ -19,6 +19,7 @@ import json
 import threading
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -26,7 +27,9 @@ from starlette.routing import Route
 
 from hotline_kpi.alerts.rules import AlertsConfig
 from hotline_kpi.catalogue import CatalogueSet
+from hotline_kpi.formatting import duration, worded
 from hotline_kpi.i18n import M_, Lang, _, localize, t
+from hotline_kpi.service import errors
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
 from hotline_kpi.service.exposition import Answer, Compressed
@@ -39,9 +42,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def model_readiness(m: MetricsModel, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
+def model_readiness(m: MetricsModel, now: dt.datetime, max_age_seconds: float,
+                    name: Callable[[str], object] = str) -> tuple[bool, list[str]]:
     """Ready when the store was readable at the last refresh and every hotline's last
-    evaluation is younger than ``max_age_seconds``; otherwise the reasons."""
+    evaluation is younger than ``max_age_seconds``; otherwise the reasons, a hotline named
+    by ``name`` (its display name), ages as people say them (3 分钟, 26 小时, 2 天)."""
     reasons = []
     if not m.database_up:
         reasons.append(M_("database unreachable: {error}", error=m.error or M_("not read yet")))
@@ -50,13 +55,24 @@ def model_readiness(m: MetricsModel, now: dt.datetime, max_age_seconds: float) -
     for hid, snap in sorted(m.snapshots.items()):
         age = (now - snap.evaluated_at).total_seconds()
         if age > max_age_seconds:
-            reasons.append(M_("{hotline}: last evaluation {age:.1f} h ago (limit {limit:.1f} h)", hotline=hid,
-                              age=age / 3600, limit=max_age_seconds / 3600))
+            reasons.append(M_("{hotline}: last evaluation {age} ago (limit {limit})", hotline=name(hid),
+                              age=duration(age), limit=duration(max_age_seconds)))
     return not reasons, reasons
 
 
-def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float) -> tuple[bool, list[str]]:
-    return model_readiness(cache.model, now, max_age_seconds)
+def readiness(cache: MetricsCache, now: dt.datetime, max_age_seconds: float,
+              name: Callable[[str], object] = str) -> tuple[bool, list[str]]:
+    return model_readiness(cache.model, now, max_age_seconds, name)
+
+
+def hotline_names(catalogues: CatalogueSet) -> Callable[[str], object]:
+    """A hotline's display name in the language shown (its id when no catalogue names it)."""
+
+    def name(hid: str) -> object:
+        h = next((h for h in catalogues.hotlines() if h.id == hid), None)
+        return hid if h is None else worded(h.name, h.name_en)
+
+    return name
 
 
 def _rules(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | None:
@@ -78,6 +94,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
     env.install_null_translations(newstyle=True)  # each render passes the catalogue of its language
     template = env.get_template("status.html")
     max_age = settings.service.readiness_max_age_seconds
+    names = hotline_names(catalogues)
 
     def render(ctx: Mapping[str, Any]) -> str:
         lang: Lang = ctx["lang"]
@@ -87,7 +104,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
 
     league = league if league is not None else LeagueBoard.from_settings(settings, catalogues)
     page = StatusPage(cache, settings, catalogues, now, rules if rules is not None else _rules(settings, catalogues),
-                      render, lambda m, at: model_readiness(m, at, max_age), league=league)
+                      render, lambda m, at: model_readiness(m, at, max_age, names), league=league)
+
+    lang_of_setting: Lang = "en" if settings.language == "en" else "zh"
 
     def lang_of(request: Request) -> Lang:
         lang = request.query_params.get("lang", settings.language)
@@ -104,7 +123,7 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
-        ok, reasons = readiness(cache, now(), max_age)  # the reasons in the language (?lang=, else the setting)
+        ok, reasons = readiness(cache, now(), max_age, names)  # the reasons in the language (?lang=, else the setting)
         lang = lang_of(request)
         return JSONResponse({"ready": ok, "reasons": [localize(r, lang) for r in reasons], **state()},
                             status_code=200 if ok else 503)
@@ -149,8 +168,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
     async def league_table(request: Request) -> Response:
         window = request.query_params.get("window", "year_to_date")
         if window not in LEAGUE_WINDOWS:
-            message = _("unknown window {window}; one of {windows}", lang=lang_of(request), window=window,
-                        windows=", ".join(LEAGUE_WINDOWS))
+            lang = lang_of(request)
+            message = _("unknown window {window}; one of {windows}", lang=lang, window=window,
+                        windows=("、" if lang == "zh" else ", ").join(LEAGUE_WINDOWS))
             return JSONResponse({"error": "unknown_window", "message": message, "window": window,
                                  "windows": list(LEAGUE_WINDOWS)}, status_code=400)
         return respond(league.answer(cache.model.snapshots, window).pick(request.headers.get("accept-encoding")))
@@ -165,7 +185,9 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         kind = request.path_params["kind"]
         hid = request.query_params.get("hotline") or settings.default_hotline
         lang = lang_of(request)
-        data = page.download(kind, hid, lang) if kind in ("scoreboard", "daily") else None
+        if kind not in ("scoreboard", "daily"):
+            raise HTTPException(404)  # answered by errors.handlers, in the language
+        data = page.download(kind, hid, lang)
         if data is None:
             return PlainTextResponse(_("no evaluation for hotline {hotline}", lang=lang, hotline=hid) + "\n",
                                      status_code=404)
@@ -173,7 +195,8 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
         return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     methods = ["GET", "HEAD"]
-    return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth, lang=settings.language)], routes=[
+    return Starlette(middleware=[Middleware(AuthMiddleware, settings=settings.http_auth, lang=settings.language)],
+                     exception_handlers=errors.handlers(lang_of_setting), routes=[
         Route("/", status_page, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/healthz", healthz, methods=methods),

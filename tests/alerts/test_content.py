@@ -46,7 +46,7 @@ def test_subjects_name_severity_indicator_window_value_and_target(catalogues: Ca
     assert headline("firing", risk, conn, "zh") == "热线接通率 年末预测 89.10% 低于目标 90%"
     quiet = {"condition": "no_data", "source": "daily-report", "after_days": 2, "days_since": 3.25}
     assert headline("firing", quiet, None, "zh") == "日报 已 3.2 天未载入新文件（阈值 2 天）"
-    assert headline("firing", quiet, None, "en") == "daily report no file loaded for 3.2 days (limit 2)"
+    assert headline("firing", quiet, None, "en") == "daily report no file loaded for 3.2 days (limit 2 days)"
     assert headline("resolved", quiet, None, "zh") == "日报 已恢复载入"
 
 

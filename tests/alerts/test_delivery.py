@@ -320,7 +320,7 @@ def test_a_source_that_stops_delivering_fires_its_no_data_rule(engine, tmp_path,
         world.evaluate()
         world.dispatch()
     [mail] = world.smtp.to(OFFICE)
-    assert mail.subject == "[12345 KPI][严重] 日报 已 3.0 天未载入新文件（阈值 2 天）"
+    assert mail.subject == "[12345 KPI][严重] 日报 已 3 天未载入新文件（阈值 2 天）"
     assert "2019-06-04 08:30" in mail.part("plain")  # when the last file came
     assert alert(world, "quiet_log").state == "inactive"  # a source that never delivered stays quiet
 

@@ -90,7 +90,7 @@ def test_fresh_store_has_no_banner_and_tells_each_source(service):
     assert alerts[0].find("span", cls="when").text() == "自2019年1月5日 09:00起"
     daily = board.find("li", data_source="daily-report")
     assert daily.find("span", cls="last-file").attrs["data-file"] == "jan.csv"
-    assert daily.text() == "日报：最后载入文件“jan.csv”，载入时间2019年1月5日 09:00；隔离区待处理文件0个"
+    assert daily.text() == "日报：最后载入文件“jan.csv”，载入时间2019年1月5日 09:00；隔离区没有待处理的文件"
     # Comparators and punctuation as the office writes them.
     targets = {tr.attrs["data-indicator"]: tr.find("td", cls="target").text()
                for tr in board.find_all("tr") if tr.has_attr("data-indicator")}
@@ -121,18 +121,18 @@ def test_stale_store_shows_the_banner_the_overdue_source_and_the_alerts(service)
     doc, board = _board(client)
     stale = board.find("div", cls="stale")
     assert stale.find("strong").text() == "数据已过期：最新数据是2019年1月4日的，今天是2019年1月8日，已滞后4天。"
-    assert [li.text() for li in stale.find_all("li")] == ["日报：已3.0天未载入新文件（告警规则允许2天）"]
+    assert [li.text() for li in stale.find_all("li")] == ["日报：已 3 天未载入新文件（告警规则允许 2 天）"]
     alerts = {li.attrs["data-rule"]: li for li in board.find("ul", cls="alerts").find_all("li")}
     no_data = alerts["no_data_daily_report"]
     assert no_data.attrs["data-state"] == "firing"
     assert no_data.find("span", cls="badge").text() == "严重"
     assert no_data.find("span", cls="when").text() == "自2019年1月8日 09:00起"
-    assert no_data.find("span", cls="headline").text() == "日报 已 3.0 天未载入新文件（阈值 2 天）"
+    assert no_data.find("span", cls="headline").text() == "日报 已 3 天未载入新文件（阈值 2 天）"
     firing_first = [li.attrs["data-state"] for li in board.find("ul", cls="alerts").find_all("li")]
     assert firing_first == sorted(firing_first, key=lambda s: s != "firing")
     daily = board.find("li", data_source="daily-report")
     assert daily.find("span", cls="quarantined").attrs["data-count"] == "1"
-    assert daily.find("span", cls="quarantined").text() == "隔离区待处理文件1个"
+    assert daily.find("span", cls="quarantined").text() == "隔离区有1个文件待处理（原因见同名的 .error.txt 文件）"
     # English on request, the same facts.
     _, en = _board(client, "en")
     assert en.find("div", cls="stale").find("strong").text() == (
