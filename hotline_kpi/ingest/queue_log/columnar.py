@@ -75,10 +75,13 @@ class _Irregular(Exception):
 
 def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
                 allowed_day, latest: int, patterns: Sequence[str] | None,
-                progress=None) -> tuple[int | None, int, int]:
+                progress=None, nul_from: int | None = None) -> tuple[int | None, int, int]:
     """:func:`.scan.scan_lines` for blocks of complete lines (bytes ending in a newline):
     the same states spooled, tallies and problems; returns (latest event time or None,
-    states spooled, lines read)."""
+    states spooled, lines read).
+
+    ``nul_from``: the byte offset of the first block; each block is then looked at for NUL
+    bytes first, and the scan stops at the first (``scan.nul``: its offset and line)."""
     import polars  # noqa: F401  (imported here: only the file form's scan needs it)
 
     with _no_gc():
@@ -88,6 +91,12 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
         spool_every = scan.ctx.queue_log.spool_every_calls
         row0 = first_row
         for block in blocks:
+            if nul_from is not None:
+                at = block.find(b"\x00")
+                if at >= 0:
+                    scan.nul = (nul_from + at, row0 + block.count(b"\n", 0, at))
+                    break
+                nul_from += len(block)
             n = block.count(b"\n")
             try:
                 plain = _vectorised(block, n, scan, machine, belongs, latest)

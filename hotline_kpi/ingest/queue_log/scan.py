@@ -82,6 +82,8 @@ class Scan:
     system: int = 0
     lines: int = 0
     vectorised: int = 0  # blocks read by the vectorised scan (:mod:`.columnar`), the others line by line
+    #: The first NUL byte a worker met: (byte offset, line); the ingestor refuses the file.
+    nul: tuple[int, int] | None = None
 
     def problem(self, why: str, row: int, column: str | None = None, value: bytes | str | None = None) -> None:
         if isinstance(value, bytes):
