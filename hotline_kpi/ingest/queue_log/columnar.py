@@ -176,11 +176,10 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if first_enter is not None:
         _check_days(calls, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
-    held = [k.decode("utf-8", "surrogateescape") for k in machine.calls]
-    calls = calls.with_columns(w=w.fill_null(-1), carried=pl.col("cid").is_in(held) if held else pl.lit(False))
+    calls = calls.with_columns(w=w.fill_null(-1))
     is_x = code.is_in((*_EXITS, COMPLETE))
     # Per line the value each aggregate takes (null: none), then plain min/max per call.
-    per_call = calls.filter(~pl.col("carried")).select(
+    per_call = calls.select(
         "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
         c=pl.when(code == CONNECT).then(t * _C + w),
         k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + w + 1),
@@ -190,11 +189,14 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     )
     plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
         pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
-    tangled = per_call.filter(~plain_call)["cid"].to_list()
-    if held or tangled:
-        rest = pl.col("carried") | pl.col("cid").is_in(tangled) if tangled else pl.col("carried")
+    if machine.calls:  # a call carried over from the blocks before is never plain (looked up per call, not per line)
+        held = [k.decode("utf-8", "surrogateescape") for k in machine.calls]
+        plain_call = plain_call & ~pl.col("cid").is_in(held)
+    per_call = per_call.with_columns(plain=plain_call)
+    rest = per_call.filter(~pl.col("plain"))["cid"].to_list()
+    if rest:
         # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads).
-        lines = calls.filter(rest).select(pl.concat_str(
+        lines = calls.filter(pl.col("cid").is_in(rest)).select(pl.concat_str(
             [t.cast(pl.String), "cid", pl.col("q").fill_null(""), pl.lit(""), "ev", pl.col("d1").fill_null(""),
              pl.lit(""), pl.col("d3").fill_null(""), pl.col("d4").fill_null("")], separator="|")).to_series()
         if lines.len():
@@ -208,7 +210,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         scan.unknown_events[name] = scan.unknown_events.get(name, 0) + k
     for name, k in other.items():
         scan.other_queues[name] = scan.other_queues.get(name, 0) + k
-    return per_call.filter(plain_call)
+    return per_call.filter(pl.col("plain"))
 
 
 def _schema():
