@@ -314,9 +314,9 @@ def _to_buffers(ids: list[bytes], numbers, sel, held: _Held, days: LocalDays) ->
         day = bounds[i][1]
         buf = held.buffers.get(day)
         if buf is None:
-            buf = held.buffers[day] = ([], [])
-        buf[0].extend([ids[j] for j in pick.tolist()])
-        buf[1].extend(numbers[pick].ravel().tolist())
+            buf = held.buffers[day] = ([], [], [], [])
+        buf[2].extend([ids[j] for j in pick.tolist()])
+        buf[3].append(numbers[pick])
     held.buffered += len(sel)
     held.lo = held.hi = 0  # the spill's cached buffer may be another day's
 

@@ -38,10 +38,15 @@ class Spool:
         self.index: dict[dt.date, list[tuple[int, int, int]]] = {}
         self.states = 0
 
-    def write(self, day: dt.date, ids: list[bytes], numbers: "list[int] | np.ndarray") -> None:
+    def write(self, day: dt.date, ids: list[bytes], numbers: list[int], arrays: list[np.ndarray] = ()) -> None:
+        """Spool the states of ``ids``: their numbers in one list (WIDTH per state), then those
+        of the rest in ``arrays`` (int64, rows of WIDTH)."""
         joined = b"\n".join(ids)
-        data = b"".join((_HEAD.pack(len(ids), len(joined)), joined,
-                         np.asarray(numbers, dtype=np.int64).tobytes()))
+        parts = [_HEAD.pack(len(ids), len(joined)), joined]
+        if numbers:
+            parts.append(np.asarray(numbers, dtype=np.int64).tobytes())
+        parts += [a.astype(np.int64, copy=False).tobytes() for a in arrays]
+        data = b"".join(parts)
         f = self._files[0]
         offset = f.seek(0, os.SEEK_END)
         f.write(data)
