@@ -10,7 +10,9 @@ plan at full scale: ~4 million calls, ~12 million lines, ~830 MB) into a tempora
   each call's ENTERQUEUE joined to its deciding event, grouped by local date).
 
 Prints both wall times, both peak memories (the process's maximum resident set, plus its
-children's) and the ratio, and checks that the daily counters agree exactly (exit 1 if not).
+children's), the CPU time (the project's main process and its worker processes; DuckDB's
+process, all its threads: a figure less disturbed than wall time on a busy machine) and the
+ratio, and checks that the daily counters agree exactly (exit 1 if not).
 
     .venv/bin/python bench/ingest_queue_log.py [--days 365] [--dir DIR] [--keep]
 
