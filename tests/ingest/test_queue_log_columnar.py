@@ -32,8 +32,8 @@ SMALL = 4 << 10
 
 
 def _settings(vectorised: bool, **more) -> QueueLogSettings:
-    return QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=200, **_one_part(vectorised),
-                            **more)
+    return QueueLogSettings(vectorised=vectorised, read_chunk_bytes=SMALL, spool_every_calls=200,
+                            **{**_one_part(vectorised), **more})
 
 
 def _one_part(vectorised: bool) -> dict:
@@ -190,6 +190,31 @@ def test_problems_are_the_line_scans_with_their_rows(tmp_path, catalogues):
     found = _parse(path, catalogues, _settings(True))
     assert found == _parse(path, catalogues, _settings(False))
     assert [p[3] for p in found] == [None, "data3", "data1"]
+
+
+@pytest.mark.parametrize("where", ["second part", "unfinished last line"])
+def test_nul_bytes_are_found_by_the_workers_as_by_the_ingesting_process(tmp_path, catalogues, where):
+    # A big file's workers look for NUL bytes in the blocks they read (the ingesting process
+    # does not read the file first): the same refusal, byte offset, line and run as the whole-file
+    # check, even behind a bad line and with the run longer than a read block.
+    lines = _messy_log(seed=9)
+    lines.insert(len(lines) // 4, ev(10, "bad", "CONNECT", "x", "y", 1))
+    data = ("\n".join(lines) + "\n").encode()
+    if where == "second part":
+        at = data.index(b"\n", len(data) * 3 // 4) + 1
+        data = data[:at] + b"\x00" * 70_000 + data[at:]
+    else:
+        data += b"1551398400|c|q|a|ENTER\x00\x00\x00"
+    path = tmp_path / "queue_log"
+    path.write_bytes(data)
+    two_parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": len(data) // 3}  # (one per core, up to 2)
+    found = _parse(path, catalogues, _settings(True, **two_parts))
+    assert found == _parse(path, catalogues, _settings(False))
+    [(file, why, row, _, value)] = found
+    offset = data.index(b"\x00")
+    run = 70_000 if where == "second part" else 3
+    assert f"NUL bytes ({run:,} from byte offset {offset:,})" in why
+    assert row == data.count(b"\n", 0, offset) + 1 and value == f"byte {offset:,}"
 
 
 def _stored(engine) -> dict:

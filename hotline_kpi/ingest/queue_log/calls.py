@@ -198,9 +198,14 @@ def pack_calls(calls: dict[bytes, State], numbers: np.ndarray | None = None) -> 
     when already made)."""
     if numbers is None:
         numbers = state_array(calls)
-    joined = b"\n".join(calls)
-    head = _BLOB_MAGIC + struct.pack("<II", len(calls), len(joined))
-    return head + joined + numbers.astype("<i8", copy=False).tobytes()
+    return pack_arrays(b"\n".join(calls), len(calls), numbers)
+
+
+def pack_arrays(joined: bytes, count: int, numbers: np.ndarray) -> bytes:
+    """:func:`pack_calls` of ``count`` calls given as their ids joined by newlines and their
+    numbers (an int64 array of rows of WIDTH, in the same order)."""
+    head = _BLOB_MAGIC + struct.pack("<II", count, len(joined))
+    return b"".join((head, joined, numbers.astype("<i8", copy=False).tobytes()))
 
 
 def decode_calls(blob: bytes) -> dict[bytes, State]:

@@ -29,6 +29,7 @@ runs both on the same messy logs and compares every counter of every day).
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Iterable, Sequence
 
 from hotline_kpi.ingest.queue_log.calls import (
@@ -75,23 +76,34 @@ class _Irregular(Exception):
 
 def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
                 allowed_day, latest: int, patterns: Sequence[str] | None,
-                progress=None) -> tuple[int | None, int, int]:
+                progress=None, nul_from: int | None = None) -> tuple[int | None, int, int]:
     """:func:`.scan.scan_lines` for blocks of complete lines (bytes ending in a newline):
     the same states spooled, tallies and problems; returns (latest event time or None,
-    states spooled, lines read)."""
+    states spooled, lines read).
+
+    ``nul_from``: the byte offset of the first block; each block is then looked at for NUL
+    bytes first, and the scan stops at the first (``scan.nul``: its offset and line)."""
     import polars  # noqa: F401  (imported here: only the file form's scan needs it)
 
     with _no_gc():
         held = _Held(spool, days)
         machine = _Machine(scan, held.calls, days, allowed_day, latest, patterns)
+        parked = _Parked(held, days)
         belongs = _queue_filter(patterns) if patterns is not None else None
         spool_every = scan.ctx.queue_log.spool_every_calls
         row0 = first_row
         for block in blocks:
+            if nul_from is not None:
+                at = block.find(b"\x00")
+                if at >= 0:
+                    scan.nul = (nul_from + at, row0 + block.count(b"\n", 0, at))
+                    break
+                nul_from += len(block)
             n = block.count(b"\n")
             try:
-                plain = _vectorised(block, n, scan, machine, belongs, latest)
+                plain = _vectorised(block, n, scan, machine, belongs, latest, parked)
             except _Irregular:
+                parked.unpark(list(parked.where))  # the state machine reads every line of the block
                 lines = block.split(b"\n")
                 lines.pop()
                 stopped = machine.batch(lines, row0)
@@ -101,8 +113,9 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
                 plain = None
             limit = machine.watermark - MEMORY_HORIZON_SECONDS
             held.spill(limit)
+            parked.spill(limit)
             if plain is not None:
-                _place(plain, limit, held, days)
+                _place(plain, limit, held, parked, days)
                 scan.vectorised += 1
             if held.buffered >= spool_every:
                 held.flush()
@@ -110,12 +123,13 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
             if progress is not None:
                 progress()
         held.spill(None)
+        parked.spill(None)
         held.flush()
     return (machine.watermark or None), held.spooled, row0 - first_row
 
 
 
-def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int):
+def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int, parked: "_Parked"):
     """Scan one block the vectorised way: the plain calls (a frame), after the other calls'
     lines went through the state machine. Raises :class:`_Irregular` before changing anything."""
     import polars as pl
@@ -167,11 +181,10 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if first_enter is not None:
         _check_days(calls, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
-    held = [k.decode("utf-8", "surrogateescape") for k in machine.calls]
-    calls = calls.with_columns(w=w.fill_null(-1), carried=pl.col("cid").is_in(held) if held else pl.lit(False))
+    calls = calls.with_columns(w=w.fill_null(-1))
     is_x = code.is_in((*_EXITS, COMPLETE))
     # Per line the value each aggregate takes (null: none), then plain min/max per call.
-    per_call = calls.filter(~pl.col("carried")).select(
+    per_call = calls.select(
         "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
         c=pl.when(code == CONNECT).then(t * _C + w),
         k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + w + 1),
@@ -181,13 +194,17 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     )
     plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
         pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
-    tangled = per_call.filter(~plain_call)["cid"].to_list()
-    if held or tangled:
-        rest = pl.col("carried") | pl.col("cid").is_in(tangled) if tangled else pl.col("carried")
+    if machine.calls or parked.where:  # a call carried over from the blocks before is never plain
+        held = [k.decode("utf-8", "surrogateescape") for k in chain(machine.calls, parked.where)]
+        plain_call = plain_call & ~pl.col("cid").is_in(held)
+    per_call = per_call.with_columns(plain=plain_call)
+    rest = per_call.filter(~pl.col("plain"))["cid"].to_list()
+    if rest:
         # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads).
-        lines = calls.filter(rest).select(pl.concat_str(
+        lines = calls.filter(pl.col("cid").is_in(rest)).select(pl.concat_str(
             [t.cast(pl.String), "cid", pl.col("q").fill_null(""), pl.lit(""), "ev", pl.col("d1").fill_null(""),
              pl.lit(""), pl.col("d3").fill_null(""), pl.col("d4").fill_null("")], separator="|")).to_series()
+        parked.unpark([cid.encode("utf-8", "surrogateescape") for cid in rest])
         if lines.len():
             before = len(scan.problems)
             machine.batch([ln.encode() for ln in lines.to_list()], 0)
@@ -199,7 +216,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         scan.unknown_events[name] = scan.unknown_events.get(name, 0) + k
     for name, k in other.items():
         scan.other_queues[name] = scan.other_queues.get(name, 0) + k
-    return per_call.filter(plain_call)
+    return per_call.filter(pl.col("plain"))
 
 
 def _schema():
@@ -255,9 +272,9 @@ def _day_bounds(days: LocalDays, lo: int, hi: int):
         t = days.hi
 
 
-def _place(plain, limit: int, held: _Held, days: LocalDays) -> None:
+def _place(plain, limit: int, held: _Held, parked: "_Parked", days: LocalDays) -> None:
     """The plain calls: those first seen before ``limit`` to the day buffers (as the spill
-    after the block would move them), the others into memory."""
+    after the block would move them), the others parked (:class:`_Parked`)."""
     if not plain.height:
         return
     import numpy as np
@@ -279,22 +296,79 @@ def _place(plain, limit: int, held: _Held, days: LocalDays) -> None:
     ids = cols["cid"].cast(pl.Binary).to_list()
     old = numbers[:, 6] < limit
     if old.any():
-        anchor = np.where(numbers[:, 0] != NO_TIME, numbers[:, 0], numbers[:, 6])
-        sel = np.flatnonzero(old)
-        bounds, _ = _day_bounds(days, int(anchor[sel].min()), int(anchor[sel].max()))
-        at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), anchor[sel], "right") - 1
-        for i in np.unique(at).tolist():
-            pick = sel[at == i]
-            day = bounds[i][1]
-            buf = held.buffers.get(day)
-            if buf is None:
-                buf = held.buffers[day] = ([], [])
-            buf[0].extend(ids[j] for j in pick.tolist())
-            buf[1].extend(numbers[pick].ravel().tolist())
-        held.buffered += len(sel)
-        held.lo = held.hi = 0  # the spill's cached buffer may be another day's
-    keep = np.flatnonzero(~old)
-    if len(keep):
-        calls = held.calls
-        for j, st in zip(keep.tolist(), numbers[keep].tolist()):
-            calls[ids[j]] = st
+        _to_buffers(ids, numbers, np.flatnonzero(old), held, days)
+    if not old.all():
+        keep = np.flatnonzero(~old)
+        parked.add([ids[j] for j in keep.tolist()], numbers[keep])
+
+
+def _to_buffers(ids: list[bytes], numbers, sel, held: _Held, days: LocalDays) -> None:
+    """Rows ``sel`` of the states (``ids``, ``numbers``) to the day buffers of their anchors."""
+    import numpy as np
+
+    anchor = np.where(numbers[sel, 0] != NO_TIME, numbers[sel, 0], numbers[sel, 6])
+    bounds, _ = _day_bounds(days, int(anchor.min()), int(anchor.max()))
+    at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), anchor, "right") - 1
+    for i in np.unique(at).tolist():
+        pick = sel[at == i]
+        day = bounds[i][1]
+        buf = held.buffers.get(day)
+        if buf is None:
+            buf = held.buffers[day] = ([], [], [], [])
+        buf[2].extend([ids[j] for j in pick.tolist()])
+        buf[3].append(numbers[pick])
+    held.buffered += len(sel)
+    held.lo = held.hi = 0  # the spill's cached buffer may be another day's
+
+
+class _Parked:
+    """Plain calls of the last blocks not yet older than the memory horizon, kept as the
+    arrays they came in (not a list per call in the state machine's dict): moved to the day
+    buffers by :meth:`spill` with the calls in memory, or handed to the state machine
+    (:meth:`unpark`) when a later block has lines of their id. Each id is parked once: a
+    parked id is never plain in a later block."""
+
+    def __init__(self, held: _Held, days: LocalDays):
+        self.held, self.days = held, days
+        #: [ids, numbers, alive, index (id -> row, made when first needed)] of each parked block
+        self.blocks: list[list] = []
+        #: parked id -> its block's entry
+        self.where: dict[bytes, list] = {}
+
+    def add(self, ids: list[bytes], numbers) -> None:
+        import numpy as np
+
+        entry = [ids, numbers, np.ones(len(ids), dtype=bool), None]
+        self.blocks.append(entry)
+        self.where.update(dict.fromkeys(ids, entry))
+
+    def unpark(self, ids: list[bytes]) -> None:
+        """Hand the parked states of ``ids`` (those parked) to the state machine's calls."""
+        where, calls = self.where, self.held.calls
+        for cid in ids:
+            entry = where.pop(cid, None)
+            if entry is None:
+                continue
+            if entry[3] is None:
+                entry[3] = {k: j for j, k in enumerate(entry[0])}
+            j = entry[3][cid]
+            entry[2][j] = False
+            calls[cid] = entry[1][j].tolist()
+
+    def spill(self, limit: int | None) -> None:
+        """Move the parked calls first seen before ``limit`` (all: None) to the day buffers."""
+        import numpy as np
+
+        kept = []
+        for entry in self.blocks:
+            ids, numbers, alive, _ = entry
+            sel = alive if limit is None else alive & (numbers[:, 6] < limit)
+            rows = np.flatnonzero(sel)
+            if len(rows):
+                _to_buffers(ids, numbers, rows, self.held, self.days)
+                alive[rows] = False
+                for j in rows.tolist():
+                    del self.where[ids[j]]
+            if alive.any():
+                kept.append(entry)
+        self.blocks = kept

@@ -11,7 +11,7 @@ from hotline_kpi.i18n import M_
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
-from hotline_kpi.ingest.queue_log.parallel import scan_file
+from hotline_kpi.ingest.queue_log.parallel import all_in_workers, scan_file
 from hotline_kpi.ingest.queue_log.reader import PIPE_LINE, last_line_end
 from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_notes
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog, Spool
@@ -69,16 +69,26 @@ class QueueLogIngestor:
                     raise IngestRejected(file, [Problem(file, M_("the file holds only blank lines: no queue_log "
                                                                  "line, nothing was loaded"))])
                 start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
-                nul = nul_place(f, size, start, line)  # a resumed log: the part loaded before was checked
-                if nul is not None:
-                    raise IngestRejected(file, [nul_problem(file, *nul)])
-                f.seek(len(head))
                 first = next((ln for ln in head.splitlines() if ln.strip()), b"")
                 db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
                     head.decode("utf-8-sig", "replace"))
+                end = last_line_end(f, size, ctx.queue_log.read_chunk_bytes) if db is None else size
+                # The worker processes of a big file form look for NUL bytes in the blocks they
+                # read (in parallel); otherwise the whole file is checked here, first.
+                workers = db is None and all_in_workers(start, end, ctx.queue_log)
+                if not workers:
+                    nul = nul_place(f, size, start, line)  # a resumed log: the part loaded before was checked
+                    if nul is not None:
+                        raise IngestRejected(file, [nul_problem(file, *nul)])
+                f.seek(len(head))
                 if db is None:
-                    max_time, spooled = self._parse_file(f, size, scan, spool, days, allowed_day, latest,
+                    max_time, spooled = self._parse_file(f, size, end, scan, spool, days, allowed_day, latest,
                                                          patterns, ctx, parsed, path)
+                    if workers:  # the first NUL a worker met, else any in an unfinished last line
+                        nul = nul_place(f, size, *scan.nul) if scan.nul else nul_place(
+                            f, size, end, parsed.end_lines + 1)
+                        if nul is not None:
+                            raise IngestRejected(file, [nul_problem(file, *nul)])
                 else:
                     max_time, spooled = scan_db(f, db, scan, spool, days, allowed_day, latest, patterns, ctx,
                                                 size)
@@ -97,10 +107,9 @@ class QueueLogIngestor:
             spool.close()
             raise
 
-    def _parse_file(self, f: BinaryIO, size: int, scan: Scan, spool: Spool, days: LocalDays, allowed_day,
-                    latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):
+    def _parse_file(self, f: BinaryIO, size: int, end: int, scan: Scan, spool: Spool, days: LocalDays,
+                    allowed_day, latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):
         start, first_row = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
-        end = last_line_end(f, size, ctx.queue_log.read_chunk_bytes)
         max_time, spooled, lines, parts = scan_file(f, path, start, end, first_row, scan, spool, days, allowed_day,
                                                     latest, patterns, ctx, size)
         if parts > 1:
@@ -131,7 +140,7 @@ def leave_out_other_years(spool: Spool, ctx: IngestContext, file: str, notes: li
         raise other.refusal()
     states = 0
     for day in dropped:
-        states += sum(1 for _ in spool.read(day)[0])
+        states += spool.read_arrays(day)[1]
         del spool.index[day]
     spool.states -= states
     notes.extend(other.note(M_("calls"), counted=False))
@@ -152,8 +161,18 @@ def nul_place(f: BinaryIO, size: int, start: int = 0, line: int = 1,
         at = block.find(b"\x00")
         if at >= 0:
             lines += block.count(b"\n", 0, at)
-            rest = block[at:at + chunk]
+            rest = block[at:]
             run = len(rest) - len(rest.lstrip(b"\x00"))
+            end = pos + len(block)
+            while run == end - pos - at and end < size:  # the run goes on into the next block
+                more = f.read(min(chunk, size - end))
+                if not more:
+                    break
+                end += len(more)
+                stripped = more.lstrip(b"\x00")
+                run += len(more) - len(stripped)
+                if stripped:
+                    break
             return pos + at, lines, run
         lines += block.count(b"\n")
         pos += len(block)

@@ -37,7 +37,7 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     here, by the line scan."""
     settings = ctx.queue_log
     cuts = _cuts(f, start, end, _workers(end - start, settings))
-    if settings.vectorised and end - start >= settings.parallel_min_bytes:
+    if all_in_workers(start, end, settings):
         return _all_in_workers(path, cuts, first_row, scan, spool, ctx, size)
     done = [start]
     progress = ctx.progress
@@ -51,6 +51,12 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     if len(cuts) > 2:
         _dates_once(scan.problems)
     return (*found, len(cuts) - 1)
+
+
+def all_in_workers(start: int, end: int, settings: QueueLogSettings) -> bool:
+    """Whether bytes [start, end) of a file form are read by the vectorised scan in worker
+    processes only. They also look for NUL bytes in what they read (the caller need not)."""
+    return settings.vectorised and end - start >= settings.parallel_min_bytes
 
 
 def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
@@ -68,6 +74,8 @@ def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan, sp
     max_time, spooled, lines = found
     for (_, end), part in zip(workers.ranges, workers.results()):
         # Row numbers of a part go on from the lines of the parts before it.
+        if part.nul is not None and scan.nul is None:  # (the first in file order)
+            scan.nul = (part.nul[0], part.nul[1] + first_row - 1 + lines)
         part.hand_over(scan, spool, first_row - 1 + lines)
         spooled += part.spooled
         lines += part.lines
@@ -85,7 +93,7 @@ def _scan_range(f: BinaryIO, end: int, done: list[int], first_row: int, scan: Sc
     chunk = ctx.queue_log.read_chunk_bytes
     if vectorised:
         return scan_blocks(pipe_blocks(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
-                           patterns, tick)
+                           patterns, tick, nul_from=f.tell())
     return scan_lines(pipe_batches(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
                       patterns, tick)
 
@@ -136,6 +144,8 @@ class _Part:
     spool: tuple[str, dict, int] | None
     #: Blocks the worker read the vectorised way.
     vectorised: int = 0
+    #: The first NUL byte in the part: (byte offset, line in the part), where it stopped.
+    nul: tuple[int, int] | None = None
 
     def hand_over(self, scan: Scan, spool: Spool, shift: int) -> None:
         """Add the part's problems (their rows shifted by ``shift``), tallies and spool to
@@ -176,7 +186,7 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
         spool.close()
         raise
     return _Part(max_time, spooled, lines, scan.problems, scan.blank, scan.system, scan.unknown_events,
-                 scan.other_queues, handed, scan.vectorised)
+                 scan.other_queues, handed, scan.vectorised, scan.nul)
 
 
 class _Workers:

@@ -82,6 +82,7 @@ class Scan:
     system: int = 0
     lines: int = 0
     vectorised: int = 0  # blocks read by the vectorised scan (:mod:`.columnar`), the others line by line
+    nul: tuple[int, int] | None = None  # the first NUL byte a worker met: (byte offset, line)
 
     def problem(self, why: str, row: int, column: str | None = None, value: bytes | str | None = None) -> None:
         if isinstance(value, bytes):
@@ -172,10 +173,10 @@ class _Held:
         self.spool = spool
         self.days = days
         self.calls: dict[bytes, list] = {}
-        self.buffers: dict[dt.date, tuple[list[bytes], list[int]]] = {}
+        self.buffers: dict[dt.date, tuple] = {}  # day -> (ids, numbers, ids, int64 arrays): Spool.write's
         self.buffered = self.spooled = 0
         self.lo = self.hi = 0  # bounds of the day whose buffer ``buf`` is, while spilling
-        self.buf: tuple[list[bytes], list[int]] = ([], [])
+        self.buf: tuple[list[bytes], list[int], list[bytes], list] = ([], [], [], [])
 
     def spill(self, limit: int | None) -> None:
         """Move the calls first seen before ``limit`` (all: None) to the day buffers."""
@@ -190,15 +191,16 @@ class _Held:
                 lo, hi = days.lo, days.hi
                 buf = buffers.get(day)
                 if buf is None:
-                    buf = buffers[day] = ([], [])
+                    buf = buffers[day] = ([], [], [], [])
             buf[0].append(cid)
             buf[1].extend(st)
         self.lo, self.hi, self.buf = lo, hi, buf
         self.buffered += len(gone)
 
     def flush(self) -> None:
-        for day, (ids, numbers) in self.buffers.items():
-            self.spool.write(day, ids, numbers)
+        for day, (ids, numbers, more_ids, arrays) in self.buffers.items():
+            ids = ids + more_ids if more_ids else ids  # (states the vectorised scan moved out as arrays)
+            self.spool.write(day, ids, numbers, arrays)
             self.spooled += len(ids)
         self.buffers.clear()
         self.buffered = 0

@@ -5,21 +5,29 @@ to the store step)."""
 from __future__ import annotations
 
 import datetime as dt
-import marshal
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from hotline_kpi.ingest.base import ParsedRecords
+from hotline_kpi.ingest.queue_log.calls import WIDTH
+_HEAD = struct.Struct("<II")  # a segment: states, bytes of the ids
 
 
 class Spool:
     """Call states by local date, on disk: the parse's memory does not grow with the file.
 
-    Segments are marshal data (fast; written and read back by the same Python). A spool
-    can take over the files of other spools (those of parallel workers, :meth:`adopt`).
+    A segment is the count of its states and the size of their ids, the ids joined by
+    newlines (a call id holds none), then the seven numbers of each state (int64, this
+    machine's byte order: written and read back on the same machine). The store step reads
+    a day as one block of ids and one array (:meth:`read_arrays`), without a Python object per
+    number. A spool can take over the files of other spools (those of parallel workers,
+    :meth:`adopt`).
     """
 
     def __init__(self) -> None:
@@ -30,8 +38,15 @@ class Spool:
         self.index: dict[dt.date, list[tuple[int, int, int]]] = {}
         self.states = 0
 
-    def write(self, day: dt.date, ids: list[bytes], numbers: list[int]) -> None:
-        data = marshal.dumps((ids, numbers))
+    def write(self, day: dt.date, ids: list[bytes], numbers: list[int], arrays: list[np.ndarray] = ()) -> None:
+        """Spool the states of ``ids``: their numbers in one list (WIDTH per state), then those
+        of the rest in ``arrays`` (int64, rows of WIDTH)."""
+        joined = b"\n".join(ids)
+        parts = [_HEAD.pack(len(ids), len(joined)), joined]
+        if numbers:
+            parts.append(np.asarray(numbers, dtype=np.int64).tobytes())
+        parts += [a.astype(np.int64, copy=False).tobytes() for a in arrays]
+        data = b"".join(parts)
         f = self._files[0]
         offset = f.seek(0, os.SEEK_END)
         f.write(data)
@@ -40,16 +55,28 @@ class Spool:
 
     def read(self, day: dt.date) -> tuple[list[bytes], list[int]]:
         """Every state spooled for ``day``: ids, and their numbers (WIDTH per state) in one list."""
-        ids: list[bytes] = []
-        numbers: list[int] = []
+        joined, count, numbers = self.read_arrays(day)
+        return (joined.split(b"\n") if count else []), numbers.ravel().tolist()
+
+    def read_arrays(self, day: dt.date) -> tuple[bytes, int, np.ndarray]:
+        """Every state spooled for ``day``: the ids joined by newlines, how many, and their
+        numbers as an int64 array of rows of WIDTH (read-only)."""
+        blobs: list[bytes] = []
+        arrays: list[np.ndarray] = []
+        count = 0
         for n, offset, size in self.index.get(day, ()):
             f = self._files[n]
             f.flush()
             f.seek(offset)
-            more_ids, more_numbers = marshal.loads(f.read(size))
-            ids += more_ids
-            numbers += more_numbers
-        return ids, numbers
+            data = f.read(size)
+            k, id_bytes = _HEAD.unpack_from(data)
+            if not k:
+                continue
+            blobs.append(data[_HEAD.size:_HEAD.size + id_bytes])
+            arrays.append(np.frombuffer(data, np.int64, k * WIDTH, _HEAD.size + id_bytes))
+            count += k
+        numbers = (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)) if arrays else np.zeros(0, np.int64)
+        return b"\n".join(blobs), count, numbers.reshape(-1, WIDTH)
 
     def days(self) -> list[dt.date]:
         return sorted(self.index)

@@ -12,6 +12,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
+import numpy as np
+
 from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.queue_log.calls import (
@@ -26,6 +28,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     join,
     merge_states,
     named,
+    pack_arrays,
     pack_calls,
     regroup,
     same_call,
@@ -76,44 +79,43 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
             records.put_queue_day(session, hotline_id, day, blob, count.entered, count.orphans, count.open_since,
                                ingest.id, exists=row is not None)
 
-    def finish(day: dt.date, calls: dict[bytes, State], row) -> None:
-        if day not in changed or (row is None and not calls):
+    def finish(day: dt.date, calls: "dict[bytes, State] | _Spooled", row) -> None:
+        if day not in changed or (row is None and not len(calls)):
             return
-        numbers = state_array(calls)  # counted and packed as columns
+        if isinstance(calls, _Spooled):  # counted and packed from the spool's arrays
+            numbers = calls.numbers
+            raw = pack_arrays(calls.joined, len(calls.ids), numbers)
+        else:
+            numbers = state_array(calls)  # counted and packed as columns
+            raw = pack_calls(calls, numbers)
         count = count_calls(numbers, request.formulas, request.queue_log, watermark)
-        pending.append((day, packer.submit(zlib.compress, pack_calls(calls, numbers), 1), count, row))
+        pending.append((day, packer.submit(zlib.compress, raw, 1), count, row))
         if len(pending) > 2:
             write_one()
         totals.open += count.open
         totals.unresolved += count.unresolved
         totals.orphans += count.orphans
         if count.orphans and len(orphan_ids) < 5:
-            orphan_ids.extend(islice((cid.decode("utf-8", "backslashreplace") for cid, s in calls.items()
-                                      if s[0] == NO_TIME), 5))
+            if isinstance(calls, _Spooled):
+                found = (calls.ids[i] for i in np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist())
+            else:
+                found = (cid for cid, s in calls.items() if s[0] == NO_TIME)
+            orphan_ids.extend(islice((cid.decode("utf-8", "backslashreplace") for cid in found), 5))
         if count.entered or (row is not None and row.entered):
             # A day whose calls all moved to the day before (joined with an earlier
             # ENTERQUEUE there) is revised to zeros rather than left with stale counters.
             day_records.append(DayRecord(day=day, counters=count.counters))
 
     prev_day: dt.date | None = None
-    prev: dict[bytes, State] = {}
+    prev: dict[bytes, State] | _Spooled = {}
     prev_row = None
     for day, row in records.queue_days(session, hotline_id, sorted(wanted)):
-        ids, numbers = spool.read(day)
-        it = iter(numbers)
-        states = zip(it, it, it, it, it, it, it)
-        if row is None:
-            cur = dict(zip(ids, states))
-            if len(cur) < len(ids) or b"~" in b"".join(cur):  # a call spooled twice, or an id reused
-                cur = {}
-                it = iter(numbers)
-                merge_states(cur, zip(ids, zip(it, it, it, it, it, it, it)))
-        else:
-            cur = decode_calls(row.calls)
-            merge_states(cur, zip(ids, states))
-        if prev_day is not None and prev_day == day - one and prev and cur:
-            if join_days(prev, cur, days, prev_day):
-                changed.update((prev_day, day))
+        cur = _day_calls(spool, day, row)
+        if prev_day is not None and prev_day == day - one and len(prev) and len(cur):
+            if _may_join(prev, cur):  # (the common case: no call id under both days, nothing to join)
+                prev, cur = _as_dict(prev), _as_dict(cur)
+                if join_days(prev, cur, days, prev_day):
+                    changed.update((prev_day, day))
         if prev_day is not None:
             finish(prev_day, prev, prev_row)
         prev_day, prev, prev_row = day, cur, row
@@ -140,6 +142,56 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
         notes.append(M_("{n:,} call(s) on the days touched without an ENTERQUEUE (orphans, not counted), e.g. {ids}",
                         n=totals.orphans, ids=", ".join(orphan_ids[:5])))
     return provenance.store_days(session, ingest, source, sorted(day_records, key=lambda r: r.day), request, notes)
+
+
+class _Spooled:
+    """One day's calls as the spool holds them, while none of them needs a join: the ids
+    (joined by newlines, as a list and as a set) and their numbers, an int64 array of rows of
+    WIDTH. No Python object per call state: most days of a load are counted and packed
+    from the arrays as they are."""
+
+    __slots__ = ("joined", "ids", "keys", "numbers")
+
+    def __init__(self, joined: bytes, ids: list[bytes], keys: set[bytes], numbers: np.ndarray):
+        self.joined, self.ids, self.keys, self.numbers = joined, ids, keys, numbers
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
+    """The calls of ``day``: the spooled states joined into the stored ones (``row``), or,
+    for a day without stored calls whose spooled states are one per id and no reused id
+    among them, the spool's arrays as they are."""
+    joined, n, numbers = spool.read_arrays(day)
+    ids = joined.split(b"\n") if n else []
+    if row is None and b"~" not in joined:
+        keys = set(ids)
+        if len(keys) == n:
+            return _Spooled(joined, ids, keys, numbers)
+    cur = decode_calls(row.calls) if row is not None else {}
+    merge_states(cur, zip(ids, map(tuple, numbers.tolist())))
+    return cur
+
+
+def _may_join(prev: "dict[bytes, State] | _Spooled", cur: "dict[bytes, State] | _Spooled") -> bool:
+    """Whether two neighbouring days may hold states of one call: a call id under both (an
+    earlier call of a reused id, ``id~anchor``, stands for its id)."""
+    keys = []
+    for calls in (prev, cur):
+        if isinstance(calls, _Spooled):
+            keys.append(calls.keys)
+        elif b"~" in b"".join(calls):
+            return True
+        else:
+            keys.append(calls.keys())
+    return not keys[0].isdisjoint(keys[1])
+
+
+def _as_dict(calls: "dict[bytes, State] | _Spooled") -> dict[bytes, State]:
+    if isinstance(calls, _Spooled):
+        return dict(zip(calls.ids, map(tuple, calls.numbers.tolist())))
+    return calls
 
 
 def join_days(prev: dict[bytes, State], cur: dict[bytes, State], days: LocalDays, prev_day: dt.date) -> bool:
