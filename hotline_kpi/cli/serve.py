@@ -89,6 +89,7 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
 
     try:
         service = Service(settings, catalogues, app.engine, app.clock)
+        service.cache.heap_upkeep = True  # collections kept off the request path (service/heap.py)
     except RulesError as exc:
         sock.close()
         raise Failure(str(exc)) from None

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats
+from hotline_kpi.service import heap
 from hotline_kpi.service.exposition import OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
 from hotline_kpi.service.kpi_metrics import kpi_families
 from hotline_kpi.service.kpi_render import KpiRenderer
@@ -190,6 +191,10 @@ class MetricsCache:
         self._variants = self._render()
         #: Called with the new model after every refresh (the status page is built there: service/page.py).
         self.listeners: list[Callable[[MetricsModel], None]] = []
+        #: Settle the process's heap after a refresh that replaced many snapshots (heap.py);
+        #: ``hotline-kpi serve`` turns it on. settles: how many times (tests).
+        self.heap_upkeep = False
+        self.settles = 0
 
     @property
     def model(self) -> MetricsModel:
@@ -235,11 +240,16 @@ class MetricsCache:
             model = MetricsModel(**{**self._model.__dict__, "database_up": False,
                                     "error": f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:300]}"})
             ok = False
+        before = self._model.snapshots
         for listener in self.listeners:  # before the model shows: /readyz never runs ahead of the page
             listener(model)
         with self._lock:
             self._model = model
             self._variants = self._render()
+        if self.heap_upkeep and heap.replaced_many(before, model.snapshots):
+            took, frozen = heap.settle()
+            self.settles += 1
+            log.info("heap settled after a refresh with new snapshots: %.3f s, %d objects frozen", took, frozen)
         return ok
 
     def rendered(self) -> bytes:

@@ -179,7 +179,7 @@ class StatusPage:
                     data = scoreboard_xlsx(snap.doc, cat, lang)
                 else:
                     first = dt.date(as_of.year, 1, 1)
-                    rows = [r for r in self.data.counters.get(hid, ()) if r.day >= first]
+                    rows = [r for r in self.data.counters_of(hid) if r.day >= first]
                     data = daily_xlsx(rows, first, as_of, lang)
                 self._downloads = {k: v for k, v in self._downloads.items() if k[2] == snap.id or k[1] != hid}
                 self._downloads[key] = data
@@ -249,7 +249,7 @@ class StatusPage:
         if cat is None:
             return None
         zone = cat.hotline.zone
-        counters = data.counters.get(hid, ())
+        counters = data.counters_of(hid)
         rows = [self.row(ind, doc, counters, lang) for ind in cat.quantitative]
         comp = doc.completeness
         pct = f"{100 * (comp.ratio or 0):.1f}%"

@@ -89,3 +89,25 @@ def test_a_later_tick_renders_a_board_only_when_what_it_shows_changed(served):
     for text in banners.values():  # the wording is the catalogue's; the facts are these
         assert "2019年1月2日" in text and "2019年1月5日" in text and "3天" in text, text
     _same_as_whole(client, page, clock)
+
+
+def test_serve_settles_the_heap_after_many_new_snapshots_not_after_one(served):
+    """heap.py: a refresh that replaced more than a quarter of the snapshots collects once
+    and freezes the survivors (what ``hotline-kpi serve`` turns on); one hotline's new
+    evaluation of four does not."""
+    import gc
+
+    engine, settings, cats, clock, cache, client, page = served
+    cache.heap_upkeep = True
+    try:
+        assert evaluate_hotlines(engine, settings, cats, clock, "ingest", ["league-a"]) == ["league-a"]
+        cache.refresh()
+        assert cache.settles == 0
+        assert sorted(evaluate_hotlines(engine, settings, cats, clock, "schedule")) == HOTLINES
+        cache.refresh()
+        assert cache.settles == 1 and gc.get_freeze_count() > 0
+        cache.refresh()  # nothing new
+        assert cache.settles == 1
+        assert _ytd(client, "league-b", "connection_rate") == "80.00%"  # the page is whole
+    finally:
+        gc.unfreeze()
