@@ -4,8 +4,10 @@ at each refresh of the exporter's cache), never per request.
 :class:`StatusPage` listens to :class:`~hotline_kpi.service.exporter.MetricsCache`: after
 each refresh it reads what the page shows beyond the snapshots (alerts firing and
 pending, the last file of each source, the quarantined files' sources) and, when any
-input changed (:meth:`StatusPage._inputs`), renders the page in both languages; requests
-get those bytes. The daily counters behind the trends
+input changed (:meth:`StatusPage._inputs`), builds the page in both languages: only the
+boards whose own inputs changed are rendered again, the others are kept
+(:mod:`~hotline_kpi.service.page_parts`); requests get those bytes. What it reads from the
+store: :mod:`~hotline_kpi.service.page_data`. The daily counters behind the trends
 and the daily download are read again only when an evaluation changed. When the store
 cannot be read, the last good figures stay and the not-ready banner says why.
 """
