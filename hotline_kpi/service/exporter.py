@@ -195,6 +195,8 @@ class MetricsCache:
         #: ``hotline-kpi serve`` turns it on. settles: how many times (tests).
         self.heap_upkeep = False
         self.settles = 0
+        self._settled: Mapping[str, Any] = {}  # the snapshots at the last settle
+        self._settle_lock = threading.Lock()
 
     @property
     def model(self) -> MetricsModel:
@@ -240,16 +242,18 @@ class MetricsCache:
             model = MetricsModel(**{**self._model.__dict__, "database_up": False,
                                     "error": f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:300]}"})
             ok = False
-        before = self._model.snapshots
         for listener in self.listeners:  # before the model shows: /readyz never runs ahead of the page
             listener(model)
         with self._lock:
             self._model = model
             self._variants = self._render()
-        if self.heap_upkeep and heap.replaced_many(before, model.snapshots):
-            took, frozen = heap.settle()
-            self.settles += 1
-            log.info("heap settled after a refresh with new snapshots: %.3f s, %d objects frozen", took, frozen)
+        if self.heap_upkeep:
+            with self._settle_lock:  # refreshes of several threads at once settle once
+                if heap.replaced_many(self._settled, model.snapshots):
+                    took, frozen = heap.settle()
+                    self._settled = model.snapshots
+                    self.settles += 1
+                    log.info("heap settled after new snapshots: %.3f s, %d objects frozen", took, frozen)
         return ok
 
     def rendered(self) -> bytes:

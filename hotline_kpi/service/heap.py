@@ -4,7 +4,8 @@ A full collection of CPython's cyclic garbage collector holds every thread while
 all tracked objects: with 350 hotlines' snapshots, league and page state (about 190,000
 objects) 0.3-0.9 s on the project's shared 2-core machine, each time enough objects had
 survived since the last one; every /metrics request waited (docs/performance.md). After
-a refresh that replaced many hotlines' snapshots (the start-up, the daily evaluation)
+a refresh whose snapshots replaced more than a quarter of those at the last settle (the
+start-up, the daily evaluation, or many hotlines' files loaded one by one)
 :func:`settle` collects once and freezes what survived (:func:`gc.freeze`): the later
 collections scan only the objects made since, a few thousand. Each settle unfreezes
 first, so an object frozen earlier that has become cyclic garbage since is collected

@@ -92,22 +92,24 @@ def test_a_later_tick_renders_a_board_only_when_what_it_shows_changed(served):
 
 
 def test_serve_settles_the_heap_after_many_new_snapshots_not_after_one(served):
-    """heap.py: a refresh that replaced more than a quarter of the snapshots collects once
-    and freezes the survivors (what ``hotline-kpi serve`` turns on); one hotline's new
-    evaluation of four does not."""
+    """heap.py: a refresh whose snapshots replaced more than a quarter of those at the last
+    settle collects once and freezes the survivors (what ``hotline-kpi serve`` turns on);
+    one hotline's new evaluation of four does not."""
     import gc
 
     engine, settings, cats, clock, cache, client, page = served
     cache.heap_upkeep = True
     try:
+        cache.refresh()  # as at start-up: four snapshots, none settled yet
+        assert cache.settles == 1 and gc.get_freeze_count() > 0
         assert evaluate_hotlines(engine, settings, cats, clock, "ingest", ["league-a"]) == ["league-a"]
         cache.refresh()
-        assert cache.settles == 0
+        assert cache.settles == 1  # one of four since the last settle
         assert sorted(evaluate_hotlines(engine, settings, cats, clock, "schedule")) == HOTLINES
         cache.refresh()
-        assert cache.settles == 1 and gc.get_freeze_count() > 0
+        assert cache.settles == 2
         cache.refresh()  # nothing new
-        assert cache.settles == 1
+        assert cache.settles == 2
         assert _ytd(client, "league-b", "connection_rate") == "80.00%"  # the page is whole
     finally:
         gc.unfreeze()
