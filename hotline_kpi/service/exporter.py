@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.outbox import AlertStats
+from hotline_kpi.service import heap
 from hotline_kpi.service.exposition import OPENMETRICS, TEXT, Answer, GzipPrefix, Variants
 from hotline_kpi.service.kpi_metrics import kpi_families
 from hotline_kpi.service.kpi_render import KpiRenderer
@@ -190,6 +191,12 @@ class MetricsCache:
         self._variants = self._render()
         #: Called with the new model after every refresh (the status page is built there: service/page.py).
         self.listeners: list[Callable[[MetricsModel], None]] = []
+        #: Settle the process's heap after a refresh that replaced many snapshots (heap.py);
+        #: ``hotline-kpi serve`` turns it on. settles: how many times (tests).
+        self.heap_upkeep = False
+        self.settles = 0
+        self._settled: Mapping[str, Any] = {}  # the snapshots at the last settle
+        self._settle_lock = threading.Lock()
 
     @property
     def model(self) -> MetricsModel:
@@ -240,6 +247,13 @@ class MetricsCache:
         with self._lock:
             self._model = model
             self._variants = self._render()
+        if self.heap_upkeep:
+            with self._settle_lock:  # refreshes of several threads at once settle once
+                if heap.replaced_many(self._settled, model.snapshots):
+                    took, frozen = heap.settle()
+                    self._settled = model.snapshots
+                    self.settles += 1
+                    log.info("heap settled after new snapshots: %.3f s, %d objects frozen", took, frozen)
         return ok
 
     def rendered(self) -> bytes:

@@ -4,8 +4,10 @@ at each refresh of the exporter's cache), never per request.
 :class:`StatusPage` listens to :class:`~hotline_kpi.service.exporter.MetricsCache`: after
 each refresh it reads what the page shows beyond the snapshots (alerts firing and
 pending, the last file of each source, the quarantined files' sources) and, when any
-input changed (:meth:`StatusPage._inputs`), renders the page in both languages; requests
-get those bytes. The daily counters behind the trends
+input changed (:meth:`StatusPage._inputs`), builds the page in both languages: only the
+boards whose own inputs changed are rendered again, the others are kept
+(:mod:`~hotline_kpi.service.page_parts`); requests get those bytes. What it reads from the
+store: :mod:`~hotline_kpi.service.page_data`. The daily counters behind the trends
 and the daily download are read again only when an evaluation changed. When the store
 cannot be read, the last good figures stay and the not-ready banner says why.
 """
@@ -14,19 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import re
 import threading
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Engine, func, select
 
 from hotline_kpi import __version__
 from hotline_kpi.alerts.content import daily_figures, source_name
-from hotline_kpi.alerts.outbox import AlertView, list_alerts, summary
+from hotline_kpi.alerts.outbox import AlertView, summary
 from hotline_kpi.alerts.rules import AlertsConfig, Condition
 from hotline_kpi.catalogue import CatalogueSet, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, Status, Window, days_in_year
@@ -35,30 +31,24 @@ from hotline_kpi.formatting import fmt_required, fmt_threshold, fmt_value
 from hotline_kpi.i18n import Lang, _, localize, t
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
 from hotline_kpi.service.exposition import Compressed
-from hotline_kpi.service.kpi_render import YIELD_SECONDS
-from hotline_kpi.service.metrics_model import Markers
 from hotline_kpi.service.league import LeagueBoard
+from hotline_kpi.service.page_data import TREND_DAYS, PageData, read_page_data
+from hotline_kpi.service.page_parts import BoardCache, PageTemplate, Same
 from hotline_kpi.service.snapshots import Snapshot
 from hotline_kpi.service import wording
 from hotline_kpi.service.trend import TrendPoint, svg
 from hotline_kpi.settings import Settings
 from hotline_kpi.snapshot import ProjectionDoc, ResultDoc
-from hotline_kpi.store import sums
-from hotline_kpi.store.db import read_session
-from hotline_kpi.store.models import IngestAttemptRow, IngestRow
 
 log = logging.getLogger(__name__)
 
 PAGE_WINDOWS = ("day", "trailing_7d", "month_to_date", "quarter_to_date", "year_to_date")
-#: Days of daily values a trend draws.
-TREND_DAYS = 90
 #: The page is rebuilt at least this often when nothing it shows changed (the ages on it).
 PAGE_MAX_AGE_SECONDS = 300
 #: Data this many days behind today is stale when no no_data rule says otherwise.
 DEFAULT_STALE_DAYS = 2.0
 #: Comparators as the office writes them (不低于 ≥, 不高于 ≤, 低于 ＜).
 SIGNS = {"zh": {">=": "≥", ">": "＞", "<=": "≤", "<": "＜"}, "en": {">=": "≥", ">": ">", "<=": "≤", "<": "<"}}
-_NUMBERED = re.compile(r"^(.*)\.\d+(\.[^.]+)?$")
 
 
 def sign(cmp: Comparator | None, lang: Lang) -> str:
@@ -90,90 +80,6 @@ def target_text(ind: Indicator, lang: Lang) -> str:
     return text + t("per_year", lang) if ind.aggregation == "annual_total" else text
 
 
-@dataclass(frozen=True)
-class PageData:
-    """What the page reads besides the snapshots, all in one read."""
-
-    alerts: tuple[AlertView, ...] = ()
-    #: (hotline, source) -> (file name, when loaded): the last file loaded
-    last_files: Mapping[tuple[str, str], tuple[str, dt.datetime]] = field(default_factory=dict)
-    #: (hotline, source) -> quarantined files still in the quarantine folder
-    quarantined: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    #: hotline -> the daily counters from the trend's first day (or 1 January) to the as-of date
-    counters: Mapping[str, tuple[DailyCounters, ...]] = field(default_factory=dict)
-    #: the snapshots the counters were read for: (hotline, snapshot id)
-    counters_key: tuple[tuple[str, int], ...] = ()
-    #: the store's change markers the alerts and files were read at, and the quarantine
-    #: listing: read again only when one of them moved (metrics_model.Markers)
-    markers: Markers | None = None
-    waiting: tuple[str, ...] | None = None
-    #: how many times the alerts and files were read (tests: not at every refresh)
-    reads: int = 0
-
-
-def quarantine_files(folder: os.PathLike[str] | str) -> list[str]:
-    """The files waiting in quarantine (their error notes and done markers aside)."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return sorted(n for n in names if not n.endswith((".error.txt", ".done")) and not n.startswith("."))
-
-
-def counters_span(snap: Snapshot) -> tuple[dt.date, dt.date]:
-    """The days of counters the page keeps for a snapshot: its year to date and the trend's days."""
-    as_of = snap.as_of
-    return min(dt.date(as_of.year, 1, 1), as_of - dt.timedelta(days=TREND_DAYS - 1)), as_of
-
-
-def read_page_data(engine: Engine, model: MetricsModel, quarantine_dir: os.PathLike[str] | str, default_hotline: str,
-                   before: PageData) -> PageData:
-    """What the page shows beyond the model. The alerts (about three per hotline, with
-    their figures), the last file of each source and the quarantined files are read again
-    only when the model's change markers or the quarantine listing moved, and the daily
-    counters only when a snapshot changed: a refresh that finds nothing new reads nothing
-    here (with 350 hotlines the full read held the interpreter for about half a second at
-    every refresh, docs/performance.md)."""
-    key = tuple(sorted((hid, snap.id) for hid, snap in model.snapshots.items()))
-    waiting = tuple(quarantine_files(quarantine_dir))
-    markers = model.markers
-    same = markers is not None and markers == before.markers and waiting == before.waiting
-    if same and key == before.counters_key:
-        return before
-    with read_session(engine) as s:
-        alerts, last_files, quarantined, reads = before.alerts, before.last_files, before.quarantined, before.reads
-        if not same:
-            alerts, last_files, quarantined = _read_alerts_and_files(s, waiting, default_hotline)
-            reads += 1
-        counters = before.counters
-        if key != before.counters_key:  # read again only for the hotlines evaluated since
-            had = dict(before.counters_key)
-            counters = {hid: before.counters[hid] if had.get(hid) == snap.id and hid in before.counters
-                        else tuple(sums.daily_counters(s, hid, *counters_span(snap)))
-                        for hid, snap in model.snapshots.items()}
-    return PageData(alerts, last_files, quarantined, counters, key, markers, waiting, reads)
-
-
-def _read_alerts_and_files(s: Any, waiting: tuple[str, ...], default_hotline: str) -> tuple[
-        tuple[AlertView, ...], dict[tuple[str, str], tuple[str, dt.datetime]], dict[tuple[str, str], int]]:
-    alerts = tuple(a for a in list_alerts(s) if a.state in ("firing", "pending"))
-    last_ids = select(func.max(IngestRow.id)).group_by(IngestRow.hotline_id, IngestRow.source)
-    last_files = {(r.hotline_id, r.source): (r.file_name, r.ingested_at)
-                  for r in s.scalars(select(IngestRow).where(IngestRow.id.in_(last_ids)))}
-    quarantined: dict[tuple[str, str], int] = {}
-    if waiting:
-        wanted = {n: (_NUMBERED.sub(r"\1\2", n)) for n in waiting}
-        by_name = {name: (hid, src) for name, hid, src in s.execute(
-            select(IngestAttemptRow.file_name, IngestAttemptRow.hotline_id, IngestAttemptRow.source)
-            .where(IngestAttemptRow.result == "rejected",
-                   IngestAttemptRow.file_name.in_(set(wanted) | set(wanted.values())))
-            .order_by(IngestAttemptRow.id))}
-        for n, plain in wanted.items():
-            where = by_name.get(n) or by_name.get(plain) or (default_hotline, "unknown")
-            quarantined[where] = quarantined.get(where, 0) + 1
-    return alerts, last_files, quarantined
-
-
 def _status(r: ResultDoc | None) -> str:
     status = None if r is None else r.status
     return (status or Status.NO_DATA).value
@@ -195,18 +101,21 @@ class StatusPage:
 
     def __init__(self, cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
                  now: Callable[[], dt.datetime], rules: AlertsConfig | None,
-                 render: Callable[[Mapping[str, Any]], str],
+                 template: PageTemplate,
                  readiness: Callable[[MetricsModel, dt.datetime], tuple[bool, list[str]]],
                  league: LeagueBoard | None = None):
         self.cache, self.settings, self.catalogues, self.now = cache, settings, catalogues, now
         self.league = league
         self.rules = rules
-        self._render, self._readiness = render, readiness
+        self.template, self._readiness = template, readiness
         self._lock = threading.Lock()
         self.data = PageData()
         #: the model the page was last built from
         self.model = cache.model
-        self.html: dict[Lang, str] = {}
+        #: each hotline's board per language, rendered again only when what it shows changed
+        self.boards = BoardCache()
+        #: per language: the league section the HTML was rendered from, and the HTML
+        self._league_html: dict[Lang, tuple[Same, str]] = {}
         #: the page's answers (HTML and its gzip copy) per language, made with each build
         self.answers: dict[Lang, Compressed] = {}
         #: the inputs of the last build (see _inputs)
@@ -232,13 +141,10 @@ class StatusPage:
             try:
                 now = self.now()
                 inputs = self._inputs(model, now)
-                if inputs == self._built_from and self.html:
+                if inputs == self._built_from and self.answers:
                     return  # nothing the page shows changed: no rebuild (a refresh is not an evaluation)
-                html: dict[Lang, str] = {lang: self._render(self.context(model, self.data, now, lang))
-                                         for lang in ("zh", "en")}
-                self.answers = {lang: Compressed.of(h.encode("utf-8"), "text/html; charset=utf-8")
-                                for lang, h in html.items()}
-                self.html = html
+                self.answers = {lang: Compressed.of(self.build(model, self.data, now, lang), "text/html; charset=utf-8")
+                                for lang in ("zh", "en")}
                 self._built_from = inputs
                 self.builds += 1
             except Exception:  # noqa: BLE001 - keep serving the last good page
@@ -276,24 +182,65 @@ class StatusPage:
                     data = scoreboard_xlsx(snap.doc, cat, lang)
                 else:
                     first = dt.date(as_of.year, 1, 1)
-                    rows = [r for r in self.data.counters.get(hid, ()) if r.day >= first]
+                    rows = [r for r in self.data.counters_of(hid) if r.day >= first]
                     data = daily_xlsx(rows, first, as_of, lang)
                 self._downloads = {k: v for k, v in self._downloads.items() if k[2] == snap.id or k[1] != hid}
                 self._downloads[key] = data
             return self._downloads[key]
 
-    # --- the page's context ----------------------------------------------------------
-
-    def context(self, model: MetricsModel, data: PageData, now: dt.datetime, lang: Lang) -> dict[str, Any]:
-        ok, reasons = self._readiness(model, now)
+    def build(self, model: MetricsModel, data: PageData, now: dt.datetime, lang: Lang) -> bytes:
+        """The page in ``lang``: the boards whose key (:meth:`board_key`) changed rendered
+        again, the others and the league section kept (page_parts.py); the same bytes as
+        :meth:`render_whole`. With 350 hotlines rendering every board held the serving
+        process for 18-27 s at each change (docs/performance.md)."""
+        ctx = self.context(model, data, now, lang, boards=False)
+        alerts: dict[str, list[AlertView]] = {}
+        for a in data.alerts:
+            alerts.setdefault(a.hotline_id, []).append(a)
         boards = []
         for hid, snap in sorted(model.snapshots.items()):
-            if (b := self.board(hid, snap, data, now, lang)) is not None:
-                boards.append(b)
-            time.sleep(YIELD_SECONDS)  # a waiting request gets the interpreter between boards (kpi_render.py)
+            key = self.board_key(hid, snap, data, now, lang, tuple(alerts.get(hid, ())))
+            html = self.boards.get(hid, lang, key, lambda: self._board_html(ctx, hid, snap, data, now, lang))
+            if html is not None:
+                boards.append(html)
+        self.boards.keep_only(set(model.snapshots))
+        league = self._league_html.get(lang)
+        if league is None or league[0] != Same(ctx["league"]):
+            league = self._league_html[lang] = (Same(ctx["league"]), self.template.league(ctx))
+        return self.template.assemble(ctx, league[1], boards)
+
+    def render_whole(self, model: MetricsModel, data: PageData, now: dt.datetime, lang: Lang) -> bytes:
+        """The page rendered whole, every board from its context (the reference of :meth:`build`)."""
+        return self.template.render(self.context(model, data, now, lang)).encode("utf-8")
+
+    def board_key(self, hid: str, snap: Snapshot, data: PageData, now: dt.datetime, lang: Lang,
+                  alerts: tuple[AlertView, ...]) -> tuple[Any, ...]:
+        """Everything a board shows that can change while serving: its snapshot, catalogue,
+        daily counters and alerts, its sources as shown (with the ages of their last files)
+        and today in the hotline's zone. The settings and rules are fixed for the page's life."""
+        cat = None if snap.doc.as_of is None else self.catalogues.get(hid, snap.doc.as_of.year)
+        if cat is None:
+            return (snap.id, None)
+        zone = cat.hotline.zone
+        return (snap.id, snap.evaluated_at, Same(cat), Same(data.counters.get(hid)), alerts,
+                self.sources(hid, data, now, zone, lang), now.astimezone(zone).date())
+
+    def _board_html(self, ctx: dict[str, Any], hid: str, snap: Snapshot, data: PageData, now: dt.datetime,
+                    lang: Lang) -> bytes | None:
+        b = self.board(hid, snap, data, now, lang)
+        return None if b is None else self.template.board(ctx, b)
+
+    # --- the page's context ----------------------------------------------------------
+
+    def context(self, model: MetricsModel, data: PageData, now: dt.datetime, lang: Lang,
+                boards: bool = True) -> dict[str, Any]:
+        """The page's context; without ``boards`` the page around them (build() keeps them)."""
+        ok, reasons = self._readiness(model, now)
+        shown = [b for hid, snap in sorted(model.snapshots.items())
+                 if (b := self.board(hid, snap, data, now, lang)) is not None] if boards else []
         grafana = self.settings.alerts.grafana_url
         league = self.league.section(model.snapshots, lang) if self.league is not None else None
-        return {"lang": lang, "boards": boards, "windows": PAGE_WINDOWS, "ready": ok, "league": league,
+        return {"lang": lang, "boards": shown, "windows": PAGE_WINDOWS, "ready": ok, "league": league,
                 "reasons": [localize(r, lang) for r in reasons], "version": __version__, "grafana_url": grafana,
                 "generated": moment_text(now, self.settings.zone, lang) + f":{now.astimezone(self.settings.zone):%S}"}
 
@@ -305,7 +252,7 @@ class StatusPage:
         if cat is None:
             return None
         zone = cat.hotline.zone
-        counters = data.counters.get(hid, ())
+        counters = data.counters_of(hid)
         rows = [self.row(ind, doc, counters, lang) for ind in cat.quantitative]
         comp = doc.completeness
         pct = f"{100 * (comp.ratio or 0):.1f}%"

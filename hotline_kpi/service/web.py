@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 import json
@@ -28,13 +28,14 @@ from starlette.routing import Route
 from hotline_kpi.alerts.rules import AlertsConfig
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.formatting import duration, worded
-from hotline_kpi.i18n import M_, Lang, _, localize, t
+from hotline_kpi.i18n import M_, Lang, _, localize
 from hotline_kpi.service import errors
 from hotline_kpi.service.auth import AuthMiddleware
 from hotline_kpi.service.exporter import MetricsCache, MetricsModel
 from hotline_kpi.service.exposition import Answer, Compressed
 from hotline_kpi.service.league import LEAGUE_WINDOWS, LeagueBoard
 from hotline_kpi.service.page import StatusPage
+from hotline_kpi.service.page_parts import PageTemplate
 from hotline_kpi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,19 +93,12 @@ def build_app(cache: MetricsCache, settings: Settings, catalogues: CatalogueSet,
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
     env.install_null_translations(newstyle=True)  # each render passes the catalogue of its language
-    template = env.get_template("status.html")
     max_age = settings.service.readiness_max_age_seconds
     names = hotline_names(catalogues)
 
-    def render(ctx: Mapping[str, Any]) -> str:
-        lang: Lang = ctx["lang"]
-        return template.render(**ctx, t=lambda key, **kw: t(key, lang, **kw),
-                               gettext=lambda msgid, **kw: _(msgid, lang=lang, **kw),
-                               ngettext=lambda one, many, n, **kw: _(one if n == 1 else many, lang=lang, **kw))
-
     league = league if league is not None else LeagueBoard.from_settings(settings, catalogues)
     page = StatusPage(cache, settings, catalogues, now, rules if rules is not None else _rules(settings, catalogues),
-                      render, lambda m, at: model_readiness(m, at, max_age, names), league=league)
+                      PageTemplate(env), lambda m, at: model_readiness(m, at, max_age, names), league=league)
 
     lang_of_setting: Lang = "en" if settings.language == "en" else "zh"
 
