@@ -1,0 +1,62 @@
+"""What a Chinese user reads from the command line, word for word (issue #14, the new-user
+review): Click's own texts, the settings file's language, and the CLI's messages; each in
+Chinese by default and in English by ``--lang en`` or ``language = "en"``."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
+
+
+def _run(*args: str, clock=None):
+    return CliRunner().invoke(cli, list(args), obj=App(clock=clock) if clock else None, prog_name="hotline-kpi")
+
+
+def test_clicks_own_words_in_help_are_chinese(cli_env):
+    out = _run("export", "daily", "--help").output
+    assert out.startswith("用法：hotline-kpi export daily [选项]\n")
+    assert "--from 日期" in out and "起始本地日期（YYYY-MM-DD）。  [必填]" in out
+    assert "--hotline 文本" in out and "-o, --output 文件" in out
+    assert "[required]" not in out and "[OPTIONS]" not in out and "TEXT" not in out
+    root = _run("--help").output
+    assert root.startswith("用法：hotline-kpi [选项] 命令 [参数]…\n"), root
+    assert "\n选项：\n" in root and "\n命令：\n" in root
+    assert _run("ingest", "--help").output.startswith("用法：hotline-kpi ingest [选项] 文件…\n")
+    assert _run("report", "--help").output.startswith("用法：hotline-kpi report [选项] [命令] [参数]…\n")
+    en = _run("--lang", "en", "export", "daily", "--help").output
+    assert en.startswith("Usage: hotline-kpi export daily [OPTIONS]\n")
+    assert "--from DATE" in en and "First local date (YYYY-MM-DD).  [required]" in en and "--hotline TEXT" in en
+    assert _run("--lang", "en", "ingest", "--help").output.startswith("Usage: hotline-kpi ingest [OPTIONS] FILES...\n")
+
+
+def test_clicks_usage_errors_are_whole_chinese_sentences(cli_env):
+    bad = _run("report", "--year", "abc")
+    assert bad.exit_code == 2
+    assert bad.output.endswith("错误：'--year' 的值无效：'abc' 不是有效的整数。\n"), bad.output
+    missing = _run("export", "daily")
+    assert missing.exit_code == 2 and missing.output.endswith("错误：缺少选项 '--from'。\n"), missing.output
+    no_file = _run("ingest")
+    assert no_file.exit_code == 2 and no_file.output.endswith("错误：缺少参数 '文件…'。\n"), no_file.output
+    month = _run("report", "--lang", "zh")  # an option of the root given to a group: Click's own sentence
+    assert "." not in month.output.splitlines()[-1].replace("...", ""), month.output
+    en = _run("--lang", "en", "report", "--year", "abc")
+    assert en.output.endswith("Error: Invalid value for '--year': 'abc' is not a valid integer.\n"), en.output
+    assert _run("--lang", "en", "export", "daily").output.endswith("Error: Missing option '--from'.\n")
+
+
+def test_the_settings_files_language_applies_to_help_and_usage_errors(cli_env, tmp_path):
+    cfg = tmp_path / "office.toml"
+    cfg.write_text('language = "en"\n')
+    (tmp_path / "hotline-kpi.toml").write_text('language = "en"\n')  # the default file, in the working folder
+    for args in (["--config", str(cfg)], []):
+        help_ = _run(*args, "--help")
+        assert help_.output.startswith("Usage: hotline-kpi [OPTIONS] COMMAND [ARGS]...\n"), help_.output
+        assert "Show this message and exit." in help_.output
+        unknown = _run(*args, "nosuch")
+        assert unknown.exit_code == 2 and unknown.output.endswith("Error: No such command 'nosuch'.\n")
+    zh = _run("--config", str(cfg), "--lang", "zh", "nosuch")  # --lang before the file
+    assert zh.output.endswith("错误：没有命令 'nosuch'。\n"), zh.output
+    (tmp_path / "hotline-kpi.toml").unlink()
+    assert _run("nosuch").output.endswith("错误：没有命令 'nosuch'。\n")
