@@ -60,3 +60,23 @@ def test_the_settings_files_language_applies_to_help_and_usage_errors(cli_env, t
     assert zh.output.endswith("错误：没有命令 'nosuch'。\n"), zh.output
     (tmp_path / "hotline-kpi.toml").unlink()
     assert _run("nosuch").output.endswith("错误：没有命令 'nosuch'。\n")
+
+
+def _row(out: str, indicator_id: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(f"│ {indicator_id} "))
+    return [cell.strip() for cell in line.strip("│").split("│")]
+
+
+def test_targets_show_writes_targets_as_the_office_does(cli_env, clock):
+    out = _run("targets", "show", clock=clock).output
+    assert _row(out, "requests_accepted")[5] == "≥ 4,000,000/年"
+    assert _row(out, "connection_rate")[5] == "≥ 90%"
+    assert _row(out, "operator_fault_return_rate")[5] == "＜ 7%"
+    assert _row(out, "average_answer_seconds")[5] == "≤ 8 秒"
+    assert "e+" not in out and "ratio" not in out and ">=" not in out
+    # the display name (回访), the seed's typo said once, under the table, as 原文如此
+    assert _row(out, "satisfaction_rate")[3] == "12345热线回访市民满意度※"
+    assert ("※ satisfaction_rate：目录中的三级指标原文为“12345热线回民市民满意度”（原文如此），"
+            "此处用其显示名称“12345热线回访市民满意度”。") in out.replace("\n", "").replace("  ", "")
+    en = _run("--lang", "en", "targets", "show", clock=clock).output
+    assert _row(en, "requests_accepted")[5] == ">= 4,000,000/year" and _row(en, "connection_rate")[5] == ">= 90%"
