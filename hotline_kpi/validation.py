@@ -46,6 +46,18 @@ _BOUNDS: dict[str, tuple[str, Msg]] = {
 }
 
 
+#: The forms our pydantic ``pattern`` constraints take, in words (the regular expression is for
+#: the code, not the office). A pattern not listed is "not of the expected form", never shown.
+PATTERNS: dict[str, Msg] = {
+    r"^([01]?\d|2[0-3]):[0-5]\d$": M_("not a time of day written HH:MM (00:00 to 23:59, e.g. 08:30)"),
+    r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$": M_("not a day of the year written MM-DD (e.g. 01-05)"),
+    r"^[a-z][a-z0-9_]{0,62}$": M_("not an id: a lower-case letter, then lower-case letters, digits or _, "
+                                  "at most 63 characters (e.g. connection_rate)"),
+    r"^[a-z0-9][a-z0-9-]{0,62}$": M_("not an id: lower-case letters, digits or -, starting with a letter or a "
+                                     "digit, at most 63 characters (e.g. shanghai-12345)"),
+}
+
+
 def problem(error: Mapping[str, Any]) -> Msg:
     """What is wrong, in words, of one pydantic error (without its place or value)."""
     kind = str(error.get("type", ""))
@@ -66,7 +78,7 @@ def problem(error: Mapping[str, Any]) -> Msg:
         expected = str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")
         return M_("must be one of {choices}", choices=join(expected))
     if kind == "string_pattern_mismatch":
-        return M_("not of the expected form ({pattern})", pattern=ctx.get("pattern"))
+        return PATTERNS.get(str(ctx.get("pattern")), M_("not of the expected form"))
     if kind in ("string_too_short", "too_short"):
         return M_("too short: at least {n}", n=ctx.get("min_length"))
     if kind in ("string_too_long", "too_long"):

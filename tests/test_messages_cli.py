@@ -80,3 +80,30 @@ def test_targets_show_writes_targets_as_the_office_does(cli_env, clock):
             "此处用其显示名称“12345热线回访市民满意度”。") in out.replace("\n", "").replace("  ", "")
     en = _run("--lang", "en", "targets", "show", clock=clock).output
     assert _row(en, "requests_accepted")[5] == ">= 4,000,000/year" and _row(en, "connection_rate")[5] == ">= 90%"
+
+
+def test_settings_errors_say_the_allowed_form_and_sources_in_words(cli_env, tmp_path, clock):
+    (tmp_path / "hotline-kpi.toml").write_text(
+        'source_priority = ["queue-log", "ticket", "daily-report"]\n[alerts]\ndigest_at = "9:75"\n', encoding="utf-8")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("设置文件 hotline-kpi.toml，设置项 source_priority：未知的数据来源 “ticket”；可用的来源："
+            "daily-report（日报）、queue-log（话务队列日志）、tickets（工单导出）、callbacks（回访导出）、spending（支出台账）"
+            ) in zh.stderr, zh.stderr
+    assert ("设置文件 hotline-kpi.toml，设置项 alerts.digest_at（值 “9:75”）："
+            "不是“时:分”形式的时刻（00:00 至 23:59，例如 08:30）") in zh.stderr, zh.stderr
+    assert "[0-5]" not in zh.stderr and "^" not in zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert "key source_priority: unknown source(s) 'ticket'; the sources are daily-report (daily report), " in en.stderr
+    assert "key alerts.digest_at (value '9:75'): not a time of day written HH:MM (00:00 to 23:59, e.g. 08:30)" in en.stderr
+
+
+def test_a_pattern_of_the_catalogue_is_said_in_words():
+    from hotline_kpi.i18n import localize
+    from hotline_kpi.validation import problem
+
+    error = {"type": "string_pattern_mismatch", "ctx": {"pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"}}
+    assert localize(problem(error), "zh") == ("不是有效的编号：由小写英文字母、数字或连字符 - 组成，以字母或数字开头，"
+                                              "最多 63 个字符（例如 shanghai-12345）")
+    assert localize(problem({"type": "string_pattern_mismatch", "ctx": {"pattern": "^x+$"}}), "zh") == "写法不符合要求"
+    assert localize(problem(error), "en").startswith("not an id: lower-case letters, digits or -")
