@@ -107,3 +107,29 @@ def test_a_pattern_of_the_catalogue_is_said_in_words():
                                               "最多 63 个字符（例如 shanghai-12345）")
     assert localize(problem({"type": "string_pattern_mismatch", "ctx": {"pattern": "^x+$"}}), "zh") == "写法不符合要求"
     assert localize(problem(error), "en").startswith("not an id: lower-case letters, digits or -")
+
+
+def test_a_toml_error_is_said_in_chinese_with_the_parsers_words_as_detail(cli_env, tmp_path, clock):
+    (tmp_path / "hotline-kpi.toml").write_text('language = "zh"\nsmtp.port 25\n', encoding="utf-8")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("设置文件 hotline-kpi.toml：不是有效的 TOML：第 2 行第 11 列：键后面应有等号 ="
+            "（详情：“Expected '=' after a key in a key/value pair”）") in zh.stderr, zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert ("settings file hotline-kpi.toml: not valid TOML: line 2, column 11: a key must be followed by = "
+            "(detail: 'Expected '=' after a key in a key/value pair')") in en.stderr, en.stderr
+
+
+def test_a_yaml_error_is_said_in_chinese_with_the_parsers_words_as_detail(tmp_path):
+    from hotline_kpi.files import ConfigFileError, read_yaml
+    from hotline_kpi.i18n import localize
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - id: x\n    note: a: b\n", encoding="utf-8")
+    try:
+        read_yaml(path, ConfigFileError)
+    except ConfigFileError as exc:
+        [problem] = exc.problems
+    assert localize(problem, "zh") == ("不是有效的 YAML：第 3 行第 12 列：此处不能写“键: 值”（缩进不对，或值中的冒号没有加引号）"
+                                       "（详情：“mapping values are not allowed here”）")
+    assert localize(problem, "en").startswith("not valid YAML: line 3, column 12: key: value cannot stand here")
