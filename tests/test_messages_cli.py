@@ -133,3 +133,13 @@ def test_a_yaml_error_is_said_in_chinese_with_the_parsers_words_as_detail(tmp_pa
     assert localize(problem, "zh") == ("不是有效的 YAML：第 3 行第 12 列：此处不能写“键: 值”（缩进不对，或值中的冒号没有加引号）"
                                        "（详情：“mapping values are not allowed here”）")
     assert localize(problem, "en").startswith("not valid YAML: line 3, column 12: key: value cannot stand here")
+
+
+def test_a_report_of_an_empty_year_is_refused(cli_env, tmp_path, clock):
+    zh = _run("report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
+    assert zh.exit_code == 1
+    assert zh.stderr == ("错误：库中没有热线 shanghai-12345 2019 年的任何数据，无从生成自评报告；"
+                         "请先用 `hotline-kpi ingest` 载入该年的文件\n"), zh.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
+    en = _run("--lang", "en", "report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
+    assert en.exit_code == 1 and "error: no figures of shanghai-12345 for 2019 in the store" in en.stderr
