@@ -27,7 +27,7 @@ from hotline_kpi.domain import (COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_CO
                                  counter_name)
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.i18n import M_, Msg
-from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.problems import IngestRejected, Problem, written
 from hotline_kpi.settings import QueueLogSettings, TicketSettings
 
 #: Called with (units done, units total) while a file is read; units are bytes or rows.
@@ -293,7 +293,7 @@ def _finite(v: float) -> bool:
 
 def _check_value(label: str, name: str, value: float, file: str, row: int | None) -> list[Problem]:
     """``label``: the column as written in the file (the counter's name if the file has no header)."""
-    shown = repr(value)
+    shown = written(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return [Problem(file, M_("{name} must be a number", name=label), row, label, shown)]
     if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)
