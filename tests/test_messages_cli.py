@@ -20,6 +20,11 @@ def test_clicks_own_words_in_help_are_chinese(cli_env):
     assert "--from 日期" in out and "起始本地日期（YYYY-MM-DD）。  [必填]" in out
     assert "--hotline 文本" in out and "-o, --output 文件" in out
     assert "[required]" not in out and "[OPTIONS]" not in out and "TEXT" not in out
+    # the help texts line up on a terminal, where 日期 takes four columns
+    from hotline_kpi.cli.clicktext import _width
+    starts = {_width(line[:line.index(text)]) for line in out.splitlines() for text in ("起始本地日期", "显示此帮助信息")
+              if text in line}
+    assert len(starts) == 1, out
     root = _run("--help").output
     assert root.startswith("用法：hotline-kpi [选项] 命令 [参数]…\n"), root
     assert "\n选项：\n" in root and "\n命令：\n" in root

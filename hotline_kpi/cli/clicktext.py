@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -145,6 +146,32 @@ class Formatter(click.HelpFormatter):
             usage = "Usage:"  # Click's own message, from its catalogue: 用法：, then the program at once
             prefix = translations(current_language(), CLICK_DOMAIN).gettext(usage)
         super().write_usage(prog, args, prefix)
+
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        """Click's definition list, the first column padded by display width: 文件 is four
+        columns wide on a terminal, not two, so the help texts line up under Chinese metavars."""
+        rows = [(first, second) for first, second in rows]
+        first_col = min(max((_width(first) for first, _second in rows), default=0), col_max) + col_spacing
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if _width(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - _width(first)))
+            else:
+                self.write("\n" + " " * (first_col + self.current_indent))
+            lines = click.formatting.wrap_text(second, max(self.width - first_col - 2, 10),
+                                               preserve_paragraphs=True).splitlines()
+            self.write(f"{lines[0]}\n" if lines else "\n")
+            for line in lines[1:]:
+                self.write(f"{'':>{first_col + self.current_indent}}{line}\n")
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (a CJK character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 class Context(click.Context):

@@ -8,6 +8,7 @@ import datetime as dt
 
 from hotline_kpi.problems import plain_number, written
 from tests.ingest.test_daily_report import problems, write_xlsx
+from tests.ingest.test_sheets import _convert, needs_soffice
 
 NOISY = 0.5529999999999999  # how a legacy .xls stores the 55.30% typed in
 
@@ -47,3 +48,22 @@ def test_the_allowed_difference_of_a_written_percentage_has_no_exponent(tmp_path
     [found] = problems(path)
     assert found.render("zh").endswith("与数量不符：接通量 / 呼入量 = 2000000 / 4000000 = 50%，而比率为 55.3%（允许误差 0.005%）"), \
         found.render("zh")
+
+
+def test_large_counts_in_a_problem_have_no_exponent(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("日期,呼入量,接通量\n2019-01-01,4000000,4000001\n", encoding="utf-8")
+    [found] = problems(path)
+    assert found.render("zh") == "r.csv，第 2 行，“接通量”列，值“4000001”：接通量（4000001）大于呼入量（4000000）", found.render("zh")
+    assert found.render("en").endswith("value '4000001': 接通量 (4000001) is greater than 呼入量 (4000000)"), found.render("en")
+
+
+@needs_soffice
+def test_a_legacy_xls_value_is_shown_as_the_sheet_shows_it(tmp_path):
+    """LibreOffice writes the .xls (Excel 97-2003): calamine reads its binary double back."""
+    rows = [["日期", "呼入量", "接通量", "接通率"], [dt.datetime(2019, 1, 1), 4_000_000, 2_000_000, NOISY]]
+    xls = _convert(write_xlsx(tmp_path / "r.xlsx", rows), "xls")
+    [found] = problems(xls)
+    assert found.value == "0.553", found
+    assert found.render("zh").endswith("值“0.553”：与数量不符：接通量 (C) / 呼入量 (B) = 2000000 / 4000000 = 50%，"
+                                       "而比率为 55.3%（允许误差 0.05%）"), found.render("zh")
