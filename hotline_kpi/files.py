@@ -87,6 +87,8 @@ def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
     """Parse a YAML config file; an unreadable or malformed one raises ``error(path, [why])``."""
     import yaml
 
+    from hotline_kpi.validation import yaml_problem
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -101,7 +103,8 @@ def read_yaml(path: Path, error: Callable[[Path, list[str]], Exception]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
             raise error(path, [M_("not valid YAML: line {line}, column {column}: {problem}", line=mark.line + 1,
-                                  column=mark.column + 1, problem=q(getattr(exc, "problem", "") or ""))]) from None
+                                  column=mark.column + 1,
+                                  problem=yaml_problem(str(getattr(exc, "problem", "") or "")))]) from None
         raise error(path, [M_("not valid YAML: {error}", error=q(exc))]) from None
 
 

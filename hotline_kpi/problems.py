@@ -79,3 +79,28 @@ class IngestRejected(ValueError):
 def _quoted(text: str, lang: Lang | None) -> str:
     """A value as written, in the quotation marks of the language (“” in Chinese)."""
     return repr(text) if (lang or current_language()) == "en" else f"“{text}”"
+
+
+def plain_number(number: object) -> str:
+    """A number as people write it: no float noise (15 significant digits, as a spreadsheet
+    shows a cell), never in exponent notation (0.00005, 4000000), no trailing zeros."""
+    from decimal import Decimal
+
+    if isinstance(number, bool) or not isinstance(number, (int, float, Decimal)):
+        return str(number)
+    if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))):
+        return repr(number)
+    text = format(Decimal(f"{number:.15g}") if isinstance(number, float) else Decimal(number), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def written(value: object, percent: bool = False) -> str:
+    """A cell's value as the office sees it in the spreadsheet: text as it is; a number as
+    :func:`plain_number` (0.553, not 0.5529999999999999); a percent-formatted one as 55.30%."""
+    if isinstance(value, str):
+        return value
+    if percent and isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = plain_number(100 * value)
+        decimals = len(text.partition(".")[2])
+        return (text + ("." if not decimals else "") + "0" * max(0, 2 - decimals)) + "%"
+    return plain_number(value)

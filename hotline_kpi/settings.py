@@ -321,6 +321,19 @@ class Settings(BaseSettings):
     def _supported_url(cls, value: str) -> str:
         return check_database_url(value)
 
+    @field_validator("source_priority")
+    @classmethod
+    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Every name a source of the product: a misspelt one would silently rank nothing."""
+        from hotline_kpi.i18n import SOURCE_NAMES, join, q
+
+        unknown = [v for v in value if v not in SOURCE_NAMES]
+        if unknown:
+            known = join(M_("{id} ({name})", id=k, name=n) for k, n in SOURCE_NAMES.items())
+            raise ValueError(M_("unknown source(s) {unknown}; the sources are {known}",
+                                unknown=join(q(u) for u in unknown), known=known))
+        return value
+
     @model_validator(mode="after")
     def _state_under_var_dir(self) -> "Settings":
         """What is not set lives in the state folder: the SQLite database, the drafted reports

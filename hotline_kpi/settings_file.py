@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from hotline_kpi import defaults
 from hotline_kpi.i18n import M_, Msg, _, q
-from hotline_kpi.validation import problem, shown_value
+from hotline_kpi.validation import problem, shown_value, toml_problem
 
 
 class SettingsFileError(ValueError):
@@ -90,7 +90,8 @@ def read_settings_file(path: Path, model: type[BaseModel], given_by: str) -> dic
         m = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc), re.S)
         if m:  # the place in words of the language; the parser's own reason quoted as it says it
             raise SettingsFileError(_("settings file {path}: not valid TOML: line {line}, column {column}: {problem}",
-                                      path=path, line=m.group(2), column=m.group(3), problem=q(m.group(1)))) from None
+                                      path=path, line=m.group(2), column=m.group(3),
+                                      problem=toml_problem(m.group(1)))) from None
         raise SettingsFileError(_("settings file {path}: not valid TOML: {error}", path=path, error=q(exc))) from None
     bad = unknown_file_keys(data, model)
     if bad:

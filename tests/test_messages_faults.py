@@ -167,7 +167,16 @@ def _band(evidence: str) -> Callable[[Path, pytest.MonkeyPatch], tuple[list[str]
     return prepare
 
 
+def _a_day_loaded(tmp: Path) -> None:
+    """One day of figures in the store: `report` refuses an empty year before anything else."""
+    day = tmp / "day.csv"
+    day.write_text("日期,受理量,呼入量\n2019-01-02,11000,9500\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["ingest", "--no-evaluate", str(day)])
+    assert result.exit_code == 0, result.output
+
+
 def _report_format(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    _a_day_loaded(tmp)
     return ["report", "--year", "2019", "--format", "pdf,foo", "--out", str(tmp / "out")], ["foo", "未知的报告格式", "md、docx"]
 
 
@@ -203,10 +212,12 @@ def _export_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], lis
 
 def _report_under_a_file(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     (tmp / "afile").write_text("a file, not a folder")
+    _a_day_loaded(tmp)
     return ["report", "--year", "2019", "--format", "md", "--out", "afile/sub"], ["afile/sub", "此处应为文件夹，却是文件"]
 
 
 def _report_into_proc(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    _a_day_loaded(tmp)
     return ["report", "--year", "2019", "--format", "md", "--out", "/proc/rep"], ["/proc/rep", "文件不存在"]
 
 

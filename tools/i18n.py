@@ -128,6 +128,11 @@ def check() -> int:
     return 1 if problems else 0
 
 
+#: Click's msgids built at run time (``_(extra["required"])`` in Option.get_help_record), which
+#: extraction cannot see.
+CLICK_DYNAMIC = ("required",)
+
+
 def click_catalog() -> Catalog:
     """Click's own msgids (usage errors, --help headings), from the installed Click."""
     import click
@@ -139,6 +144,8 @@ def click_catalog() -> Catalog:
             str(folder), [("*.py", "python")], keywords=KEYWORDS):
         if message:
             catalog.add(message, None, [], context=context)
+    for message in CLICK_DYNAMIC:
+        catalog.add(message, None, [])
     return catalog
 
 

@@ -28,7 +28,7 @@ from hotline_kpi.alerts.webhook import ChannelTransport, WebhookTransport, is_we
 from hotline_kpi import defaults
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import C_, Msg, _, localize, t
 from hotline_kpi.schedule import JobSpec, new_holder_id
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import write_session
@@ -66,6 +66,24 @@ def load_config(settings: Settings, catalogues: CatalogueSet) -> AlertsConfig | 
     if problems:
         raise RulesError(path, problems)
     return config
+
+
+#: What an alert event is (a change of state, or a notification of its own), in the office's
+#: words: the service log and `alerts list`.
+EVENT_KINDS: dict[str, Msg] = {
+    "pending": C_("alert-event", "became pending"),
+    "cleared": C_("alert-event", "cleared before firing"),
+    "firing": C_("alert-event", "started firing"),
+    "resolved": C_("alert-event", "resolved"),
+    "dropped": C_("alert-event", "rule removed"),
+    "digest": C_("alert-event", "daily digest"),
+    "resend": C_("alert-event", "resent"),
+}
+
+
+def event_kind(kind: str) -> str:
+    """An event's kind in the current language (an unknown one as it is)."""
+    return localize(EVENT_KINDS[kind]) if kind in EVENT_KINDS else kind
 
 
 class Alerting:
@@ -116,7 +134,7 @@ class Alerting:
             robots = WebhookTransport(hooks, lambda: int(clock.now().timestamp() * 1000), settings.language)
             transport = ChannelTransport(transport, robots)
         if transport is None:
-            log.warning("smtp.host is not set: alert mail waits in the outbox (see `hotline-kpi alerts list`)")
+            log.warning("%s", _("smtp.host is not set: alert mail waits in the outbox (see `hotline-kpi alerts list`)"))
         return cls(settings, catalogues, engine, clock, config, transport, holder)
 
     # --- the evaluation's transaction ---------------------------------------------------
@@ -125,8 +143,9 @@ class Alerting:
         """Judge the rules against a snapshot just stored in ``session``'s transaction."""
         events = outbox.evaluate_snapshot(session, snapshot_id, self.context, at)
         for ev in events:
-            log.info("alert %s: %s -> %s (%s)%s", ev.alert_id, ev.old_state, ev.new_state, ev.kind,
-                     " notification owed" if ev.notify else "")
+            log.info("%s", _("alert {id}: {old} → {new} ({kind}){owed}", id=ev.alert_id, old=t(ev.old_state),
+                               new=t(ev.new_state), kind=event_kind(ev.kind),
+                               owed=_("; a notification is owed") if ev.notify else ""))
 
     # --- delivery -----------------------------------------------------------------------
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from hotline_kpi import __version__
 from hotline_kpi.cli import alerts, db, demo, evaluate, export, ingest, report, serve, targets
 from hotline_kpi.cli.app import App, Failure
+from hotline_kpi.cli.clicktext import in_words, localize_types, localize_usage, settings_file_language, use_context
 from hotline_kpi.i18n import LANGUAGES, _, localize_commands, q, set_language, translate_click
 
 __all__ = ["cli", "main"]
@@ -23,11 +25,29 @@ class _Root(click.Group):
     """The root group: a database that cannot be reached is an error the office can act on
     (named, in its language), not a traceback."""
 
+    def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
+        """The language is known before Click parses anything: --lang, HOTLINE_KPI_LANGUAGE, the
+        settings file's ``language``, else Chinese; --help and usage errors are in it."""
+        argv = list(sys.argv[1:] if args is None else args)
+        obj = extra.get("obj")
+        given = getattr(obj, "lang_override", None) if isinstance(obj, App) else None
+        _use_language(given or language_from(argv, os.environ, settings_file=True) or "zh")
+        return super().main(args, prog_name, *rest, **extra)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise in_words(exc) from None
+
     def invoke(self, ctx: click.Context) -> object:
         from sqlalchemy.exc import DBAPIError
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's: in the office's words
+            raise in_words(exc) from None
         except OSError as exc:
             if not exc.filename:
                 raise
@@ -96,12 +116,14 @@ def _use_language(lang: str | None) -> str | None:
     if lang is not None:
         set_language(lang)
         localize_commands(cli)
+        localize_usage(cli)
     return lang
 
 
-def language_from(argv: list[str], environ: os._Environ[str] | dict[str, str]) -> str | None:
-    """``--lang X`` of the command line, else HOTLINE_KPI_LANGUAGE: known before Click parses,
-    so that its usage errors are in that language too."""
+def language_from(argv: list[str], environ: os._Environ[str] | dict[str, str], settings_file: bool = False) -> str | None:
+    """``--lang X`` of the command line, else HOTLINE_KPI_LANGUAGE, else (``settings_file``) the
+    settings file's ``language``: known before Click parses, so that its usage errors and
+    ``--help`` are in that language too."""
     for i, arg in enumerate(argv):
         if arg == "--":
             break
@@ -110,6 +132,8 @@ def language_from(argv: list[str], environ: os._Environ[str] | dict[str, str]) -
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1] if arg.split("=", 1)[1] in LANGUAGES else None
     value = environ.get("HOTLINE_KPI_LANGUAGE")
+    if value is None and settings_file:
+        value = settings_file_language(argv, environ)
     return value if value in LANGUAGES else None
 
 
@@ -118,25 +142,8 @@ for _command in (db.db, ingest.ingest, evaluate.evaluate, report.report, export.
     cli.add_command(_command)
 
 
-class _Formatter(click.HelpFormatter):
-    """Click's help with the headings' colon in the language (选项：)."""
-
-    def write_heading(self, heading: str) -> None:
-        colon = _(":")
-        self.write(f"{'':>{self.current_indent}}{heading}{colon}\n")
-
-
-class _Context(click.Context):
-    formatter_class = _Formatter
-
-
-def _use_context(command: click.Command) -> None:
-    command.context_class = _Context
-    for sub in getattr(command, "commands", {}).values():
-        _use_context(sub)
-
-
-_use_context(cli)
+use_context(cli)
+localize_types(cli)
 
 
 translate_click()
@@ -144,5 +151,4 @@ _use_language("zh")
 
 
 def main() -> None:
-    _use_language(language_from(sys.argv[1:], os.environ) or "zh")
     cli(prog_name="hotline-kpi")

@@ -41,8 +41,10 @@ def alerts() -> None:
 def alerts_list(app: App, show_all: bool) -> None:
     """Alerts (state, since, last notified) and notifications not yet delivered."""
     from hotline_kpi.alerts import outbox
+    from hotline_kpi.alerts.alerting import event_kind
 
     app.require_schema()
+    rules_problem = _rules_problem(app)
     with read_session(app.engine) as s:
         views = outbox.list_alerts(s)
         owed = outbox.owed_notifications(s)
@@ -75,7 +77,7 @@ def alerts_list(app: App, show_all: bool) -> None:
                     _("waiting for"), _("last error")):
             pending.add_column(col)
         for o in owed:
-            pending.add_row(str(o.event_id), o.kind, str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
+            pending.add_row(str(o.event_id), event_kind(o.kind), str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
                             _local_time(o.next_attempt_at, app), _local_time(o.deliver_by, app), ", ".join(o.remaining),
                             o.last_error[:120])
         out.print(pending)
@@ -86,9 +88,26 @@ def alerts_list(app: App, show_all: bool) -> None:
         for col in (_("event"), _("recipient"), _("at"), _("outcome"), _("error")):
             failed.add_column(col)
         for d in failures:
-            failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), d.outcome,
+            failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), t(d.outcome),
                            (d.error or "")[:160])
         out.print(failed)
+    if rules_problem is not None:
+        # What is stored is listed (it is what happened), but alerting cannot run: said last, exit 1.
+        raise Failure(rules_problem)
+
+
+def _rules_problem(app: App) -> str | None:
+    """Why the rules file cannot be used (missing, or not valid), or None: `alerts list` says it
+    rather than show the stored alerts as if alerting worked."""
+    from hotline_kpi.alerts.alerting import load_config
+    from hotline_kpi.alerts.rules import RulesError
+
+    try:
+        load_config(app.settings, app.catalogues)
+    except RulesError as exc:
+        return _("the alert rules cannot be used, so no alert is judged and no mail is sent (`serve` refuses to "
+                 "start): {problem}", problem=str(exc))
+    return None
 
 
 @alerts.command("test-email")

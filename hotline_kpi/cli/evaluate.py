@@ -14,7 +14,7 @@ from hotline_kpi.store.db import read_session
 
 @click.command()
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
-@click.option("--as-of", "as_of", default=None, help="Evaluate as of this local date (default: the last day with "
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Evaluate as of this local date (default: the last day with "
               "data, not after yesterday).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app

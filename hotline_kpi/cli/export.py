@@ -38,8 +38,8 @@ def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa
 
 @export.command("daily")
 @click.option("--hotline", "hotline_id", default=None)
-@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
-@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--from", "start", required=True, metavar="DATE", help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "xlsx"]), default="csv")
 @click.option("--headers", type=click.Choice(["names", "zh", "en"]), default=None,
               help="Column headers of csv and xlsx: the counters' internal names, or the office's words in Chinese "
@@ -94,8 +94,8 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
 
 @export.command("openmetrics")
 @click.option("--hotline", "hotline_id", default=None)
-@click.option("--from", "start", required=True, help="First local date (YYYY-MM-DD).")
-@click.option("--to", "end", required=True, help="Last local date (YYYY-MM-DD).")
+@click.option("--from", "start", required=True, metavar="DATE", help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (atomically) instead of standard output.")
 @pass_app

@@ -52,6 +52,9 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
     try:
         with read_session(app.engine) as session:
             rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file)
+        if rep.data_days == 0:  # a report of nothing scores every indicator 0: not a report to file
+            raise Failure(_("no figures of {hotline} for {year} in the store: nothing to report on; load the year's "
+                            "files with `hotline-kpi ingest` first", hotline=hid, year=year))
         if final and rep.draft:
             from hotline_kpi.i18n import t
 

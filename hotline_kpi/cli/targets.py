@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from hotline_kpi.i18n import _, t
+from hotline_kpi.formatting import fmt_target
+from hotline_kpi.i18n import _, q, t
 from hotline_kpi.catalogue import CatalogueError, load_catalogue
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 
@@ -33,14 +34,22 @@ def targets_show(app: App, hotline_id: str | None, year: int | None) -> None:
     table = Table(title=f"{cat.hotline.name if lang == 'zh' else cat.hotline.name_en} {cat.year} "
                         f"({cat.source_path})")
     for col in ("id", "一级指标" if lang == "zh" else "level 1", "二级指标" if lang == "zh" else "level 2",
-                "三级指标" if lang == "zh" else "indicator", "指标目标值" if lang == "zh" else "target text",
+                _("indicator (level 3)"), "指标目标值" if lang == "zh" else "target text",
                 _("machine target"), "分值" if lang == "zh" else "weight"):
         table.add_column(col)
+    notes = []
     for ind in cat.indicators:
-        machine = (f"{ind.comparator.value} {ind.threshold:g} {ind.unit}" if ind.comparator and ind.threshold is not None
+        machine = (fmt_target(ind, lang) if ind.comparator and ind.threshold is not None
                    else (_("qualitative") if ind.kind == "qualitative" else t("tracked")))
-        table.add_row(ind.id, ind.level1, ind.level2, ind.level3 if lang == "zh" else ind.name_en, ind.target_text,
+        name = (ind.name_zh or ind.level3) if lang == "zh" else ind.name_en
+        if ind.name_zh and ind.name_zh != ind.level3:  # the seed's typo (回民): the display name, the text noted
+            name += "※"
+            notes.append(_("※ {id}: the catalogue's level-3 text reads {verbatim} (sic); shown by its display name "
+                           "{name}", id=ind.id, verbatim=q(ind.level3), name=q(ind.name_zh)))
+        table.add_row(ind.id, ind.level1, ind.level2, name, ind.target_text,
                       machine, f"{ind.weight:g}" if not ind.tracked_only else "—")
+    if notes:
+        table.caption = "\n".join(notes)
     _console().print(table)
 
 

@@ -27,7 +27,7 @@ from hotline_kpi.domain import (COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_CO
                                  counter_name)
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.i18n import M_, Msg
-from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.problems import IngestRejected, Problem, plain_number, written
 from hotline_kpi.settings import QueueLogSettings, TicketSettings
 
 #: Called with (units done, units total) while a file is read; units are bytes or rows.
@@ -263,19 +263,19 @@ def check_records(records: Iterable[DayRecord], ctx: IngestContext, file: str,
             a, b = rec.counters.get(part), rec.counters.get(whole)
             if a is not None and b is not None and _finite(a) and _finite(b) and a > b:
                 lp, lw = label(part), label(whole)
-                problems.append(Problem(why=M_("{part} ({a:g}) is greater than {whole} ({b:g})", part=lp, a=a,
-                                               whole=lw, b=b), column=lp,
-                                        value=f"{a:g}", **where))
+                problems.append(Problem(why=M_("{part} ({a}) is greater than {whole} ({b})", part=lp,
+                                               a=plain_number(a), whole=lw, b=plain_number(b)), column=lp,
+                                        value=plain_number(a), **where))
         offered, answered, short = (rec.counters.get(c) for c in
                                     ("calls_offered", "calls_answered", "calls_abandoned_short"))
         if None not in (offered, answered, short) and all(map(_finite, (offered, answered, short))):
             # A short abandon is an unanswered call: both together cannot exceed the offered calls.
             if answered + short > offered:  # type: ignore[operator]
                 la, ls, lo = (label(c) for c in ("calls_answered", "calls_abandoned_short", "calls_offered"))
-                problems.append(Problem(why=M_("{la} ({answered:g}) + {ls} ({short:g}) exceed {lo} ({offered:g})",
-                                               la=la, answered=answered, ls=ls, short=short, lo=lo, offered=offered),
-                                        column=ls,
-                                        value=f"{short:g}", **where))
+                problems.append(Problem(why=M_("{la} ({answered}) + {ls} ({short}) exceed {lo} ({offered})",
+                                               la=la, answered=plain_number(answered), ls=ls, short=plain_number(short),
+                                               lo=lo, offered=plain_number(offered)),
+                                        column=ls, value=plain_number(short), **where))
         for channel, count in rec.channels.items():
             label = f"{label('requests_accepted')}[{channel}]"
             problems += _check_value(label, label, count, file, rec.row)
@@ -293,7 +293,7 @@ def _finite(v: float) -> bool:
 
 def _check_value(label: str, name: str, value: float, file: str, row: int | None) -> list[Problem]:
     """``label``: the column as written in the file (the counter's name if the file has no header)."""
-    shown = repr(value)
+    shown = written(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return [Problem(file, M_("{name} must be a number", name=label), row, label, shown)]
     if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)

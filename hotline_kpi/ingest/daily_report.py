@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from hotline_kpi.i18n import M_, join
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
+from hotline_kpi.problems import plain_number, written
 from hotline_kpi.ingest.workbook import TABLE_SUFFIXES, WORKBOOK_SUFFIXES
 from hotline_kpi.ingest.grid import (HEADER_ALIASES, HEADER_SEARCH_ROWS, Grid, column_for, csv_rows, find_header,
                                      no_header_why, read_grid, reject)
@@ -148,8 +149,9 @@ class _Parser:
         """A figure as the file names it: its column's header, else its usual header (受理量...)."""
         return getattr(self, "labels", {}).get(name) or HEADER_ALIASES.get(name, (name,))[0]
 
-    def problem(self, why: str, row: int | None = None, column: str | None = None, value: object = None) -> None:
-        shown = None if value is None else (value if isinstance(value, str) else repr(value))
+    def problem(self, why: str, row: int | None = None, column: str | None = None, value: object = None,
+                percent: bool = False) -> None:  # percent: the cell has a % number format (shown 55.30%)
+        shown = None if value is None else written(value, percent)
         self.problems.append(Problem(self.file, why, row, column, shown))
 
     def run(self) -> ParsedFile:
@@ -332,7 +334,7 @@ class _Parser:
                         self.sums[c.name] += Decimal(str(count))
                         self.part_sums[c.name] += Decimal(str(count))
             except BadValue as exc:
-                self.problem(exc.why, row, c.label, value)
+                self.problem(exc.why, row, c.label, value, (row, c.index) in self.grid.percent_cells)
                 bad.add(c.name)
         self.unsummable |= bad
         self.part_unsummable |= bad
@@ -356,6 +358,7 @@ class _Parser:
             if name not in rates:
                 continue
             column, measured, raw = rates[name]
+            pct = (row, column.index) in self.grid.percent_cells
             base_name = spec.denominator or (
                 "calls_offered" if self.ctx.formulas.within_15s_denominator == "offered" else "calls_answered")
             if base_name in bad or spec.numerator in bad:
@@ -366,14 +369,14 @@ class _Parser:
                          if base_name in present or base_name in derived else M_("{name} has no column",
                                                                                  name=self.named(base_name)))
                 self.problem(M_("a rate without its base cannot be summed into a year: {where}", where=where),
-                             row, column.label, raw)
+                             row, column.label, raw, pct)
                 continue
             count = counters.get(spec.numerator)
             if base == 0:
                 # Nothing to take a rate of: Excel would have shown #DIV/0!.
                 if measured.value != 0:
                     self.problem(M_("a value above 0 on a day with {name} 0", name=self.named(base_name)), row,
-                                 column.label, raw)
+                                 column.label, raw, pct)
                 elif count is None:
                     counters[spec.numerator] = 0.0 if spec.seconds else 0
                     derived.add(spec.numerator)
@@ -387,11 +390,13 @@ class _Parser:
                 default = _SECONDS_TOLERANCE if spec.seconds else _RATIO_TOLERANCE
                 allowed = (measured.half_unit if measured.half_unit is not None else default) + _FLOAT_SLACK
                 if abs(exact - measured.value) > allowed:
-                    self.problem(M_("does not match the counts: {num} / {den} = {count:g} / {base:g} = {exact:.6g}, "
-                                    "the rate says {said:.6g} (allowed difference {allowed:.2g})",
-                                    num=self.named(spec.numerator), den=self.named(base_name), count=count, base=base,
-                                    exact=float(exact), said=float(measured.value), allowed=float(allowed)),
-                                 row, column.label, raw)
+                    shown = (lambda d: plain_number(round(d, 4))) if spec.seconds else (  # noqa: E731
+                        lambda d: plain_number(round(100 * d, 4)) + "%")
+                    self.problem(M_("does not match the counts: {num} / {den} = {count} / {base} = {exact}, "
+                                    "the rate says {said} (allowed difference {allowed})",
+                                    num=self.named(spec.numerator), den=self.named(base_name), count=plain_number(count),
+                                    base=plain_number(base), exact=shown(exact), said=shown(measured.value),
+                                    allowed=shown(allowed - _FLOAT_SLACK)), row, column.label, raw, pct)
         return derived
 
     def _check_total(self, total: TotalRow, counts: list[_Column]) -> None:

@@ -61,6 +61,21 @@ DONE_SUFFIX = ".done"
 _Sig = tuple[int, int, int]
 
 
+def _one_line(detail: str, first: int = 3) -> str:
+    """A rejection's head and its first problems on one log line (every problem is in the
+    quarantine's NAME.error.txt): the head's colon is followed by what it announces."""
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head, problems = lines[0], [line[2:] if line.startswith("- ") else line for line in lines[1:]]
+    if not problems:
+        return head.rstrip(":：")
+    shown = _("; ").join(problems[:first])
+    if len(problems) > first:
+        shown += _(" … and {n} more (see the quarantine's error file)", n=len(problems) - first)
+    return head + ("" if head.endswith("：") else " ") + shown
+
+
 @dataclass(frozen=True)
 class InboxResult:
     name: str
@@ -196,8 +211,11 @@ class Inbox:
         # what happened to the files.
         for r in results:
             if r.outcome in ("rejected", "error"):
-                log.warning("%s", _("inbox: {outcome} {file}: {detail}", outcome=_OUTCOMES[r.outcome], file=r.name,
-                                    detail=r.detail.splitlines()[0] if r.detail else ""))
+                if r.detail.startswith(r.name):  # a rejection names the file and says "rejected" itself
+                    log.warning("%s", _("inbox: {detail}", detail=_one_line(r.detail)))
+                else:
+                    log.warning("%s", _("inbox: {outcome} {file}: {detail}", outcome=_OUTCOMES[r.outcome],
+                                        file=r.name, detail=_one_line(r.detail)))
             elif r.outcome != "left":
                 log.info("%s", _("inbox: {outcome} {file} -> {moved_to}", outcome=_OUTCOMES[r.outcome], file=r.name,
                                  moved_to=display_name(str(r.moved_to))))

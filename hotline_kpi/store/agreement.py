@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.domain import COUNTERS, DayRecord, counter_name
-from hotline_kpi.problems import Problem
+from hotline_kpi.problems import Problem, plain_number
 from hotline_kpi.settings import DEFAULT_SOURCE_TOLERANCE_UNITS
 from hotline_kpi.store.db import chunks
 from hotline_kpi.store.models import IngestRow, SourceDayRow
@@ -24,7 +24,7 @@ def relative_difference(a: float, b: float) -> float:
 
 
 def _shown(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+    return plain_number(round(v, 6))
 
 
 def disagreements(session: Session, hotline_id: str, file_name: str, source: str, records: Sequence[DayRecord],

@@ -24,7 +24,7 @@ from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import Hotline
 from hotline_kpi.domain import COUNTER_BOUNDS, COUNTERS, DayRecord, ParsedFile, counter_name
 from hotline_kpi.formulas import FormulaSettings
-from hotline_kpi.problems import IngestRejected, Problem
+from hotline_kpi.problems import IngestRejected, Problem, plain_number
 from hotline_kpi.settings import (
     DEFAULT_SOURCE_TOLERANCE,
     DEFAULT_SOURCE_TOLERANCE_UNITS,
@@ -245,11 +245,11 @@ def _contradictions(file: str, rec: DayRecord, values: Mapping[str, float | None
             continue
         kept, given = (whole, part) if part in rec.counters else (part, whole)
         out.append(Problem(
-            file, M_("{day}: {part} ({a:g}) would be greater than {whole} ({b:g}): this file gives {given} but "
+            file, M_("{day}: {part} ({a}) would be greater than {whole} ({b}): this file gives {given} but "
                      "not {kept}, whose stored value it keeps; give both in the correction", day=rec.day.isoformat(),
-                     part=counter_name(part), a=values[part], whole=counter_name(whole), b=values[whole],
-                     given=counter_name(given), kept=counter_name(kept)),
-            rec.row, counter_name(given), f"{values[given]:g}"))
+                     part=counter_name(part), a=plain_number(values[part]), whole=counter_name(whole),
+                     b=plain_number(values[whole]), given=counter_name(given), kept=counter_name(kept)),
+            rec.row, counter_name(given), plain_number(values[given])))
     return out
 
 

@@ -31,7 +31,7 @@ def test_a_file_for_another_year_or_hotline_is_refused(cli_env, tmp_path, clock,
     assert not (tmp_path / "out").exists()
 
 
-def test_the_same_year_and_hotline_or_none_is_read(cli_env, tmp_path, clock):
+def test_the_same_year_and_hotline_or_none_is_read(cli_env, a_day_of_2019, tmp_path, clock):
     _, result = _run(clock, tmp_path, year=2019, hotline="shanghai-12345")
     assert result.exit_code == 0, result.output
 

@@ -21,7 +21,7 @@ def _template(clock, path):  # noqa: ANN001, ANN202
     return load_workbook(path)
 
 
-def test_the_workbook_template_prefills_nothing_and_reads_back(cli_env, tmp_path, clock):
+def test_the_workbook_template_prefills_nothing_and_reads_back(cli_env, a_day_of_2019, tmp_path, clock):
     path = tmp_path / "inputs.xlsx"
     wb = _template(clock, path)
     ws = wb["指标评级"]

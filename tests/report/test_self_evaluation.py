@@ -178,7 +178,7 @@ def _invoke(clock, *args):  # noqa: ANN001, ANN202
     return CliRunner().invoke(cli, ["report", "--year", "2019", *args], obj=App(clock=clock))
 
 
-def test_report_final_refuses_while_anything_is_unrated(cli_env, tmp_path, clock):
+def test_report_final_refuses_while_anything_is_unrated(cli_env, a_day_of_2019, tmp_path, clock):
     result = _invoke(clock, "--final", "--format", "md", "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert "报告仍是草稿，不能出具正式版" in result.output
@@ -213,7 +213,7 @@ def test_an_unknown_indicator_code_in_the_input_file_is_refused(english, cli_env
     assert not (tmp_path / "out").exists()
 
 
-def test_every_row_that_lost_points_needs_its_reason_before_final(cli_env, tmp_path, clock):
+def test_every_row_that_lost_points_needs_its_reason_before_final(cli_env, a_day_of_2019, tmp_path, clock):
     """Review of #15, finding 3: rated rows, no text at all -> still a draft; each row that
     lost points has its entry in 五、偏差原因分析 and its 偏差原因 cell."""
     from hotline_kpi.report.narrative import sections

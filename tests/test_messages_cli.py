@@ -1,0 +1,150 @@
+"""What a Chinese user reads from the command line, word for word (issue #14, the new-user
+review): Click's own texts, the settings file's language, and the CLI's messages; each in
+Chinese by default and in English by ``--lang en`` or ``language = "en"``."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
+
+
+def _run(*args: str, clock=None):
+    return CliRunner().invoke(cli, list(args), obj=App(clock=clock) if clock else None, prog_name="hotline-kpi")
+
+
+def test_clicks_own_words_in_help_are_chinese(cli_env):
+    out = _run("export", "daily", "--help").output
+    assert out.startswith("用法：hotline-kpi export daily [选项]\n")
+    assert "--from 日期" in out and "起始本地日期（YYYY-MM-DD）。  [必填]" in out
+    assert "--hotline 文本" in out and "-o, --output 文件" in out
+    assert "[required]" not in out and "[OPTIONS]" not in out and "TEXT" not in out
+    # the help texts line up on a terminal, where 日期 takes four columns
+    from hotline_kpi.cli.clicktext import _width
+    starts = {_width(line[:line.index(text)]) for line in out.splitlines() for text in ("起始本地日期", "显示此帮助信息")
+              if text in line}
+    assert len(starts) == 1, out
+    root = _run("--help").output
+    assert root.startswith("用法：hotline-kpi [选项] 命令 [参数]…\n"), root
+    assert "\n选项：\n" in root and "\n命令：\n" in root
+    assert _run("ingest", "--help").output.startswith("用法：hotline-kpi ingest [选项] 文件…\n")
+    assert _run("report", "--help").output.startswith("用法：hotline-kpi report [选项] [命令] [参数]…\n")
+    en = _run("--lang", "en", "export", "daily", "--help").output
+    assert en.startswith("Usage: hotline-kpi export daily [OPTIONS]\n")
+    assert "--from DATE" in en and "First local date (YYYY-MM-DD).  [required]" in en and "--hotline TEXT" in en
+    assert _run("--lang", "en", "ingest", "--help").output.startswith("Usage: hotline-kpi ingest [OPTIONS] FILES...\n")
+
+
+def test_clicks_usage_errors_are_whole_chinese_sentences(cli_env):
+    bad = _run("report", "--year", "abc")
+    assert bad.exit_code == 2
+    assert bad.output.endswith("错误：'--year' 的值无效：'abc' 不是有效的整数。\n"), bad.output
+    missing = _run("export", "daily")
+    assert missing.exit_code == 2 and missing.output.endswith("错误：缺少选项 '--from'。\n"), missing.output
+    no_file = _run("ingest")
+    assert no_file.exit_code == 2 and no_file.output.endswith("错误：缺少参数 '文件…'。\n"), no_file.output
+    misplaced = _run("report", "--lang", "zh")  # a root option given to a group: Click's own sentence, in 。
+    assert misplaced.output.endswith("错误：没有选项 '--lang'。\n"), misplaced.output
+    en = _run("--lang", "en", "report", "--year", "abc")
+    assert en.output.endswith("Error: Invalid value for '--year': 'abc' is not a valid integer.\n"), en.output
+    assert _run("--lang", "en", "export", "daily").output.endswith("Error: Missing option '--from'.\n")
+
+
+def test_the_settings_files_language_applies_to_help_and_usage_errors(cli_env, tmp_path):
+    cfg = tmp_path / "office.toml"
+    cfg.write_text('language = "en"\n')
+    (tmp_path / "hotline-kpi.toml").write_text('language = "en"\n')  # the default file, in the working folder
+    for args in (["--config", str(cfg)], []):
+        help_ = _run(*args, "--help")
+        assert help_.output.startswith("Usage: hotline-kpi [OPTIONS] COMMAND [ARGS]...\n"), help_.output
+        assert "Show this message and exit." in help_.output
+        unknown = _run(*args, "nosuch")
+        assert unknown.exit_code == 2 and unknown.output.endswith("Error: No such command 'nosuch'.\n")
+    zh = _run("--config", str(cfg), "--lang", "zh", "nosuch")  # --lang before the file
+    assert zh.output.endswith("错误：没有命令 'nosuch'。\n"), zh.output
+    (tmp_path / "hotline-kpi.toml").unlink()
+    assert _run("nosuch").output.endswith("错误：没有命令 'nosuch'。\n")
+
+
+def _row(out: str, indicator_id: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(f"│ {indicator_id} "))
+    return [cell.strip() for cell in line.strip("│").split("│")]
+
+
+def test_targets_show_writes_targets_as_the_office_does(cli_env, clock):
+    out = _run("targets", "show", clock=clock).output
+    assert _row(out, "requests_accepted")[5] == "≥ 4,000,000/年"
+    assert _row(out, "connection_rate")[5] == "≥ 90%"
+    assert _row(out, "operator_fault_return_rate")[5] == "＜ 7%"
+    assert _row(out, "average_answer_seconds")[5] == "≤ 8 秒"
+    assert "e+" not in out and "ratio" not in out and ">=" not in out
+    # the display name (回访), the seed's typo said once, under the table, as 原文如此
+    assert _row(out, "satisfaction_rate")[3] == "12345热线回访市民满意度※"
+    assert ("※ satisfaction_rate：目录中的三级指标原文为“12345热线回民市民满意度”（原文如此），"
+            "此处用其显示名称“12345热线回访市民满意度”。") in out.replace("\n", "").replace("  ", "")
+    en = _run("--lang", "en", "targets", "show", clock=clock).output
+    assert _row(en, "requests_accepted")[5] == ">= 4,000,000/year" and _row(en, "connection_rate")[5] == ">= 90%"
+
+
+def test_settings_errors_say_the_allowed_form_and_sources_in_words(cli_env, tmp_path, clock):
+    (tmp_path / "hotline-kpi.toml").write_text(
+        'source_priority = ["queue-log", "ticket", "daily-report"]\n[alerts]\ndigest_at = "9:75"\n', encoding="utf-8")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("设置文件 hotline-kpi.toml，设置项 source_priority：未知的数据来源 “ticket”；可用的来源："
+            "daily-report（日报）、queue-log（话务队列日志）、tickets（工单导出）、callbacks（回访导出）、spending（支出台账）"
+            ) in zh.stderr, zh.stderr
+    assert ("设置文件 hotline-kpi.toml，设置项 alerts.digest_at（值 “9:75”）："
+            "不是“时:分”形式的时刻（00:00 至 23:59，例如 08:30）") in zh.stderr, zh.stderr
+    assert "[0-5]" not in zh.stderr and "^" not in zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert "key source_priority: unknown source(s) 'ticket'; the sources are daily-report (daily report), " in en.stderr
+    assert "key alerts.digest_at (value '9:75'): not a time of day written HH:MM (00:00 to 23:59, e.g. 08:30)" in en.stderr
+
+
+def test_a_pattern_of_the_catalogue_is_said_in_words():
+    from hotline_kpi.i18n import localize
+    from hotline_kpi.validation import problem
+
+    error = {"type": "string_pattern_mismatch", "ctx": {"pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"}}
+    assert localize(problem(error), "zh") == ("不是有效的编号：由小写英文字母、数字或连字符 - 组成，以字母或数字开头，"
+                                              "最多 63 个字符（例如 shanghai-12345）")
+    assert localize(problem({"type": "string_pattern_mismatch", "ctx": {"pattern": "^x+$"}}), "zh") == "写法不符合要求"
+    assert localize(problem(error), "en").startswith("not an id: lower-case letters, digits or -")
+
+
+def test_a_toml_error_is_said_in_chinese_with_the_parsers_words_as_detail(cli_env, tmp_path, clock):
+    (tmp_path / "hotline-kpi.toml").write_text('language = "zh"\nsmtp.port 25\n', encoding="utf-8")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("设置文件 hotline-kpi.toml：不是有效的 TOML：第 2 行第 11 列：键后面应有等号 ="
+            "（详情：“Expected '=' after a key in a key/value pair”）") in zh.stderr, zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert ("settings file hotline-kpi.toml: not valid TOML: line 2, column 11: a key must be followed by = "
+            "(detail: 'Expected '=' after a key in a key/value pair')") in en.stderr, en.stderr
+
+
+def test_a_yaml_error_is_said_in_chinese_with_the_parsers_words_as_detail(tmp_path):
+    from hotline_kpi.files import ConfigFileError, read_yaml
+    from hotline_kpi.i18n import localize
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - id: x\n    note: a: b\n", encoding="utf-8")
+    try:
+        read_yaml(path, ConfigFileError)
+    except ConfigFileError as exc:
+        [problem] = exc.problems
+    assert localize(problem, "zh") == ("不是有效的 YAML：第 3 行第 12 列：此处不能写“键: 值”（缩进不对，或值中的冒号没有加引号）"
+                                       "（详情：“mapping values are not allowed here”）")
+    assert localize(problem, "en").startswith("not valid YAML: line 3, column 12: key: value cannot stand here")
+
+
+def test_a_report_of_an_empty_year_is_refused(cli_env, tmp_path, clock):
+    zh = _run("report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
+    assert zh.exit_code == 1
+    assert zh.stderr == ("错误：库中没有热线 shanghai-12345 2019 年的任何数据，无从生成自评报告；"
+                         "请先用 `hotline-kpi ingest` 载入该年的文件\n"), zh.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
+    en = _run("--lang", "en", "report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
+    assert en.exit_code == 1 and "error: no figures of shanghai-12345 for 2019 in the store" in en.stderr
