@@ -38,8 +38,9 @@ import numpy as np
 PRIOR_SHARE = 0.02
 PRIOR_RELATIVE = 0.03
 #: The prior drift of an indicator (by formula id) is its rule above times this factor
-#: (1 for a formula not listed): fitted on the backtest's development years.
-DRIFT_SCALE: dict[str, float] = {}
+#: (1 for a formula not listed): fitted on the backtest's development years (the connection
+#: rate and the answer time step and dip by more, relative to the rule, than the others).
+DRIFT_SCALE: dict[str, float] = {"connection_rate": 1.5, "average_answer_seconds": 2.0}
 #: Prior weight of "no drift at all", and the spread (sd of the natural log of the drift
 #: variance) of the log-normal prior around the prior drift.
 P_STILL = 0.3
