@@ -39,6 +39,10 @@ Seeds: ``--seed`` picks the set (default 1: held out; the model's constants were
 chosen looking at ``--seed 0`` runs only).
 
     .venv/bin/python bench/backtest_forecast.py [--years 200] [--level 0.8] [--workers 2] [--seed 1]
+        [--first 0] [--dump part.pickle] | --load part1.pickle part2.pickle
+
+(``--first``/``--dump``/``--load``: one run in parts, e.g. years 0-99 and 100-199 of each
+process run separately and printed together; ``took`` is then the sum of the parts.)
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import pickle
 import random
 import statistics
 import sys
@@ -303,23 +308,50 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1, help="seed set (default 1, held out; 0: development)")
     ap.add_argument("--processes", default=",".join(PROCESSES))
+    ap.add_argument("--first", type=int, default=0,
+                    help="index of the first year of each process (runs with --first 0 and 100 of 100 years "
+                         "each are the 200 years of one run, in two parts)")
+    ap.add_argument("--dump", help="also write the records to this pickle")
+    ap.add_argument("--load", nargs="+", help="print the tables of these dumps (concatenated) instead of running")
     args = ap.parse_args()
 
     procs = [p for p in args.processes.split(",") if p]
-    tasks = [(proc, args.seed * 1_000_000 + i * 7919 + 13 * k, args.level)
-             for k, proc in enumerate(procs) for i in range(args.years)]
-    # The naive benchmark's constant is fitted on other years (seeds no scored year uses).
-    fit_tasks = [(proc, args.seed * 1_000_000 + 500_000 + i * 7919 + 13 * k)
-                 for k, proc in enumerate(procs) for i in range(max(50, args.years // 4))]
-    started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers) as pool:
-        records = [r for chunk in pool.map(run_year, tasks, chunksize=4) for r in chunk]
-        naive_fit = [r for chunk in pool.map(naive_year, fit_tasks, chunksize=8) for r in chunk]
-    took = time.perf_counter() - started
+    if args.load:
+        parts = []
+        for path in args.load:
+            with open(path, "rb") as f:
+                parts.append(pickle.load(f))
+        records = [r for part in parts for r in part["records"]]
+        naive_fit = parts[0]["naive_fit"]
+        years, took, workers = sum(p["years"] for p in parts), sum(p["took"] for p in parts), parts[0]["workers"]
+        n_tasks = years * len(procs)
+        n_fit = parts[0]["fit_years"]
+    else:
+        tasks = [(proc, args.seed * 1_000_000 + i * 7919 + 13 * k, args.level)
+                 for k, proc in enumerate(procs) for i in range(args.first, args.first + args.years)]
+        # The naive benchmark's constant is fitted on other years (seeds no scored year uses).
+        fit_tasks = [(proc, args.seed * 1_000_000 + 500_000 + i * 7919 + 13 * k)
+                     for k, proc in enumerate(procs) for i in range(max(50, args.years // 4))]
+        started = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            records = [r for chunk in pool.map(run_year, tasks, chunksize=4) for r in chunk]
+            # A later part (--first > 0, dumped) leaves the naive constant to the first part.
+            later_part = args.first > 0 and args.dump
+            naive_fit = [] if later_part else [
+                r for chunk in pool.map(naive_year, fit_tasks, chunksize=8) for r in chunk]
+        took = time.perf_counter() - started
+        years, workers, n_tasks, n_fit = args.years, args.workers, len(tasks), len(fit_tasks)
+        if args.dump:
+            with open(args.dump, "wb") as f:
+                pickle.dump(dict(records=records, naive_fit=naive_fit, years=years, took=took, workers=workers,
+                                 fit_years=n_fit), f)
+        if later_part:
+            print(f"part of {years} years per process from year {args.first} written to {args.dump}")
+            return
     ids = list(dict.fromkeys(r[1] for r in records))
-    print(f"backtest: {args.years} years x {len(procs)} processes = {len(tasks)} years (seed set {args.seed}), "
-          f"projection at each month end, {args.level:.0%} interval, {took:.0f} s with {args.workers} workers "
-          f"(+{len(fit_tasks)} years for the naive constant)")
+    print(f"backtest: {years} years x {len(procs)} processes = {n_tasks} years (seed set {args.seed}), "
+          f"projection at each month end, {args.level:.0%} interval, {took:.0f} s with {workers} workers "
+          f"(+{n_fit} years for the naive constant)")
 
     # The naive benchmark's constant per indicator: pooled over processes, fitted on other years.
     c = {}

@@ -5,6 +5,11 @@ bench/backtest_forecast.py on the development seed set (0) for candidate constan
 75-85% band) and the cells outside, pooled and per process.
 
     .venv/bin/python bench/fit_forecast_prior.py --years 40 'P_STILL=0.3,JUMP_P=0.15' ...
+    .venv/bin/python bench/fit_forecast_prior.py 'DRIFT_SCALE.connection_rate=1.5' ...
+
+The candidates run the raw model (the calibration of section 2.5 switched off, no drift
+scale unless given): the prior is fitted first, the calibration on top of it
+(bench/fit_forecast_calibration.py).
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import backtest_forecast as bt  # noqa: E402
 
-from hotline_kpi.forecast import drift, levels  # noqa: E402
+from hotline_kpi.forecast import calibration, drift, levels  # noqa: E402
 
 
 def _set(constants: dict[str, float]) -> None:
+    # The raw model: the prior is fitted before (and beneath) the calibration of section 2.5.
+    calibration.SPREAD_FACTORS.clear()
+    levels.DRIFT_SCALE.clear()
     for k, v in constants.items():
+        if k.startswith("DRIFT_SCALE."):  # a prior drift scale of one formula
+            levels.DRIFT_SCALE[k.split(".", 1)[1]] = v
+            continue
         setattr(levels, k, v)
         if hasattr(drift, k):
             setattr(drift, k, v)

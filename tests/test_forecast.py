@@ -29,6 +29,8 @@ from hotline_kpi.forecast import (
     project,
     project_series,
 )
+from hotline_kpi.forecast import calibration
+from hotline_kpi.forecast.calibration import spread_factor
 from hotline_kpi.forecast.levels import JUMP_P
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.snapshot import projection_to_json
@@ -495,7 +497,7 @@ def test_a_rest_of_year_at_the_required_pace_ends_on_the_target(seed, as_of_day,
 # ---------------------------------------------------------------- drifting monthly levels
 
 
-def test_months_that_drift_give_an_interval_that_narrows_as_the_year_fills():
+def test_months_that_drift_give_an_interval_that_narrows_as_the_year_fills(monkeypatch):
     # The connection rate alternates 94% / 92% month by month (no daily noise): the
     # month-to-month steps are the drift (docs/forecast.md 2.3).
     rows = [DailyCounters(HOTLINE, d, {**FLAT, "calls_answered": 940 if d.month % 2 else 920})
@@ -506,10 +508,16 @@ def test_months_that_drift_give_an_interval_that_narrows_as_the_year_fills():
         assert p.interval_low < p.projected_value < p.interval_high
         return p.interval_high - p.projected_value
 
+    calibrated = half_width(D(2019, 3, 31)), half_width(D(2019, 9, 30))
+    k = spread_factor("connection_rate", D(2019, 3, 31)), spread_factor("connection_rate", D(2019, 9, 30))
+    monkeypatch.setattr(calibration, "SPREAD_FACTORS", {})  # the drift model alone
     march, september = half_width(D(2019, 3, 31)), half_width(D(2019, 9, 30))
     # Flat months would give next to none; nine open months after two steps seen give
-    # about 2.3 points, three open months after eight steps about 0.7.
+    # about 2.6 points, three open months after eight steps about 0.7.
     assert 0.015 < march < 0.035 and 0.004 < september < 0.012 and march > 3 * september
+    # The calibration (2.5) stretches both by the connection rate's factor of the date.
+    assert k[0] > 1 > k[1]
+    assert calibrated == pytest.approx((k[0] * march, k[1] * september), rel=1e-6)
 
 
 def _noisy_months(seed: int, drift: float) -> list[DailyCounters]:

@@ -21,13 +21,14 @@ The model, in short (docs/forecast.md section 2):
   walk observed through the sampling noise of each month's days (its day variance over
   its days), with the drift variance and the month of one possible step in the level
   given a joint posterior over a grid (a prior fitted on the processes of the backtest)
-  and the uncertain amplitude of last year's month shape; the open days' level is the posterior mixture of normals, and the probability
-  of missing the target comes from the same mixture.
+  and the uncertain amplitude of last year's month shape; the open days' level is the posterior mixture of normals,
+  stretched about its median by a factor fitted by split conformal prediction on
+  development years, and the probability of missing the target comes from the same mixture.
 
 The modules, in the order of the model: :mod:`.calendar` (the day types), :mod:`.series`
 (a year's daily sums as arrays, built once and projected at any date), :mod:`.fit` (the
 profile), :mod:`.levels` (the drift of the monthly levels), :mod:`.drift` (the forecast
-of the open days), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`,
+of the open days), :mod:`.calibration` (the split-conformal stretch of its spread), :mod:`.project` (year to date, budget, pace, outlook: :func:`project`,
 and :func:`prepare` + :func:`project_series` for many dates of one year). The
 JSON of a projection is :func:`hotline_kpi.snapshot.projection_to_json`.
 """

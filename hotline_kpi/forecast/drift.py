@@ -41,11 +41,12 @@ def _rate_shape(fit_n: np.ndarray, fit_d: np.ndarray, cal: YearCalendar) -> np.n
     return np.divide(f_n, f_d, out=np.zeros(12), where=f_d > 0) - fit_n.sum() / fit_d.sum()
 
 
-def forecast_open_days(cur: np.ndarray, prev: np.ndarray, year: int, is_ratio: bool, share: bool = True
-                       ) -> tuple[OpenDaysForecast, float, float]:
+def forecast_open_days(cur: np.ndarray, prev: np.ndarray, year: int, is_ratio: bool, share: bool = True,
+                       drift_scale: float = 1.0) -> tuple[OpenDaysForecast, float, float]:
     """``cur``/``prev``: this and last year's (numerator, denominator) per day, NaN where
     no data (this year: every day after the as-of date too). ``share``: a ratio's rate is
-    a share (0..1), not an average such as seconds. Returns the forecast and the profile's
+    a share (0..1), not an average such as seconds; ``drift_scale`` multiplies the prior
+    drift of :mod:`.levels` (the indicator's fitted scale). Returns the forecast and the profile's
     sums (numerator, denominator) of the open days."""
     cal, cal_prev = year_calendar(year), year_calendar(year - 1)
     seen = ~np.isnan(cur[:, 0])
@@ -62,7 +63,7 @@ def forecast_open_days(cur: np.ndarray, prev: np.ndarray, year: int, is_ratio: b
             prior = PRIOR_SHARE * math.sqrt(max(min(base, 1.0), 0.0) * max(1 - base, 0.0))
         else:
             prior = PRIOR_RELATIVE * base
-        prior = max(prior, 1e-9)
+        prior = max(prior * drift_scale, 1e-9)
         shape = _rate_shape(fit_n, fit_d, cal) if has_prev else np.zeros(12)
         error = open_days_error(cur[:, 0], cur[:, 1], fit_n, fit_d, seen, open_, cal.month, shape, prev_days,
                                 prior, has_prev)
@@ -72,7 +73,7 @@ def forecast_open_days(cur: np.ndarray, prev: np.ndarray, year: int, is_ratio: b
         base = float(fit_v[open_].sum())
         shape = fits[0].month - 1 if has_prev else np.zeros(12)
         error = open_days_error(cur[:, 0], None, fit_v, None, seen, open_, cal.month, shape, prev_days,
-                                PRIOR_RELATIVE, has_prev)
+                                PRIOR_RELATIVE * drift_scale, has_prev)
         denominator = base
         s_n, s_d = base, base
     unknown = tuple(y for y, c in ((year - 1, cal_prev), (year, cal)) if not c.known and

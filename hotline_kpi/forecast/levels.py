@@ -37,6 +37,10 @@ import numpy as np
 #: by ``PRIOR_RELATIVE`` of its level.
 PRIOR_SHARE = 0.02
 PRIOR_RELATIVE = 0.03
+#: The prior drift of an indicator (by formula id) is its rule above times this factor
+#: (1 for a formula not listed): fitted on the backtest's development years (the connection
+#: rate and the answer time step and dip by more, relative to the rule, than the others).
+DRIFT_SCALE: dict[str, float] = {"connection_rate": 1.5, "average_answer_seconds": 2.0}
 #: Prior weight of "no drift at all", and the spread (sd of the natural log of the drift
 #: variance) of the log-normal prior around the prior drift.
 P_STILL = 0.3
@@ -123,6 +127,19 @@ class OpenDaysError:
 
     def median(self) -> float:
         return self.quantile(0.5)
+
+    def scaled(self, factor: float) -> OpenDaysError:
+        """The mixture stretched by ``factor`` about its median (each component's mean moved
+        ``factor`` times as far from it, each sd times ``factor``): every quantile moves
+        ``factor`` times as far from the median, which stays; ``below`` changes the same
+        way (the interval's calibration, :mod:`.calibration`)."""
+        if factor == 1.0:
+            return self
+        if not factor > 0 or not math.isfinite(factor):
+            raise ValueError(f"spread factor {factor!r} must be a positive number")
+        mid = self.median()
+        return OpenDaysError(self.weights, tuple(mid + factor * (m - mid) for m in self.means),
+                             tuple(factor * s for s in self.sds), self.months_seen)
 
     def bounds(self, level: float) -> tuple[float, float]:
         return self.quantile((1 - level) / 2), self.quantile((1 + level) / 2)

@@ -14,7 +14,9 @@ import numpy as np
 from hotline_kpi.catalogue import Catalogue, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, Status
 from hotline_kpi.evaluate import AsOfOutsideCatalogue
+from hotline_kpi.forecast.calibration import calibrate
 from hotline_kpi.forecast.drift import OpenDaysForecast, forecast_open_days
+from hotline_kpi.forecast.levels import DRIFT_SCALE
 from hotline_kpi.forecast.series import YearSeries, year_series
 from hotline_kpi.formulas import Formula, FormulaSettings
 
@@ -364,7 +366,8 @@ def project_series_indicator(
 
     if (n > 0 and y.days_with_data < min_days) or (n == 0 and y.value is None):
         return result(**_NOT_PROJECTED)
-    fc = forecast_open_days(y.cur, y.prev, as_of.year, is_ratio, share=indicator.unit == "ratio")[0] \
+    fc = calibrate(forecast_open_days(y.cur, y.prev, as_of.year, is_ratio, share=indicator.unit == "ratio",
+                                      drift_scale=DRIFT_SCALE.get(formula.id, 1.0))[0], formula.id, as_of) \
         if n > 0 else None
     end = _year_end(y, fc, is_ratio, lo, hi, level)
     if end is None:
