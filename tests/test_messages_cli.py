@@ -148,3 +148,13 @@ def test_a_report_of_an_empty_year_is_refused(cli_env, tmp_path, clock):
     assert not (tmp_path / "out").exists()  # nothing written
     en = _run("--lang", "en", "report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
     assert en.exit_code == 1 and "error: no figures of shanghai-12345 for 2019 in the store" in en.stderr
+
+
+def test_a_port_out_of_range_is_refused_before_anything_listens(cli_env):
+    # 99999 used to be taken modulo 65536: the service listened on 34463 without a word
+    bad = _run("serve", "--port", "99999")
+    assert bad.exit_code == 2
+    assert bad.output.endswith("错误：'--port' 的值无效：99999 不在范围 1<=x<=65535 内。\n"), bad.output
+    en = _run("--lang", "en", "serve", "--port", "0")
+    assert en.exit_code == 2
+    assert en.output.endswith("Error: Invalid value for '--port': 0 is not in the range 1<=x<=65535.\n"), en.output

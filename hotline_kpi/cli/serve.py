@@ -63,7 +63,7 @@ def _why(exc: OSError) -> str:
 
 @click.command()
 @click.option("--host", default=None, help="Bind address (default: the service.host setting, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="HTTP port (default: the service.port setting, 9105).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: the service.port setting, 9105).")
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @pass_app
 def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
