@@ -20,13 +20,22 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.catalogue import Catalogue
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DailyCounters, counter_name
-from hotline_kpi.i18n import Lang, _, localize, t
+from hotline_kpi.i18n import C_, Lang, _, localize, t
 from hotline_kpi.snapshot import SnapshotDoc
 
 Headers = Literal["zh", "en", "names"]
 _RISKY = ("=", "+", "-", "@", "\t", "\r", "\n")
 WINDOWS = ("day", "trailing_7d", "trailing_30d", "month_to_date", "quarter_to_date", "year_to_date")
 _FORMATS = {"ratio": "0.00%", "seconds": "0.00", "requests": "#,##0"}
+#: The unit a value (and its target) is in, its own column beside it (a ratio is a fraction
+#: shown with a percent format: its unit is %).
+_UNITS = {"ratio": "%", "seconds": C_("unit", "s"), "requests": C_("unit", "requests"),
+          "calls": C_("unit", "calls"), "yuan": C_("unit", "yuan")}
+
+
+def unit_text(unit: str, lang: Lang) -> str:
+    """An indicator's unit as the sheet names it: %, 秒, 件, 个, 元 (empty: no unit)."""
+    return localize(_UNITS[unit], lang) if unit in _UNITS else ""
 
 
 def _text(ws: Worksheet, row: int, col: int, text: str) -> None:
@@ -68,7 +77,7 @@ def _bytes(wb: Workbook) -> bytes:
 
 def scoreboard_headers(lang: Lang) -> list[str]:
     return [t("indicator", lang), _("Window", lang=lang), _("First day", lang=lang), _("Last day", lang=lang),
-            _("Value", lang=lang), _("Comparator", lang=lang), t("target", lang), t("status", lang),
+            _("Value", lang=lang), _("Unit", lang=lang), _("Comparator", lang=lang), t("target", lang), t("status", lang),
             _("Days with data", lang=lang), _("Days in window", lang=lang)]
 
 
@@ -90,13 +99,14 @@ def scoreboard_xlsx(doc: SnapshotDoc, catalogue: Catalogue, lang: Lang = "zh") -
             _date(ws, row, 3, r.start)
             _date(ws, row, 4, r.end)
             _number(ws, row, 5, r.value, fmt)
-            if r.comparator is not None:
-                _text(ws, row, 6, {">=": "≥", ">": "＞" if lang == "zh" else ">", "<=": "≤",
+            _text(ws, row, 6, unit_text(ind.unit, lang))
+            if r.comparator is not None and r.target is not None:  # no target: nothing to compare with
+                _text(ws, row, 7, {">=": "≥", ">": "＞" if lang == "zh" else ">", "<=": "≤",
                                    "<": "＜" if lang == "zh" else "<"}[r.comparator.value])
-            _number(ws, row, 7, r.target, fmt)
-            _text(ws, row, 8, t((r.status.value if r.status else "no_data"), lang))
-            _number(ws, row, 9, r.days_with_data, "0")
-            _number(ws, row, 10, r.days_in_window, "0")
+            _number(ws, row, 8, r.target, fmt)
+            _text(ws, row, 9, t((r.status.value if r.status else "no_data"), lang))
+            _number(ws, row, 10, r.days_with_data, "0")
+            _number(ws, row, 11, r.days_in_window, "0")
             row += 1
     ws.column_dimensions["A"].width = 30
     return _bytes(wb)
@@ -106,7 +116,8 @@ def daily_headers(headers: Headers) -> list[str]:
     if headers == "names":
         return ["date", *COUNTERS]
     lang: Lang = "zh" if headers == "zh" else "en"
-    return [_("Date", lang=lang), *(localize(counter_name(c), lang) for c in COUNTERS)]
+    return [_("Date", lang=lang), *(_("{name} (seconds)", lang=lang, name=localize(counter_name(c), lang))
+                                    if c in FLOAT_COUNTERS else localize(counter_name(c), lang) for c in COUNTERS)]
 
 
 def daily_xlsx(rows: Iterable[DailyCounters], first: dt.date, last: dt.date, headers: Headers = "zh") -> bytes:

@@ -28,6 +28,7 @@ def test_export_daily_xlsx_with_chinese_headers(run, tmp_path):  # noqa: F811
     ws = load_workbook(out).active
     header = [c.value for c in ws[1]]
     assert header[:4] == ZH_HEADERS and all(h and not h.isascii() for h in header)
+    assert "等待总时长（秒）" in header  # the one counter in seconds says so (issue #14)
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in rows] == [dt.datetime(2019, 1, d) for d in range(1, 6)]
     first = dict(zip(header, rows[0]))
@@ -38,7 +39,8 @@ def test_export_daily_xlsx_with_chinese_headers(run, tmp_path):  # noqa: F811
     english = tmp_path / "daily-en.xlsx"
     assert run("export", "daily", "--from", "2019-01-01", "--to", "2019-01-05", "--format", "xlsx",
                "--headers", "en", "-o", str(english)).exit_code == 0
-    assert [c.value for c in load_workbook(english).active[1]][0] == "Date"
+    english_header = [c.value for c in load_workbook(english).active[1]]
+    assert english_header[0] == "Date" and "answer_wait_seconds_sum (seconds)" in english_header
 
     text = run("export", "daily", "--from", "2019-01-01", "--to", "2019-01-02", "--headers", "zh").stdout
     rows_csv = list(csv.reader(io.StringIO(text)))

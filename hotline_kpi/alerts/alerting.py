@@ -28,10 +28,11 @@ from hotline_kpi.alerts.webhook import ChannelTransport, WebhookTransport, is_we
 from hotline_kpi import defaults
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock
-from hotline_kpi.i18n import C_, Msg, _, localize, t
+from hotline_kpi.i18n import C_, Msg, _, current_language, localize, source_label, t
 from hotline_kpi.schedule import JobSpec, new_holder_id
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import write_session
+from hotline_kpi.store.models import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,35 @@ class Alerting:
         """Judge the rules against a snapshot just stored in ``session``'s transaction."""
         events = outbox.evaluate_snapshot(session, snapshot_id, self.context, at)
         for ev in events:
-            log.info("%s", _("alert {id}: {old} → {new} ({kind}){owed}", id=ev.alert_id, old=t(ev.old_state),
-                               new=t(ev.new_state), kind=event_kind(ev.kind),
+            log.info("%s", _("alert {id} ({hotline}: {what}): {old} → {new} ({kind}){owed}", id=ev.alert_id,
+                               hotline=self._hotline_name(ev.hotline_id), what=self._alert_what(session, ev.alert_id),
+                               old=t(ev.old_state), new=t(ev.new_state), kind=event_kind(ev.kind),
                                owed=_("; a notification is owed") if ev.notify else ""))
+
+    def _hotline_name(self, hotline_id: str) -> str:
+        """The hotline as the office calls it (its id if the catalogues lack it)."""
+        try:
+            hotline = self.catalogues.hotline(hotline_id)
+        except KeyError:
+            return hotline_id
+        return hotline.name if current_language() == "zh" else hotline.name_en
+
+    def _alert_what(self, session: Session, alert_id: int | None) -> str:
+        """What an alert watches, in words: its indicator's display name, or the source whose
+        data is overdue; the rule id only when neither is known."""
+        row = session.get(AlertRow, alert_id) if alert_id is not None else None
+        if row is None:
+            return str(alert_id)
+        rule = self.config.rule(row.rule_id)
+        if rule is not None and rule.indicator:
+            for year in reversed(self.catalogues.years(row.hotline_id)):
+                catalogue = self.catalogues.get(row.hotline_id, year)
+                found = next((i for i in catalogue.indicators if i.id == rule.indicator), None) if catalogue else None
+                if found is not None:
+                    return found.display_name(current_language())
+        if rule is not None and rule.source:
+            return _("no new {source} data", source=localize(source_label(rule.source)))
+        return row.rule_id
 
     # --- delivery -----------------------------------------------------------------------
 

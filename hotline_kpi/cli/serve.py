@@ -113,11 +113,14 @@ def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     click.echo(_("inbox: {inbox} (scanned every {seconds:g} s); database: {url}", inbox=settings.inbox_dir.resolve(),
                  seconds=settings.service.inbox_scan_seconds, url=app.engine.url.render_as_string(hide_password=True)),
                err=True)
+    logs.started(host, port)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        logs.stopping()
         service.stop()
         app.engine.dispose()
+        logs.stopped()
     if not server.started:
         raise Failure(_("could not listen on {host}:{port} (in use?)", host=host, port=port))

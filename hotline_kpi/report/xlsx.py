@@ -49,6 +49,17 @@ def set_text(ws: Worksheet, row: int, col: int, text: str):  # noqa: ANN201
     return cell
 
 
+def wan(yuan: float) -> float:
+    """Yuan in 万元 to the fen, as stored: 18,377,662.62 元 is 1837.766262, not the float
+    division's 1837.766262000001 (a cell's value is what Excel shows when it is widened)."""
+    return round(round(yuan, 2) / 10_000, 6)
+
+
+def _fen(value_wan: float | None) -> float | None:
+    """An amount already in 万元, to the fen (6 decimals) without the float division's noise."""
+    return None if value_wan is None else round(value_wan, 6)
+
+
 def _num(ws: Worksheet, row: int, col: int, value: float | None, fmt: str):  # noqa: ANN201
     cell = ws.cell(row=row, column=col)
     if value is None:
@@ -143,9 +154,9 @@ def write_table(ws: Worksheet, report: Report, cached: Cached | None = None) -> 
     r += 1
     for row in report.funding:
         set_text(ws, r, 3, row.label)
-        _num(ws, r, 4, row.initial_wan, WAN_FORMAT)
-        _num(ws, r, 5, row.full_year_wan, WAN_FORMAT)
-        _num(ws, r, 6, row.executed_wan, WAN_FORMAT)
+        _num(ws, r, 4, _fen(row.initial_wan), WAN_FORMAT)
+        _num(ws, r, 5, _fen(row.full_year_wan), WAN_FORMAT)
+        _num(ws, r, 6, _fen(row.executed_wan), WAN_FORMAT)
         if row.weight is not None and row.rate is not None and row.score is not None:
             # The rate and its score recompute from the budget and execution cells.
             _num(ws, r, 7, row.weight, "0")
@@ -276,15 +287,15 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
     ex = report.execution
     for ln in ex.lines:
         set_text(ws, r, 1, ln.name)
-        _num(ws, r, 2, ln.budget_yuan / 10_000, WAN_FORMAT)
-        _num(ws, r, 3, ln.executed_yuan / 10_000, WAN_FORMAT)
+        _num(ws, r, 2, wan(ln.budget_yuan), WAN_FORMAT)
+        _num(ws, r, 3, wan(ln.executed_yuan), WAN_FORMAT)
         _num(ws, r, 4, ln.rate, PCT_FORMAT)
         _box(ws, r, range(1, 5))
         r += 1
     set_text(ws, r, 1, "合计")
     last = r - 1
-    budget_wan = sum(ln.budget_yuan for ln in ex.lines) / 10_000
-    executed_wan = sum(ln.executed_yuan for ln in ex.lines) / 10_000
+    budget_wan = round(sum(wan(ln.budget_yuan) for ln in ex.lines), 6)  # the SUM of the cells
+    executed_wan = round(sum(wan(ln.executed_yuan) for ln in ex.lines), 6)
     # totals as formulas over the lines written above
     formula(ws, f"B{r}", f"=SUM(B2:B{last})", budget_wan, WAN_FORMAT, cached)
     formula(ws, f"C{r}", f"=SUM(C2:C{last})", executed_wan, WAN_FORMAT, cached)
@@ -298,12 +309,12 @@ def write_sheets(wb: Workbook, report: Report, charts: dict[str, bytes] | None =
     running = 0.0
     for m, v in enumerate(ex.monthly_yuan, 1):
         set_text(ws, r, 1, f"{m}月")
-        _num(ws, r, 2, v / 10_000, WAN_FORMAT)
-        running += v / 10_000
+        _num(ws, r, 2, wan(v), WAN_FORMAT)
+        running = round(running + wan(v), 6)
         formula(ws, f"C{r}", f"=SUM(B${month_head + 1}:B{r})", running, WAN_FORMAT, cached)
         formula(ws, f"D{r}", f"=IF($B${last + 1}=0,0,C{r}/$B${last + 1})", running / budget_wan if budget_wan else 0,
                 PCT_FORMAT, cached)
-        _num(ws, r, 5, ex.even_pace_yuan(m) / 10_000, WAN_FORMAT)
+        _num(ws, r, 5, wan(ex.even_pace_yuan(m)), WAN_FORMAT)
         _box(ws, r, range(1, 6))
         r += 1
     print_setup(ws, "E", r - 1, "1:1", report.draft)

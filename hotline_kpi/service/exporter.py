@@ -253,7 +253,8 @@ class MetricsCache:
                     took, frozen = heap.settle()
                     self._settled = model.snapshots
                     self.settles += 1
-                    log.info("heap settled after new snapshots: %.3f s, %d objects frozen", took, frozen)
+                    # Operator-internal (docs/performance.md), not for the office: DEBUG.
+                    log.debug("heap settled after new snapshots: %.3f s, %d objects frozen", took, frozen)
         return ok
 
     def rendered(self) -> bytes:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import Engine, select
 
+from hotline_kpi.alerts.alerting import ALERTS_DIGEST, ALERTS_DISPATCH
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
 from hotline_kpi.evaluation import default_as_of, load_evaluation
-from hotline_kpi.i18n import _
+from hotline_kpi.i18n import M_, Msg, _, localize
 from hotline_kpi.service.snapshots import store_snapshot
 from hotline_kpi.settings import Settings
 from hotline_kpi.store import sums
@@ -35,6 +36,21 @@ log = logging.getLogger(__name__)
 #: Stable job ids (metrics labels, the job_run table, alert and report jobs join them).
 INBOX_SCAN = "inbox_scan"
 EVALUATE_DAILY = "evaluate_daily"
+
+#: What the service log calls each job (the ids stay in metrics labels and the job_run table).
+JOB_NAMES: dict[str, Msg] = {
+    INBOX_SCAN: M_("inbox scan"),
+    EVALUATE_DAILY: M_("daily evaluation"),
+    ALERTS_DISPATCH: M_("alert mail dispatch"),
+    ALERTS_DIGEST: M_("daily alert digest"),
+    "report_draft": M_("self-evaluation report draft"),  # report.run.REPORT_DRAFT (imported lazily there)
+}
+
+
+def job_name(job_id: str) -> str:
+    """A job as the log names it: 收件箱扫描, 每日评估, ...; an unknown job by its id."""
+    name = JOB_NAMES.get(job_id)
+    return localize(name) if name is not None else job_id
 
 
 def _cut_short(row: JobRunRow) -> bool:
@@ -89,7 +105,7 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
         func()
     except Exception as exc:  # noqa: BLE001
         error = f"{exc.__class__.__name__}: {exc}"
-        log.exception("%s", _("job {job} failed", job=job_id))
+        log.exception("%s", _("job {job} failed", job=job_name(job_id)))
     duration = time.monotonic() - t0
     try:
         with write_session(engine) as s:
@@ -104,8 +120,8 @@ def run_recorded(engine: Engine, clock: Clock, job_id: str, func: Callable[[], o
                 row.last_error = ""
     except Exception as exc:  # noqa: BLE001
         log.warning("job %s: could not record its end: %s", job_id, exc.__class__.__name__)
-    log.info("%s", _("job {job} failed in {seconds:.3f} s", job=job_id, seconds=duration) if error
-             else _("job {job} done in {seconds:.3f} s", job=job_id, seconds=duration))
+    log.info("%s", _("job {job} failed in {seconds:.3f} s", job=job_name(job_id), seconds=duration) if error
+             else _("job {job} done in {seconds:.3f} s", job=job_name(job_id), seconds=duration))
     return not error
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
+
+from hotline_kpi.i18n import _
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,3 +38,23 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # APScheduler logs every run at INFO; our own job log says the same with its outcome.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # uvicorn's lifecycle lines ("Started server process [N]", "Shutting down", ...) are
+    # English; the service says its own start and stop in the language (started/stopped).
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+log = logging.getLogger("hotline_kpi.service")
+
+
+def started(host: str, port: int) -> None:
+    """The service's start-up line in the office's language."""
+    log.info("%s", _("service started (process {pid}), listening on {host}:{port}", pid=os.getpid(),
+                     host=host, port=port))
+
+
+def stopping() -> None:
+    log.info("%s", _("service stopping: the running jobs finish first"))
+
+
+def stopped() -> None:
+    log.info("%s", _("service stopped (process {pid})", pid=os.getpid()))

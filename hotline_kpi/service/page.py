@@ -241,7 +241,8 @@ class StatusPage:
         grafana = self.settings.alerts.grafana_url
         league = self.league.section(model.snapshots, lang) if self.league is not None else None
         return {"lang": lang, "boards": shown, "windows": PAGE_WINDOWS, "ready": ok, "league": league,
-                "reasons": [localize(r, lang) for r in reasons], "version": __version__, "grafana_url": grafana,
+                "reasons": [localize(r, lang) for r in reasons], "version": __version__,
+                "grafana_links": wording.grafana_links(grafana, lang),
                 "generated": moment_text(now, self.settings.zone, lang) + f":{now.astimezone(self.settings.zone):%S}"}
 
     def board(self, hid: str, snap: Snapshot, data: PageData, now: dt.datetime, lang: Lang) -> dict[str, Any] | None:

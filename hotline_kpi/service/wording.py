@@ -8,11 +8,31 @@ line (its last file, the files waiting in quarantine), an overdue source.
 from __future__ import annotations
 
 from hotline_kpi.formatting import duration
-from hotline_kpi.i18n import Lang, _
+from hotline_kpi.i18n import M_, Lang, Msg, _, localize
 
 #: The per-source line of files the registry recognised as no source (their hotline's
 #: quarantine holds them, with the reason in ``NAME.error.txt`` beside each).
 UNKNOWN_SOURCE = "unknown"
+
+#: The Grafana dashboards the product provisions (dashboards/*.json): uid and title, the
+#: title as the dashboard itself shows it (tests/service/test_page_wording.py checks both).
+GRAFANA_DASHBOARDS: tuple[tuple[str, Msg], ...] = (
+    ("hotline-kpi-overview", M_("12345 hotline KPI overview")),
+    ("hotline-kpi-trends", M_("12345 hotline KPI trends")),
+    ("hotline-kpi-operations", M_("12345 hotline KPI operations")),
+)
+
+
+def grafana_links(grafana_url: str, lang: Lang) -> list[tuple[str, str]]:
+    """(title, address) of each provisioned dashboard under ``grafana_url`` (``/d/UID``);
+    a ``grafana_url`` that already names one dashboard (``.../d/...``) is linked alone, as
+    Grafana 看板; nothing without a ``grafana_url``."""
+    if not grafana_url:
+        return []
+    base = grafana_url.rstrip("/")
+    if "/d/" in base:
+        return [(_("Grafana dashboards", lang=lang), grafana_url)]
+    return [(localize(title, lang), f"{base}/d/{uid}") for uid, title in GRAFANA_DASHBOARDS]
 
 
 def trend_label(indicator: str, days: int, target: str | None, value: str | None, day: str, lang: Lang) -> str:

@@ -350,7 +350,7 @@ def test_postgresql_restarted_inside_an_evaluation_serves_a_complete_snapshot_an
     wait_for(evaluated_again, 60, "the new day evaluated and served after the restart")
     assert served.proc.poll() is None
     log = served.log()
-    assert "任务 inbox_scan 失败" in log and "上次评估失败，重新评估" in log, log[-3000:]
+    assert "任务 收件箱扫描 失败" in log and "上次评估失败，重新评估" in log, log[-3000:]
     assert "收件箱：已载入 feb.csv" in log, "the failed evaluation hid the load from the log"
     with read_session(admin) as s:
         payloads = [json.loads(p) for p in s.scalars(select(EvaluationSnapshotRow.payload))]

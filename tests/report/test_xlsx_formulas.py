@@ -114,3 +114,27 @@ def test_libreoffice_recomputes_only_from_the_score_cells(tmp_path):
         assert (ws.cell(row, 7).value, ws.cell(row, 9).value) == (total, grade), name
     ws = load_workbook(got["budget"], data_only=True)["绩效自评表"]
     assert (ws["H6"].value, ws["I6"].value) == (1, 10)
+
+
+def test_money_is_stored_to_the_fen_without_float_noise():
+    """预算执行 in 万元 (issue #14): an amount summed from spending rows carries the float
+    division's noise (18,377,662.62 元 / 10,000 = 1837.7662620000008); the cell stores
+    1837.766262 (the fen, 6 decimals in 万元), and so do the monthly and funding cells."""
+    import dataclasses
+
+    rep = report(indicators=FILLED)
+    noisy = 18377662.62000001  # a sum of fen amounts as floats add them
+    line = dataclasses.replace(rep.execution.lines[0], budget_yuan=noisy, executed_yuan=noisy)
+    months = (9761644.520000001, *rep.execution.monthly_yuan[1:])
+    rep = dataclasses.replace(rep, execution=dataclasses.replace(
+        rep.execution, lines=(line, *rep.execution.lines[1:]), monthly_yuan=months))
+    assert noisy / 10_000 == 1837.7662620000008 and months[0] / 10_000 == 976.1644520000001
+    for data_only in (False, True):
+        ex = load_workbook(io.BytesIO(to_xlsx(rep)), data_only=data_only)["预算执行"]
+        assert ex["A2"].value == line.name
+        assert (ex["B2"].value, ex["C2"].value) == (1837.766262, 1837.766262)
+        (first_month,) = [r for r in range(1, ex.max_row + 1) if ex.cell(r, 1).value == "1月"]
+        assert ex.cell(first_month, 2).value == 976.164452
+        money = [ex.cell(r, c).value for r in range(2, ex.max_row + 1) for c in (2, 3, 5)]
+        shown = [v for v in money if isinstance(v, float)]
+        assert shown and all(v == round(v, 6) for v in shown), shown

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 import time
 from zoneinfo import ZoneInfo
 
@@ -12,7 +14,8 @@ from sqlalchemy import select
 
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.schedule import is_overdue, last_scheduled_before
-from hotline_kpi.service.jobs import EVALUATE_DAILY, run_recorded
+from hotline_kpi.i18n import set_language
+from hotline_kpi.service.jobs import EVALUATE_DAILY, INBOX_SCAN, run_recorded
 from hotline_kpi.service.runtime import Service
 from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import EvaluationSnapshotRow, JobRunRow
@@ -55,6 +58,29 @@ def test_a_failing_job_is_recorded_and_does_not_raise(sqlite_url):
     with read_session(engine) as s:
         row = s.get(JobRunRow, "x")
     assert (row.runs_total, row.failures_total, row.last_error) == (2, 1, "")
+    engine.dispose()
+
+
+def test_the_job_log_names_jobs_as_the_office_reads_them(sqlite_url, caplog: pytest.LogCaptureFixture):
+    """The service log names a job in words (收件箱扫描, 每日评估), not by its internal id."""
+    engine = make_engine(sqlite_url)
+    clock = FixedClock(at(2019, 6, 10, 8, 30))
+    set_language("zh")
+    with caplog.at_level(logging.INFO, logger="hotline_kpi.service.jobs"):
+        run_recorded(engine, clock, INBOX_SCAN, lambda: None)
+        run_recorded(engine, clock, EVALUATE_DAILY, lambda: None)
+        run_recorded(engine, clock, "alerts_digest", lambda: None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "hotline_kpi.service.jobs"]
+    assert [re.sub(r"\d+\.\d{3}", "N", line) for line in lines] == [
+        "任务 收件箱扫描 完成，用时 N 秒", "任务 每日评估 完成，用时 N 秒", "任务 告警每日汇总 完成，用时 N 秒"], lines
+    caplog.clear()
+    set_language("en")
+    try:
+        with caplog.at_level(logging.INFO, logger="hotline_kpi.service.jobs"):
+            run_recorded(engine, clock, INBOX_SCAN, lambda: None)
+        assert re.fullmatch(r"job inbox scan done in \d+\.\d{3} s", caplog.records[-1].getMessage())
+    finally:
+        set_language("zh")
     engine.dispose()
 
 

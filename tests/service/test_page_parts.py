@@ -7,6 +7,7 @@ every step the whole template's rendering byte for byte (page_parts.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from lxml import html as lxml_html
@@ -91,7 +92,7 @@ def test_a_later_tick_renders_a_board_only_when_what_it_shows_changed(served):
     _same_as_whole(client, page, clock)
 
 
-def test_serve_settles_the_heap_after_many_new_snapshots_not_after_one(served):
+def test_serve_settles_the_heap_after_many_new_snapshots_not_after_one(served, caplog):
     """heap.py: a refresh whose snapshots replaced more than a quarter of those at the last
     settle collects once and freezes the survivors (what ``hotline-kpi serve`` turns on);
     one hotline's new evaluation of four does not."""
@@ -100,8 +101,12 @@ def test_serve_settles_the_heap_after_many_new_snapshots_not_after_one(served):
     engine, settings, cats, clock, cache, client, page = served
     cache.heap_upkeep = True
     try:
-        cache.refresh()  # as at start-up: four snapshots, none settled yet
+        with caplog.at_level(logging.DEBUG, logger="hotline_kpi.service.exporter"):
+            cache.refresh()  # as at start-up: four snapshots, none settled yet
         assert cache.settles == 1 and gc.get_freeze_count() > 0
+        # Operator-internal: at DEBUG, never among the INFO lines an office reads (issue #14).
+        settled = [r for r in caplog.records if r.getMessage().startswith("heap settled after new snapshots")]
+        assert [r.levelno for r in settled] == [logging.DEBUG], caplog.text
         assert evaluate_hotlines(engine, settings, cats, clock, "ingest", ["league-a"]) == ["league-a"]
         cache.refresh()
         assert cache.settles == 1  # one of four since the last settle

@@ -270,3 +270,37 @@ def test_a_failure_inside_the_service_is_told_in_the_language(service, monkeypat
     failed = client.get("/metrics")
     assert failed.status_code == 500 and failed.text == "服务处理该请求时出错，原因见服务日志\n"
     assert client.get("/metrics?lang=en").text == "the service failed to answer this request; the service log tells why\n"
+
+
+# --- 7. a link to each Grafana dashboard ----------------------------------------------------------
+
+
+def _page_with_grafana(sqlite_url, tmp_path, catalogues, grafana_url: str) -> list[tuple[str, str]]:
+    settings = Settings(database_url=sqlite_url, var_dir=tmp_path / "var", targets_dir=TARGETS,
+                        alerts={"grafana_url": grafana_url}, _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(sqlite_url)
+    svc = Service(settings, catalogues, engine, FixedClock(local(2019, 1, 5, 9, 0)), holder="test")
+    try:
+        svc.cache.refresh()
+        doc = parse_html(_client(svc).get("/").text)
+        return [(a.text(), a.attrs["href"]) for a in doc.find("nav").find_all("a", cls="grafana")]
+    finally:
+        svc.stop()
+        engine.dispose()
+
+
+def test_the_page_links_each_provisioned_grafana_dashboard_by_its_title(sqlite_url, tmp_path, catalogues):
+    """alerts.grafana_url set: one link per dashboard the product provisions (dashboards/*.json),
+    {grafana_url}/d/{uid}, named by the dashboard's own Chinese title (issue #14)."""
+    links = _page_with_grafana(sqlite_url, tmp_path, catalogues, "https://grafana.example.org/")
+    assert links == [("12345热线 KPI 总览", "https://grafana.example.org/d/hotline-kpi-overview"),
+                     ("12345热线 KPI 趋势", "https://grafana.example.org/d/hotline-kpi-trends"),
+                     ("12345热线 KPI 运行状态", "https://grafana.example.org/d/hotline-kpi-operations")]
+    shipped = {json.loads(p.read_text(encoding="utf-8"))["uid"]: json.loads(p.read_text(encoding="utf-8"))["title"]
+               for p in sorted((ROOT / "dashboards").glob("*.json"))}
+    assert {href.rsplit("/d/", 1)[1]: title for title, href in links} == shipped  # every dashboard, as it says
+
+
+def test_a_grafana_url_of_one_dashboard_is_linked_alone(sqlite_url, tmp_path, catalogues):
+    url = "https://grafana.example.org/d/abc123/kpi"
+    assert _page_with_grafana(sqlite_url, tmp_path, catalogues, url) == [("Grafana 看板", url)]

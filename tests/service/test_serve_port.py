@@ -58,3 +58,26 @@ def test_the_image_healthcheck_asks_the_port_the_service_is_given(tmp_path, requ
     assert subprocess.run(command, env=env, timeout=30).returncode == 0
     elsewhere = dict(env, HOTLINE_KPI_SERVICE__PORT=str(free_port()))  # nothing listens there
     assert subprocess.run(command, env=elsewhere, capture_output=True, timeout=30).returncode != 0
+
+
+def test_serve_logs_its_start_and_stop_in_chinese_without_uvicorn_lines(tmp_path, request):
+    """The service log an office reads (issue #14): the service's own start and stop lines in
+    the default language; uvicorn's English lifecycle lines (Started server process [N],
+    Shutting down, Finished server process [N]) are not among them."""
+    import json
+
+    from tests.processes import start_serve
+
+    env = service_env(tmp_path)
+    run_cli(env, "db", "upgrade", cwd=tmp_path)
+    served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
+    assert served.stop() == 0
+    messages = [json.loads(line)["msg"] for line in served.log().splitlines() if line.startswith("{")]
+    pid = served.proc.pid
+    assert f"服务已启动（进程 {pid}），监听 127.0.0.1:{served.port}" in messages, messages
+    assert "服务正在停止：先等正在运行的任务完成" in messages and f"服务已停止（进程 {pid}）" in messages, messages
+    assert messages.index(f"服务已停止（进程 {pid}）") == len(messages) - 1, messages
+    said = "\n".join(messages)
+    for english in ("Started server process", "Shutting down", "Finished server process", "Uvicorn running",
+                    "heap settled"):
+        assert english not in said, said

@@ -194,22 +194,27 @@ def test_downloads_are_xlsx_with_chinese_headers_and_numbers(service):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert got.headers["content-disposition"] == f'attachment; filename="{SH}-scoreboard-2019-01-04.xlsx"'
     ws = _sheet(got.content)
-    assert [c.value for c in ws[1]] == ["指标", "统计区间", "起始日期", "截止日期", "数值", "比较", "目标", "状态",
-                                        "有数据天数", "区间天数"]
+    assert [c.value for c in ws[1]] == ["指标", "统计区间", "起始日期", "截止日期", "数值", "单位", "比较", "目标",
+                                        "状态", "有数据天数", "区间天数"]
     rows = {(r[0], r[1]): r for r in ws.iter_rows(min_row=2, values_only=True)}
     ytd = rows[("热线接通率", "年累计")]
     # 9300 + 9900 + 9000 answered of 10000 + 11000 + 9800 offered: a number, shown as a percent.
     assert ytd[4] == pytest.approx(28200 / 30800) and isinstance(ytd[4], float)
     assert ytd[2] == dt.datetime(2019, 1, 1) and ytd[3] == dt.datetime(2019, 1, 4)
-    assert ytd[5:8] == ("≥", 0.9, "达标") and ytd[8:] == (3, 4)
-    assert rows[("话务员有责退单率", "年累计")][5] == "＜"
+    assert ytd[5:9] == ("%", "≥", 0.9, "达标") and ytd[9:] == (3, 4)
+    assert rows[("话务员有责退单率", "年累计")][6] == "＜"
     volume = rows[("全年12345热线平台受理量", "年累计")]
-    assert volume[4] == 33500 and isinstance(volume[4], int)
+    assert volume[4] == 33500 and isinstance(volume[4], int) and volume[5] == "件"
+    # Seconds say so in their row; an indicator without a target compares with nothing.
+    assert rows[("电话接通时长", "年累计")][5] == "秒"
+    abandon = rows[("呼损率（放弃率）", "年累计")]
+    assert abandon[5:8] == ("%", None, None), abandon
     percent = next(c for c in ws.iter_rows(min_row=2) if c[0].value == "热线接通率" and c[1].value == "年累计")[4]
     assert percent.number_format == "0.00%"
 
     daily = _sheet(client.get(links["daily"].attrs["href"]).content)
     assert [c.value for c in daily[1]][:4] == ["日期", "受理量", "呼入量", "接通量"]
+    assert "等待总时长（秒）" in [c.value for c in daily[1]] and "等待总时长" not in [c.value for c in daily[1]]
     days = list(daily.iter_rows(min_row=2, values_only=True))
     assert [d[0] for d in days] == [dt.datetime(2019, 1, d) for d in (1, 2, 3, 4)]
     assert days[0][1:4] == (11000, 10000, 9300) and all(isinstance(v, int) for v in days[0][1:4])
