@@ -234,6 +234,18 @@ def test_every_option_has_chinese_help_and_cjk_help_wraps_by_display_width(cli_e
         out = _run(*command, "--help").output
         assert text in out, out
     assert "热线编号（默认：设置项 default_hotline）。" in _run("targets", "show", "--help").output
+    assert "模拟数据的年份。  [默认：2019]" in _run("demo", "--help").output
+
+    import click
+
+    def undocumented(command: click.Command, path: str) -> list[str]:
+        missing = [f"{path} {p.opts[0]}" for p in command.params if isinstance(p, click.Option) and not p.help]
+        for name, sub in getattr(command, "commands", {}).items():
+            missing += undocumented(sub, f"{path} {name}")
+        return missing
+
+    _run("--help")  # the tree's help texts in Chinese
+    assert undocumented(cli, "hotline-kpi") == []
     for command in (("ingest",), ("demo",), ("serve",), ("db",), ("export", "daily"), ("report",)):
         out = CliRunner().invoke(cli, [*command, "--help"], prog_name="hotline-kpi", terminal_width=60).output
         for line in out.splitlines():  # an option's own name may be longer: Click puts its help below
