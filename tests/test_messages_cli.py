@@ -255,3 +255,26 @@ def test_every_option_has_chinese_help_and_cjk_help_wraps_by_display_width(cli_e
     assert "\n" + " " * 34 + "。" not in sheet and "列出其名称）。" in sheet.replace("\n" + " " * 34, ""), sheet
     db = _run("db", "--help").output
     assert "数据库结构（Alembic 迁移）。" in db and "显示数据库的结构版本。" in db
+
+
+def test_cjk_text_breaks_between_characters_and_never_before_a_closing_mark():
+    from hotline_kpi.cli.clicktext import wrap_text
+
+    text = "热线编号（默认：设置项 default_hotline）。"
+    assert wrap_text(text, 14).splitlines() == ["热线编号（默", "认：设置项", "default_hotline）。"]
+    assert wrap_text(text, 10).splitlines() == ["热线编号", "（默认：设", "置项", "default_hotline）。"]
+    assert wrap_text("列出其名称）。", 10).splitlines() == ["列出其名", "称）。"]  # 称 goes down with ）。
+    assert wrap_text("report.inputs_dir/<热线>-<年份>.yaml", 22).splitlines() == ["report.inputs_dir/<热", "线>-<年份>.yaml"]
+    assert wrap_text("甲乙  [默认：12；1 至 13]", 40) == "甲乙  [默认：12；1 至 13]"  # Click's two spaces kept
+    english = "First local date (YYYY-MM-DD), the last one included in the export."
+    import click
+    assert wrap_text(english, 30) == click.formatting.wrap_text(english, 30, preserve_paragraphs=True)
+
+
+def test_a_groups_command_list_shows_each_commands_first_chinese_sentence(cli_env):
+    out = _run("export", "--help").output
+    assert "openmetrics  以带时间戳的 OpenMetrics 格式导出每日历史，供 `promtool tsdb\n" in out, out
+    assert "create-blocks-from openmetrics` 使用。\n" in out and "..." not in out, out
+    root = _run("--help").output
+    assert "\n  ingest    载入文件。\n" in root, root
+    assert "  ingest    Load files." in _run("--lang", "en", "--help").output

@@ -207,11 +207,27 @@ class Formatter(click.HelpFormatter):
         self.write("\n")
 
 
+def short_help(command: click.Command, limit: int) -> str | None:
+    """A command's line in its group's list, for Chinese help: its first sentence, up to 。
+    (Click ends it at an ASCII full stop and cuts it by characters, '…供 `promtool tsdb...');
+    cut by display width with … only when longer than two lines. None: Click's own."""
+    if current_language() != "zh" or command.short_help or not command.help or command.deprecated:
+        return None
+    text = " ".join(command.help.split("\n\n")[0].split())
+    if "。" in text:
+        text = text[:text.index("。") + 1]
+    if _width(text) <= 2 * limit:
+        return text
+    while _width(text) > 2 * limit - 2:
+        text = text[:-1]
+    return text.rstrip("，、；：（ ") + "…"
+
+
 _HELP_EXTRA = re.compile(r"\[[^\[\]]*\]$")
 
 #: Marks that never begin a line in Chinese text (and opening ones that never end it).
-NO_LINE_START = frozenset("。，、；：！？）》」』】〉”’…·")
-NO_LINE_END = frozenset("（《「『【〈“‘")
+NO_LINE_START = frozenset("。，、；：！？）》」』】〉”’…·" ")]}>,.;:!?")
+NO_LINE_END = frozenset("（《「『【〈“‘" "([{<")
 
 
 def wrap_text(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> str:
@@ -258,7 +274,10 @@ def _fill(text: str, width: int, first: str, rest: str) -> str:
         carried = [(atom, space)]
         while len(line) > 1 and (carried[0][0][0] in NO_LINE_START or line[-1][0][-1] in NO_LINE_END):
             carried.insert(0, line.pop())  # 名称）。 go down together: no line begins with ）。
-        lines.append(carried)
+        if carried[0][0][0] in NO_LINE_START:  # a word alone on its line: the marks hang after it
+            line.extend(carried)
+        else:
+            lines.append(carried)
     return "\n".join((first if i == 0 else rest) + "".join((sp if j else "") + a for j, (a, sp) in enumerate(line))
                      for i, line in enumerate(lines))
 
@@ -289,6 +308,12 @@ def use_context(command: click.Command) -> None:
                 raise
 
         command.parse_args = parse_args  # type: ignore[method-assign]
+
+        def get_short_help_str(limit: int = 45, _short: Any = command.get_short_help_str,
+                               _command: click.Command = command) -> str:
+            return short_help(_command, limit) or _short(limit)
+
+        command.get_short_help_str = get_short_help_str  # type: ignore[method-assign]
     for sub in getattr(command, "commands", {}).values():
         use_context(sub)
 
