@@ -154,7 +154,127 @@ def test_a_port_out_of_range_is_refused_before_anything_listens(cli_env):
     # 99999 used to be taken modulo 65536: the service listened on 34463 without a word
     bad = _run("serve", "--port", "99999")
     assert bad.exit_code == 2
-    assert bad.output.endswith("错误：'--port' 的值无效：99999 不在范围 1<=x<=65535 内。\n"), bad.output
+    assert bad.output.endswith("错误：'--port' 的值无效：99999 不在范围 1 至 65535 内。\n"), bad.output
     en = _run("--lang", "en", "serve", "--port", "0")
     assert en.exit_code == 2
     assert en.output.endswith("Error: Invalid value for '--port': 0 is not in the range 1<=x<=65535.\n"), en.output
+
+
+def _usage_error(result, sentence: str, command: str) -> None:
+    """A usage error as Click shows its own: the usage line, the help hint, then the sentence."""
+    prog = " ".join(["hotline-kpi", command]) if command else "hotline-kpi"
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"用法：{prog} "), result.output
+    assert f"可运行 '{prog} --help' 查看帮助。\n" in result.output, result.output
+    assert result.output.endswith(f"\n错误：{sentence}\n"), result.output
+
+
+def test_the_projects_own_usage_errors_name_the_option_and_end_in_a_full_stop(cli_env):
+    _usage_error(_run("evaluate", "--as-of", "2019-13-01"),
+                 "'--as-of' 的值无效：'2019-13-01' 不是日期（YYYY-MM-DD）。", "evaluate")
+    _usage_error(_run("export", "daily", "--from", "x", "--to", "2019-01-01"),
+                 "'--from' 的值无效：'x' 不是日期（YYYY-MM-DD）。", "export daily")
+    _usage_error(_run("export", "openmetrics", "--from", "2019-01-01", "--to", "y"),
+                 "'--to' 的值无效：'y' 不是日期（YYYY-MM-DD）。", "export openmetrics")
+    _usage_error(_run("export", "daily", "--from", "2019-02-01", "--to", "2019-01-01"),
+                 "'--to' 的值无效：2019-01-01 早于 --from 2019-02-01。", "export daily")
+    _usage_error(_run("export", "daily", "--from", "2019-01-01", "--to", "2019-01-02", "--format", "json",
+                      "--headers", "zh"),
+                 "'--headers' 的值无效：--headers 只用于 csv 和 xlsx，不用于 json（json 的键是计数项的内部名称）。",
+                 "export daily")
+    en = _run("--lang", "en", "export", "daily", "--from", "2019-02-01", "--to", "2019-01-01")
+    assert en.output.endswith("Error: Invalid value for '--to': 2019-01-01 is before --from 2019-02-01.\n"), en.output
+    en = _run("--lang", "en", "evaluate", "--as-of", "2019-13-01")
+    assert en.output.endswith("Error: Invalid value for '--as-of': '2019-13-01' is not a date (YYYY-MM-DD).\n")
+
+
+def test_choices_and_ranges_are_written_as_chinese_lists(cli_env):
+    _usage_error(_run("evaluate", "--format", "xml"), "'--format' 的值无效：'xml' 不是 'table'、'json' 之一。", "evaluate")
+    _usage_error(_run("export", "daily", "--from", "2019-01-01", "--to", "2019-01-02", "--format", "x"),
+                 "'--format' 的值无效：'x' 不是 'csv'、'json'、'xlsx' 之一。", "export daily")
+    _usage_error(_run("report", "template", "--format", "x"),
+                 "'--format' 的值无效：'x' 不是 'yaml'、'xlsx' 之一。", "report template")
+    ingest = _run("ingest", "--source", "x", "a.csv")
+    assert ingest.output.endswith("错误：'--source' 的值无效：'x' 不是 'callbacks'、'daily-report'、'queue-log'、"
+                                  "'spending'、'tickets' 之一。\n"), ingest.output
+    _usage_error(_run("--lang", "fr"), "'--lang' 的值无效：'fr' 不是 'zh'、'en' 之一。", "")
+    _usage_error(_run("demo", "--raw-from", "20"), "'--raw-from' 的值无效：20 不在范围 1 至 13 内。", "demo")
+    assert "[默认：12；1 至" in _run("demo", "--help").output
+    en = _run("--lang", "en", "evaluate", "--format", "xml")
+    assert en.output.endswith("Error: Invalid value for '--format': 'xml' is not one of 'table', 'json'.\n")
+    assert "[default: 12; 1<=x<=13]" in _run("--lang", "en", "demo", "--help").output
+
+
+def test_a_wrong_lang_falls_back_to_the_settings_files_language(cli_env, tmp_path):
+    (tmp_path / "hotline-kpi.toml").write_text('language = "en"\n')
+    bad = _run("--lang", "fr")
+    assert bad.exit_code == 2
+    assert bad.output.startswith("Usage: hotline-kpi [OPTIONS] COMMAND [ARGS]...\n"), bad.output
+    assert bad.output.endswith("Error: Invalid value for '--lang': 'fr' is not one of 'zh', 'en'.\n"), bad.output
+
+
+def test_a_missing_option_value_shows_the_usage_line_like_every_usage_error(cli_env):
+    _usage_error(_run("evaluate", "--as-of"), "选项 '--as-of' 需要 1 个值。", "evaluate")
+    _usage_error(_run("--lang"), "选项 '--lang' 需要 1 个值。", "")
+    en = _run("--lang", "en", "export", "daily", "--from")
+    assert en.output.startswith("Usage: hotline-kpi export daily [OPTIONS]\n"), en.output
+    assert en.output.endswith("Error: Option '--from' requires an argument.\n"), en.output
+
+
+def test_every_option_has_chinese_help_and_cjk_help_wraps_by_display_width(cli_env):
+    from hotline_kpi.cli.clicktext import NO_LINE_START, _width
+
+    expected = {("evaluate",): "--format [table|json]  输出：供阅读的表格，或供程序使用的 JSON。",
+                ("serve",): "写入日志的最低级别（DEBUG 最详细）。",
+                ("export", "daily"): "热线编号（默认：设置项 default_hotline）。",
+                ("export", "openmetrics"): "热线编号（默认：设置项 default_hotline）。",
+                ("targets", "show"): "目标目录的年份（默认：最新一年）。",
+                ("report", "template"): "热线编号（默认：设置项 default_hotline）。"}
+    for command, text in expected.items():
+        out = _run(*command, "--help").output
+        assert text in out, out
+    assert "热线编号（默认：设置项 default_hotline）。" in _run("targets", "show", "--help").output
+    assert "模拟数据的年份。  [默认：2019]" in _run("demo", "--help").output
+
+    import click
+
+    def undocumented(command: click.Command, path: str) -> list[str]:
+        missing = [f"{path} {p.opts[0]}" for p in command.params if isinstance(p, click.Option) and not p.help]
+        for name, sub in getattr(command, "commands", {}).items():
+            missing += undocumented(sub, f"{path} {name}")
+        return missing
+
+    _run("--help")  # the tree's help texts in Chinese
+    assert undocumented(cli, "hotline-kpi") == []
+    for command in (("ingest",), ("demo",), ("serve",), ("db",), ("export", "daily"), ("report",)):
+        out = CliRunner().invoke(cli, [*command, "--help"], prog_name="hotline-kpi", terminal_width=60).output
+        for line in out.splitlines():  # an option's own name may be longer: Click puts its help below
+            assert _width(line) <= 60 or line.lstrip().startswith("-"), (command, line)
+            assert line.strip()[:1] not in NO_LINE_START, (command, line)
+    sheet = _run("ingest", "--help").output
+    assert "\n" + " " * 34 + "。" not in sheet and "列出其名称）。" in sheet.replace("\n" + " " * 34, ""), sheet
+    db = _run("db", "--help").output
+    assert "数据库结构（Alembic 迁移）。" in db and "显示数据库的结构版本。" in db
+
+
+def test_cjk_text_breaks_between_characters_and_never_before_a_closing_mark():
+    from hotline_kpi.cli.clicktext import wrap_text
+
+    text = "热线编号（默认：设置项 default_hotline）。"
+    assert wrap_text(text, 14).splitlines() == ["热线编号（默", "认：设置项", "default_hotline）。"]
+    assert wrap_text(text, 10).splitlines() == ["热线编号", "（默认：设", "置项", "default_hotline）。"]
+    assert wrap_text("列出其名称）。", 10).splitlines() == ["列出其名", "称）。"]  # 称 goes down with ）。
+    assert wrap_text("report.inputs_dir/<热线>-<年份>.yaml", 22).splitlines() == ["report.inputs_dir/<热", "线>-<年份>.yaml"]
+    assert wrap_text("甲乙  [默认：12；1 至 13]", 40) == "甲乙  [默认：12；1 至 13]"  # Click's two spaces kept
+    english = "First local date (YYYY-MM-DD), the last one included in the export."
+    import click
+    assert wrap_text(english, 30) == click.formatting.wrap_text(english, 30, preserve_paragraphs=True)
+
+
+def test_a_groups_command_list_shows_each_commands_first_chinese_sentence(cli_env):
+    out = _run("export", "--help").output
+    assert "openmetrics  以带时间戳的 OpenMetrics 格式导出每日历史，供 `promtool tsdb\n" in out, out
+    assert "create-blocks-from openmetrics` 使用。\n" in out and "..." not in out, out
+    root = _run("--help").output
+    assert "\n  ingest    载入文件。\n" in root, root
+    assert "  ingest    Load files." in _run("--lang", "en", "--help").output

@@ -15,7 +15,7 @@ import click
 from hotline_kpi import __version__
 from hotline_kpi.cli import alerts, db, demo, evaluate, export, ingest, report, serve, targets
 from hotline_kpi.cli.app import App, Failure
-from hotline_kpi.cli.clicktext import in_words, localize_types, localize_usage, settings_file_language, use_context
+from hotline_kpi.cli.clicktext import choice_message, in_words, localize_types, localize_usage, settings_file_language, use_context
 from hotline_kpi.i18n import LANGUAGES, _, localize_commands, q, set_language, translate_click
 
 __all__ = ["cli", "main"]
@@ -107,8 +107,8 @@ def _language(ctx: click.Context, value: str | None) -> str | None:
     if ctx.get_parameter_source("lang") == click.core.ParameterSource.ENVIRONMENT:
         raise Failure(_("environment variable HOTLINE_KPI_LANGUAGE (value {value}): must be one of {choices}",
                         value=q(value), choices=choices))
-    raise click.BadParameter(_("{value} is not one of {choices}", value=q(value), choices=choices), ctx,
-                             param_hint="'--lang'")
+    # the sentence Click writes for a choice ('fr' 不是 'zh'、'en' 之一。), in the language known before
+    raise click.BadParameter(choice_message(value, list(LANGUAGES)), ctx, param_hint="'--lang'")
 
 
 def _use_language(lang: str | None) -> str | None:
@@ -127,10 +127,12 @@ def language_from(argv: list[str], environ: os._Environ[str] | dict[str, str], s
     for i, arg in enumerate(argv):
         if arg == "--":
             break
-        if arg == "--lang" and i + 1 < len(argv):
-            return argv[i + 1] if argv[i + 1] in LANGUAGES else None
-        if arg.startswith("--lang="):
-            return arg.split("=", 1)[1] if arg.split("=", 1)[1] in LANGUAGES else None
+        given = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else (
+            arg.split("=", 1)[1] if arg.startswith("--lang=") else None)
+        if given in LANGUAGES:
+            return given
+        if given is not None:  # a wrong --lang is refused in the language it would otherwise be
+            break
     value = environ.get("HOTLINE_KPI_LANGUAGE")
     if value is None and settings_file:
         value = settings_file_language(argv, environ)

@@ -104,10 +104,33 @@ def _console(err: bool = False) -> Console:
 pass_app = click.make_pass_decorator(App)
 
 
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(_("{value} is not a date (YYYY-MM-DD)", value=repr(value))) from None
+class Date(click.ParamType):
+    """A local date written YYYY-MM-DD; a wrong one is a usage error naming its option
+    ('--as-of' 的值无效：'2019-13-01' 不是日期（YYYY-MM-DD）。)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            self.fail(_("{value} is not a date (YYYY-MM-DD)", value=repr(value)), param, ctx)
+
+
+DATE = Date()
+
+
+def _date(value: str | dt.date | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return DATE.convert(value, None, None)
+
+
+def bad_option(name: str, message: str) -> click.BadParameter:
+    """A usage error of the running command's option ``name`` (its parameter name), named as
+    Click names it: '--to' 的值无效：…。"""
+    ctx = click.get_current_context()
+    param = next((p for p in ctx.command.params if p.name == name), None)
+    return click.BadParameter(message, ctx, param)

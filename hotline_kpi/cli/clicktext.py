@@ -77,6 +77,36 @@ class _Localized:
     def name(self, value: str) -> None:
         """click.Path names itself in ``__init__``; the English name is kept in ``_english``."""
 
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        """Click's sentence for a value not among a Choice's, the choices listed as the language
+        lists them ('table'、'json' in Chinese)."""
+        choices = list(self._normalized_mapping(ctx=ctx).values())  # type: ignore[attr-defined]
+        return choice_message(value, choices)
+
+    def _describe_range(self) -> str:
+        """An IntRange's bounds in words of the language (1 至 13), Click's 1<=x<=13 in English."""
+        english = super()._describe_range()  # type: ignore[misc]
+        if current_language() != "zh":
+            return english
+        lo, hi = getattr(self, "min", None), getattr(self, "max", None)
+        if lo is None:
+            return localize(M_("below {max}", max=hi) if self.max_open else M_("at most {max}", max=hi))  # type: ignore[attr-defined]
+        if hi is None:
+            return localize(M_("above {min}", min=lo) if self.min_open else M_("at least {min}", min=lo))  # type: ignore[attr-defined]
+        if not (self.min_open or self.max_open):  # type: ignore[attr-defined]
+            return localize(M_("{min} to {max}", min=lo, max=hi))
+        return english
+
+
+def choice_message(value: Any, choices: list[Any]) -> str:
+    """Click's "'x' is not one of 'a', 'b'." in the language shown: in Chinese the choices are
+    joined by 、, the sentence ends in 。."""
+    shown = [repr(c) for c in choices]
+    joined = ("、" if current_language() == "zh" else ", ").join(shown)
+    clicks = translations(current_language(), CLICK_DOMAIN).ngettext  # Click's own msgids, in click.po
+    text = clicks("{value!r} is not {choice}.", "{value!r} is not one of {choices}.", len(shown))
+    return text.format(value=value, choice=joined, choices=joined)
+
 
 @cache
 def _localized_class(cls: type) -> type:
@@ -162,11 +192,94 @@ class Formatter(click.HelpFormatter):
                 self.write(" " * (first_col - _width(first)))
             else:
                 self.write("\n" + " " * (first_col + self.current_indent))
-            lines = click.formatting.wrap_text(second, max(self.width - first_col - 2, 10),
-                                               preserve_paragraphs=True).splitlines()
+            if current_language() == "zh":  # Click's "[default: 12; 1<=x<=13]", its ; full-width
+                second = _HELP_EXTRA.sub(lambda m: m.group(0).replace("; ", "；"), second)
+            lines = wrap_text(second, max(self.width - first_col - 2, 10)).splitlines()
             self.write(f"{lines[0]}\n" if lines else "\n")
             for line in lines[1:]:
                 self.write(f"{'':>{first_col + self.current_indent}}{line}\n")
+
+
+    def write_text(self, text: str) -> None:
+        """A command's help text, wrapped by display width (see :func:`wrap_text`)."""
+        indent = " " * self.current_indent
+        self.write(wrap_text(text, self.width, indent, indent))
+        self.write("\n")
+
+
+def short_help(command: click.Command, limit: int) -> str | None:
+    """A command's line in its group's list, for Chinese help: its first sentence, up to 。
+    (Click ends it at an ASCII full stop and cuts it by characters, '…供 `promtool tsdb...');
+    cut by display width with … only when longer than two lines. None: Click's own."""
+    if current_language() != "zh" or command.short_help or not command.help or command.deprecated:
+        return None
+    text = " ".join(command.help.split("\n\n")[0].split())
+    if "。" in text:
+        text = text[:text.index("。") + 1]
+    if _width(text) <= 2 * limit:
+        return text
+    while _width(text) > 2 * limit - 2:
+        text = text[:-1]
+    return text.rstrip("，、；：（ ") + "…"
+
+
+_HELP_EXTRA = re.compile(r"\[[^\[\]]*\]$")
+
+#: Marks that never begin a line in Chinese text (and opening ones that never end it).
+NO_LINE_START = frozenset("。，、；：！？）》」』】〉”’…·" ")]}>,.;:!?")
+NO_LINE_END = frozenset("（《「『【〈“‘" "([{<")
+
+
+def wrap_text(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> str:
+    """Click's ``wrap_text(..., preserve_paragraphs=True)``, by display width for Chinese text:
+    Click counts characters, so a line of 汉字 ran twice as wide as the terminal, and it broke
+    only at spaces, leaving a 。 alone on a line. A line breaks between any two CJK characters
+    (or at a space), never before 。，、；：） nor after （, and a CJK character takes two columns.
+    Text without wide characters is left to Click."""
+    if not any(_width(ch) == 2 for ch in text):
+        return click.formatting.wrap_text(text, width, initial_indent, subsequent_indent, preserve_paragraphs=True)
+    paragraphs: list[tuple[str, bool, list[str]]] = []
+    for block in re.split(r"\n\s*\n", text.expandtabs()):
+        lines = block.splitlines()
+        if not lines:
+            continue
+        raw = lines[0].strip() == "\b"
+        indent = " " * (len(lines[0]) - len(lines[0].lstrip())) if not raw else ""
+        paragraphs.append((indent, raw, lines[1:] if raw else lines))
+    out = []
+    for indent, raw, lines in paragraphs:
+        if raw:
+            out.append("\n".join(subsequent_indent + line for line in lines))
+        else:
+            out.append(_fill(" ".join(line.strip() for line in lines), width,
+                             initial_indent + indent, subsequent_indent + indent))
+            initial_indent = subsequent_indent
+    return "\n\n".join(out)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    # atoms: a wide character, or a run of narrow non-space characters; with the spaces before it
+    atoms = [(m.group(2), m.group(1)) for m in re.finditer(r"(\s*)([^\s\u1100-\uffff]+|\S)", text)]
+
+    def span(line: list[tuple[str, str]]) -> int:
+        return sum(_width(a) + (len(sp) if i else 0) for i, (a, sp) in enumerate(line))
+
+    lines: list[list[tuple[str, str]]] = [[]]
+    for atom, space in atoms:
+        line = lines[-1]
+        indent = first if len(lines) == 1 else rest
+        if not line or _width(indent) + span([*line, (atom, space)]) <= width:
+            line.append((atom, space))
+            continue
+        carried = [(atom, space)]
+        while len(line) > 1 and (carried[0][0][0] in NO_LINE_START or line[-1][0][-1] in NO_LINE_END):
+            carried.insert(0, line.pop())  # 名称）。 go down together: no line begins with ）。
+        if carried[0][0][0] in NO_LINE_START:  # a word alone on its line: the marks hang after it
+            line.extend(carried)
+        else:
+            lines.append(carried)
+    return "\n".join((first if i == 0 else rest) + "".join((sp if j else "") + a for j, (a, sp) in enumerate(line))
+                     for i, line in enumerate(lines))
 
 
 def _width(text: str) -> int:
@@ -179,7 +292,28 @@ class Context(click.Context):
 
 
 def use_context(command: click.Command) -> None:
+    """The tree's commands make a :class:`Context`, and the usage errors their parsing raises
+    know it: Click's "Option '--as-of' requires an argument" has none, so it was shown without
+    the usage line and the help hint every other usage error has."""
     command.context_class = Context
+    if not hasattr(command, "_i18n_parse_args"):
+        command._i18n_parse_args = command.parse_args  # type: ignore[attr-defined]
+
+        def parse_args(ctx: click.Context, args: list[str], _parse: Any = command.parse_args) -> list[str]:
+            try:
+                return _parse(ctx, args)
+            except click.UsageError as exc:
+                if exc.ctx is None:
+                    exc.ctx, exc.cmd = ctx, ctx.command
+                raise
+
+        command.parse_args = parse_args  # type: ignore[method-assign]
+
+        def get_short_help_str(limit: int = 45, _short: Any = command.get_short_help_str,
+                               _command: click.Command = command) -> str:
+            return short_help(_command, limit) or _short(limit)
+
+        command.get_short_help_str = get_short_help_str  # type: ignore[method-assign]
     for sub in getattr(command, "commands", {}).values():
         use_context(sub)
 
@@ -197,8 +331,16 @@ class UsageInWords(click.UsageError):
     """A usage error of Click's, its text in words of the language shown."""
 
     def __init__(self, original: click.UsageError) -> None:
-        super().__init__(full_stops(original.format_message()), original.ctx)
+        super().__init__(sentence(full_stops(original.format_message())), original.ctx)
         self.exit_code = original.exit_code  # type: ignore[misc]
+
+
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence does: the project's own usage errors ("--to 2019-01-01 is
+    before --from 2019-02-01") end like Click's, in 。 in Chinese and . in English."""
+    if not text or text.endswith((".", "。", "!", "！", "?", "？", "…")):
+        return text
+    return text + ("。" if current_language() == "zh" else ".")
 
 
 def in_words(exc: click.UsageError) -> click.UsageError:

@@ -17,8 +17,9 @@ from hotline_kpi.store.db import read_session
 
 
 @click.command()
-@click.option("--year", type=int, default=2019, show_default=True)
-@click.option("--seed", type=int, default=12345, show_default=True)
+@click.option("--year", type=int, default=2019, show_default=True, help="Year of the simulated data.")
+@click.option("--seed", type=int, default=12345, show_default=True,
+              help="Seed of the simulation: the same seed gives the same data.")
 @click.option("--raw-from", type=click.IntRange(1, 13), default=12, show_default=True,
               help="First month whose figures come from the hotline's own systems (call platform queue_log, "
               "ticket and callback exports, at full scale); the months before come from the office's daily "

@@ -7,16 +7,17 @@ import json
 import click
 
 from hotline_kpi.i18n import _
-from hotline_kpi.cli.app import App, Failure, _console, _date, pass_app
+from hotline_kpi.cli.app import DATE, App, Failure, _console, _date, pass_app
 from hotline_kpi.cli.render import budget_line, render_projections, render_scoreboard
 from hotline_kpi.store.db import read_session
 
 
 @click.command()
 @click.option("--hotline", "hotline_id", default=None, help="Hotline id.")
-@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Evaluate as of this local date (default: the last day with "
+@click.option("--as-of", "as_of", default=None, type=DATE, metavar="DATE", help="Evaluate as of this local date (default: the last day with "
               "data, not after yesterday).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="Output: tables to read, or JSON for programs.")
 @pass_app
 def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> None:
     """Evaluate every indicator over day, 7/30 days, month, quarter and year to date."""

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from hotline_kpi.i18n import _
-from hotline_kpi.cli.app import App, _console, _date, pass_app
+from hotline_kpi.cli.app import DATE, App, _console, _date, bad_option, pass_app
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.workbooks import daily_headers
 from hotline_kpi.store import sums
@@ -30,17 +30,17 @@ def _daily_rows(app: App, hotline_id: str | None, start: str, end: str):  # noqa
     first, last = _date(start), _date(end)
     assert first is not None and last is not None
     if last < first:
-        raise click.BadParameter(_("--to {last} is before --from {first}", last=last, first=first))
+        raise bad_option("end", _("{last} is before --from {first}", last=last, first=first))
     app.require_schema()
     with read_session(app.engine) as session:
         return hid, first, last, sums.daily_counters(session, hid, first, last)
 
 
 @export.command("daily")
-@click.option("--hotline", "hotline_id", default=None)
-@click.option("--from", "start", required=True, metavar="DATE", help="First local date (YYYY-MM-DD).")
-@click.option("--to", "end", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "xlsx"]), default="csv")
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--from", "start", required=True, type=DATE, metavar="DATE", help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=DATE, metavar="DATE", help="Last local date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "xlsx"]), default="csv", help="Output format.")
 @click.option("--headers", type=click.Choice(["names", "zh", "en"]), default=None,
               help="Column headers of csv and xlsx: the counters' internal names, or the office's words in Chinese "
                    "or English (default: names for csv, the office's language for xlsx).")
@@ -51,9 +51,9 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
                  output: Path | None) -> None:
     """The canonical daily counters, one row a day; empty where unknown."""
     if fmt == "json" and headers is not None:
-        raise click.BadParameter(_("--headers applies to csv and xlsx, not json (its keys are the counters' names)"))
+        raise bad_option("headers", _("--headers applies to csv and xlsx, not json (its keys are the counters' names)"))
     if fmt == "xlsx" and output is None:
-        raise click.BadParameter(_("an XLSX file is binary: name the file to write with --output"))
+        raise bad_option("output", _("an XLSX file is binary: name the file to write with --output"))
     hid, first, last, stored = _daily_rows(app, hotline_id, start, end)
     if fmt == "xlsx":
         from hotline_kpi.files import write_atomic
@@ -93,9 +93,9 @@ def export_daily(app: App, hotline_id: str | None, start: str, end: str, fmt: st
 
 
 @export.command("openmetrics")
-@click.option("--hotline", "hotline_id", default=None)
-@click.option("--from", "start", required=True, metavar="DATE", help="First local date (YYYY-MM-DD).")
-@click.option("--to", "end", required=True, metavar="DATE", help="Last local date (YYYY-MM-DD).")
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--from", "start", required=True, type=DATE, metavar="DATE", help="First local date (YYYY-MM-DD).")
+@click.option("--to", "end", required=True, type=DATE, metavar="DATE", help="Last local date (YYYY-MM-DD).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file (atomically) instead of standard output.")
 @pass_app

@@ -78,7 +78,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
 
 @report.command("template")
 @click.option("--year", type=int, default=None, help="Year (default: last year).")
-@click.option("--hotline", "hotline_id", default=None)
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Default: report.inputs_dir/<hotline>-<year>.yaml.")
 @click.option("--force", is_flag=True, help="Overwrite an existing input file.")

@@ -64,7 +64,8 @@ def _why(exc: OSError) -> str:
 @click.command()
 @click.option("--host", default=None, help="Bind address (default: the service.host setting, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="HTTP port (default: the service.port setting, 9105).")
-@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="Least severe log messages written (DEBUG shows the most).")
 @pass_app
 def serve(app: App, host: str | None, port: int | None, log_level: str) -> None:
     """Run the monitoring service: scheduler, inbox, /metrics, API and status page.

@@ -19,8 +19,8 @@ def targets() -> None:
 
 
 @targets.command("show")
-@click.option("--hotline", "hotline_id", default=None)
-@click.option("--year", type=int, default=None)
+@click.option("--hotline", "hotline_id", default=None, help="Hotline id (default: the default_hotline setting).")
+@click.option("--year", type=int, default=None, help="Catalogue year (default: the latest).")
 @pass_app
 def targets_show(app: App, hotline_id: str | None, year: int | None) -> None:
     """Print a hotline's target catalogue."""
