@@ -44,7 +44,8 @@ def alerts_list(app: App, show_all: bool) -> None:
     from hotline_kpi.alerts.alerting import event_kind
 
     app.require_schema()
-    rules_problem = _rules_problem(app)
+    config, rules_problem = _rules(app)
+    rules = {r.id: r for r in config.rules} if config is not None else {}
     with read_session(app.engine) as s:
         views = outbox.list_alerts(s)
         owed = outbox.owed_notifications(s)
@@ -58,16 +59,21 @@ def alerts_list(app: App, show_all: bool) -> None:
     robots = _(", ").join(_("webhook:{name} ({kind})", name=n, kind=kinds.get(h.kind, h.kind)) for n, h in sorted(hooks.items()))
     out.print(_("Group robots: {robots}", robots=robots) if hooks else _("Group robots: none (alerts.webhooks)"),
               soft_wrap=True)
-    table = Table(title=_("alerts"))
-    for col in (_("id"), _("hotline"), _("rule"), _("severity"), _("state"), _("days held"), _("since"),
-                _("last notified"), _("summary")):
-        table.add_column(col)
-    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     shown = [v for v in views if show_all or v.state != "inactive"]
+    hotlines = sorted({v.hotline_id for v in shown})
+    one = len(hotlines) == 1  # one hotline (the usual office): named in the title, not on every row
+    table = Table(title=_("alerts: {hotline}", hotline=hotline_title(app, hotlines[0])) if one else _("alerts"))
+    for col in (_("id"), *(() if one else (_("hotline"),)), _("rule"), _("severity"), _("state"), _("days held"),
+                _("since"), _("last notified"), _("summary"), _("rule id")):
+        # the summary and the times read as one line; the others wrap
+        table.add_column(col, no_wrap=col in (_("summary"), _("since"), _("last notified")))
+    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     for v in shown:
-        table.add_row(str(v.id), v.hotline_id, v.rule_id, t(v.severity), f"[{style.get(v.state, '')}]{t(v.state)}[/]",
-                      str(v.held_days), _local_time(v.since, app), _local_time(v.last_notified_at, app),
-                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang))
+        table.add_row(str(v.id), *(() if one else (hotline_title(app, v.hotline_id),)),
+                      _rule_title(app, rules.get(v.rule_id), v.hotline_id) or v.rule_id, t(v.severity),
+                      f"[{style.get(v.state, '')}]{t(v.state)}[/]", str(v.held_days), _local_time(v.since, app),
+                      _local_time(v.last_notified_at, app),
+                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang, v.state), v.rule_id)
     out.print(table)
     if len(shown) < len(views):
         out.print(_("{n} inactive alert(s) not shown (--all)", n=len(views) - len(shown)))
@@ -96,18 +102,54 @@ def alerts_list(app: App, show_all: bool) -> None:
         raise Failure(rules_problem)
 
 
-def _rules_problem(app: App) -> str | None:
-    """Why the rules file cannot be used (missing, or not valid), or None: `alerts list` says it
-    rather than show the stored alerts as if alerting worked."""
+def _rules(app: App):  # noqa: ANN202 - the rules config, imported lazily
+    """The rules, and why the rules file cannot be used (missing, or not valid) or None:
+    `alerts list` says it rather than show the stored alerts as if alerting worked."""
     from hotline_kpi.alerts.alerting import load_config
     from hotline_kpi.alerts.rules import RulesError
 
     try:
-        load_config(app.settings, app.catalogues)
+        return load_config(app.settings, app.catalogues), None
     except RulesError as exc:
-        return _("the alert rules cannot be used, so no alert is judged and no mail is sent (`serve` refuses to "
-                 "start): {problem}", problem=str(exc))
-    return None
+        return None, _("the alert rules cannot be used, so no alert is judged and no mail is sent (`serve` refuses "
+                       "to start): {problem}", problem=str(exc))
+
+
+#: A rule's kind as its readable name ends (a plain threshold rule is its indicator and window).
+_KINDS: dict[str, Msg] = {
+    "behind_pace": M_("behind pace"),
+    "at_risk": M_("year-end projection"),
+    "missed": M_("final result for the year"),
+    "no_data": M_("no file loaded"),
+}
+
+
+def _rule_title(app: App, rule, hotline_id: str) -> str | None:  # noqa: ANN001 - alerts.rules.Rule
+    """A rule as people name it, from its fields: 电话接通时长·年累计, 日报·未载入新文件."""
+    from hotline_kpi.i18n import source_label
+
+    if rule is None:
+        return None
+    if rule.indicator is None:
+        parts = [str(source_label(rule.source or "")) if rule.source else rule.id]
+    else:
+        years = app.catalogues.years(hotline_id) if app.catalogues.hotlines() else []
+        try:
+            name = app.catalogues.for_year(hotline_id, max(years)).indicator(rule.indicator).display_name(app.lang)
+        except (KeyError, ValueError):
+            name = rule.indicator
+        parts = [name] if rule.window is None else [name, t(rule.window.value)]
+    if rule.condition.value in _KINDS:
+        parts.append(str(_KINDS[rule.condition.value]))
+    return "·".join(parts)
+
+
+def hotline_title(app: App, hotline_id: str) -> str:
+    """A hotline by its display name; its id when the catalogues no longer know it."""
+    try:
+        return app.catalogues.hotline(hotline_id).display_name(app.lang)
+    except KeyError:
+        return hotline_id
 
 
 @alerts.command("test-email")
@@ -153,6 +195,7 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
 @pass_app
 def alerts_resend(app: App, event_id: int) -> None:
     """Queue a notification again (an event id from `alerts list`), with a new Message-ID."""
+    from hotline_kpi.alerts.alerting import event_kind
     from hotline_kpi.alerts.outbox import NotANotification
 
     app.require_schema()
@@ -160,7 +203,11 @@ def alerts_resend(app: App, event_id: int) -> None:
     try:
         new_id = alerting.resend(event_id)
     except NotANotification as exc:
-        raise Failure(str(exc)) from None
+        if exc.kind is None:
+            raise Failure(_("event {event} does not exist (event numbers: `hotline-kpi alerts list`)",
+                            event=event_id)) from None
+        raise Failure(_("event {event} ({kind}) sent no mail, so there is nothing to send again",
+                        event=event_id, kind=event_kind(exc.kind))) from None
     click.echo(_("event {event} queued again as event {new}; it goes out with the next delivery pass "
                  "(`hotline-kpi alerts dispatch` or the service)", event=event_id, new=new_id))
 
