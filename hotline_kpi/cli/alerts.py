@@ -62,14 +62,14 @@ def alerts_list(app: App, show_all: bool) -> None:
     shown = [v for v in views if show_all or v.state != "inactive"]
     hotlines = sorted({v.hotline_id for v in shown})
     one = len(hotlines) == 1  # one hotline (the usual office): named in the title, not on every row
-    table = Table(title=_("alerts: {hotline}", hotline=hotline_title(app, hotlines[0])) if one else _("alerts"))
+    table = Table(title=_("alerts: {hotline}", hotline=app.hotline_name(hotlines[0])) if one else _("alerts"))
     for col in (_("id"), *(() if one else (_("hotline"),)), _("rule"), _("severity"), _("state"), _("days held"),
                 _("since"), _("last notified"), _("summary"), _("rule id")):
         # the summary and the times read as one line; the others wrap
         table.add_column(col, no_wrap=col in (_("summary"), _("since"), _("last notified")))
     style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     for v in shown:
-        table.add_row(str(v.id), *(() if one else (hotline_title(app, v.hotline_id),)),
+        table.add_row(str(v.id), *(() if one else (app.hotline_name(v.hotline_id),)),
                       _rule_title(app, rules.get(v.rule_id), v.hotline_id) or v.rule_id, t(v.severity),
                       f"[{style.get(v.state, '')}]{t(v.state)}[/]", str(v.held_days), _local_time(v.since, app),
                       _local_time(v.last_notified_at, app),
@@ -144,12 +144,6 @@ def _rule_title(app: App, rule, hotline_id: str) -> str | None:  # noqa: ANN001 
     return "·".join(parts)
 
 
-def hotline_title(app: App, hotline_id: str) -> str:
-    """A hotline by its display name; its id when the catalogues no longer know it."""
-    try:
-        return app.catalogues.hotline(hotline_id).display_name(app.lang)
-    except KeyError:
-        return hotline_id
 
 
 @alerts.command("test-email")
