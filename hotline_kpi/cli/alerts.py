@@ -52,7 +52,7 @@ def alerts_list(app: App, show_all: bool) -> None:
         failures = outbox.recent_failures(s, limit=10)
     out = _console()
     smtp = app.settings.smtp
-    server = f"{smtp.host}:{smtp.effective_port} ({smtp.security})" if smtp.host else _("not configured (smtp.host)")
+    server = _server(smtp) if smtp.host else _("not configured (smtp.host)")
     out.print(_("SMTP: {server} · rules: {rules}", server=server, rules=app.settings.alerts.rules_file), soft_wrap=True)
     kinds = {"wecom": _("WeCom group robot"), "dingtalk": _("DingTalk group robot")}
     hooks = app.settings.alerts.webhooks
@@ -85,7 +85,7 @@ def alerts_list(app: App, show_all: bool) -> None:
         for o in owed:
             pending.add_row(str(o.event_id), event_kind(o.kind), str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
                             _local_time(o.next_attempt_at, app), _local_time(o.deliver_by, app), ", ".join(o.remaining),
-                            o.last_error[:120])
+                            _error_text(o.last_error)[:120])
         out.print(pending)
     else:
         out.print(_("no undelivered notifications"))
@@ -95,7 +95,7 @@ def alerts_list(app: App, show_all: bool) -> None:
             failed.add_column(col)
         for d in failures:
             failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), t(d.outcome),
-                           (d.error or "")[:160])
+                           _error_text(d.error or "")[:160])
         out.print(failed)
     if rules_problem is not None:
         # What is stored is listed (it is what happened), but alerting cannot run: said last, exit 1.
@@ -176,12 +176,13 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
     results = transport.send(msg, smtp.from_address, recipients)
     for r in results:
         if r.error:
+            why, detail = _network_reason(r.error)
             click.echo(_("{recipient}: {outcome} ({why}: {error})", recipient=r.recipient, outcome=t(r.outcome),
-                         why=_network_reason(r.error), error=q(r.error)))
+                         why=why, error=q(detail)))
         else:
             click.echo(_("{recipient}: {outcome}", recipient=r.recipient, outcome=t(r.outcome)))
     if any(r.outcome != "sent" for r in results):
-        raise Failure(_("not delivered to every recipient via {transport}", transport=transport.describe()))
+        raise Failure(_("not delivered to every recipient via {transport}", transport=_server(smtp)))
 
 
 @alerts.command("resend")
@@ -231,9 +232,37 @@ _REASONS: tuple[tuple[str, Msg], ...] = (
 )
 
 
-def _network_reason(error: str) -> str:
+def _network_reason(error: str) -> tuple[str, str]:
+    """What a delivery error means, and the system's own words without the Python class name
+    (``ConnectionRefusedError: [Errno 111] Connection refused`` -> ``[Errno 111] Connection refused``)."""
     for prefix, why in _REASONS:
         if error.startswith(prefix):
-            return str(why)
+            detail = re.sub(r"^\w+: ", "", error) if error.startswith(prefix + ": ") else error
+            return str(why), detail
     replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
-    return _("the mail server refused the mail") if replied else _("delivery failed")
+    return (_("the mail server refused the mail") if replied else _("delivery failed")), error
+
+
+def _error_text(error: str) -> str:
+    """A stored delivery error as the office reads it: what it means, then the system's words."""
+    if not error:
+        return ""
+    why, detail = _network_reason(error)
+    return _("{why}: {error}", why=why, error=q(detail))
+
+
+#: How the connection to the mail server is made (smtp.security), in words.
+_SECURITY: dict[str, Msg] = {
+    "none": M_("unencrypted"),
+    "starttls": M_("STARTTLS encryption"),
+    "tls": M_("SSL/TLS encryption"),
+}
+
+
+def _server(smtp) -> str:  # noqa: ANN001 - alert_settings.SmtpSettings
+    """The mail server as the office reads it: 127.0.0.1:587（STARTTLS 加密，登录名 kpi）."""
+    how = str(_SECURITY[smtp.security]) if smtp.security in _SECURITY else smtp.security
+    if smtp.username:
+        return _("{host}:{port} ({security}, login {user})", host=smtp.host, port=smtp.effective_port, security=how,
+                 user=smtp.username)
+    return _("{host}:{port} ({security})", host=smtp.host, port=smtp.effective_port, security=how)

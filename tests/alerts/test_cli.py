@@ -58,7 +58,8 @@ def test_list_shows_firing_alerts_and_undelivered_mail_until_dispatch_delivers_i
 
     out = run("alerts", "list").output
     assert "answer_day" in out and "告警中" in out and "电话接通时长 当日 9.00 秒 高于目标 8 秒" in out
-    assert "待投递的通知" in out and OPS in out and "ConnectionRefusedError" in out
+    assert "待投递的通知" in out and OPS in out and "邮件服务器拒绝连接：“[Errno 111] Connection" in out
+    assert "ConnectionRefusedError" not in out
     assert "connection_day" not in out  # inactive: only with --all
     assert "connection_day" in run("alerts", "list", "--all").output
 
@@ -148,3 +149,17 @@ def test_list_all_says_an_inactive_alert_meets_its_target_in_words_true_to_its_f
     assert "热线接通率·当日" in out and "规则编号" in out and "connection_day" in out
     en = run("--lang", "en", "alerts", "list", "--all").output
     assert "Connection rate Day 95.00%, meets target (>= 90%)" in en
+
+
+def test_test_email_to_a_closed_port_says_the_server_and_the_reason_in_chinese(setup, monkeypatch: pytest.MonkeyPatch):
+    world, run = setup
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__PORT", "1")  # nothing listens on port 1
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__SECURITY", "starttls")
+    out = run("alerts", "test-email", "--to", "a@b.c", ok=False).output
+    assert "a@b.c：暂时失败（邮件服务器拒绝连接：“[Errno 111] Connection refused”）" in out, out
+    assert "错误：未能通过 127.0.0.1:1（STARTTLS 加密）投递给所有收件人" in out, out
+    assert "ConnectionRefusedError" not in out and "(starttls)" not in out
+    assert "SMTP：127.0.0.1:1（STARTTLS 加密）" in run("alerts", "list").output
+    en = run("--lang", "en", "alerts", "test-email", "--to", "a@b.c", ok=False).output
+    assert "a@b.c: " in en and "the mail server refused the connection: '[Errno 111] Connection refused'" in en, en
+    assert "127.0.0.1:1 (STARTTLS encryption)" in en
