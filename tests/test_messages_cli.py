@@ -178,3 +178,14 @@ def test_a_year_without_a_catalogue_names_the_hotline_as_the_office_does(cli_env
         _run("evaluate", "--as-of", "2026-01-05", clock=clock).stderr
     en = _run("--lang", "en", "targets", "show", "--year", "2020", clock=clock)
     assert "no target catalogue for Shanghai 12345 Citizen Service Hotline (shanghai-12345) in 2020" in en.stderr
+
+
+def test_an_unsupported_database_url_says_the_supported_forms_in_chinese(cli_env, monkeypatch, clock):
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", "mysql://u:secret@h/db")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("不支持数据库类型 mysql；支持的写法：sqlite:///路径、postgresql+psycopg://用户:密码@主机/库名"
+            in zh.stderr), zh.stderr
+    assert "secret" not in zh.stderr and "PASSWORD" not in zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert "supported forms: sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DBNAME" in en.stderr, en.stderr
