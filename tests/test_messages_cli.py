@@ -87,6 +87,8 @@ def test_targets_show_writes_targets_as_the_office_does(cli_env, clock):
     assert "e+" not in out and "ratio" not in out and ">=" not in out
     # the title: the hotline's name, full-width brackets, no checkout path (the shipped catalogue)
     assert "上海市12345市民服务热线 2019（内置目录）" in out and "/" not in out.splitlines()[0]
+    # the file to copy for a catalogue of one's own, said once under the table
+    assert "内置目录即文件 " in out and "shanghai-12345-2019.yaml；如需修改目标，请把它复制到自己的文件夹" in out
     # the display name (回访), the seed's typo said once, under the table, as 原文如此, by name not id
     assert _row(out, "satisfaction_rate")[0] == "12345热线回访市民满意度※"
     assert ("※ 12345热线回访市民满意度：目录中的三级指标原文为“12345热线回民市民满意度”（原文如此），"

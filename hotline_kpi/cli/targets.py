@@ -51,7 +51,12 @@ def targets_show(app: App, hotline_id: str | None, year: int | None) -> None:
                       machine, f"{ind.weight:g}" if not ind.tracked_only else "—", ind.id)
     if notes:
         table.caption = "\n".join(notes)
-    _console().print(table)
+    out = _console()
+    out.print(table)
+    if _catalogue_file(cat.source_path) == _("built-in catalogue"):  # where to copy it from, said once, below
+        out.print(_("The built-in catalogue is the file {file}; to change a target, copy it into a folder of your "
+                    "own and point targets_dir (HOTLINE_KPI_TARGETS_DIR) at that folder", file=cat.source_path),
+                  soft_wrap=True, markup=False)
 
 
 def _catalogue_file(path: str) -> str:
