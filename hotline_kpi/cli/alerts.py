@@ -65,8 +65,10 @@ def alerts_list(app: App, show_all: bool) -> None:
     table = Table(title=_("alerts: {hotline}", hotline=app.hotline_name(hotlines[0])) if one else _("alerts"))
     for col in (_("id"), *(() if one else (_("hotline"),)), _("rule"), _("severity"), _("state"), _("days held"),
                 _("since"), _("last notified"), _("summary"), _("rule id")):
-        # the summary and the times read as one line; the others wrap
-        table.add_column(col, no_wrap=col in (_("summary"), _("since"), _("last notified")))
+        # the times read as one line; a long name or id folds rather than being cut short (…)
+        # (the rule id, what commands and the rules file take, is kept whole)
+        table.add_column(col, no_wrap=col in (_("since"), _("last notified")), overflow="fold",
+                         min_width=max((len(v.rule_id) for v in shown), default=0) if col == _("rule id") else None)
     style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     for v in shown:
         table.add_row(str(v.id), *(() if one else (app.hotline_name(v.hotline_id),)),
