@@ -57,6 +57,10 @@ class Hotline(_Model):
     def label(self) -> str:
         return self.short_name or self.id
 
+    def display_name(self, lang: str) -> str:
+        """The hotline's name as people read it (its id is for files and commands)."""
+        return self.name if lang == "zh" else self.name_en
+
 
 class BudgetLine(_Model):
     id: str

@@ -34,6 +34,11 @@ def fmt_threshold(value: float, unit: str, lang: Lang = "zh") -> str:
 _ZH_COMPARATOR = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}
 
 
+def fmt_comparator(cmp: str, lang: Lang = "zh") -> str:
+    """A comparator as the text around it writes it: ≥ in Chinese, >= in English."""
+    return _ZH_COMPARATOR.get(cmp, cmp) if lang == "zh" else cmp
+
+
 def fmt_target(ind: Indicator, lang: Lang = "zh") -> str:
     if not ind.targeted or ind.comparator is None or ind.threshold is None:
         return t("no_target", lang)

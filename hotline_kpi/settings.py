@@ -236,7 +236,8 @@ def settings_environ(env_file: Path | None = Path(".env")) -> dict[str, str]:
 
 
 #: The database drivers the product ships (psycopg 3 for PostgreSQL, the standard library's sqlite3).
-SUPPORTED_DATABASES = "sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DBNAME"
+#: Written with placeholders in the reader's language (路径, 用户…).
+SUPPORTED_DATABASES = M_("sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DBNAME")
 
 
 def check_database_url(value: str) -> str:

@@ -214,7 +214,7 @@ def test_ingest_evaluates_what_it_loaded_so_a_running_serve_shows_it(run, env, t
     jan.write_text(REPORT, encoding="utf-8")
     result = run("ingest", str(jan))
     assert result.exit_code == 0, result.output
-    assert "已评估 shanghai-12345" in result.stderr
+    assert "已评估 上海市12345市民服务热线：运行中的 `serve` 将在下次刷新指标时显示新数据" in result.stderr
     assert _snapshots(url) == [("shanghai-12345", "2019-01-04", "ingest")]
 
     assert run("ingest", str(jan)).exit_code == 0  # already loaded: nothing to evaluate

@@ -68,23 +68,35 @@ def test_the_settings_files_language_applies_to_help_and_usage_errors(cli_env, t
 
 
 def _row(out: str, indicator_id: str) -> list[str]:
-    line = next(line for line in out.splitlines() if line.startswith(f"│ {indicator_id} "))
-    return [cell.strip() for cell in line.strip("│").split("│")]
+    """A row of `targets show` by its indicator id (the last column, 编号)."""
+    rows = ([cell.strip() for cell in line.strip().strip("│").split("│")] for line in out.splitlines()
+            if line.startswith("│"))
+    return next(cells for cells in rows if cells[-1] == indicator_id)
 
 
 def test_targets_show_writes_targets_as_the_office_does(cli_env, clock):
     out = _run("targets", "show", clock=clock).output
-    assert _row(out, "requests_accepted")[5] == "≥ 4,000,000/年"
-    assert _row(out, "connection_rate")[5] == "≥ 90%"
-    assert _row(out, "operator_fault_return_rate")[5] == "＜ 7%"
-    assert _row(out, "average_answer_seconds")[5] == "≤ 8 秒"
+    # the office's names first (指标 by its display name), the internal id last, as 编号
+    assert _row(out, "connection_rate")[0] == "热线接通率"
+    assert _row(out, "requests_accepted")[4] == "≥ 4,000,000/年"
+    assert _row(out, "connection_rate")[4] == "≥ 90%"
+    assert _row(out, "operator_fault_return_rate")[4] == "＜ 7%"
+    assert _row(out, "average_answer_seconds")[4] == "≤ 8 秒"
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")][::6] == ["指标", "编号"]
     assert "e+" not in out and "ratio" not in out and ">=" not in out
-    # the display name (回访), the seed's typo said once, under the table, as 原文如此
-    assert _row(out, "satisfaction_rate")[3] == "12345热线回访市民满意度※"
-    assert ("※ satisfaction_rate：目录中的三级指标原文为“12345热线回民市民满意度”（原文如此），"
-            "此处用其显示名称“12345热线回访市民满意度”。") in out.replace("\n", "").replace("  ", "")
+    # the title: the hotline's name, full-width brackets, no checkout path (the shipped catalogue)
+    assert "上海市12345市民服务热线 2019（内置目录）" in out and "/" not in out.splitlines()[0]
+    # the file to copy for a catalogue of one's own, said once under the table
+    assert "内置目录即文件 " in out and "shanghai-12345-2019.yaml；如需修改目标，请把它复制到自己的文件夹" in out
+    # the display name (回访), the seed's typo said once, under the table, as 原文如此, by name not id
+    assert _row(out, "satisfaction_rate")[0] == "12345热线回访市民满意度※"
+    assert ("※ 12345热线回访市民满意度：目录中的三级指标原文为“12345热线回民市民满意度”（原文如此），"
+            "此处用其显示名称。") in out.replace("\n", "").replace("  ", ""), out
+    assert "satisfaction_rate：" not in out
     en = _run("--lang", "en", "targets", "show", clock=clock).output
-    assert _row(en, "requests_accepted")[5] == ">= 4,000,000/year" and _row(en, "connection_rate")[5] == ">= 90%"
+    assert _row(en, "requests_accepted")[4] == ">= 4,000,000/year" and _row(en, "connection_rate")[4] == ">= 90%"
+    assert "Shanghai 12345 Citizen Service Hotline 2019 (built-in catalogue)" in en
 
 
 def test_settings_errors_say_the_allowed_form_and_sources_in_words(cli_env, tmp_path, clock):
@@ -143,11 +155,11 @@ def test_a_yaml_error_is_said_in_chinese_with_the_parsers_words_as_detail(tmp_pa
 def test_a_report_of_an_empty_year_is_refused(cli_env, tmp_path, clock):
     zh = _run("report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
     assert zh.exit_code == 1
-    assert zh.stderr == ("错误：库中没有热线 shanghai-12345 2019 年的任何数据，无从生成自评报告；"
+    assert zh.stderr == ("错误：库中没有上海市12345市民服务热线（shanghai-12345） 2019 年的任何数据，无从生成自评报告；"
                          "请先用 `hotline-kpi ingest` 载入该年的文件\n"), zh.stderr
     assert not (tmp_path / "out").exists()  # nothing written
     en = _run("--lang", "en", "report", "--year", "2019", "--format", "md", "--out", str(tmp_path / "out"), clock=clock)
-    assert en.exit_code == 1 and "error: no figures of shanghai-12345 for 2019 in the store" in en.stderr
+    assert en.exit_code == 1 and "error: no figures of Shanghai 12345 Citizen Service Hotline (shanghai-12345) for 2019 in the store" in en.stderr
 
 
 def test_a_port_out_of_range_is_refused_before_anything_listens(cli_env):
@@ -278,3 +290,24 @@ def test_a_groups_command_list_shows_each_commands_first_chinese_sentence(cli_en
     root = _run("--help").output
     assert "\n  ingest    载入文件。\n" in root, root
     assert "  ingest    Load files." in _run("--lang", "en", "--help").output
+
+
+def test_a_year_without_a_catalogue_names_the_hotline_as_the_office_does(cli_env, clock):
+    zh = _run("targets", "show", "--year", "2020", clock=clock)
+    assert zh.exit_code == 1
+    assert "错误：没有 上海市12345市民服务热线（shanghai-12345） 2020 年的目标目录（已有年份：2019）" in zh.stderr, zh.stderr
+    assert "没有 上海市12345市民服务热线（shanghai-12345） 2026 年的目标目录" in \
+        _run("evaluate", "--as-of", "2026-01-05", clock=clock).stderr
+    en = _run("--lang", "en", "targets", "show", "--year", "2020", clock=clock)
+    assert "no target catalogue for Shanghai 12345 Citizen Service Hotline (shanghai-12345) in 2020" in en.stderr
+
+
+def test_an_unsupported_database_url_says_the_supported_forms_in_chinese(cli_env, monkeypatch, clock):
+    monkeypatch.setenv("HOTLINE_KPI_DATABASE_URL", "mysql://u:secret@h/db")
+    zh = _run("targets", "show", clock=clock)
+    assert zh.exit_code == 1
+    assert ("不支持数据库类型 mysql；支持的写法：sqlite:///路径、postgresql+psycopg://用户:密码@主机/库名"
+            in zh.stderr), zh.stderr
+    assert "secret" not in zh.stderr and "PASSWORD" not in zh.stderr
+    en = _run("--lang", "en", "targets", "show", clock=clock)
+    assert "supported forms: sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DBNAME" in en.stderr, en.stderr

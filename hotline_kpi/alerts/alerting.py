@@ -120,8 +120,8 @@ class Alerting:
         unknown = sorted({r for rule in config.rules for r in config.recipients(rule)
                           if is_webhook(r) and r[len("webhook:"):] not in hooks})
         if unknown:
-            raise RulesError(settings.alerts.rules_file, [f"recipients {', '.join(unknown)}: no such webhook in "
-                                                          "alerts.webhooks"])
+            raise RulesError(settings.alerts.rules_file, [_(
+                "recipients {recipients}: no such group robot in alerts.webhooks", recipients=", ".join(unknown))])
         shipped = Path(settings.alerts.rules_file) == defaults.path(defaults.ALERT_RULES)
         placeholders = sorted({r for rule in config.rules for r in config.recipients(rule)
                                if r.lower().rpartition("@")[2] in PLACEHOLDER_DOMAINS})

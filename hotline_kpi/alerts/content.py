@@ -21,7 +21,7 @@ from hotline_kpi.alerts import templates
 from hotline_kpi.catalogue import Hotline, Indicator
 from hotline_kpi.domain import Comparator, DailyCounters, days_in_year
 from hotline_kpi.aggregate import aggregate_rows, rows_by_day
-from hotline_kpi.formatting import duration, fmt_threshold, fmt_value
+from hotline_kpi.formatting import duration, fmt_comparator, fmt_threshold, fmt_value
 from hotline_kpi.formulas import Formula
 from hotline_kpi.i18n import Lang, localize, source_label, t
 from hotline_kpi.snapshot import CompletenessDoc, SnapshotDoc, read
@@ -37,6 +37,10 @@ _WORDS: dict[str, tuple[str, str]] = {
     "meets_target": ("达到目标", "meets target"),
     "behind_pace": ("落后进度", "behind pace"),
     "on_pace": ("达到进度", "on pace"),
+    "meets_with_target": ("，达标（目标 {target}）", ", meets target ({target})"),
+    "on_pace_with_pace": ("，达到进度（进度 {pace}）", ", on pace (pace {pace})"),
+    "with_target": ("（目标 {target}）", " (target {target})"),
+    "last_file_ago": ("{days}前载入过文件（阈值 {limit}）", "last file loaded {days} ago (limit {limit})"),
     "year_end_projection": ("年末预测", "year-end projection"),
     "final_result": ("全年最终结果", "final result for the year"),
     "no_file_for": ("已 {days}未载入新文件（阈值 {limit}）", "no file loaded for {days} (limit {limit})"),
@@ -187,17 +191,22 @@ def _target_text(value: float | None, unit: str, annual_total: bool, lang: Lang)
 
 
 def headline(kind: str, figures: Mapping[str, Any], indicator: Indicator | None, lang: Lang) -> str:
-    """The subject without its prefix: what happened, with value and target."""
+    """What happened, with value and target: the subject without its prefix (``kind`` firing
+    or resolved), or, with ``kind="status"``, the rule's figures as they stand for an alert
+    that is not firing (``alerts list --all``). Whatever the kind, the words never contradict
+    the figures: a value that meets its target is never said to be below it."""
     condition = figures.get("condition")
     if condition == "no_data":
         src = source_name(str(figures.get("source", "")), lang)
-        if kind == "resolved":
-            return _one_line(f"{src} {w('loading_again', lang)}")
         if figures.get("days_since") is None:
             return _one_line(f"{src} {w('never_loaded', lang)}")
         # Ages as people say them: 3 天, 36 小时 (formatting.duration), not 3.0 天.
         limit = localize(duration(float(figures["after_days"]) * 86400), lang)
         days = localize(duration(float(figures["days_since"]) * 86400), lang)
+        if kind == "resolved":
+            return _one_line(f"{src} {w('loading_again', lang)}")
+        if kind == "status" and float(figures["days_since"]) <= float(figures["after_days"]):
+            return _one_line(f"{src} {w('last_file_ago', lang, days=days, limit=limit)}")
         return _one_line(f"{src} {w('no_file_for', lang, days=days, limit=limit)}")
 
     name = _name(indicator, figures, lang)
@@ -205,24 +214,42 @@ def headline(kind: str, figures: Mapping[str, Any], indicator: Indicator | None,
     cmp = Comparator(figures["comparator"]) if figures.get("comparator") else None
     if condition == "at_risk":
         proj = figures.get("projection") or {}
-        value = fmt_value(proj.get("projected_value"), unit, lang)
-        target = _target_text(proj.get("threshold"), unit, unit == "requests", lang)
         cmp = Comparator(proj["comparator"]) if proj.get("comparator") else cmp
-        rel = _relation(kind, cmp, proj.get("projected_value"), proj.get("threshold"))
-        return _one_line(f"{name} {w('year_end_projection', lang)} {value} {w(rel, lang)} {target}")
+        return _compared(kind, f"{name} {w('year_end_projection', lang)}", cmp, proj.get("projected_value"),
+                         proj.get("threshold"), unit, unit == "requests", lang)
 
     window = t(str(figures.get("window", "")), lang)
     annual_total = figures.get("pace") is not None
-    value = fmt_value(figures.get("value"), unit, lang)
-    target = _target_text(figures.get("target"), unit, annual_total, lang)
-    if condition == "missed":  # the year is over: the figure against the annual target, no pace
-        rel = _relation(kind, cmp, figures.get("value"), figures.get("target"))
-        return _one_line(f"{name} {w('final_result', lang)} {value} {w(rel, lang)} {target}")
+    if condition == "missed" and (kind != "status" or figures.get("final", True)):
+        # the year is over: the figure against the annual target, no pace
+        return _compared(kind, f"{name} {w('final_result', lang)}", cmp, figures.get("value"), figures.get("target"),
+                         unit, annual_total, lang)
     if condition == "behind_pace" or annual_total:
+        value, pace = figures.get("value"), figures.get("target")
+        shown, pace_text = fmt_value(value, unit, lang), _target_text(pace, unit, annual_total, lang)
+        ahead = value is not None and pace is not None and value >= pace
+        if kind == "status" and ahead:
+            return _one_line(f"{name} {window} {shown}{w('on_pace_with_pace', lang, pace=pace_text)}")
         rel = "on_pace" if kind == "resolved" else "behind_pace"
-    else:
-        rel = _relation(kind, cmp, figures.get("value"), figures.get("target"))
-    return _one_line(f"{name} {window} {value} {w(rel, lang)} {target}")
+        return _one_line(f"{name} {window} {shown} {w(rel, lang)} {pace_text}")
+    return _compared(kind, f"{name} {window}", cmp, figures.get("value"), figures.get("target"), unit,
+                     annual_total, lang)
+
+
+def _compared(kind: str, what: str, cmp: Comparator | None, value: float | None, target: float | None, unit: str,
+              annual_total: bool, lang: Lang) -> str:
+    """``what`` with its value against its target, in words true to the figures."""
+    shown, target_text = fmt_value(value, unit, lang), _target_text(target, unit, annual_total, lang)
+    meets = None if cmp is None or value is None or target is None else cmp.holds(value, target)
+    if kind == "status":
+        if meets is None:
+            rule = target_text if cmp is None else f"{fmt_comparator(cmp.value, lang)} {target_text}"
+            return _one_line(f"{what} {shown}{w('with_target', lang, target=rule)}")
+        if meets:
+            rule = f"{fmt_comparator(cmp.value, lang)} {target_text}"  # type: ignore[union-attr]
+            return _one_line(f"{what} {shown}{w('meets_with_target', lang, target=rule)}")
+    rel = _relation("resolved" if kind == "resolved" and meets is not False else "firing", cmp, value, target)
+    return _one_line(f"{what} {shown} {w(rel, lang)} {target_text}")
 
 
 def _relation(kind: str, cmp: Comparator | None, value: float | None, target: float | None) -> str:

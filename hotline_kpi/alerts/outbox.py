@@ -167,11 +167,14 @@ def _record(session: Session, row: AlertRow, tr: Transition, obs: Observation | 
     return ev
 
 
-def summary(catalogues: CatalogueSet, hotline_id: str, figures: Mapping[str, Any], lang: Lang) -> str:
-    """One line on an alert's last figures (digest, ``alerts list``)."""
+def summary(catalogues: CatalogueSet, hotline_id: str, figures: Mapping[str, Any], lang: Lang,
+            state: str = "firing") -> str:
+    """One line on an alert's last figures (digest, ``alerts list``): a firing or pending alert
+    in the words of its breach, an inactive one as its figures stand (met, on pace…)."""
     if not figures.get("condition"):
         return ""
-    return headline("firing", figures, _indicator(catalogues, hotline_id, figures), lang)
+    kind = "firing" if state in ("firing", "pending") else "status"
+    return headline(kind, figures, _indicator(catalogues, hotline_id, figures), lang)
 
 
 def lock_hotline(session: Session, hotline_id: str) -> None:
@@ -302,9 +305,11 @@ def enqueue_digests(session: Session, ctx: AlertContext, now: dt.datetime) -> li
 class NotANotification(ValueError):
     """``alerts resend`` of an event that never was a mail (pending, cleared, ...)."""
 
-    def __init__(self, event_id: int, why: str):
+    def __init__(self, event_id: int, kind: str | None):
         self.event_id = event_id
-        super().__init__(f"event {event_id}: {why}")
+        #: The event's kind (pending, inactive...), None when there is no such event.
+        self.kind = kind
+        super().__init__(f"event {event_id}: " + ("no such event" if kind is None else f"a {kind} change sends no mail"))
 
 
 def resend(session: Session, event_id: int, ctx: AlertContext, now: dt.datetime) -> AlertEventRow:
@@ -312,9 +317,9 @@ def resend(session: Session, event_id: int, ctx: AlertContext, now: dt.datetime)
     Message-ID (mail clients drop a second copy of a Message-ID they already hold)."""
     orig = session.get(AlertEventRow, event_id)
     if orig is None:
-        raise NotANotification(event_id, "no such event")
+        raise NotANotification(event_id, None)
     if not orig.notify:
-        raise NotANotification(event_id, f"a {orig.kind} change sends no mail")
+        raise NotANotification(event_id, orig.kind)
     ev = AlertEventRow(
         alert_id=orig.alert_id, hotline_id=orig.hotline_id, kind="resend", at=utc(now),
         figures=json.dumps({"resend_of": orig.id}), notify=True, attempts=0,

@@ -44,30 +44,38 @@ def alerts_list(app: App, show_all: bool) -> None:
     from hotline_kpi.alerts.alerting import event_kind
 
     app.require_schema()
-    rules_problem = _rules_problem(app)
+    config, rules_problem = _rules(app)
+    rules = {r.id: r for r in config.rules} if config is not None else {}
     with read_session(app.engine) as s:
         views = outbox.list_alerts(s)
         owed = outbox.owed_notifications(s)
         failures = outbox.recent_failures(s, limit=10)
     out = _console()
     smtp = app.settings.smtp
-    server = f"{smtp.host}:{smtp.effective_port} ({smtp.security})" if smtp.host else _("not configured (smtp.host)")
+    server = _server(smtp) if smtp.host else _("not configured (smtp.host)")
     out.print(_("SMTP: {server} · rules: {rules}", server=server, rules=app.settings.alerts.rules_file), soft_wrap=True)
     kinds = {"wecom": _("WeCom group robot"), "dingtalk": _("DingTalk group robot")}
     hooks = app.settings.alerts.webhooks
     robots = _(", ").join(_("webhook:{name} ({kind})", name=n, kind=kinds.get(h.kind, h.kind)) for n, h in sorted(hooks.items()))
     out.print(_("Group robots: {robots}", robots=robots) if hooks else _("Group robots: none (alerts.webhooks)"),
               soft_wrap=True)
-    table = Table(title=_("alerts"))
-    for col in (_("id"), _("hotline"), _("rule"), _("severity"), _("state"), _("days held"), _("since"),
-                _("last notified"), _("summary")):
-        table.add_column(col)
-    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     shown = [v for v in views if show_all or v.state != "inactive"]
+    hotlines = sorted({v.hotline_id for v in shown})
+    one = len(hotlines) == 1  # one hotline (the usual office): named in the title, not on every row
+    table = Table(title=_("alerts: {hotline}", hotline=app.hotline_name(hotlines[0])) if one else _("alerts"))
+    for col in (_("id"), *(() if one else (_("hotline"),)), _("rule"), _("severity"), _("state"), _("days held"),
+                _("since"), _("last notified"), _("summary"), _("rule id")):
+        # the times read as one line; a long name or id folds rather than being cut short (…)
+        # (the rule id, what commands and the rules file take, is kept whole)
+        table.add_column(col, no_wrap=col in (_("since"), _("last notified")), overflow="fold",
+                         min_width=max((len(v.rule_id) for v in shown), default=0) if col == _("rule id") else None)
+    style = {"firing": "bold red", "pending": "yellow", "inactive": "dim"}
     for v in shown:
-        table.add_row(str(v.id), v.hotline_id, v.rule_id, t(v.severity), f"[{style.get(v.state, '')}]{t(v.state)}[/]",
-                      str(v.held_days), _local_time(v.since, app), _local_time(v.last_notified_at, app),
-                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang))
+        table.add_row(str(v.id), *(() if one else (app.hotline_name(v.hotline_id),)),
+                      _rule_title(app, rules.get(v.rule_id), v.hotline_id) or v.rule_id, t(v.severity),
+                      f"[{style.get(v.state, '')}]{t(v.state)}[/]", str(v.held_days), _local_time(v.since, app),
+                      _local_time(v.last_notified_at, app),
+                      outbox.summary(app.catalogues, v.hotline_id, v.figures, app.lang, v.state), v.rule_id)
     out.print(table)
     if len(shown) < len(views):
         out.print(_("{n} inactive alert(s) not shown (--all)", n=len(views) - len(shown)))
@@ -79,7 +87,7 @@ def alerts_list(app: App, show_all: bool) -> None:
         for o in owed:
             pending.add_row(str(o.event_id), event_kind(o.kind), str(o.alert_id or "—"), _local_time(o.at, app), str(o.attempts),
                             _local_time(o.next_attempt_at, app), _local_time(o.deliver_by, app), ", ".join(o.remaining),
-                            o.last_error[:120])
+                            _error_text(o.last_error)[:120])
         out.print(pending)
     else:
         out.print(_("no undelivered notifications"))
@@ -89,25 +97,55 @@ def alerts_list(app: App, show_all: bool) -> None:
             failed.add_column(col)
         for d in failures:
             failed.add_row(str(d.event_id), d.recipient, _local_time(d.at, app), t(d.outcome),
-                           (d.error or "")[:160])
+                           _error_text(d.error or "")[:160])
         out.print(failed)
     if rules_problem is not None:
         # What is stored is listed (it is what happened), but alerting cannot run: said last, exit 1.
         raise Failure(rules_problem)
 
 
-def _rules_problem(app: App) -> str | None:
-    """Why the rules file cannot be used (missing, or not valid), or None: `alerts list` says it
-    rather than show the stored alerts as if alerting worked."""
+def _rules(app: App):  # noqa: ANN202 - the rules config, imported lazily
+    """The rules, and why the rules file cannot be used (missing, or not valid) or None:
+    `alerts list` says it rather than show the stored alerts as if alerting worked."""
     from hotline_kpi.alerts.alerting import load_config
     from hotline_kpi.alerts.rules import RulesError
 
     try:
-        load_config(app.settings, app.catalogues)
+        return load_config(app.settings, app.catalogues), None
     except RulesError as exc:
-        return _("the alert rules cannot be used, so no alert is judged and no mail is sent (`serve` refuses to "
-                 "start): {problem}", problem=str(exc))
-    return None
+        return None, _("the alert rules cannot be used, so no alert is judged and no mail is sent (`serve` refuses "
+                       "to start): {problem}", problem=str(exc))
+
+
+#: A rule's kind as its readable name ends (a plain threshold rule is its indicator and window).
+_KINDS: dict[str, Msg] = {
+    "behind_pace": M_("behind pace"),
+    "at_risk": M_("year-end projection"),
+    "missed": M_("final result for the year"),
+    "no_data": M_("no file loaded"),
+}
+
+
+def _rule_title(app: App, rule, hotline_id: str) -> str | None:  # noqa: ANN001 - alerts.rules.Rule
+    """A rule as people name it, from its fields: 电话接通时长·年累计, 日报·未载入新文件."""
+    from hotline_kpi.i18n import source_label
+
+    if rule is None:
+        return None
+    if rule.indicator is None:
+        parts = [str(source_label(rule.source or "")) if rule.source else rule.id]
+    else:
+        years = app.catalogues.years(hotline_id) if app.catalogues.hotlines() else []
+        try:
+            name = app.catalogues.for_year(hotline_id, max(years)).indicator(rule.indicator).display_name(app.lang)
+        except (KeyError, ValueError):
+            name = rule.indicator
+        parts = [name] if rule.window is None else [name, t(rule.window.value)]
+    if rule.condition.value in _KINDS:
+        parts.append(str(_KINDS[rule.condition.value]))
+    return "·".join(parts)
+
+
 
 
 @alerts.command("test-email")
@@ -140,12 +178,13 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
     results = transport.send(msg, smtp.from_address, recipients)
     for r in results:
         if r.error:
+            why, detail = _network_reason(r.error)
             click.echo(_("{recipient}: {outcome} ({why}: {error})", recipient=r.recipient, outcome=t(r.outcome),
-                         why=_network_reason(r.error), error=q(r.error)))
+                         why=why, error=q(detail)))
         else:
             click.echo(_("{recipient}: {outcome}", recipient=r.recipient, outcome=t(r.outcome)))
     if any(r.outcome != "sent" for r in results):
-        raise Failure(_("not delivered to every recipient via {transport}", transport=transport.describe()))
+        raise Failure(_("not delivered to every recipient via {transport}", transport=_server(smtp)))
 
 
 @alerts.command("resend")
@@ -153,6 +192,7 @@ def alerts_test_email(app: App, to: tuple[str, ...]) -> None:
 @pass_app
 def alerts_resend(app: App, event_id: int) -> None:
     """Queue a notification again (an event id from `alerts list`), with a new Message-ID."""
+    from hotline_kpi.alerts.alerting import event_kind
     from hotline_kpi.alerts.outbox import NotANotification
 
     app.require_schema()
@@ -160,7 +200,11 @@ def alerts_resend(app: App, event_id: int) -> None:
     try:
         new_id = alerting.resend(event_id)
     except NotANotification as exc:
-        raise Failure(str(exc)) from None
+        if exc.kind is None:
+            raise Failure(_("event {event} does not exist (event numbers: `hotline-kpi alerts list`)",
+                            event=event_id)) from None
+        raise Failure(_("event {event} ({kind}) sent no mail, so there is nothing to send again",
+                        event=event_id, kind=event_kind(exc.kind))) from None
     click.echo(_("event {event} queued again as event {new}; it goes out with the next delivery pass "
                  "(`hotline-kpi alerts dispatch` or the service)", event=event_id, new=new_id))
 
@@ -190,9 +234,37 @@ _REASONS: tuple[tuple[str, Msg], ...] = (
 )
 
 
-def _network_reason(error: str) -> str:
+def _network_reason(error: str) -> tuple[str, str]:
+    """What a delivery error means, and the system's own words without the Python class name
+    (``ConnectionRefusedError: [Errno 111] Connection refused`` -> ``[Errno 111] Connection refused``)."""
     for prefix, why in _REASONS:
         if error.startswith(prefix):
-            return str(why)
+            detail = re.sub(r"^\w+: ", "", error) if error.startswith(prefix + ": ") else error
+            return str(why), detail
     replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
-    return _("the mail server refused the mail") if replied else _("delivery failed")
+    return (_("the mail server refused the mail") if replied else _("delivery failed")), error
+
+
+def _error_text(error: str) -> str:
+    """A stored delivery error as the office reads it: what it means, then the system's words."""
+    if not error:
+        return ""
+    why, detail = _network_reason(error)
+    return _("{why}: {error}", why=why, error=q(detail))
+
+
+#: How the connection to the mail server is made (smtp.security), in words.
+_SECURITY: dict[str, Msg] = {
+    "none": M_("unencrypted"),
+    "starttls": M_("STARTTLS encryption"),
+    "tls": M_("SSL/TLS encryption"),
+}
+
+
+def _server(smtp) -> str:  # noqa: ANN001 - alert_settings.SmtpSettings
+    """The mail server as the office reads it: 127.0.0.1:587（STARTTLS 加密，登录名 kpi）."""
+    how = str(_SECURITY[smtp.security]) if smtp.security in _SECURITY else smtp.security
+    if smtp.username:
+        return _("{host}:{port} ({security}, login {user})", host=smtp.host, port=smtp.effective_port, security=how,
+                 user=smtp.username)
+    return _("{host}:{port} ({security})", host=smtp.host, port=smtp.effective_port, security=how)

@@ -86,6 +86,15 @@ class App:
             raise Failure(exc.args[0]) from None
         return hid
 
+    def hotline_name(self, hotline_id: str, with_id: bool = False) -> str:
+        """A hotline as the office reads it: its display name (with its id, what ``--hotline``
+        takes, when ``with_id``); the id alone when no catalogue knows it."""
+        try:
+            name = self.catalogues.hotline(hotline_id).display_name(self.lang)
+        except KeyError:
+            return hotline_id
+        return _("{name} ({id})", name=name, id=hotline_id) if with_id else name
+
     def require_schema(self) -> None:
         try:
             migrate.require_current(self.engine)

@@ -34,7 +34,7 @@ def demo(app: App, year: int, seed: int, raw_from: int) -> None:
 
     hid = app.hotline_id("shanghai-12345")
     if app.catalogues.get(hid, year) is None:
-        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=year))
+        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=app.hotline_name(hid, with_id=True), year=year))
     migrate.upgrade(app.engine)
     folder = app.settings.var_dir / "demo" / str(year)
     err = _console(err=True)

@@ -30,7 +30,7 @@ def evaluate(app: App, hotline_id: str | None, as_of: str | None, fmt: str) -> N
         if app.catalogues.get(hid, day.year) is None:
             years = ", ".join(map(str, app.catalogues.years(hid)))
             raise Failure(_("no target catalogue for {hotline} in {year} (catalogue years: {known}); pass --as-of",
-                            hotline=hid, year=day.year, known=years))
+                            hotline=app.hotline_name(hid, with_id=True), year=day.year, known=years))
         ev = load_evaluation(session, app.catalogues, app.settings.formulas, hid, day)
     if fmt == "json":
         click.echo(json.dumps(ev.to_json(), ensure_ascii=False, indent=2, allow_nan=False))

@@ -109,7 +109,8 @@ def export_openmetrics(app: App, hotline_id: str | None, start: str, end: str, o
                             app.settings.formulas, first, last, not_after=app.clock.now() - HEAD_BLOCK)
     err = _console(err=True)
     for year in result.years_without_catalogue:
-        err.print(_("note: no target catalogue for {hotline} in {year}: counters only for that year", hotline=hid,
+        err.print(_("note: no target catalogue for {hotline} in {year}: counters only for that year",
+                    hotline=app.hotline_name(hid, with_id=True),
                     year=year), soft_wrap=True)
     if result.days_too_recent:
         err.print(_("note: left out {n} day(s) from {first} on: younger than {hours:g} h (Prometheus' head block)",

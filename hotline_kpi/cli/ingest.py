@@ -138,4 +138,4 @@ def _evaluate_after_ingest(app: App, hotline_id: str) -> None:
         return
     if done:
         err.print(_("evaluated {hotline}: a running `serve` shows the new figures at its next metrics refresh",
-                    hotline=hotline_id), soft_wrap=True, markup=False)
+                    hotline=app.hotline_name(hotline_id)), soft_wrap=True, markup=False)

@@ -16,7 +16,7 @@ def _year(app: App, hid: str, year: int | None) -> int:
     asked = year or app.today(hid).year - 1
     if app.catalogues.get(hid, asked) is None:
         have = app.catalogues.years(hid)
-        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=hid, year=asked) + "\n"
+        raise Failure(_("no target catalogue for {hotline} in {year}", hotline=app.hotline_name(hid, with_id=True), year=asked) + "\n"
                       + _("years with a catalogue: {years}; choose one with --year",
                           years=", ".join(map(str, have)) or "—"))
     return asked
@@ -54,7 +54,7 @@ def report(ctx: click.Context, year: int | None, hotline_id: str | None, fmt: st
             rep = load_for(app.settings, app.catalogues, session, hid, year, inputs_file)
         if rep.data_days == 0:  # a report of nothing scores every indicator 0: not a report to file
             raise Failure(_("no figures of {hotline} for {year} in the store: nothing to report on; load the year's "
-                            "files with `hotline-kpi ingest` first", hotline=hid, year=year))
+                            "files with `hotline-kpi ingest` first", hotline=app.hotline_name(hid, with_id=True), year=year))
         if final and rep.draft:
             from hotline_kpi.i18n import t
 

@@ -28,29 +28,46 @@ def targets_show(app: App, hotline_id: str | None, year: int | None) -> None:
     years = app.catalogues.years(hid)
     cat = app.catalogues.for_year(hid, year or years[-1]) if (year is None or year in years) else None
     if cat is None:
-        raise Failure(_("no target catalogue for {hotline} in {year} (catalogue years: {known})", hotline=hid,
+        raise Failure(_("no target catalogue for {hotline} in {year} (catalogue years: {known})",
+                        hotline=app.hotline_name(hid, with_id=True),
                         year=year, known=", ".join(map(str, years))))
     lang = app.lang
-    table = Table(title=f"{cat.hotline.name if lang == 'zh' else cat.hotline.name_en} {cat.year} "
-                        f"({cat.source_path})")
-    for col in ("id", "一级指标" if lang == "zh" else "level 1", "二级指标" if lang == "zh" else "level 2",
-                _("indicator (level 3)"), "指标目标值" if lang == "zh" else "target text",
-                _("machine target"), "分值" if lang == "zh" else "weight"):
+    table = Table(title=_("{hotline} {year} ({file})", hotline=cat.hotline.display_name(lang), year=cat.year,
+                          file=_catalogue_file(cat.source_path)))
+    for col in (_("indicator"), "一级指标" if lang == "zh" else "level 1", "二级指标" if lang == "zh" else "level 2",
+                "指标目标值" if lang == "zh" else "target text", _("machine target"),
+                "分值" if lang == "zh" else "weight", _("id")):
         table.add_column(col)
     notes = []
     for ind in cat.indicators:
         machine = (fmt_target(ind, lang) if ind.comparator and ind.threshold is not None
                    else (_("qualitative") if ind.kind == "qualitative" else t("tracked")))
-        name = (ind.name_zh or ind.level3) if lang == "zh" else ind.name_en
+        name = ind.display_name(lang)
         if ind.name_zh and ind.name_zh != ind.level3:  # the seed's typo (回民): the display name, the text noted
+            notes.append(_("※ {name}: the catalogue's level-3 text reads {verbatim} (sic); shown by its display name",
+                           name=name, verbatim=q(ind.level3)))
             name += "※"
-            notes.append(_("※ {id}: the catalogue's level-3 text reads {verbatim} (sic); shown by its display name "
-                           "{name}", id=ind.id, verbatim=q(ind.level3), name=q(ind.name_zh)))
-        table.add_row(ind.id, ind.level1, ind.level2, name, ind.target_text,
-                      machine, f"{ind.weight:g}" if not ind.tracked_only else "—")
+        table.add_row(name, ind.level1, ind.level2, ind.target_text,
+                      machine, f"{ind.weight:g}" if not ind.tracked_only else "—", ind.id)
     if notes:
         table.caption = "\n".join(notes)
-    _console().print(table)
+    out = _console()
+    out.print(table)
+    if _catalogue_file(cat.source_path) == _("built-in catalogue"):  # where to copy it from, said once, below
+        out.print(_("The built-in catalogue is the file {file}; to change a target, copy it into a folder of your "
+                    "own and point targets_dir (HOTLINE_KPI_TARGETS_DIR) at that folder", file=cat.source_path),
+                  soft_wrap=True, markup=False)
+
+
+def _catalogue_file(path: str) -> str:
+    """Where a catalogue comes from, as the office reads it: the file's name, or the shipped one."""
+    from hotline_kpi import defaults
+
+    if not path:
+        return "—"
+    if Path(path).resolve().is_relative_to(defaults.path(defaults.TARGETS).resolve()):
+        return _("built-in catalogue")
+    return Path(path).name
 
 
 @targets.command("check")

@@ -58,7 +58,8 @@ def test_list_shows_firing_alerts_and_undelivered_mail_until_dispatch_delivers_i
 
     out = run("alerts", "list").output
     assert "answer_day" in out and "告警中" in out and "电话接通时长 当日 9.00 秒 高于目标 8 秒" in out
-    assert "待投递的通知" in out and OPS in out and "ConnectionRefusedError" in out
+    assert "待投递的通知" in out and OPS in out and "邮件服务器拒绝连接：“[Errno 111] Connection" in out
+    assert "ConnectionRefusedError" not in out
     assert "connection_day" not in out  # inactive: only with --all
     assert "connection_day" in run("alerts", "list", "--all").output
 
@@ -81,8 +82,11 @@ def test_resend_queues_a_notification_again(setup):
     assert "已重新排队为事件" in run("alerts", "resend", str(fired)).output
     run("alerts", "dispatch")
     assert len(world.smtp.to(OPS)) == 2
-    assert "a pending change sends no mail" in run("alerts", "resend", str(pending), ok=False).output
-    assert "no such event" in run("alerts", "resend", "9999", ok=False).output
+    assert f"错误：事件 {pending}（转入待定）没有发送过邮件，无可重发" in run("alerts", "resend", str(pending), ok=False).output
+    for missing in ("9999", "0", "-3"):
+        assert f"错误：事件 {missing} 不存在（事件编号见 `hotline-kpi alerts list`）" in \
+            run("alerts", "resend", "--", missing, ok=False).output
+    assert "error: event 9999 does not exist" in run("--lang", "en", "alerts", "resend", "9999", ok=False).output
 
 
 def test_test_email_goes_straight_to_the_server(setup):
@@ -130,3 +134,32 @@ def test_serve_refuses_an_invalid_rules_file_with_the_problems_and_no_traceback(
     assert f"{bad}：告警规则无效" in out  # in the default language, Chinese
     assert "第 1 条规则，字段“condition”：缺少此项" in out
     assert "Traceback" not in out
+
+
+def test_list_all_says_an_inactive_alert_meets_its_target_in_words_true_to_its_figures(setup):
+    world, run = setup
+    world.day(dt.date(2019, 6, 3), answer_seconds=7.5)
+    out = run("alerts", "list", "--all").output
+    # Not "95.00% 低于目标 90%": an inactive row says its figures as they stand.
+    assert "热线接通率 当日 95.00%，达标（目标 ≥ 90%）" in out
+    assert "电话接通时长 当日 7.50 秒，达标（目标 ≤ 8 秒）" in out
+    assert "低于目标" not in out and "高于目标" not in out
+    # Hotline and rule by the names people read; the rule id stays, last, for the record.
+    assert "告警：上海市12345市民服务热线" in out and "shanghai-12345" not in out
+    assert "热线接通率·当日" in out and "规则编号" in out and "connection_day" in out
+    en = run("--lang", "en", "alerts", "list", "--all").output
+    assert "Connection rate Day 95.00%, meets target" in en and "(>= 90%)" in en  # the cell wraps
+
+
+def test_test_email_to_a_closed_port_says_the_server_and_the_reason_in_chinese(setup, monkeypatch: pytest.MonkeyPatch):
+    world, run = setup
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__PORT", "1")  # nothing listens on port 1
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__SECURITY", "starttls")
+    out = run("alerts", "test-email", "--to", "a@b.c", ok=False).output
+    assert "a@b.c：暂时失败（邮件服务器拒绝连接：“[Errno 111] Connection refused”）" in out, out
+    assert "错误：未能通过 127.0.0.1:1（STARTTLS 加密）投递给所有收件人" in out, out
+    assert "ConnectionRefusedError" not in out and "(starttls)" not in out
+    assert "SMTP：127.0.0.1:1（STARTTLS 加密）" in run("alerts", "list").output
+    en = run("--lang", "en", "alerts", "test-email", "--to", "a@b.c", ok=False).output
+    assert "a@b.c: " in en and "the mail server refused the connection: '[Errno 111] Connection refused'" in en, en
+    assert "127.0.0.1:1 (STARTTLS encryption)" in en

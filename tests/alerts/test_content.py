@@ -120,3 +120,30 @@ def test_a_hostile_indicator_name_and_note_are_escaped_in_the_html(
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
     assert HOSTILE_NAME in mail.part("plain")  # the text part is plain text: shown as written
     assert mail.subject == f"[12345 KPI][警告] {HOSTILE_NAME} 当日 85.00% 低于目标 90%"
+
+
+def test_a_status_line_and_a_resolved_subject_never_contradict_the_figures(catalogues: CatalogueSet):
+    cat = catalogues.for_year(SH, 2019)
+    conn, wait, vol = cat.indicator("connection_rate"), cat.indicator("average_answer_seconds"), \
+        cat.indicator("requests_accepted")
+    # What `alerts list --all` showed as "年累计 92.31% 低于目标 90%" for an inactive alert.
+    assert headline("status", figures(value=0.9231), conn, "zh") == "热线接通率 年累计 92.31%，达标（目标 ≥ 90%）"
+    assert headline("status", figures(value=0.9231), conn, "en") == \
+        "Connection rate Year to date 92.31%, meets target (>= 90%)"
+    fast = figures(id="average_answer_seconds", window="trailing_7d", value=7.43, target=8, comparator="<=",
+                   unit="seconds")
+    assert headline("status", fast, wait, "zh") == "电话接通时长 近7日 7.43 秒，达标（目标 ≤ 8 秒）"
+    ahead = figures(id="requests_accepted", condition="behind_pace", value=4_043_724, target=4_000_000,
+                    pace=4_000_000, shortfall=0, annual_target=4_000_000, unit="requests")
+    assert headline("status", ahead, vol, "zh") == "全年12345热线平台受理量 年累计 4,043,724，达到进度（进度 4,000,000）"
+    # Still breached (e.g. pending before it fires): the breach wording is the truth.
+    assert headline("status", figures(), conn, "zh") == "热线接通率 年累计 88.72% 低于目标 90%"
+    # The final-verdict rule before 31 December: no "全年最终结果".
+    early = figures(condition="missed", value=0.9231, final=False)
+    assert headline("status", early, conn, "zh") == "热线接通率 年累计 92.31%，达标（目标 ≥ 90%）"
+    fresh = {"condition": "no_data", "source": "daily-report", "after_days": 2, "days_since": 0.5}
+    assert headline("status", fresh, None, "zh") == "日报 12 小时前载入过文件（阈值 2 天）"
+    # An at-risk alert resolved by its probability while the projection is still short: not "达到目标".
+    risk = figures(condition="at_risk", projection={"projected_value": 0.899, "threshold": 0.9, "comparator": ">="})
+    assert headline("resolved", risk, conn, "zh") == "热线接通率 年末预测 89.90% 低于目标 90%"
+    assert headline("resolved", figures(value=0.9231), conn, "zh") == "热线接通率 年累计 92.31% 达到目标 90%"

@@ -223,7 +223,7 @@ def test_a_rule_naming_an_unknown_robot_stops_the_alerting(engine: Engine, tmp_p
                                                            catalogues: CatalogueSet, smtp_server: SmtpServer):
     settings = make_settings(tmp_path, engine.url.render_as_string(hide_password=False), smtp_server.port,
                              rules=RULES)
-    with pytest.raises(RulesError, match="webhook:office-dingtalk, webhook:office-wecom: no such webhook"):
+    with pytest.raises(RulesError, match="收件人 webhook:office-dingtalk, webhook:office-wecom：alerts.webhooks 中没有这个群机器人"):
         World(engine, settings, catalogues, FixedClock(local(2019, 6, 3, 8, 30)), smtp_server)
 
 
