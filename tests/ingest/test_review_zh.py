@@ -1,0 +1,59 @@
+"""A new user's review of the ingest path, in the default language (Chinese): each case
+asserts the exact text the office sees (issue #14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from hotline_kpi.cli import cli
+from hotline_kpi.cli.app import App
+
+needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+
+
+def _ingest(clock, *args: str):
+    return CliRunner().invoke(cli, ["ingest", "--no-evaluate", *args], obj=App(clock=clock), catch_exceptions=False)
+
+
+def _days_stored(url: str) -> int:
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return con.execute("SELECT count(*) FROM source_day").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _to_xls(xlsx: Path) -> Path:
+    out = xlsx.parent / "converted"
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{xlsx.parent}/lo-profile",
+                    "--convert-to", "xls", "--outdir", str(out), str(xlsx)],
+                   check=True, capture_output=True, timeout=180)
+    return out / f"{xlsx.stem}.xls"
+
+
+@needs_soffice
+def test_an_xls_with_excel_error_values_is_refused_like_an_xlsx(cli_env, tmp_path, clock):
+    """LibreOffice saves =NA() and =1/0 with their error results; python-calamine would read
+    them as empty cells (an unknown figure, loaded silently)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "十二月"
+    ws.append(["日期", "受理量", "呼入量", "接通量", "接通率"])
+    ws.append([dt.date(2019, 12, 3), "=NA()", 8916, 8557, 0.9597])
+    ws.append([dt.date(2019, 12, 4), 9000, 8916, 8557, "=1/0"])
+    wb.save(tmp_path / "na.xlsx")
+    xls = _to_xls(tmp_path / "na.xlsx")
+    result = _ingest(clock, str(xls))
+    assert result.exit_code == 1, result.output
+    assert "✗ na.xls：已拒收，未存入任何数据（2 个问题，工作表“十二月”）" in result.stderr
+    assert "na.xls，第 2 行，“受理量 (B)”列，值“#N/A”：Excel 错误值 #N/A" in result.stderr
+    assert "na.xls，第 3 行，“接通率 (E)”列，值“#DIV/0!”：Excel 错误值 #DIV/0!" in result.stderr
+    assert _days_stored(cli_env) == 0
