@@ -343,7 +343,7 @@ class _Parser:
             return None
         # Kept even when a cell was bad (the file is rejected anyway): the shared checks
         # then also report this row's other faults, a day twice or a future date.
-        return DayRecord(day=day, counters=counters, derived=frozenset(derived), row=row)
+        return DayRecord(day=day, counters=counters, derived=frozenset(derived), row=row, labels=self.labels)
 
     def _rate_value(self, c: _Column, value: object, row: int) -> Measured | None:
         if c.name == "average_answer_seconds":

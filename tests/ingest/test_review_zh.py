@@ -57,3 +57,21 @@ def test_an_xls_with_excel_error_values_is_refused_like_an_xlsx(cli_env, tmp_pat
     assert "na.xls，第 2 行，“受理量 (B)”列，值“#N/A”：Excel 错误值 #N/A" in result.stderr
     assert "na.xls，第 3 行，“接通率 (E)”列，值“#DIV/0!”：Excel 错误值 #DIV/0!" in result.stderr
     assert _days_stored(cli_env) == 0
+
+
+def test_a_disagreement_names_the_sources_by_display_name_and_the_column_as_written(cli_env, tmp_path, clock):
+    tickets = tmp_path / "工单导出-2019-12.csv"
+    rows = ["工单编号,受理时间,受理渠道,办理方式,是否退单,退单责任"]
+    rows += [f"T{i:05d},2019-12-02 08:{i % 60:02d}:00,电话,直接答复,否," for i in range(20)]
+    tickets.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert _ingest(clock, str(tickets)).exit_code == 0
+    report = tmp_path / "formula.csv"
+    report.write_text("日期,受理量,呼入量,接通量\n2019-12-02,9650,8916,8557\n", encoding="utf-8")
+    result = _ingest(clock, str(report))
+    assert result.exit_code == 1, result.output
+    assert ("formula.csv，第 2 行，“受理量”列，值“9650”：2019-12-02：受理量：日报为 9650，而工单导出"
+            "（工单导出-2019-12.csv）为 20，相差 99.8%：超过允许的 5.0%（设置项 source_tolerance）") in result.stderr
+    en = CliRunner().invoke(cli, ["--lang", "en", "ingest", "--no-evaluate", str(report)], obj=App(clock=clock))
+    assert ("formula.csv, row 2, column 受理量, value '9650': 2019-12-02: 受理量: the daily report gives 9650 but "
+            "the ticket export (工单导出-2019-12.csv) gives 20, 99.8% apart: more than the 5.0% allowed "
+            "(setting source_tolerance)") in en.stderr
