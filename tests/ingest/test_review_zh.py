@@ -75,3 +75,40 @@ def test_a_disagreement_names_the_sources_by_display_name_and_the_column_as_writ
     assert ("formula.csv, row 2, column 受理量, value '9650': 2019-12-02: 受理量: the daily report gives 9650 but "
             "the ticket export (工单导出-2019-12.csv) gives 20, 99.8% apart: more than the 5.0% allowed "
             "(setting source_tolerance)") in en.stderr
+
+
+_KNOWN = ("已知数据来源：回访导出（callbacks）：表头含 工单编号、回访时间、回访结果；日报（daily-report）：表头含 日期 及 "
+          "受理量、呼入量、接通量 等列；话务队列日志（queue-log）：Asterisk queue_log 行（时间|呼叫编号|队列|坐席|事件|……）；"
+          "支出台账（spending）：表头含 预算项目 和 金额；工单导出（tickets）：表头含 工单编号、受理时间、受理渠道、办理方式、是否退单。")
+
+
+def test_an_unrecognised_file_tells_the_cli_of_source_and_the_inbox_how_to_be_recognised(
+        cli_env, tmp_path, clock, sqlite_url, settings, catalogues):
+    data = "姓名,部门\n张三,办公室\n".encode()
+    path = tmp_path / "数据.csv"
+    path.write_bytes(data)
+    result = _ingest(clock, str(path))
+    assert result.exit_code == 1
+    assert _KNOWN + "请用 --source 指定其来源。\n" in result.stderr
+
+    import os
+
+    from hotline_kpi.service.inbox import Inbox
+    from hotline_kpi.store.db import make_engine
+    from tests.service.test_inbox import settled_scan
+
+    engine = make_engine(sqlite_url)
+    try:
+        box = Inbox(engine, settings, catalogues, clock)
+        box.ensure_folders()
+        dropped = box.root / "数据.csv"
+        dropped.write_bytes(data)
+        stamp = clock.now().timestamp() - 60
+        os.utime(dropped, (stamp, stamp))
+        [outcome] = settled_scan(box)
+        assert outcome.outcome == "rejected", outcome
+        report = (settings.quarantine_dir / "数据.csv.error.txt").read_text(encoding="utf-8")
+    finally:
+        engine.dispose()
+    assert _KNOWN + "要让收件箱识别它，请使用该来源的表头，或在文件名中写明来源（日报、工单、回访或支出）。" in report
+    assert "--source" not in report
