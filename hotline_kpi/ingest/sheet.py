@@ -31,6 +31,7 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
 from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
+from hotline_kpi.ingest.datefault import date_fault
 from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, error_text, header_key, is_blank
 from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet, open_calamine,
                                          workbook_kind)
@@ -356,8 +357,9 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
     try:
         moment = dt.datetime(int(m.group("y")), int(month), int(day), int(m.group("H") or 0), int(m.group("M") or 0),
                              int(m.group("S") or 0), int(frac or 0))
-    except ValueError as exc:
-        raise BadValue(M_("not a real date and time ({text})", text=value.strip())) from None
+    except ValueError:
+        fault = date_fault(int(m.group("y")), int(month), int(day))
+        raise BadValue(fault or M_("not a real time of day")) from None
     tz = m.group("tz")
     if tz:
         if tz == "z":

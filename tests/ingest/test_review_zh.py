@@ -112,3 +112,16 @@ def test_an_unrecognised_file_tells_the_cli_of_source_and_the_inbox_how_to_be_re
         engine.dispose()
     assert _KNOWN + "要让收件箱识别它，请使用该来源的表头，或在文件名中写明来源（日报、工单、回访或支出）。" in report
     assert "--source" not in report
+
+
+@pytest.mark.parametrize("written, why", [
+    ("2019-13-01", "不是真实存在的日期：月份 13 不存在"),
+    ("2019-02-29", "不是真实存在的日期：2019 年 2 月只有 28 天，没有 29 日"),
+    ("2019年4月31日", "不是真实存在的日期：2019 年 4 月只有 30 天，没有 31 日"),
+])
+def test_a_date_that_does_not_exist_is_told_as_written_and_why(cli_env, tmp_path, clock, written, why):
+    path = tmp_path / "日报.csv"
+    path.write_text(f"日期,受理量,呼入量,接通量\n{written},9000,8916,8557\n", encoding="utf-8")
+    result = _ingest(clock, str(path))
+    assert result.exit_code == 1
+    assert f"日报.csv，第 2 行，“日期”列，值“{written}”：{why}\n" in result.stderr
