@@ -125,3 +125,11 @@ def test_a_date_that_does_not_exist_is_told_as_written_and_why(cli_env, tmp_path
     result = _ingest(clock, str(path))
     assert result.exit_code == 1
     assert f"日报.csv，第 2 行，“日期”列，值“{written}”：{why}\n" in result.stderr
+
+
+def test_a_header_without_a_date_column_quotes_the_headers_not_understood(cli_env, tmp_path, clock):
+    path = tmp_path / "日报.csv"
+    path.write_text("日子,受理量,呼入量\n2019-12-03,9000,8916\n", encoding="utf-8")
+    result = _ingest(clock, "--source", "daily-report", str(path))
+    assert result.exit_code == 1
+    assert "第 1 行像表头（受理量、呼入量），但没有日期列（日期 或 date）；未能识别的列名：“日子”" in result.stderr
