@@ -139,7 +139,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
         found = _find_header(head, index, required)
         if found is None:
             raise IngestRejected(file, [Problem(file, _why_no_header(head, index, required, describe, "", aliases))],
-                                 sheet=chosen or None)
+                                 sheet=chosen or None, notes=choice_notes)
         at, row_no = found
         cells = head[at][1]
         columns: dict[str, Column] = {}
@@ -160,7 +160,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             else:
                 columns[name] = Column(i, name, label)
         if problems:
-            raise IngestRejected(file, problems, sheet=chosen or None)
+            raise IngestRejected(file, problems, sheet=chosen or None, notes=choice_notes)
         notes = choice_notes
         if ignored:
             notes.append(ignored_note(ignored))

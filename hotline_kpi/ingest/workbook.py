@@ -258,5 +258,6 @@ def choose_sheet(file: str, sheets: list[SheetInfo], wanted: str | None, describ
                                                "if it does hold days)", sheet=q(s.name), why=s.why)) for s in summaries])
     problems = [Problem(file, M_("sheet {sheet}: {why}", sheet=q(s.name), why=s.why)) for s in visible]
     if hidden:
+        notes.pop()  # the hidden sheets are a problem here, not a note
         problems.append(Problem(file, M_("hidden sheet(s) {sheets} not read (name one with --sheet)", sheets=_quoted(hidden))))
     raise IngestRejected(file, problems)

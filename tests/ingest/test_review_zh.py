@@ -133,3 +133,45 @@ def test_a_header_without_a_date_column_quotes_the_headers_not_understood(cli_en
     result = _ingest(clock, "--source", "daily-report", str(path))
     assert result.exit_code == 1
     assert "第 1 行像表头（受理量、呼入量），但没有日期列（日期 或 date）；未能识别的列名：“日子”" in result.stderr
+
+
+def test_a_rejected_workbook_tells_its_notes_on_the_cli_and_in_the_quarantine_report(
+        cli_env, tmp_path, clock, sqlite_url, settings, catalogues):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "十二月"
+    ws.append(["日期", "受理量", "呼入量", "接通量"])
+    ws.append([dt.date(2019, 12, 3), "abc", 8916, 8557])
+    hidden = wb.create_sheet("隐藏")
+    hidden.append(["日期", "受理量", "呼入量", "接通量"])
+    hidden.sheet_state = "hidden"
+    book = tmp_path / "hid.xlsx"
+    wb.save(book)
+    expected = ("✗ hid.xlsx：已拒收，未存入任何数据（1 个问题，工作表“十二月”）：\n"
+                "  - hid.xlsx，第 2 行，“受理量 (B)”列，值“abc”：不是数字\n"
+                "  说明：未读取隐藏工作表 “隐藏”：除非用 --sheet 指定，隐藏工作表不会被读取\n"
+                "  说明：已读取工作表“十二月”\n")
+    result = _ingest(clock, str(book))
+    assert result.exit_code == 1
+    assert expected in result.stderr
+
+    import os
+
+    from hotline_kpi.service.inbox import Inbox
+    from hotline_kpi.store.db import make_engine
+    from tests.service.test_inbox import settled_scan
+
+    engine = make_engine(sqlite_url)
+    try:
+        box = Inbox(engine, settings, catalogues, clock)
+        box.ensure_folders()
+        dropped = box.root / "hid.xlsx"
+        dropped.write_bytes(book.read_bytes())
+        stamp = clock.now().timestamp() - 60
+        os.utime(dropped, (stamp, stamp))
+        [outcome] = settled_scan(box)
+        assert outcome.outcome == "rejected", outcome
+        report = (settings.quarantine_dir / "hid.xlsx.error.txt").read_text(encoding="utf-8")
+    finally:
+        engine.dispose()
+    assert expected.removeprefix("✗ ") in report
