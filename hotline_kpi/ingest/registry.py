@@ -49,12 +49,14 @@ def get_ingestor(source: str) -> AnyIngestor:
 def _header_sources() -> dict[str, object]:
     """Source -> whether a table (the first rows of a sheet) holds its header."""
     from hotline_kpi.ingest import callbacks, spending, tickets
-    from hotline_kpi.ingest.grid import find_header
+    from hotline_kpi.ingest.grid import column_for, find_header
     from hotline_kpi.ingest.sheet import has_header
 
     def daily(rows: list[list[object]]) -> bool:
+        # Three known header cells, a date among them; two meaning the same (受理量 and 受理总量)
+        # count both: the daily report's reader then says so, naming both headers.
         found = find_header(rows)
-        return found is not None and found[1] >= 3
+        return found is not None and (found[1] >= 3 or sum(column_for(c)[0] is not None for c in rows[found[0]]) >= 3)
 
     return {
         "daily-report": daily,

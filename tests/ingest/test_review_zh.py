@@ -175,3 +175,12 @@ def test_a_rejected_workbook_tells_its_notes_on_the_cli_and_in_the_quarantine_re
     finally:
         engine.dispose()
     assert expected.removeprefix("✗ ") in report
+
+
+def test_two_columns_meaning_the_same_are_named_not_an_unknown_source(cli_env, tmp_path, clock):
+    path = tmp_path / "dup.csv"
+    path.write_text("日期,受理量,受理总量\n2019-12-03,9000,9000\n", encoding="utf-8")
+    result = _ingest(clock, str(path))
+    assert result.exit_code == 1
+    assert "无法判断" not in result.stderr
+    assert "dup.csv，“受理总量”列，值“受理总量”：两列表示同一数据：受理量 和 受理总量；请只保留一列" in result.stderr
