@@ -105,12 +105,45 @@ def error_cells(wb, name: str) -> dict[tuple[int, int], str]:  # type: ignore[no
         return {}
     try:
         with open(path, "rb") as f:
-            if not f.read(8).startswith(OLE_MAGIC):
-                return {}
+            magic = f.read(8)
         stat = Path(path).stat()
     except OSError:
         return {}
-    return _xls_errors(str(path), stat.st_size, stat.st_mtime_ns).get(name, {})
+    if magic.startswith(OLE_MAGIC):
+        return _xls_errors(str(path), stat.st_size, stat.st_mtime_ns).get(name, {})
+    if magic.startswith(b"PK") and str(path).lower().endswith(".ods"):
+        return _ods_errors(str(path), stat.st_size, stat.st_mtime_ns).get(name, {})
+    return {}
+
+
+@lru_cache(maxsize=4)
+def _ods_errors(path: str, size: int, mtime_ns: int) -> dict[str, dict[tuple[int, int], str]]:
+    """The error cells of an .ods (calcext:value-type="error", as LibreOffice writes them)."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    t = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    calcext = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value-type"
+    errors: dict[str, dict[tuple[int, int], str]] = {}
+    try:
+        with zipfile.ZipFile(path) as z, z.open("content.xml") as f:
+            found: dict[tuple[int, int], str] = {}
+            row = 0
+            for _, el in ET.iterparse(f, events=("end",)):
+                if el.tag == f"{t}table":
+                    errors[el.get(f"{t}name", "")], found, row = found, {}, 0
+                    el.clear()
+                elif el.tag == f"{t}table-row":
+                    col = 0
+                    for cell in el:
+                        if cell.get(calcext) == "error":
+                            found[(row, col)] = "".join(cell.itertext()).strip() or "#ERROR"
+                        col += int(cell.get(f"{t}number-columns-repeated", "1"))
+                    row += int(el.get(f"{t}number-rows-repeated", "1"))
+                    el.clear()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ET.ParseError):
+        return {}
+    return errors
 
 
 def calamine_rows(wb, name: str, file: str, limit: int | None = None) -> list[list[object]]:  # type: ignore[no-untyped-def]

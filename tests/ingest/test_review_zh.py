@@ -31,16 +31,17 @@ def _days_stored(url: str) -> int:
         con.close()
 
 
-def _to_xls(xlsx: Path) -> Path:
+def _convert(xlsx: Path, fmt: str) -> Path:
     out = xlsx.parent / "converted"
     subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{xlsx.parent}/lo-profile",
-                    "--convert-to", "xls", "--outdir", str(out), str(xlsx)],
+                    "--convert-to", fmt, "--outdir", str(out), str(xlsx)],
                    check=True, capture_output=True, timeout=180)
-    return out / f"{xlsx.stem}.xls"
+    return out / f"{xlsx.stem}.{fmt}"
 
 
 @needs_soffice
-def test_an_xls_with_excel_error_values_is_refused_like_an_xlsx(cli_env, tmp_path, clock):
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+def test_an_xls_with_excel_error_values_is_refused_like_an_xlsx(cli_env, tmp_path, clock, fmt):
     """LibreOffice saves =NA() and =1/0 with their error results; python-calamine would read
     them as empty cells (an unknown figure, loaded silently)."""
     wb = Workbook()
@@ -50,12 +51,12 @@ def test_an_xls_with_excel_error_values_is_refused_like_an_xlsx(cli_env, tmp_pat
     ws.append([dt.date(2019, 12, 3), "=NA()", 8916, 8557, 0.9597])
     ws.append([dt.date(2019, 12, 4), 9000, 8916, 8557, "=1/0"])
     wb.save(tmp_path / "na.xlsx")
-    xls = _to_xls(tmp_path / "na.xlsx")
-    result = _ingest(clock, str(xls))
+    book = _convert(tmp_path / "na.xlsx", fmt)
+    result = _ingest(clock, str(book))
     assert result.exit_code == 1, result.output
-    assert "✗ na.xls：已拒收，未存入任何数据（2 个问题，工作表“十二月”）" in result.stderr
-    assert "na.xls，第 2 行，“受理量 (B)”列，值“#N/A”：Excel 错误值 #N/A" in result.stderr
-    assert "na.xls，第 3 行，“接通率 (E)”列，值“#DIV/0!”：Excel 错误值 #DIV/0!" in result.stderr
+    assert f"✗ na.{fmt}：已拒收，未存入任何数据（2 个问题，工作表“十二月”）" in result.stderr
+    assert f"na.{fmt}，第 2 行，“受理量 (B)”列，值“#N/A”：Excel 错误值 #N/A" in result.stderr
+    assert f"na.{fmt}，第 3 行，“接通率 (E)”列，值“#DIV/0!”：Excel 错误值 #DIV/0!" in result.stderr
     assert _days_stored(cli_env) == 0
 
 
