@@ -55,6 +55,18 @@ COUNTER_NAMES: dict[str, str] = {
 }
 
 
+#: The usual Chinese column header of each counter (the daily report's first alias): how a
+#: problem names a counter the file has no column for (a ticket export's 受理量), in either
+#: language, since the office's files are written in Chinese.
+USUAL_HEADERS: dict[str, str] = {
+    "requests_accepted": "受理量", "calls_offered": "呼入量", "calls_answered": "接通量",
+    "calls_abandoned_short": "短时放弃量", "calls_answered_within_15s": "15秒接通量",
+    "answer_wait_seconds_sum": "等待总时长", "first_contact_eligible": "话务员受理量",
+    "first_contact_resolved": "一次性解答量", "tickets_dispatched": "派单量",
+    "tickets_returned_operator_fault": "有责退单量", "survey_responses": "回访量", "survey_satisfied": "满意量",
+}
+
+
 def counter_name(name: str) -> str:
     """A counter as the office names it (a message: 呼入量 in Chinese)."""
     return COUNTER_NAMES.get(name, name)
@@ -164,6 +176,8 @@ class DayRecord:
     channels: Mapping[str, int] = field(default_factory=dict)
     #: Where in the file the day came from (1-based row), for messages.
     row: int | None = None
+    #: counter -> its column header as written in the file ("受理量 (B)"), for messages.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

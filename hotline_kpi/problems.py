@@ -47,10 +47,13 @@ class Problem:
 class IngestRejected(ValueError):
     """A file was rejected as a whole; ``problems`` lists every reason found."""
 
-    def __init__(self, file: str, problems: Iterable[Problem], sheet: str | None = None):
+    def __init__(self, file: str, problems: Iterable[Problem], sheet: str | None = None, notes: Iterable[object] = ()):
         self.file = file
         #: The sheet of a workbook that was read: named in the message.
         self.sheet = sheet
+        #: What the reading noted before it failed (a hidden sheet not read, headers ignored):
+        #: told after the problems, since it may be why the file failed.
+        self.notes: tuple[object, ...] = tuple(notes)
         self.problems: tuple[Problem, ...] = tuple(problems)
         if not self.problems:
             raise ValueError("IngestRejected needs at least one problem")
@@ -70,6 +73,7 @@ class IngestRejected(ValueError):
         lines += [f"  - {p.render(lang)}" for p in shown]
         if more:
             lines.append(localize(M_("  ... and {more} more", more=more), lang))
+        lines += [localize(M_("  note: {note}", note=note), lang) for note in self.notes]
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -115,14 +115,15 @@ class DailyReportIngestor:
         """
         file = path.name
         notes: list[str] = []
-        grid = read_grid(path, file, notes, ctx.sheet)
+        try:
+            grid = read_grid(path, file, notes, ctx.sheet)
+        except IngestRejected as exc:
+            raise IngestRejected(exc.file, exc.problems, sheet=exc.sheet, notes=notes) from None
         try:
             return _Parser(grid, file, ctx, notes).run()
         except IngestRejected as exc:
-            if not grid.sheet:
-                raise
-            # The rejection of a workbook names the sheet read.
-            raise IngestRejected(exc.file, exc.problems, sheet=grid.sheet) from None
+            # The rejection of a workbook names the sheet read; the notes may tell why it failed.
+            raise IngestRejected(exc.file, exc.problems, sheet=grid.sheet or exc.sheet, notes=notes) from None
 
 
 # --- parsing rows -------------------------------------------------------------------------------------
@@ -343,7 +344,7 @@ class _Parser:
             return None
         # Kept even when a cell was bad (the file is rejected anyway): the shared checks
         # then also report this row's other faults, a day twice or a future date.
-        return DayRecord(day=day, counters=counters, derived=frozenset(derived), row=row)
+        return DayRecord(day=day, counters=counters, derived=frozenset(derived), row=row, labels=self.labels)
 
     def _rate_value(self, c: _Column, value: object, row: int) -> Measured | None:
         if c.name == "average_answer_seconds":

@@ -385,6 +385,11 @@ def no_header_why(grid: Grid) -> str:
         names = {column_for(c)[0] for c in cells} - {None}
         if len(names) >= 2:
             shown = [str(c).strip() for c in cells if column_for(c)[0] is not None]
+            unknown = [str(c).strip() for c in cells if not is_blank(c) and column_for(c)[0] is None]
+            if unknown:
+                return M_("row {row} looks like the header ({columns}) but has no date column (日期 or date); "
+                          "headers not understood: {unknown}", row=row, columns=join(shown),
+                          unknown=join(q(u) for u in unknown))
             return M_("row {row} looks like the header ({columns}) but has no date column (日期 or date)",
                       row=row, columns=join(shown))
     return M_("no header row found in the first {n} rows: expected a date column (日期 or date) "

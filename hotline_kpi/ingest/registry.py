@@ -18,7 +18,12 @@ AnyIngestor = Union[Ingestor, RecordIngestor]
 
 
 class UnknownSource(ValueError):
-    pass
+    """A file whose source cannot be told. ``str()`` is the message for the command line;
+    ``inbox`` the same for whoever drops files in the inbox, where there is no ``--source``."""
+
+    def __init__(self, message: object, inbox: object = None) -> None:
+        super().__init__(message)
+        self.inbox = message if inbox is None else inbox
 
 
 def ingestors() -> dict[str, AnyIngestor]:
@@ -44,12 +49,14 @@ def get_ingestor(source: str) -> AnyIngestor:
 def _header_sources() -> dict[str, object]:
     """Source -> whether a table (the first rows of a sheet) holds its header."""
     from hotline_kpi.ingest import callbacks, spending, tickets
-    from hotline_kpi.ingest.grid import find_header
+    from hotline_kpi.ingest.grid import column_for, find_header
     from hotline_kpi.ingest.sheet import has_header
 
     def daily(rows: list[list[object]]) -> bool:
+        # Three known header cells, a date among them; two meaning the same (受理量 and 受理总量)
+        # count both: the daily report's reader then says so, naming both headers.
         found = find_header(rows)
-        return found is not None and found[1] >= 3
+        return found is not None and (found[1] >= 3 or sum(column_for(c)[0] is not None for c in rows[found[0]]) >= 3)
 
     return {
         "daily-report": daily,
@@ -65,7 +72,7 @@ LOOKS = {
     "tickets": M_("a header with 工单编号, 受理时间, 受理渠道, 办理方式, 是否退单"),
     "callbacks": M_("a header with 工单编号, 回访时间, 回访结果"),
     "spending": M_("a header with 预算项目 and 金额"),
-    "queue-log": M_("Asterisk queue_log lines (epoch|callid|queue|agent|event|...)"),
+    "queue-log": M_("Asterisk queue_log lines (time|call id|queue|agent|event|...)"),
 }
 
 
@@ -92,6 +99,10 @@ def detect_source(path: Path, head: bytes) -> str:
         return named[0]  # its ingestor says what is wrong with the content
     listed = join([M_("{label} ({name}): {looks}", label=source_label(name), name=name, looks=LOOKS.get(name, "?"))
                    for name in sorted(known)], M_("; "))
-    raise UnknownSource(M_("{path}: cannot tell which system produced this file: saw {seen}. Known sources: "
-                           "{listed}. From the command line, --source names it", path=str(path),
-                           seen=seen_text(tables, head), listed=listed))
+    seen = seen_text(tables, head)
+    raise UnknownSource(
+        M_("{path}: cannot tell which system produced this file: saw {seen}. Known sources: {listed}. Name its "
+           "source with --source.", path=str(path), seen=seen, listed=listed),
+        M_("{path}: cannot tell which system produced this file: saw {seen}. Known sources: {listed}. To have the "
+           "inbox recognise it, give it the header of its source, or put the source in its name (日报, 工单, 回访 "
+           "or 支出).", path=str(path), seen=seen, listed=listed))

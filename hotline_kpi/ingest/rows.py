@@ -81,7 +81,7 @@ class RecordRows:
         """Reject the file with every problem found, or when it held no ``what`` (``each``:
         one of them, as in "ticket(s)"); else the notes (the days left out)."""
         if self.problems:
-            raise IngestRejected(self.file, self.problems, sheet=self.table.sheet or None)
+            raise IngestRejected(self.file, self.problems, sheet=self.table.sheet or None, notes=self.table.notes)
         if not records:
             if self.other_years.days:
                 raise self.other_years.refusal()

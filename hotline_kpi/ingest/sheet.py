@@ -31,6 +31,7 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
 from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
+from hotline_kpi.ingest.datefault import date_fault
 from hotline_kpi.ingest.text import BadValue, UndecodableText, decode_bytes, error_text, header_key, is_blank
 from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet, open_calamine,
                                          workbook_kind)
@@ -138,7 +139,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
         found = _find_header(head, index, required)
         if found is None:
             raise IngestRejected(file, [Problem(file, _why_no_header(head, index, required, describe, "", aliases))],
-                                 sheet=chosen or None)
+                                 sheet=chosen or None, notes=choice_notes)
         at, row_no = found
         cells = head[at][1]
         columns: dict[str, Column] = {}
@@ -159,7 +160,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             else:
                 columns[name] = Column(i, name, label)
         if problems:
-            raise IngestRejected(file, problems, sheet=chosen or None)
+            raise IngestRejected(file, problems, sheet=chosen or None, notes=choice_notes)
         notes = choice_notes
         if ignored:
             notes.append(ignored_note(ignored))
@@ -356,8 +357,9 @@ def _parse_moment(value: object, zone: ZoneInfo, epoch: dt.datetime) -> dt.datet
     try:
         moment = dt.datetime(int(m.group("y")), int(month), int(day), int(m.group("H") or 0), int(m.group("M") or 0),
                              int(m.group("S") or 0), int(frac or 0))
-    except ValueError as exc:
-        raise BadValue(M_("not a real date and time ({text})", text=value.strip())) from None
+    except ValueError:
+        fault = date_fault(int(m.group("y")), int(month), int(day))
+        raise BadValue(fault or M_("not a real time of day")) from None
     tz = m.group("tz")
     if tz:
         if tz == "z":

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
 from hotline_kpi.i18n import M_, Msg
+from hotline_kpi.ingest.datefault import date_fault
 
 
 class BadValue(ValueError):
@@ -439,7 +440,7 @@ def _compact(text: str) -> dt.date:
 
 
 def _make_date(year: int, month: int, day: int) -> dt.date:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        raise BadValue(M_("not a real date ({date})", date=f"{year}-{month}-{day}")) from None
+    fault = date_fault(year, month, day)
+    if fault is not None:
+        raise BadValue(fault)
+    return dt.date(year, month, day)

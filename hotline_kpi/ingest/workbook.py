@@ -11,7 +11,9 @@ candidates are an error naming them. :func:`peek_tables` gives source recognitio
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -64,8 +66,89 @@ def calamine_sheet_infos(wb) -> list["SheetInfo"]:  # type: ignore[no-untyped-de
             for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
 
 
+@lru_cache(maxsize=4)
+def _xls_errors(path: str, size: int, mtime_ns: int) -> dict[str, dict[tuple[int, int], str]]:
+    """{sheet: {(row, column), 0-based: "#N/A"}}: the error cells of an Excel 97-2003 file.
+
+    python-calamine gives an error cell (a constant #N/A or a formula showing #DIV/0!) as
+    an empty cell, which would load as an unknown figure; xlrd keeps its type and code.
+    Empty when xlrd cannot read the file (a WPS .et it does not know): calamine's reading
+    stands then."""
+    import xlrd
+
+    errors: dict[str, dict[tuple[int, int], str]] = {}
+    try:
+        book = xlrd.open_workbook(path, on_demand=True, logfile=io.StringIO())
+    except Exception:  # noqa: BLE001 - xlrd raises its own errors on what calamine reads
+        return errors
+    try:
+        for index, name in enumerate(book.sheet_names()):
+            sheet = book.sheet_by_index(index)
+            found = errors.setdefault(name, {})
+            for r in range(sheet.nrows):
+                for c, kind in enumerate(sheet.row_types(r)):
+                    if kind == xlrd.XL_CELL_ERROR:
+                        code = sheet.cell_value(r, c)
+                        found[(r, c)] = xlrd.error_text_from_code.get(code, f"#ERROR {code}")
+            book.unload_sheet(index)
+    except Exception:  # noqa: BLE001
+        return {}
+    finally:
+        book.release_resources()
+    return errors
+
+
+def error_cells(wb, name: str) -> dict[tuple[int, int], str]:  # type: ignore[no-untyped-def]
+    """The error cells of sheet ``name`` of an .xls/.et read by calamine (see :func:`_xls_errors`)."""
+    path = getattr(wb, "path", None)
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+        stat = Path(path).stat()
+    except OSError:
+        return {}
+    if magic.startswith(OLE_MAGIC):
+        return _xls_errors(str(path), stat.st_size, stat.st_mtime_ns).get(name, {})
+    if magic.startswith(b"PK") and str(path).lower().endswith(".ods"):
+        return _ods_errors(str(path), stat.st_size, stat.st_mtime_ns).get(name, {})
+    return {}
+
+
+@lru_cache(maxsize=4)
+def _ods_errors(path: str, size: int, mtime_ns: int) -> dict[str, dict[tuple[int, int], str]]:
+    """The error cells of an .ods (calcext:value-type="error", as LibreOffice writes them)."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    t = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    calcext = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value-type"
+    errors: dict[str, dict[tuple[int, int], str]] = {}
+    try:
+        with zipfile.ZipFile(path) as z, z.open("content.xml") as f:
+            found: dict[tuple[int, int], str] = {}
+            row = 0
+            for _, el in ET.iterparse(f, events=("end",)):
+                if el.tag == f"{t}table":
+                    errors[el.get(f"{t}name", "")], found, row = found, {}, 0
+                    el.clear()
+                elif el.tag == f"{t}table-row":
+                    col = 0
+                    for cell in el:
+                        if cell.get(calcext) == "error":
+                            found[(row, col)] = "".join(cell.itertext()).strip() or "#ERROR"
+                        col += int(cell.get(f"{t}number-columns-repeated", "1"))
+                    row += int(el.get(f"{t}number-rows-repeated", "1"))
+                    el.clear()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ET.ParseError):
+        return {}
+    return errors
+
+
 def calamine_rows(wb, name: str, file: str, limit: int | None = None) -> list[list[object]]:  # type: ignore[no-untyped-def]
-    """The rows of sheet ``name`` from A1 (blank cells None, whole floats as int)."""
+    """The rows of sheet ``name`` from A1 (blank cells None, whole floats as int; an error
+    cell of an .xls as its text, "#N/A", as openpyxl gives it for an .xlsx)."""
     try:
         sheet = wb.get_sheet_by_name(name)
         rows = sheet.to_python(skip_empty_area=False, nrows=limit)
@@ -73,12 +156,13 @@ def calamine_rows(wb, name: str, file: str, limit: int | None = None) -> list[li
         raise IngestRejected(file, [Problem(file, M_("sheet {sheet} is damaged ({error})", sheet=q(name),
                                                        error=error_text(exc)))]
                              ) from None
+    errors = error_cells(wb, name)
     out: list[list[object]] = []
-    for cells in rows:
+    for r, cells in enumerate(rows):
         row: list[object] = []
-        for v in cells:
+        for c, v in enumerate(cells):
             if isinstance(v, str) and v == "":
-                v = None
+                v = errors.get((r, c))
             elif isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
                 v = int(v)
             row.append(v)
@@ -207,5 +291,6 @@ def choose_sheet(file: str, sheets: list[SheetInfo], wanted: str | None, describ
                                                "if it does hold days)", sheet=q(s.name), why=s.why)) for s in summaries])
     problems = [Problem(file, M_("sheet {sheet}: {why}", sheet=q(s.name), why=s.why)) for s in visible]
     if hidden:
+        notes.pop()  # the hidden sheets are a problem here, not a note
         problems.append(Problem(file, M_("hidden sheet(s) {sheets} not read (name one with --sheet)", sheets=_quoted(hidden))))
     raise IngestRejected(file, problems)

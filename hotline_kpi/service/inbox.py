@@ -299,7 +299,7 @@ class Inbox:
             if _now_sig(path) != sig:  # a writer was still at it: not the file's fault
                 return self._changed_while_read(name, hotline_id, _("not rejected"))
             source = getattr(exc, "source", "") or ""
-            return self._quarantine(path, hotline_id, source, str(exc))
+            return self._quarantine(path, hotline_id, source, str(getattr(exc, "inbox", exc)))
         except Exception as exc:  # noqa: BLE001 - the database may be down: keep the file, retry next scan
             error = str(os_reason(exc)) if isinstance(exc, OSError) else f"{exc.__class__.__name__}: {exc}"
             self._record(hotline_id, "", name, "error", 0, error)

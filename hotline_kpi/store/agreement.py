@@ -4,13 +4,14 @@ the same counter and day (settings ``source_tolerance`` and ``source_tolerance_u
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline_kpi.i18n import M_
-from hotline_kpi.domain import COUNTERS, DayRecord, counter_name
+from hotline_kpi.i18n import M_, source_label
+from hotline_kpi.domain import COUNTERS, USUAL_HEADERS, DayRecord, counter_name
 from hotline_kpi.problems import Problem, plain_number
 from hotline_kpi.settings import DEFAULT_SOURCE_TOLERANCE_UNITS
 from hotline_kpi.store.db import chunks
@@ -21,6 +22,16 @@ def relative_difference(a: float, b: float) -> float:
     """|a - b| / max(|a|, |b|): 0 when equal (both 0 included), at most 1 for counts >= 0."""
     largest = max(abs(a), abs(b))
     return 0.0 if largest == 0 else abs(a - b) / largest
+
+
+def _header(rec: DayRecord, counter: str) -> tuple[str, str]:
+    """(column as problems name it, header alone) of ``counter`` in the file of ``rec``: the
+    header as written ("受理量 (B)", "受理量"), else the counter's usual Chinese header."""
+    label = rec.labels.get(counter)
+    if label:
+        return label, re.sub(r" \([A-Z]{1,3}\)$", "", label)
+    usual = USUAL_HEADERS.get(counter) or counter_name(counter)
+    return usual, usual
 
 
 def _shown(v: float) -> str:
@@ -63,11 +74,14 @@ def disagreements(session: Session, hotline_id: str, file_name: str, source: str
                     continue
                 apart = relative_difference(mine, theirs)
                 if apart > tolerance and abs(mine - theirs) > units:
+                    column, header = _header(rec, counter)
                     problems.append(Problem(
-                        file_name, M_("{day}: {counter}: {source} gives {mine} but {other} ({file}) gives {theirs}, "
-                                      "{apart:.1%} apart: more than the source_tolerance of {tolerance:.1%}",
-                                      day=day.isoformat(), counter=counter_name(counter), source=source,
-                                      mine=_shown(mine), other=other.source, file=files.get(other.ingest_id, "?"),
+                        file_name, M_("{day}: {counter}: the {source} gives {mine} but the {other} ({file}) gives "
+                                      "{theirs}, {apart:.1%} apart: more than the {tolerance:.1%} allowed (setting "
+                                      "source_tolerance)",
+                                      day=day.isoformat(), counter=header, source=source_label(source),
+                                      mine=_shown(mine), other=source_label(other.source),
+                                      file=files.get(other.ingest_id, "?"),
                                       theirs=_shown(theirs), apart=apart, tolerance=tolerance),
-                        rec.row, counter_name(counter), _shown(mine)))
+                        rec.row, column, _shown(mine)))
     return problems

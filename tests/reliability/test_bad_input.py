@@ -421,11 +421,11 @@ class Disagreement:
 
 DISAGREEMENTS = [
     Disagreement("report-then-tickets", ("日报-2019-01.csv", _report(GOOD_ROW)), ("工单导出.csv", ONE_TICKET),
-                 ("工单导出.csv", "column requests_accepted", "value '1'", "2019-01-01", "tickets gives 1",
-                  "daily-report (日报-2019-01.csv) gives 11000", "source_tolerance of 5.0%")),
+                 ("工单导出.csv", "column 受理量", "value '1'", "2019-01-01: 受理量: the ticket export gives 1",
+                  "the daily report (日报-2019-01.csv) gives 11000", "more than the 5.0% allowed (setting source_tolerance)")),
     Disagreement("tickets-then-report", ("工单导出.csv", ONE_TICKET), ("日报-2019-01.csv", _report(GOOD_ROW)),
-                 ("日报-2019-01.csv", "row 2", "column requests_accepted", "value '11000'", "2019-01-01",
-                  "daily-report gives 11000", "tickets (工单导出.csv) gives 1")),
+                 ("日报-2019-01.csv", "row 2", "column 受理量", "value '11000'", "2019-01-01: 受理量: the daily report gives 11000",
+                  "the ticket export (工单导出.csv) gives 1")),
 ]
 
 
@@ -512,19 +512,19 @@ def test_the_store_rejects_a_disagreement_beyond_source_tolerance_and_keeps_prio
     with pytest.raises(IngestRejected) as caught:  # 80 vs 92: 13% apart
         _store(engine, catalogues, "queue-log", "c", "queue_log.1", calls_offered=98, calls_answered=80)
     [problem] = caught.value.problems
-    assert (problem.file, problem.row, problem.column, problem.value) == ("queue_log.1", 2, "calls_answered", "80")
-    assert "daily-report (日报.csv) gives 92" in problem.why and "13.0% apart" in problem.why
+    assert (problem.file, problem.row, problem.column, problem.value) == ("queue_log.1", 2, "接通量", "80")  # a queue_log has no header: the usual one
+    assert "the daily report (日报.csv) gives 92" in problem.why and "13.0% apart" in problem.why
     assert _stored(engine) == (2, {**_stored(engine)[1], "calls_offered": 98, "calls_answered": 90})
 
     # The daily report corrects itself by 30%: its own earlier figure is no disagreement,
     # but the call platform's 90 is (69 vs 90).
-    with pytest.raises(IngestRejected, match="queue-log"):
+    with pytest.raises(IngestRejected, match="the queue log"):
         _store(engine, catalogues, "daily-report", "d", "日报-v2.csv", calls_offered=100, calls_answered=69)
     _store(engine, catalogues, "daily-report", "e", "日报-v2.csv", calls_offered=98, calls_answered=89)
     assert _stored(engine)[0] == 3
 
     # 0 and 0 units: exact only. With the default 10 units, 1 call apart is no disagreement.
-    with pytest.raises(IngestRejected, match=r"1\.0% apart: more than the source_tolerance of 0\.0%"):
+    with pytest.raises(IngestRejected, match=r"1\.0% apart: more than the 0\.0% allowed \(setting source_tolerance\)"):
         _store(engine, catalogues, "callbacks", "f", "回访.csv", 0.0, 0, calls_offered=99)
     _store(engine, catalogues, "callbacks", "g", "回访.csv", 0.0, 0, calls_offered=98)
     _store(engine, catalogues, "tickets", "h", "工单.csv", 1.0, calls_offered=1)  # 1: no check
@@ -535,5 +535,5 @@ def test_the_store_rejects_a_disagreement_beyond_source_tolerance_and_keeps_prio
     _store(engine, catalogues, "daily-report", "i", "日报-v3.csv", tickets_returned_operator_fault=3)
     _store(engine, catalogues, "tickets", "j", "工单-v2.csv", 1.0, tickets_returned_operator_fault=4)
     assert _stored(engine)[1]["tickets_returned_operator_fault"] == 4  # priority: tickets
-    with pytest.raises(IngestRejected, match="tickets_returned_operator_fault"):  # 15 units and 79% apart
+    with pytest.raises(IngestRejected, match="column 有责退单量"):  # 15 units and 79% apart
         _store(engine, catalogues, "daily-report", "k", "日报-v4.csv", tickets_returned_operator_fault=19)
