@@ -5,8 +5,6 @@ asked whether it scrolls sideways."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,18 @@ import pytest
 from hotline_kpi.service.jobs import evaluate_hotlines
 from hotline_kpi.service.runtime import Service
 from hotline_kpi.clock import FixedClock
-from hotline_kpi.service.web import build_app
 from hotline_kpi.store.db import make_engine
-from tests.processes import free_port
 from tests.service.test_league import CLOCK, _catalogues, _fill
 from tests.service.cdp import Browser
 from tests.service.test_status_page import FLAGS, chromium  # noqa: F401 - fixture
 from tests.service.test_status_page_layouts import WIDTHS, look
+from tests.service.served import serving
 
 pytestmark = pytest.mark.system
 
 
 @pytest.fixture
 def served(sqlite_url: str, settings, catalogues):  # noqa: ANN001
-    import uvicorn
 
     cats = _catalogues(catalogues)
     settings = settings.model_copy(update={"database_url": sqlite_url})
@@ -36,22 +32,8 @@ def served(sqlite_url: str, settings, catalogues):  # noqa: ANN001
     svc = Service(settings, cats, engine, FixedClock(CLOCK), holder="test")
     evaluate_hotlines(engine, settings, cats, svc.clock, "test")
     svc.cache.refresh()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(svc.cache, settings, cats, svc.clock.now, svc.state,
-                                                     league=svc.league),
-                                           host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    svc.stop()
-    engine.dispose()
+    with serving(svc, settings, cats, engine, league=svc.league) as url:
+        yield url
 
 
 def test_league_at_desk_and_phone(chromium: Path, served: str, tmp_path: Path) -> None:  # noqa: F811

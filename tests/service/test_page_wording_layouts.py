@@ -7,8 +7,6 @@ and the screenshots are kept in /tmp (status-wording-*.png) for a person to look
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,15 +14,14 @@ import pytest
 
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.service.runtime import Service
-from hotline_kpi.service.web import build_app
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
 from tests.common import TARGETS
-from tests.processes import free_port
 from tests.service.test_status_model import BAD_REPORT, SH, _drop, local
 from tests.service.test_status_page import chromium  # noqa: F401 - fixture
 from tests.service.test_status_page_layouts import look
 from tests.test_cli import REPORT
+from tests.service.served import serving
 
 pytestmark = pytest.mark.system
 
@@ -46,7 +43,6 @@ OVERDUE = {"zh": "日报：已 3 天未载入新文件（告警规则允许 2 �
 
 @pytest.fixture
 def troubled(sqlite_url: str, tmp_path: Path, catalogues) -> Iterator[str]:  # noqa: ANN001
-    import uvicorn
 
     settings = Settings(database_url=sqlite_url, var_dir=tmp_path / "var", targets_dir=TARGETS,
                         service={"inbox_settle_seconds": 0, "readiness_max_age_seconds": 60},
@@ -60,21 +56,8 @@ def troubled(sqlite_url: str, tmp_path: Path, catalogues) -> Iterator[str]:  # n
     svc.evaluate("schedule")
     svc.clock.set(local(2019, 1, 8, 9, 7))  # seven minutes later: not ready
     svc.cache.refresh()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(svc.cache, settings, catalogues, svc.clock.now, svc.state),
-                                           host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    svc.stop()
-    engine.dispose()
+    with serving(svc, settings, catalogues, engine) as url:
+        yield url
 
 
 # English at 1400 px is left out: its long column headers (nowrap) make the scoreboard

@@ -12,8 +12,6 @@ import io
 import os
 import re
 import sqlite3
-import threading
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,15 +20,15 @@ from openpyxl import load_workbook
 
 from hotline_kpi.clock import FixedClock
 from hotline_kpi.service.runtime import Service
-from hotline_kpi.service.web import build_app
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
 from tests.common import SHANGHAI as HOTLINE
 from tests.common import TARGETS
-from tests.processes import DemoTemplate, ServeProcess, free_port, http_get, prepare_demo, start_serve
+from tests.processes import DemoTemplate, ServeProcess, http_get, prepare_demo, start_serve
 from tests.service.cdp import Browser
 from tests.service.test_status_page import FLAGS, Element, chromium, parse_html, read_png  # noqa: F401 - fixture
 from tests.test_cli import REPORT
+from tests.service.served import serving
 
 pytestmark = pytest.mark.system
 
@@ -142,7 +140,6 @@ def test_stale_store_with_alerts_firing_at_desk_and_phone(chromium: Path, stale:
 @pytest.fixture
 def fresh(sqlite_url: str, tmp_path: Path, catalogues) -> str:  # noqa: ANN001
     """A store holding REPORT, served in process at 09:00 Shanghai on the day after its last day."""
-    import uvicorn
 
     settings = Settings(database_url=sqlite_url, var_dir=tmp_path / "var", targets_dir=TARGETS,
                         service={"inbox_settle_seconds": 0}, _env_file=None)  # type: ignore[call-arg]
@@ -155,21 +152,8 @@ def fresh(sqlite_url: str, tmp_path: Path, catalogues) -> str:  # noqa: ANN001
     os.utime(path, (at, at))
     svc.scan_inbox()
     svc.scan_inbox()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(svc.cache, settings, catalogues, svc.clock.now, svc.state),
-                                           host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=30)
-    svc.stop()
-    engine.dispose()
+    with serving(svc, settings, catalogues, engine) as url:
+        yield url
 
 
 def test_fresh_store_at_desk_and_phone(chromium: Path, fresh: str, workdir: Path) -> None:
