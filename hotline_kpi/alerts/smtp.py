@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import email.policy
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal, Protocol, Sequence
 
-from hotline_kpi.i18n import _, q, t
+from hotline_kpi.i18n import M_, Msg, _, q, t
 from hotline_kpi.settings import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -184,5 +185,35 @@ class SmtpTransport:
     @staticmethod
     def _all(recipients: Sequence[str], outcome: Outcome, code: int | None, error: str) -> list[RecipientResult]:
         log.warning("%s", _("SMTP: {outcome} for {n} recipient(s): {error}", outcome=t(outcome), n=len(recipients),
-                            error=q(error)))
+                            error=error_text(error)))
         return [RecipientResult(r, outcome, code, error) for r in recipients]
+
+
+#: What a delivery error means, by the exception the SMTP client raised (its text is the system's, English).
+_REASONS: tuple[tuple[str, Msg], ...] = (
+    ("ConnectionRefusedError", M_("the mail server refused the connection")),
+    ("TimeoutError", M_("the mail server did not answer in time")),
+    ("gaierror", M_("the mail server's name is not known")),
+    ("SMTPServerDisconnected", M_("the mail server closed the connection")),
+    ("SSLError", M_("the encrypted connection failed")),
+    ("OSError", M_("the network is unreachable")),
+)
+
+
+def network_reason(error: str) -> tuple[str, str]:
+    """What a delivery error means, and the system's own words without the Python class name
+    (``ConnectionRefusedError: [Errno 111] Connection refused`` -> ``[Errno 111] Connection refused``)."""
+    for prefix, why in _REASONS:
+        if error.startswith(prefix):
+            detail = re.sub(r"^\w+: ", "", error) if error.startswith(prefix + ": ") else error
+            return str(why), detail
+    replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
+    return (_("the mail server refused the mail") if replied else _("delivery failed")), error
+
+
+def error_text(error: str) -> str:
+    """A stored delivery error as the office reads it: what it means, then the system's words."""
+    if not error:
+        return ""
+    why, detail = network_reason(error)
+    return _("{why}: {error}", why=why, error=q(detail))

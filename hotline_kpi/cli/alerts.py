@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import click
 from rich.table import Table
 
+from hotline_kpi.alerts.smtp import error_text as _error_text, network_reason as _network_reason
 from hotline_kpi.i18n import M_, Msg, _, q, t
 from hotline_kpi.cli.app import App, Failure, _console, pass_app
 from hotline_kpi.store.db import read_session
@@ -221,36 +221,6 @@ def alerts_dispatch(app: App) -> None:
     click.echo(_("{processed} notification(s) processed: {sent} delivered, {transient} to retry, {permanent} "
                  "refused for good, {expired} given up", processed=report.processed, sent=report.sent,
                  transient=report.transient, permanent=report.permanent, expired=report.expired))
-
-
-#: What a delivery error means, by the exception the SMTP client raised (its text is the system's, English).
-_REASONS: tuple[tuple[str, Msg], ...] = (
-    ("ConnectionRefusedError", M_("the mail server refused the connection")),
-    ("TimeoutError", M_("the mail server did not answer in time")),
-    ("gaierror", M_("the mail server's name is not known")),
-    ("SMTPServerDisconnected", M_("the mail server closed the connection")),
-    ("SSLError", M_("the encrypted connection failed")),
-    ("OSError", M_("the network is unreachable")),
-)
-
-
-def _network_reason(error: str) -> tuple[str, str]:
-    """What a delivery error means, and the system's own words without the Python class name
-    (``ConnectionRefusedError: [Errno 111] Connection refused`` -> ``[Errno 111] Connection refused``)."""
-    for prefix, why in _REASONS:
-        if error.startswith(prefix):
-            detail = re.sub(r"^\w+: ", "", error) if error.startswith(prefix + ": ") else error
-            return str(why), detail
-    replied = re.search(r"\b[45]\d\d\b", error) is not None  # an SMTP reply code: the server answered no
-    return (_("the mail server refused the mail") if replied else _("delivery failed")), error
-
-
-def _error_text(error: str) -> str:
-    """A stored delivery error as the office reads it: what it means, then the system's words."""
-    if not error:
-        return ""
-    why, detail = _network_reason(error)
-    return _("{why}: {error}", why=why, error=q(detail))
 
 
 #: How the connection to the mail server is made (smtp.security), in words.

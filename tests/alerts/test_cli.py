@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -151,14 +152,19 @@ def test_list_all_says_an_inactive_alert_meets_its_target_in_words_true_to_its_f
     assert "Connection rate Day 95.00%, meets target" in en and "(>= 90%)" in en  # the cell wraps
 
 
-def test_test_email_to_a_closed_port_says_the_server_and_the_reason_in_chinese(setup, monkeypatch: pytest.MonkeyPatch):
+def test_test_email_to_a_closed_port_says_the_server_and_the_reason_in_chinese(setup, monkeypatch: pytest.MonkeyPatch,
+                                                                             caplog: pytest.LogCaptureFixture):
     world, run = setup
+    caplog.set_level(logging.WARNING, logger="hotline_kpi.alerts.smtp")
     monkeypatch.setenv("HOTLINE_KPI_SMTP__PORT", "1")  # nothing listens on port 1
     monkeypatch.setenv("HOTLINE_KPI_SMTP__SECURITY", "starttls")
     out = run("alerts", "test-email", "--to", "a@b.c", ok=False).output
     assert "a@b.c：暂时失败（邮件服务器拒绝连接：“[Errno 111] Connection refused”）" in out, out
     assert "错误：未能通过 127.0.0.1:1（STARTTLS 加密）投递给所有收件人" in out, out
     assert "ConnectionRefusedError" not in out and "(starttls)" not in out
+    # the log line of the SMTP client, which serve writes to its log, says it the same way
+    said = [r.getMessage() for r in caplog.records if r.name == "hotline_kpi.alerts.smtp"]
+    assert said == ["SMTP：1 位收件人暂时失败：邮件服务器拒绝连接：“[Errno 111] Connection refused”"], said
     assert "SMTP：127.0.0.1:1（STARTTLS 加密）" in run("alerts", "list").output
     en = run("--lang", "en", "alerts", "test-email", "--to", "a@b.c", ok=False).output
     assert "a@b.c: " in en and "the mail server refused the connection: '[Errno 111] Connection refused'" in en, en
