@@ -39,7 +39,9 @@ def _big_queue_log(path: Path, calls: int) -> Path:
 
 
 def test_a_sigkilled_ingest_stores_nothing_and_the_file_then_loads_whole(tmp_path, sqlite_url):
-    big = _big_queue_log(tmp_path / "queue_log", 120_000)
+    # Big enough that the whole ingest takes seconds, parsed by worker processes (a file of
+    # 64 MB or more), which the kill of the process group takes down too.
+    big = _big_queue_log(tmp_path / "queue_log", 420_000)  # 67 MiB
     env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url})
     before = counts(sqlite_url)
     proc = start_cli(env, "ingest", "--source", "queue-log", str(big), cwd=tmp_path)
@@ -47,7 +49,7 @@ def test_a_sigkilled_ingest_stores_nothing_and_the_file_then_loads_whole(tmp_pat
         originals = tmp_path / "var" / "originals"
         # The original is copied while the file is parsed: its temp file shows the parse began.
         wait_for(lambda: proc.poll() is not None or any(originals.rglob("*")), 60, "the ingest started reading")
-        time.sleep(0.5)
+        time.sleep(0.2)
         assert proc.poll() is None, "the ingest finished before it could be killed: make the file bigger"
     finally:
         kill_group(proc)
