@@ -23,7 +23,7 @@ from hotline_kpi.service.web import build_app
 from hotline_kpi.settings import Settings
 from hotline_kpi.store.db import make_engine
 from tests.common import TARGETS
-from tests.service.test_status_model import BAD_REPORT, SH, _drop, local
+from tests.service.test_status_model import BAD_REPORT, SH, _client, _drop, local
 from tests.service.test_status_page import Element, parse_html
 from tests.test_cli import REPORT
 
@@ -45,10 +45,6 @@ def service(sqlite_url, tmp_path, catalogues):
     yield svc
     svc.stop()
     engine.dispose()
-
-
-def _client(svc: Service) -> TestClient:
-    return TestClient(build_app(svc.cache, svc.settings, svc.catalogues, svc.clock.now, svc.state))
 
 
 def _board(client: TestClient, lang: str = "zh") -> tuple[Element, Element]:
