@@ -30,7 +30,7 @@ from hotline_kpi.cli.app import App
 from hotline_kpi.service.inbox import Inbox
 from hotline_kpi.store.db import make_engine
 from tests.common import TARGETS
-from tests.processes import CLI
+from tests.processes import CLI, free_port
 from tests.service.test_inbox import settled_scan
 from tests.test_cli import REPORT
 from tests.test_messages import _chinese, english_sentences
@@ -39,12 +39,6 @@ from tests.test_messages import _chinese, english_sentences
 def sentences(text: str) -> list[str]:
     """English phrases of a message; a command quoted in backticks (`hotline-kpi db upgrade`) is a name."""
     return english_sentences(re.sub(r"`[^`]*`", " ", text))
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again: a connection to it is refused
 
 
 @dataclass
@@ -60,7 +54,7 @@ class Fault:
 
 
 def _unreachable_database(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
-    port = _closed_port()
+    port = free_port()  # closed again: a connection to it is refused
     mp.setenv("HOTLINE_KPI_DATABASE_URL", f"postgresql+psycopg://kpi:secret-pw@127.0.0.1:{port}/kpi")
     return ["evaluate"], [f"127.0.0.1:{port}", "database_url", "无法连接数据库"]
 
@@ -78,7 +72,7 @@ def _original_not_kept(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], li
 
 
 def _smtp_refused(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
-    port = _closed_port()
+    port = free_port()  # closed again: a connection to it is refused
     mp.setenv("HOTLINE_KPI_SMTP__HOST", "127.0.0.1")
     mp.setenv("HOTLINE_KPI_SMTP__PORT", str(port))
     mp.setenv("HOTLINE_KPI_SMTP__SECURITY", "none")

@@ -19,6 +19,7 @@ from hotline_kpi.store.db import make_engine, read_session
 from hotline_kpi.store.models import AlertEventRow
 from tests.alerts.conftest import OPS, SmtpServer, World, local, make_settings
 from tests.common import TARGETS
+from tests.processes import free_port
 
 
 @pytest.fixture
@@ -156,16 +157,17 @@ def test_test_email_to_a_closed_port_says_the_server_and_the_reason_in_chinese(s
                                                                              caplog: pytest.LogCaptureFixture):
     world, run = setup
     caplog.set_level(logging.WARNING, logger="hotline_kpi.alerts.smtp")
-    monkeypatch.setenv("HOTLINE_KPI_SMTP__PORT", "1")  # nothing listens on port 1
+    port = free_port()  # closed again at once: a connection to it is refused (port 1 is not: CI's sandbox answers it)
+    monkeypatch.setenv("HOTLINE_KPI_SMTP__PORT", str(port))
     monkeypatch.setenv("HOTLINE_KPI_SMTP__SECURITY", "starttls")
     out = run("alerts", "test-email", "--to", "a@b.c", ok=False).output
     assert "a@b.c：暂时失败（邮件服务器拒绝连接：“[Errno 111] Connection refused”）" in out, out
-    assert "错误：未能通过 127.0.0.1:1（STARTTLS 加密）投递给所有收件人" in out, out
+    assert f"错误：未能通过 127.0.0.1:{port}（STARTTLS 加密）投递给所有收件人" in out, out
     assert "ConnectionRefusedError" not in out and "(starttls)" not in out
     # the log line of the SMTP client, which serve writes to its log, says it the same way
     said = [r.getMessage() for r in caplog.records if r.name == "hotline_kpi.alerts.smtp"]
     assert said == ["SMTP：1 位收件人暂时失败：邮件服务器拒绝连接：“[Errno 111] Connection refused”"], said
-    assert "SMTP：127.0.0.1:1（STARTTLS 加密）" in run("alerts", "list").output
+    assert f"SMTP：127.0.0.1:{port}（STARTTLS 加密）" in run("alerts", "list").output
     en = run("--lang", "en", "alerts", "test-email", "--to", "a@b.c", ok=False).output
     assert "a@b.c: " in en and "the mail server refused the connection: '[Errno 111] Connection refused'" in en, en
-    assert "127.0.0.1:1 (STARTTLS encryption)" in en
+    assert f"127.0.0.1:{port} (STARTTLS encryption)" in en
