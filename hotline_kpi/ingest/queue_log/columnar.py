@@ -65,7 +65,6 @@ _READ = [0, 1, 2, 4, 5, 7, 8]  # the fields the line scan reads: time, callid, q
 _EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
 _EXITS = (ABANDON, TIMEOUT, EMPTY, KEY)
 _NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
-_DIGITS = r"^[0-9]{1,10}$"
 #: Packed keys (int64): a CONNECT is t * _C + wait; an exit (t * 16 + code) * _C + wait + 1.
 _C = 1 << 17
 
@@ -131,80 +130,92 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
 
 def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int, parked: "_Parked"):
     """Scan one block the vectorised way: the plain calls (a frame), after the other calls'
-    lines went through the state machine. Raises :class:`_Irregular` before changing anything."""
+    lines went through the state machine. Raises :class:`_Irregular` before changing anything.
+
+    One read of the fields needed (the queue only with queue patterns, data4 only where an
+    EXITWITHKEY is), then one plan: the checks and the grouping by call run together."""
     import polars as pl
 
     if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
+    key = b"EXITWITHKEY" in block
+    read = [0, 1, 4, 5, 7] + ([2] if belongs is not None else []) + ([8] if key else [])
     try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
-        df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=_READ,
+        df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=sorted(read),
                          truncate_ragged_lines=True, comment_prefix=None, n_threads=1)
     except Exception as exc:  # noqa: BLE001 - whatever polars refuses, the line scan reads
         raise _Irregular from exc
     if df.height != n:
         raise _Irregular
-    code, t = pl.col("code"), pl.col("t")
-    df = df.with_columns(code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
+    code, t, cid = pl.col("code"), pl.col("t"), pl.col("cid")
+    lf = df.lazy().with_columns(code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
     known = code >= 0
-    ev_null, unknown, bad_time, tmax, system = df.select(
-        pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
-        (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"), t.filter(known).max().alias("d"),
-        (code == SYSTEM).sum().alias("e")).row(0)
-    if ev_null or bad_time:
-        raise _Irregular  # a blank or short line, or a time the line scan reports or floors
-    unknown_names = _unknown_events(df.filter(code < 0)) if unknown else {}
-    calls = df.filter(known & (code != SYSTEM))
+    is_call = known & (code != SYSTEM)
     other: dict[str, int] = {}
-    if belongs is not None and calls.height:
-        theirs = [q for q in calls["q"].unique().to_list() if not belongs((q or "").encode())]
+    if belongs is not None:
+        theirs = [q for q in df["q"].unique().to_list() if not belongs((q or "").encode())]
         if theirs:
             out = pl.col("q").is_in([q for q in theirs if q is not None])
             if None in theirs:
                 out = out | pl.col("q").is_null()
-            for q, k in calls.filter(out).group_by("q").len().iter_rows():
+            for q, k in lf.filter(is_call & out).group_by("q").len().collect().iter_rows():
                 name = _text((q or "").encode())
                 other[name] = other.get(name, 0) + k
-            calls = calls.filter(~out)
-    wait_text = (pl.when(code == CONNECT).then(pl.col("d1"))
-                 .when(code == KEY).then(pl.col("d4"))
-                 .when(code.is_in(_EXITS)).then(pl.col("d3")))
-    calls = calls.with_columns(wt=wait_text).with_columns(
-        w=pl.when(pl.col("wt").str.contains(_DIGITS)).then(pl.col("wt").cast(pl.Int64, strict=False)))
+            is_call = is_call & ~out
+    wt = (pl.when(code == CONNECT).then(pl.col("d1")).when(code.is_in(_EXITS) & (code != KEY)).then(pl.col("d3")))
+    if key:
+        wt = wt.when(code == KEY).then(pl.col("d4"))
+    # A wait is whole seconds, plain digits (as the line scan reads it): the cast refuses the
+    # rest but for a sign and leading zeros beyond ten digits, checked as text.
+    calls = lf.filter(is_call).with_columns(wt=wt).with_columns(w=pl.col("wt").cast(pl.Int64, strict=False))
     w, wt = pl.col("w"), pl.col("wt")
-    no_id, bad_wait, first_enter, last_enter = calls.select(
-        (pl.col("cid").is_null() | pl.col("cid").is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
-        (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (wt.is_not_null() & w.is_null())
-                                           | (wt.is_null() & code.is_in((CONNECT, ABANDON))))).sum().alias("b"),
-        t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d")).row(0)
+    checks = lf.select(
+        pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
+        (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"), t.filter(known).max().alias("d"),
+        (code == SYSTEM).sum().alias("e"))
+    call_checks = calls.select(
+        (cid.is_null() | cid.is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
+        (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (w < 0) | (wt.is_not_null() & w.is_null())
+                                           | (wt.is_null() & code.is_in((CONNECT, ABANDON)))
+                                           | wt.str.starts_with("+") | (wt.str.len_bytes() > 10))).sum().alias("b"),
+        t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d"))
+    is_x = code.is_in((*_EXITS, COMPLETE))
+    wf = w.fill_null(-1)
+    # Per line the value each aggregate takes (null: none), then plain min/max per call.
+    per_call = calls.select(
+        "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
+        c=pl.when(code == CONNECT).then(t * _C + wf),
+        k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + wf + 1),
+    ).group_by("cid").agg(
+        enter=pl.col("e").min(), last_enter=pl.col("e").max(), first_x=pl.col("x").min(),
+        conn=pl.col("c").min(), exit=pl.col("k").max(), seen=t.min(), last=t.max(),
+    )
+    first, second, per_call = pl.collect_all([checks, call_checks, per_call])
+    ev_null, unknown, bad_time, tmax, system = first.row(0)
+    if ev_null or bad_time:
+        raise _Irregular  # a blank or short line, or a time the line scan reports or floors
+    unknown_names = _unknown_events(lf.filter(code < 0).select("ev").collect()) if unknown else {}
+    no_id, bad_wait, first_enter, last_enter = second.row(0)
     if no_id or bad_wait:
         raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
     if first_enter is not None:
         _check_days(calls, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
-    calls = calls.with_columns(w=w.fill_null(-1))
-    is_x = code.is_in((*_EXITS, COMPLETE))
-    # Per line the value each aggregate takes (null: none), then plain min/max per call.
-    per_call = calls.select(
-        "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
-        c=pl.when(code == CONNECT).then(t * _C + w),
-        k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + w + 1),
-    ).group_by("cid").agg(
-        enter=pl.col("e").min(), last_enter=pl.col("e").max(), first_x=pl.col("x").min(),
-        conn=pl.col("c").min(), exit=pl.col("k").max(), seen=t.min(), last=t.max(),
-    )
     plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
         pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
     if machine.calls or parked.where:  # a call carried over from the blocks before is never plain
         held = [k.decode("utf-8", "surrogateescape") for k in chain(machine.calls, parked.where)]
-        plain_call = plain_call & ~pl.col("cid").is_in(held)
+        plain_call = plain_call & ~cid.is_in(held)
     per_call = per_call.with_columns(plain=plain_call)
     rest = per_call.filter(~pl.col("plain"))["cid"].to_list()
     if rest:
-        # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads).
-        lines = calls.filter(pl.col("cid").is_in(rest)).select(pl.concat_str(
-            [t.cast(pl.String), "cid", pl.col("q").fill_null(""), pl.lit(""), "ev", pl.col("d1").fill_null(""),
-             pl.lit(""), pl.col("d3").fill_null(""), pl.col("d4").fill_null("")], separator="|")).to_series()
-        parked.unpark([cid.encode("utf-8", "surrogateescape") for cid in rest])
+        # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads;
+        # the queue only with patterns, data4 only for an EXITWITHKEY).
+        field = (lambda name, there: pl.col(name).fill_null("") if there else pl.lit(""))
+        lines = calls.filter(cid.is_in(rest)).select(pl.concat_str(
+            [t.cast(pl.String), "cid", field("q", belongs is not None), pl.lit(""), "ev", field("d1", True),
+             pl.lit(""), field("d3", True), field("d4", key)], separator="|")).collect().to_series()
+        parked.unpark([c.encode("utf-8", "surrogateescape") for c in rest])
         if lines.len():
             before = len(scan.problems)
             machine.batch([ln.encode() for ln in lines.to_list()], 0)
@@ -251,7 +262,7 @@ def _check_days(calls, first: int, last: int, machine: _Machine) -> None:
     if len(bounds) == 1:
         new = [bounds[0][1]] if bounds[0][1] not in machine.checked_days else []
     else:
-        times = calls.filter(pl.col("code") == ENTER)["t"].to_numpy()
+        times = calls.filter(pl.col("code") == ENTER).select("t").collect()["t"].to_numpy()
         at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
         new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
     for day in new:
