@@ -7,7 +7,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 from hotline_kpi.i18n import M_, Msg, q
 
@@ -34,6 +34,41 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_atomic_parts(path: Path, parts: Iterable[bytes], temp_prefix: str | None = None) -> None:
     """Write ``parts`` one after the other to ``path``, atomically: a reader sees the old
     file or the whole new one, never a part (``temp_prefix`` names the temp file)."""
+
+    def write(f: BinaryIO) -> None:
+        for part in parts:
+            f.write(part)
+
+    _write_atomic_with(path, write, temp_prefix)
+
+
+def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix: str | None = None) -> None:
+    """Copy the first ``length`` bytes of ``source`` (all of it for None) to ``path``, atomically
+    as :func:`write_atomic_parts`. The kernel copies (``copy_file_range``: no pass of the
+    bytes through this process) where it can; otherwise a MiB at a time."""
+
+    def write(f: BinaryIO) -> None:
+        with source.open("rb") as src:
+            left = os.fstat(src.fileno()).st_size if length is None else length
+            done = 0
+            if hasattr(os, "copy_file_range"):
+                try:
+                    while left > 0 and (n := os.copy_file_range(src.fileno(), f.fileno(), min(left, 1 << 30))):
+                        left -= n
+                        done += n
+                except OSError:  # (another file system, an old kernel): copied through this process instead
+                    pass
+            src.seek(done)
+            f.seek(done)
+            f.truncate()
+            while left > 0 and (chunk := src.read(min(1 << 20, left))):
+                f.write(chunk)
+                left -= len(chunk)
+
+    _write_atomic_with(path, write, temp_prefix)
+
+
+def _write_atomic_with(path: Path, write: Callable[[BinaryIO], None], temp_prefix: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix or f".{path.name}.")
@@ -42,8 +77,7 @@ def write_atomic_parts(path: Path, parts: Iterable[bytes], temp_prefix: str | No
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
         with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                f.write(part)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

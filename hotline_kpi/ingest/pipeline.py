@@ -17,14 +17,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from sqlalchemy import Engine
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.files import display_name, write_atomic_parts
+from hotline_kpi.files import copy_atomic, display_name
 from hotline_kpi.domain import ParsedFile
 from hotline_kpi.ingest.base import IngestContext, Progress, Resume
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
@@ -95,18 +95,8 @@ def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, sou
     """
     target = original_path(path, sha256, originals, hotline_id, source, today)
     if not target.exists():
-        write_atomic_parts(target, _read(path, length), temp_prefix=".incoming-")
+        copy_atomic(path, target, length, temp_prefix=".incoming-")
     return target
-
-
-def _read(path: Path, length: int | None) -> Iterator[bytes]:
-    """The file's first ``length`` bytes (all of it for None), a MiB at a time."""
-    with path.open("rb") as src:
-        left = length
-        while chunk := src.read(1 << 20 if left is None else min(1 << 20, left)):
-            yield chunk
-            if left is not None:
-                left -= len(chunk)
 
 
 def ingest_file(
