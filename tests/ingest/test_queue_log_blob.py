@@ -1,0 +1,72 @@
+"""The stored form of a day's calls (queue_call_day.calls): the numbers column by column,
+narrowed and byte-shuffled (HKQC3), read back exactly whatever they are; days stored in the
+earlier form (HKQC2, rows of int64) are still read, and rewritten in the new form when their
+day is stored again."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+from hypothesis import given, settings as hsettings, strategies as st
+
+from hotline_kpi.ingest.queue_log.calls import NO_TIME, WIDTH, decode_calls, encode_calls, pack_arrays, unpack_calls
+
+T0 = 1_546_272_000  # 2019-01-01 00:00 +08:00
+
+_time = st.integers(T0 - 86400, T0 + 3 * 86400)
+_state = st.tuples(
+    st.one_of(st.just(NO_TIME), _time), st.one_of(st.just(-1), _time), st.integers(0, 86400),
+    st.one_of(st.just(-1), _time), st.integers(0, 8), st.integers(-1, 86400), _time)
+#: Numbers no call of ours has: the form falls back to rows of int64 and still reads them back.
+_odd = st.tuples(*[st.integers(-(1 << 63), (1 << 63) - 1)] * WIDTH)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(states=st.lists(st.one_of(_state, _state, _state, _odd), max_size=40))
+def test_any_numbers_are_read_back_exactly(states):
+    calls = {f"{T0 + i}.{i}".encode(): s for i, s in enumerate(states)}
+    assert decode_calls(encode_calls(calls)) == calls
+
+
+def _v2(calls: dict[bytes, tuple]) -> bytes:
+    """A day as the earlier version stored it: magic, counts, ids, rows of int64 LE."""
+    joined = b"\n".join(calls)
+    rows = np.array(list(calls.values()), dtype="<i8").tobytes()
+    return zlib.compress(b"HKQC2" + struct.pack("<II", len(calls), len(joined)) + joined + rows, 1)
+
+
+def _day(n: int = 11_000) -> dict[bytes, tuple]:
+    rng = np.random.default_rng(7)
+    seen = np.sort(rng.integers(T0, T0 + 86400, n))
+    wait = rng.integers(0, 40, n)
+    answered = rng.random(n) < 0.93
+    return {f"{int(s)}.{i}".encode(): (int(s), int(s + w) if a else -1, int(w) if a else 0,
+                                       int(s + w + 200) if a else int(s + w), 8 if a else 2,
+                                       -1 if a else int(w), int(s))
+            for i, (s, w, a) in enumerate(zip(seen, wait, answered))}
+
+
+def test_a_day_stored_in_the_earlier_form_is_read_as_it_was():
+    calls = _day(500)
+    assert decode_calls(_v2(calls)) == calls
+    assert unpack_calls(zlib.decompress(_v2(calls)))[1].dtype == np.int64
+
+
+def test_a_busy_day_takes_far_fewer_bytes_than_before():
+    calls = _day()  # 11,000 calls: a busy day of the year's plan
+    new, old = encode_calls(calls), _v2(calls)
+    assert decode_calls(new) == calls
+    assert len(new) < 0.8 * len(old), (len(new), len(old))
+    raw = zlib.decompress(new)
+    assert raw.startswith(b"HKQC3") and len(raw) < 0.6 * len(zlib.decompress(old))
+
+
+def test_an_empty_day_and_a_bad_blob():
+    assert decode_calls(encode_calls({})) == {}
+    assert unpack_calls(pack_arrays(b"", 0, np.zeros((0, WIDTH), np.int64)))[0] == []
+    import pytest
+
+    with pytest.raises(ValueError, match="bad magic"):
+        decode_calls(zlib.compress(b"HKQC9" + bytes(8)))
