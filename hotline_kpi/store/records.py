@@ -98,15 +98,33 @@ def queue_days(session: Session, hotline_id: str, days: Sequence[dt.date], chunk
             yield day, found.get(day)
 
 
-def put_queue_day(session: Session, hotline_id: str, day: dt.date, calls: bytes, entered: int, orphans: int,
-                  open_since: int | None, ingest_id: int, exists: bool) -> None:
-    # Core statements: the ORM would keep every blob in the session until commit.
+@dataclass(frozen=True)
+class QueueDayWrite:
+    """One day's calls to store: inserted (``exists`` False) or updated."""
+
+    day: dt.date
+    calls: bytes
+    entered: int
+    orphans: int
+    open_since: int | None
+    exists: bool
+
+
+def put_queue_days(session: Session, hotline_id: str, ingest_id: int, days: Sequence[QueueDayWrite]) -> None:
+    """Store days of calls: the new days in one statement run over all of them (executemany),
+    the revised ones one by one. Core statements: the ORM would keep every blob in the
+    session until commit."""
     t = QueueCallDayRow.__table__
-    values = dict(calls=calls, entered=entered, orphans=orphans, open_since=open_since, ingest_id=ingest_id)
-    if exists:
-        session.execute(update(t).where(t.c.hotline_id == hotline_id, t.c.day == day).values(**values))
-    else:
-        session.execute(insert(t).values(hotline_id=hotline_id, day=day, **values))
+    rows = [dict(hotline_id=hotline_id, day=w.day, calls=w.calls, entered=w.entered, orphans=w.orphans,
+                 open_since=w.open_since, ingest_id=ingest_id) for w in days]
+    new = [r for r, w in zip(rows, days) if not w.exists]
+    if new:
+        session.execute(insert(t), new)
+    for r, w in zip(rows, days):
+        if w.exists:  # (a day revised: fewer, one statement each)
+            session.execute(update(t).where(t.c.hotline_id == hotline_id, t.c.day == w.day).values(
+                calls=r["calls"], entered=r["entered"], orphans=r["orphans"], open_since=r["open_since"],
+                ingest_id=ingest_id))
 
 
 def _merge_records(session: Session, table, key: str, hotline_id: str, records: Mapping[str, dict[str, object]],

@@ -167,7 +167,8 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         wt = wt.when(code == KEY).then(pl.col("d4"))
     # A wait is whole seconds, plain digits (as the line scan reads it): the cast refuses the
     # rest but for a sign and leading zeros beyond ten digits, checked as text.
-    calls = lf.filter(is_call).with_columns(wt=wt).with_columns(w=pl.col("wt").cast(pl.Int64, strict=False))
+    call_lines = lf.filter(is_call)
+    calls = call_lines.with_columns(wt=wt).with_columns(w=pl.col("wt").cast(pl.Int64, strict=False))
     w, wt = pl.col("w"), pl.col("wt")
     checks = lf.select(
         pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
@@ -199,7 +200,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if no_id or bad_wait:
         raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
     if first_enter is not None:
-        _check_days(calls, first_enter, last_enter, machine)
+        _check_days(call_lines, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
     plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
         pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))

@@ -68,16 +68,21 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     totals = DayCount({})
     orphan_ids: list[str] = []
 
-    # zlib releases the GIL: days are compressed in a thread while the next is joined.
-    packer = ThreadPoolExecutor(1)
+    # zlib releases the GIL: days are compressed in two threads while the next are joined,
+    # and written a few at a time.
+    packer = ThreadPoolExecutor(2)
     pending: deque = deque()
+    ready: list[records.QueueDayWrite] = []
 
     def write_one() -> None:
         day, future, count, row = pending.popleft()
         blob = future.result()
         if row is None or row.calls != blob or row.open_since != count.open_since:
-            records.put_queue_day(session, hotline_id, day, blob, count.entered, count.orphans, count.open_since,
-                               ingest.id, exists=row is not None)
+            ready.append(records.QueueDayWrite(day, blob, count.entered, count.orphans, count.open_since,
+                                               exists=row is not None))
+        if len(ready) >= 16 or not pending:
+            records.put_queue_days(session, hotline_id, ingest.id, ready)
+            ready.clear()
 
     def finish(day: dt.date, calls: "dict[bytes, State] | _Spooled", row) -> None:
         if day not in changed or (row is None and not len(calls)):
@@ -90,7 +95,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
             raw = pack_calls(calls, numbers)
         count = count_calls(numbers, request.formulas, request.queue_log, watermark)
         pending.append((day, packer.submit(zlib.compress, raw, 1), count, row))
-        if len(pending) > 2:
+        if len(pending) > 4:
             write_one()
         totals.open += count.open
         totals.unresolved += count.unresolved
