@@ -58,15 +58,15 @@ class IngestOutcome:
         return self.result.status
 
 
-def file_hashes(path: Path, prefixes: Iterable[int] = ()) -> tuple[str, int, dict[int, str]]:
-    """SHA-256 and size of the file, and the SHA-256 of its first n bytes for each n in
-    ``prefixes`` (within the file), in one pass."""
+def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = None) -> tuple[str, int, dict[int, str]]:
+    """SHA-256 and size of the file (of its first ``limit`` bytes), and the SHA-256 of its
+    first n bytes for each n in ``prefixes`` (within the file), in one pass."""
     h = hashlib.sha256()
     size = 0
     wanted = sorted({n for n in prefixes if n >= 0})
     found: dict[int, str] = {}
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        while chunk := f.read(1 << 20 if limit is None else min(1 << 20, limit - size)):
             while wanted and wanted[0] <= size + len(chunk):
                 cut = wanted.pop(0) - size
                 h.update(chunk[:cut])
@@ -135,26 +135,34 @@ def ingest_file(
     # An append-only log grown since it was loaded: find where the last load stopped.
     head_sha: str | None = None
     marks: list[records.Mark] = []
-    if getattr(ingestor, "resumable", False):
+    resumable = getattr(ingestor, "resumable", False)
+    if resumable:
         line_end = head.find(b"\n")
         if line_end >= 0:
             head_sha = hashlib.sha256(head[: line_end + 1]).hexdigest()
             with read_session(engine) as session:
                 marks = records.log_marks(session, hotline.id, source, head_sha)
-    sha256, size, prefix_hashes = file_hashes(path, [m.length for m in marks])
+    # A new log of a size no earlier load of its source had cannot have been loaded before:
+    # it is hashed while it is parsed (a second a gigabyte), its first on_disk bytes.
+    alongside = False
+    if resumable and not marks and sheet is None:
+        with read_session(engine) as session:
+            alongside = not records.size_loaded(session, hotline.id, source, on_disk)
+    sha256, size, prefix_hashes = ("", on_disk, {}) if alongside else file_hashes(path, [m.length for m in marks])
     if sheet is not None:
         # Each sheet of a workbook is its own load: "already loaded" is per sheet read.
         sha256 = hashlib.sha256(f"{sha256}\0sheet\0{sheet}".encode()).hexdigest()
 
-    with read_session(engine) as session:
-        existing = provenance.find_loaded(session, hotline.id, source, sha256)
-        # A day table (the daily report) loaded before and since superseded by a correction
-        # is read again: loading it is a new revision that makes its values current again.
-        # A raw source merges records by identity: the same bytes again change nothing.
-        undo = (existing is not None and not hasattr(ingestor, "resumable")
-                and provenance.load_superseded(session, existing.id))
-    if existing is not None and not undo:
-        return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
+    if not alongside:
+        with read_session(engine) as session:
+            existing = provenance.find_loaded(session, hotline.id, source, sha256)
+            # A day table (the daily report) loaded before and since superseded by a correction
+            # is read again: loading it is a new revision that makes its values current again.
+            # A raw source merges records by identity: the same bytes again change nothing.
+            undo = (existing is not None and not hasattr(ingestor, "resumable")
+                    and provenance.load_superseded(session, existing.id))
+        if existing is not None and not undo:
+            return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
 
     matching = [m for m in marks if prefix_hashes.get(m.length) == m.prefix_sha256]
     mark = max(matching, key=lambda m: m.length, default=None)
@@ -163,22 +171,34 @@ def ingest_file(
                         progress=progress, queue_log=settings.queue_log, tickets=settings.tickets,
                         resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size,
                         sheet=sheet)
+
+    def keep() -> tuple[str, Path, bool]:
+        """(The file's hash, where its original is kept, whether it was kept before.)"""
+        sha = file_hashes(path, (), size)[0] if alongside else sha256
+        target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
+        before = target.exists()
+        return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size), before
+
     # The original is copied while the file is parsed (a copy of a big log takes seconds);
     # a rejected file leaves no original behind, unless the same content was kept before.
-    kept_before = original_path(path, sha256, settings.originals_dir, hotline.id, source, today).exists()
     with ThreadPoolExecutor(1) as copier:
-        keeping = copier.submit(keep_original, path, sha256, settings.originals_dir, hotline.id, source, today,
-                                size)
+        keeping = copier.submit(keep)
         try:
             parsed = ingestor.parse(path, ctx)
         except BaseException as exc:
             if isinstance(exc, IngestRejected):
                 exc.source = source  # type: ignore[attr-defined]
-            kept = keeping.result()
+            _, kept, kept_before = keeping.result()
             if not kept_before:
                 kept.unlink(missing_ok=True)
             raise
-        original = keeping.result()
+        sha256, original, kept_before = keeping.result()
+    if alongside:
+        with read_session(engine) as session:
+            existing = provenance.find_loaded(session, hotline.id, source, sha256)
+        if existing is not None:  # the same bytes, loaded by another process meanwhile
+            parsed.close()
+            return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
     try:
         file = FileMeta(display_name(path.name), sha256, size, str(original))
         formulas_json = settings.formulas.model_dump(mode="json")

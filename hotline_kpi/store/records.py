@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.store.db import chunks
-from hotline_kpi.store.models import CallbackRow, LogMarkRow, QueueCallDayRow, SourceStateRow, SpendingRow, TicketRow
+from hotline_kpi.store.models import (CallbackRow, IngestRow, LogMarkRow, QueueCallDayRow, SourceStateRow, SpendingRow,
+                                      TicketRow)
 
 
 def lock_source_state(session: Session, hotline_id: str, source: str, at: dt.datetime) -> SourceStateRow:
@@ -96,6 +97,13 @@ def queue_days(session: Session, hotline_id: str, days: Sequence[dt.date], chunk
         }
         for day in part:
             yield day, found.get(day)
+
+
+def size_loaded(session: Session, hotline_id: str, source: str, size: int) -> bool:
+    """Whether a load of the source for the hotline read a file of ``size`` bytes."""
+    return session.scalars(select(IngestRow.id).where(
+        IngestRow.hotline_id == hotline_id, IngestRow.source == source, IngestRow.size_bytes == size)
+        .limit(1)).first() is not None
 
 
 @dataclass(frozen=True)

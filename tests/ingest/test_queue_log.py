@@ -7,6 +7,7 @@ real pipeline into a migrated store; counters are read back from the store.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import uuid
 
@@ -445,31 +446,67 @@ def test_memory_does_not_grow_with_the_file(tmp_path, catalogues):
     assert big < 1.5 * small and big < big_size / 2, (small, big, big_size)
 
 
+@pytest.mark.parametrize("when", ["after the size was read", "while the log was hashed first"])
 def test_lines_written_while_a_log_is_loaded_wait_for_the_next_load(tmp_path, sqlite_engine, settings, catalogues,
-                                                                    clock, monkeypatch):
-    """The load, its hash and its kept original are the same bytes, even if the log grows meanwhile."""
+                                                                    clock, monkeypatch, when):
+    """The load, its hash and its kept original are the same bytes, even if the log grows
+    meanwhile: a new log is hashed while it is parsed, both up to the size read first; a log
+    hashed first (one of a size loaded before) is read up to where the hash stopped."""
     from hotline_kpi.ingest import pipeline
 
     first = "\n".join(answered("c1", 0, wait=3)) + "\n"
+    rest = "\n".join(answered("c2", 10, wait=4)) + "\n"
     path = tmp_path / "queue_log"
-    path.write_text(first + "\n".join(answered("c2", 10, wait=4)) + "\n", encoding="utf-8")
-    real = pipeline.file_hashes
+    if when == "after the size was read":
+        path.write_text(first, encoding="utf-8")
+        get_ingestor = pipeline.get_ingestor
 
-    def hashed_before_the_rest_was_written(p, prefixes=()):
-        cut = len(first.encode())
-        sha, _, found = real(p, [*prefixes, cut])
-        return found[cut], cut, found
+        def written_meanwhile(source):
+            with path.open("a", encoding="utf-8") as f:
+                f.write(rest)
+            return get_ingestor(source)
 
-    monkeypatch.setattr(pipeline, "file_hashes", hashed_before_the_rest_was_written)
+        monkeypatch.setattr(pipeline, "get_ingestor", written_meanwhile)
+    else:
+        path.write_text(first + rest, encoding="utf-8")
+        real = pipeline.file_hashes
+
+        def hashed_before_the_rest_was_written(p, prefixes=(), limit=None):
+            cut = len(first.encode())
+            sha, _, found = real(p, [*prefixes, cut])
+            return found[cut], cut, found
+
+        monkeypatch.setattr(pipeline.records, "size_loaded", lambda *a: True)
+        monkeypatch.setattr(pipeline, "file_hashes", hashed_before_the_rest_was_written)
     outcome = load(sqlite_engine, path, settings, catalogues, clock)
     monkeypatch.undo()
+    assert path.read_text(encoding="utf-8") == first + rest
     assert only_day(sqlite_engine)["calls_answered"] == 1
     originals = [p for p in settings.originals_dir.rglob("*") if p.is_file()]
     assert [p.read_bytes() for p in originals] == [first.encode()]
     assert outcome.result.status == "loaded"
+    assert outcome.sha256 == hashlib.sha256(first.encode()).hexdigest()
     again = load(sqlite_engine, path, settings, catalogues, clock)
     assert any("read from byte" in n for n in again.notes)
     assert only_day(sqlite_engine)["calls_answered"] == 2
+
+
+def test_a_log_of_the_size_of_one_loaded_before_is_hashed_first_and_the_same_bytes_are_not_read_again(
+        tmp_path, sqlite_engine, settings, catalogues, clock, monkeypatch):
+    """The same log under another name: of a size loaded before, so hashed before it is read,
+    and found loaded without a parse; a new log is parsed while it is hashed."""
+    from hotline_kpi.ingest.queue_log import QueueLogIngestor
+
+    lines = "\n".join(answered("c1", 0, wait=3)) + "\n"
+    a, b = tmp_path / "queue_log", tmp_path / "queue_log.copy"
+    a.write_text(lines, encoding="utf-8")
+    b.write_text(lines, encoding="utf-8")
+    parsed = []
+    parse = QueueLogIngestor.parse
+    monkeypatch.setattr(QueueLogIngestor, "parse", lambda self, p, ctx: (parsed.append(p.name), parse(self, p, ctx))[1])
+    assert load(sqlite_engine, a, settings, catalogues, clock).result.status == "loaded"
+    assert load(sqlite_engine, b, settings, catalogues, clock).result.status == "already_loaded"
+    assert parsed == ["queue_log"]
 
 
 def test_a_call_whose_earlier_enterqueue_comes_later_moves_to_that_day(tmp_path, sqlite_engine, settings,
