@@ -120,8 +120,10 @@ class QueueCallDayRow(Base):
 
     hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    #: zlib-compressed lines ``callid TAB enter TAB outcome TAB outcome_at TAB wait TAB first_seen``
-    #: sorted by callid (hotline_kpi.ingest.queue_log.encode_calls).
+    #: The day's call states, zlib-compressed (hotline_kpi.ingest.queue_log.calls.pack_arrays):
+    #: the call ids joined by newlines, then the seven numbers of each state column by column,
+    #: narrowed and byte-shuffled (``HKQC3``; days stored before 2026-12 hold rows of int64,
+    #: ``HKQC2``, read as well).
     calls: Mapped[bytes] = mapped_column(LargeBinary)
     entered: Mapped[int] = mapped_column(Integer)
     orphans: Mapped[int] = mapped_column(Integer)
