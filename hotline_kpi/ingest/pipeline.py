@@ -10,6 +10,7 @@ last load stopped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -188,16 +189,24 @@ def ingest_file(
         except BaseException as exc:
             if isinstance(exc, IngestRejected):
                 exc.source = source  # type: ignore[attr-defined]
-            _, kept, kept_before = keeping.result()
-            if not kept_before:
-                kept.unlink(missing_ok=True)
+            with contextlib.suppress(Exception):  # (a copy that failed too left nothing: the parse's error stands)
+                _, kept, kept_before = keeping.result()
+                if not kept_before:
+                    kept.unlink(missing_ok=True)
             raise
-        sha256, original, kept_before = keeping.result()
+        try:
+            sha256, original, kept_before = keeping.result()
+        except BaseException:  # the original could not be kept: nothing is stored
+            if not isinstance(parsed, ParsedFile):
+                parsed.close()
+            raise
     if alongside:
         with read_session(engine) as session:
             existing = provenance.find_loaded(session, hotline.id, source, sha256)
         if existing is not None:  # the same bytes, loaded by another process meanwhile
             parsed.close()
+            if not kept_before:
+                original.unlink(missing_ok=True)
             return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
     try:
         file = FileMeta(display_name(path.name), sha256, size, str(original))

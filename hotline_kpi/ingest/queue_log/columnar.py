@@ -155,7 +155,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if belongs is not None:
         theirs = [q for q in df["q"].unique().to_list() if not belongs((q or "").encode())]
         if theirs:
-            out = pl.col("q").is_in([q for q in theirs if q is not None])
+            out = pl.col("q").is_in([q for q in theirs if q is not None]).fill_null(False)  # (a null queue: below)
             if None in theirs:
                 out = out | pl.col("q").is_null()
             for q, k in lf.filter(is_call & out).group_by("q").len().collect().iter_rows():
