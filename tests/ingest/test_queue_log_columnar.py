@@ -66,15 +66,17 @@ def _parse(path, catalogues, queue_log: QueueLogSettings):
         parsed.close()
 
 
-def _scan_here(path, catalogues, vectorised: bool):
+def _scan_here(path, catalogues, vectorised: bool, patterns=None, blocks: list[int] | None = None):
     """The scan alone, in the test's own process (no worker process to start): the vectorised
-    scan or the line scan over the file in 4 KB blocks; (states per day, max time, problems, tallies)."""
+    scan or the line scan over the file in 4 KB blocks; (states per day, max time, problems, tallies).
+    ``patterns``: the queue patterns (None: every queue); ``blocks`` gets the number of blocks
+    read the vectorised way."""
     ctx = _ctx(catalogues, _settings(vectorised))
     scan, spool = Scan(path.name, ctx), Spool()
     try:
         with path.open("rb") as f:
             size = path.stat().st_size
-            args = (1, scan, spool, LocalDays(ctx.hotline.zone), lambda day, row: [], latest_time(ctx), None)
+            args = (1, scan, spool, LocalDays(ctx.hotline.zone), lambda day, row: [], latest_time(ctx), patterns)
             if vectorised:
                 found = scan_blocks(pipe_blocks(f, size, [0], SMALL), *args)
             else:
@@ -84,6 +86,8 @@ def _scan_here(path, catalogues, vectorised: bool):
             ids, numbers = spool.read(day)
             it = iter(numbers)
             days[day] = sorted(zip(ids, zip(it, it, it, it, it, it, it)))
+        if blocks is not None:
+            blocks.append(scan.vectorised)
         return days, found, scan.problems, scan.blank, scan.system, scan.unknown_events, scan.other_queues
     finally:
         spool.close()

@@ -5,36 +5,8 @@ cannot be kept after a good parse (nothing of the parse stays behind)."""
 
 from __future__ import annotations
 
-from hotline_kpi.ingest.queue_log.calls import LocalDays
-from hotline_kpi.ingest.queue_log.columnar import scan_blocks
-from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
-from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
-from hotline_kpi.ingest.queue_log.spool import Spool
 from tests.ingest.qlog import ev
-from tests.ingest.test_queue_log_columnar import SMALL, _ctx, _settings
-
-
-def _scan_here(path, catalogues, vectorised, patterns=None):
-    ctx = _ctx(catalogues, _settings(vectorised))
-    scan, spool = Scan(path.name, ctx), Spool()
-    try:
-        with path.open("rb") as f:
-            size = path.stat().st_size
-            args = (1, scan, spool, LocalDays(ctx.hotline.zone), lambda day, row: [], latest_time(ctx), patterns)
-            if vectorised:
-                found = scan_blocks(pipe_blocks(f, size, [0], SMALL), *args)
-            else:
-                found = scan_lines(pipe_batches(f, size, [0], SMALL), *args)
-        days = {}
-        for day in spool.days():
-            ids, numbers = spool.read(day)
-            it = iter(numbers)
-            days[day] = sorted(zip(ids, zip(it, it, it, it, it, it, it)))
-        return (days, found, [(p.why, p.row, p.column, p.value) for p in scan.problems], scan.blank, scan.system,
-                scan.unknown_events, scan.other_queues), scan.vectorised
-    finally:
-        spool.close()
-
+from tests.ingest.test_queue_log_columnar import _scan_here
 
 
 def test_call_without_queue_name_is_kept_by_the_vectorised_scan_as_by_the_line_scan(tmp_path, catalogues):
@@ -50,10 +22,11 @@ def test_call_without_queue_name_is_kept_by_the_vectorised_scan_as_by_the_line_s
     path = tmp_path / "queue_log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     patterns = ("12345*", "")
-    vectorised, blocks_vectorised = _scan_here(path, catalogues, True, patterns)
-    line_scan, _ = _scan_here(path, catalogues, False, patterns)
-    assert blocks_vectorised == 1  # the block was read the vectorised way
-    assert vectorised == line_scan
+    blocks: list[int] = []
+    vectorised = _scan_here(path, catalogues, True, patterns, blocks)
+    assert blocks == [1]  # the block was read the vectorised way
+    assert vectorised == _scan_here(path, catalogues, False, patterns)
+    assert sum(len(states) for states in vectorised[0].values()) == 2  # the call without a queue name counted
 
 
 def test_a_log_found_loaded_after_its_parse_leaves_no_original_behind(tmp_path, sqlite_engine, settings, catalogues,
