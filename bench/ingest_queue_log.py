@@ -177,7 +177,7 @@ def _descendants(pid: int) -> list[int]:
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # the process ended meanwhile: it has no children left
             pass
     return out
 
@@ -188,7 +188,7 @@ def _kib(path: str, name: str) -> int:
             for line in f:
                 if line.startswith(name):
                     return int(line.split()[1])
-    except OSError:
+    except OSError:  # the process ended meanwhile: it holds nothing
         pass
     return 0
 
@@ -213,7 +213,7 @@ def _run_child(*args: str) -> dict:
                 with open(f"/proc/{p}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
                 cpu[p] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-            except (OSError, ValueError, IndexError):
+            except (OSError, ValueError, IndexError):  # ended meanwhile: its last sample stands
                 pass
         time.sleep(0.05)
     out, err = proc.communicate()

@@ -83,15 +83,9 @@ _KNOWN = ("已知数据来源：回访导出（callbacks）：表头含 工单�
           "支出台账（spending）：表头含 预算项目 和 金额；工单导出（tickets）：表头含 工单编号、受理时间、受理渠道、办理方式、是否退单。")
 
 
-def test_an_unrecognised_file_tells_the_cli_of_source_and_the_inbox_how_to_be_recognised(
-        cli_env, tmp_path, clock, sqlite_url, settings, catalogues):
-    data = "姓名,部门\n张三,办公室\n".encode()
-    path = tmp_path / "数据.csv"
-    path.write_bytes(data)
-    result = _ingest(clock, str(path))
-    assert result.exit_code == 1
-    assert _KNOWN + "请用 --source 指定其来源。\n" in result.stderr
-
+def _inbox_rejection(sqlite_url, settings, catalogues, clock, name: str, data: bytes) -> str:
+    """Drop ``data`` as ``name`` in the inbox (written a minute ago), scan it until settled and
+    return the rejection report it leaves in quarantine."""
     import os
 
     from hotline_kpi.service.inbox import Inbox
@@ -102,15 +96,27 @@ def test_an_unrecognised_file_tells_the_cli_of_source_and_the_inbox_how_to_be_re
     try:
         box = Inbox(engine, settings, catalogues, clock)
         box.ensure_folders()
-        dropped = box.root / "数据.csv"
+        dropped = box.root / name
         dropped.write_bytes(data)
         stamp = clock.now().timestamp() - 60
         os.utime(dropped, (stamp, stamp))
         [outcome] = settled_scan(box)
         assert outcome.outcome == "rejected", outcome
-        report = (settings.quarantine_dir / "数据.csv.error.txt").read_text(encoding="utf-8")
+        return (settings.quarantine_dir / f"{name}.error.txt").read_text(encoding="utf-8")
     finally:
         engine.dispose()
+
+
+def test_an_unrecognised_file_tells_the_cli_of_source_and_the_inbox_how_to_be_recognised(
+        cli_env, tmp_path, clock, sqlite_url, settings, catalogues):
+    data = "姓名,部门\n张三,办公室\n".encode()
+    path = tmp_path / "数据.csv"
+    path.write_bytes(data)
+    result = _ingest(clock, str(path))
+    assert result.exit_code == 1
+    assert _KNOWN + "请用 --source 指定其来源。\n" in result.stderr
+
+    report = _inbox_rejection(sqlite_url, settings, catalogues, clock, "数据.csv", data)
     assert _KNOWN + "要让收件箱识别它，请使用该来源的表头，或在文件名中写明来源（日报、工单、回访或支出）。" in report
     assert "--source" not in report
 
@@ -156,25 +162,7 @@ def test_a_rejected_workbook_tells_its_notes_on_the_cli_and_in_the_quarantine_re
     assert result.exit_code == 1
     assert expected in result.stderr
 
-    import os
-
-    from hotline_kpi.service.inbox import Inbox
-    from hotline_kpi.store.db import make_engine
-    from tests.service.test_inbox import settled_scan
-
-    engine = make_engine(sqlite_url)
-    try:
-        box = Inbox(engine, settings, catalogues, clock)
-        box.ensure_folders()
-        dropped = box.root / "hid.xlsx"
-        dropped.write_bytes(book.read_bytes())
-        stamp = clock.now().timestamp() - 60
-        os.utime(dropped, (stamp, stamp))
-        [outcome] = settled_scan(box)
-        assert outcome.outcome == "rejected", outcome
-        report = (settings.quarantine_dir / "hid.xlsx.error.txt").read_text(encoding="utf-8")
-    finally:
-        engine.dispose()
+    report = _inbox_rejection(sqlite_url, settings, catalogues, clock, "hid.xlsx", book.read_bytes())
     assert expected.removeprefix("✗ ") in report
 
 

@@ -61,7 +61,6 @@ from hotline_kpi.ingest.queue_log.scan import (
 from hotline_kpi.ingest.queue_log.spool import Spool
 
 _COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
-_READ = [0, 1, 2, 4, 5, 7, 8]  # the fields the line scan reads: time, callid, queue, event, data1, data3, data4
 _EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
 _EXITS = (ABANDON, TIMEOUT, EMPTY, KEY)
 _NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
