@@ -113,17 +113,18 @@ class QueueLogSettings(BaseModel):
     vectorised: bool = Field(
         True,
         description="A big file form (parallel_min_bytes) is parsed in blocks by a vectorised reader (polars, "
-        "in the worker processes only), and only the calls it cannot treat exactly line by line; false, or a "
-        "smaller file: every line by the line scan. The counters are the same.",
+        "in threads of the ingesting process), and only the calls it cannot treat exactly line by line; false, or "
+        "a smaller file: every line by the line scan. The counters are the same.",
     )
     parallel_min_bytes: int = Field(
         64 << 20, ge=1, le=1 << 40,
-        description="A file form whose part still to read is at least this big is read by several processes "
-        "at once (at most 4, one per CPU); the counters are the same. Above the largest file: one process.",
+        description="A file form whose part still to read is at least this big is read in several parts at "
+        "once (at most 4, one per CPU; threads, or processes for the line scan); the counters are the same. Above "
+        "the largest file: in one part.",
     )
     parallel_part_min_bytes: int = Field(
         32 << 20, ge=1, le=1 << 40,
-        description="Each process of a parallel read takes at least this many bytes of the file.",
+        description="Each part of a parallel read is at least this many bytes of the file.",
     )
 
     def queue_patterns(self, hotline_id: str) -> tuple[str, ...] | None:

@@ -66,8 +66,9 @@ def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = No
     size = 0
     wanted = sorted({n for n in prefixes if n >= 0})
     found: dict[int, str] = {}
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20 if limit is None else min(1 << 20, limit - size)):
+    buffer = memoryview(bytearray(1 << 20))  # read into one buffer: no new memory per chunk
+    with path.open("rb", buffering=0) as f:
+        while chunk := buffer[:f.readinto(buffer if limit is None else buffer[:min(1 << 20, limit - size)])]:
             while wanted and wanted[0] <= size + len(chunk):
                 cut = wanted.pop(0) - size
                 h.update(chunk[:cut])

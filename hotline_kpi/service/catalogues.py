@@ -59,7 +59,7 @@ class LiveCatalogues(CatalogueSet):
         super().__init__(list(base))
 
     def __reduce__(self) -> tuple[type, tuple[list[Catalogue]]]:
-        # Sent to the queue_log parser's worker processes inside the ingest context: they
+        # Sent to the queue_log line scan's worker processes inside the ingest context: they
         # need the catalogues as they are now, not the lock or the folder (a plain set).
         return (CatalogueSet, (list(self),))
 

@@ -37,8 +37,8 @@ def _settings(vectorised: bool, **more) -> QueueLogSettings:
 
 
 def _one_part(vectorised: bool) -> dict:
-    """Read in one part: by a worker process with the vectorised scan (it only runs there),
-    in the test's own process with the line scan."""
+    """Read in one part: by a worker thread with the vectorised scan (it only runs there),
+    in the test's own thread with the line scan."""
     return {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
         "parallel_min_bytes": 1 << 40}
 
@@ -254,8 +254,13 @@ def test_the_pipeline_counts_every_day_the_same_and_stores_the_same_calls(tmp_pa
     expected = run(False, False)
     assert len(expected[0]) >= 4 and sum(v["calls_offered"] for v in expected[0].values()) > 1000
     assert run(True, False) == expected
-    par_counts, par_stored, _ = run(True, True)
+    par_counts, par_stored, par_notes = run(True, True)
     assert (par_counts, par_stored) == expected[:2]
+    # In parts at once: threads with the vectorised scan, processes with the line scan.
+    line_counts, line_stored, line_notes = run(False, True)
+    assert (line_counts, line_stored) == expected[:2]
+    for notes, each in ((par_notes, "thread"), (line_notes, "process")):
+        assert all(any(n.endswith(f"parts at once (one {each} each)") for n in file_notes) for file_notes in notes)
 
 
 # --- properties: random calls, reused ids, any order ---------------------------------------------
@@ -306,7 +311,7 @@ def test_property_random_logs_spool_the_same_states(tmp_path_factory, catalogues
 
 
 _INGEST_IN_A_FRESH_PROCESS = """
-import datetime as dt, json, sys
+import datetime as dt, json, os, sys, threading
 from pathlib import Path
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import FixedClock
@@ -323,22 +328,26 @@ queue_log = QueueLogSettings(read_chunk_bytes=4096, parallel_min_bytes=1, parall
 settings = Settings(database_url=f"sqlite:///{db}", var_dir=db.parent / "var", targets_dir=targets,
                     queue_log=queue_log, _env_file=None)
 catalogues = CatalogueSet.from_dir(targets)
-blocks = []
+blocks, readers, pools = [], [], []
 hand_over = parallel._Part.hand_over
 parallel._Part.hand_over = lambda part, *a: (blocks.append(part.vectorised), hand_over(part, *a))[1]
+scan_part = parallel._scan_part
+parallel._scan_part = lambda *a: (readers.append([os.getpid(), threading.current_thread().name]), scan_part(*a))[1]
+process_pool = parallel.ProcessPoolExecutor
+parallel.ProcessPoolExecutor = lambda *a, **k: (pools.append(1), process_pool(*a, **k))[1]
 engine = make_engine(settings.database_url)
 clock = FixedClock(dt.datetime(2020, 3, 1, 9, tzinfo=dt.timezone(dt.timedelta(hours=8))))
 outcome = ingest_file(engine, path, settings=settings, catalogues=catalogues, clock=clock, source="queue-log")
 days = counters(engine)
-print(json.dumps({"polars": "polars" in sys.modules, "blocks": blocks, "days": len(days),
+print(json.dumps({"pid": os.getpid(), "readers": readers, "pools": len(pools), "blocks": blocks, "days": len(days),
                   "offered": sum(v["calls_offered"] for v in days.values()), "notes": list(outcome.notes)}))
 """
 
 
-def test_polars_is_only_loaded_in_the_worker_processes(tmp_path, sqlite_template):
-    """A big file ingested in a fresh process (the CLI's or the service's): the parts are read
-    by worker processes with the vectorised scan, and the process that goes on to the store
-    step never loads polars (its library and working memory would stay there for good)."""
+def test_a_big_file_is_read_in_parts_by_threads_of_the_ingesting_process(tmp_path, sqlite_template):
+    """A big file ingested in a fresh process (the CLI's or the service's): its parts are read
+    at once by threads of that process with the vectorised scan, and no worker process is
+    started (each would hold the interpreter and the libraries once more). The note says so."""
     import json
     import subprocess
     import sys
@@ -354,7 +363,9 @@ def test_polars_is_only_loaded_in_the_worker_processes(tmp_path, sqlite_template
                           str(root / "hotline_kpi" / "defaults" / "targets")],
                          cwd=root, capture_output=True, text=True, check=True)
     found = json.loads(out.stdout.strip().splitlines()[-1])
-    assert found["polars"] is False
-    assert len(found["blocks"]) >= 2 and all(n > 0 for n in found["blocks"])  # each worker read blocks vectorised
-    assert any("parts at once" in n for n in found["notes"])
+    assert found["pools"] == 0
+    assert len(found["readers"]) == len(found["blocks"]) >= 2
+    assert all(pid == found["pid"] and name.startswith("queue-log-part") for pid, name in found["readers"])
+    assert all(n > 0 for n in found["blocks"])  # each thread read blocks vectorised
+    assert f"read in {len(found['blocks'])} parts at once (one thread each)" in found["notes"]
     assert found["days"] >= 4 and found["offered"] > 1000

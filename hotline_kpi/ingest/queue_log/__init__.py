@@ -32,7 +32,7 @@ The modules, each importing only those listed before it:
 - :mod:`.dbform`: the database form (CSV export of the realtime table);
 - :mod:`.columnar`: the vectorised scan of the file form (polars), the line scan for the
   blocks and calls it cannot treat exactly;
-- :mod:`.parallel`: a big file read in parts, one process each;
+- :mod:`.parallel`: a big file read in parts at once (threads, or processes for the line scan);
 - :mod:`.ingestor`: :class:`QueueLogIngestor`, the source's ingestor;
 - :mod:`.store`: the store step, the only one that touches :mod:`hotline_kpi.store`, called
   by :mod:`hotline_kpi.ingest.storing` (not imported by the package itself).

@@ -29,7 +29,7 @@ runs both on the same messy logs and compares every counter of every day).
 
 from __future__ import annotations
 
-from itertools import chain
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from hotline_kpi.ingest.queue_log.calls import (
@@ -97,11 +97,11 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
                     scan.nul = (nul_from + at, row0 + block.count(b"\n", 0, at))
                     break
                 nul_from += len(block)
-            n = block.count(b"\n")
+            n = _lines(block)
             try:
                 plain = _vectorised(block, n, scan, machine, belongs, latest, parked)
             except _Irregular:
-                parked.unpark(list(parked.where))  # the state machine reads every line of the block
+                parked.unpark()  # the state machine reads every line of the block
                 lines = block.split(b"\n")
                 lines.pop()
                 stopped = machine.batch(lines, row0)
@@ -132,24 +132,25 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     lines went through the state machine. Raises :class:`_Irregular` before changing anything.
 
     One read of the fields needed (the queue only with queue patterns, data4 only where an
-    EXITWITHKEY is), then one plan: the checks and the grouping by call run together."""
+    EXITWITHKEY is), then one plan: the checks and the grouping by call run together. The
+    plan's expressions are made once per scan (:func:`_plan`): the Python work per block is
+    kept small, as two blocks are read at once in threads that share the interpreter."""
     import polars as pl
 
     if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
-    key = b"EXITWITHKEY" in block
-    read = [0, 1, 4, 5, 7] + ([2] if belongs is not None else []) + ([8] if key else [])
+    read = [0, 1, 4, 5, 7, 8] + ([2] if belongs is not None else [])
     try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
         df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=sorted(read),
-                         truncate_ragged_lines=True, comment_prefix=None, n_threads=1)
+                         truncate_ragged_lines=True, comment_prefix=None, n_threads=1, raise_if_empty=False)
     except Exception as exc:  # noqa: BLE001 - whatever polars refuses, the line scan reads
         raise _Irregular from exc
     if df.height != n:
         raise _Irregular
-    code, t, cid = pl.col("code"), pl.col("t"), pl.col("cid")
-    lf = df.lazy().with_columns(code=pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8))
-    known = code >= 0
-    is_call = known & (code != SYSTEM)
+    x = _plan(latest)
+    code, cid = pl.col("code"), pl.col("cid")
+    lf = df.lazy().with_columns(code=x.code)
+    is_call = x.is_call
     other: dict[str, int] = {}
     if belongs is not None:
         theirs = [q for q in df["q"].unique().to_list() if not belongs((q or "").encode())]
@@ -161,36 +162,14 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
                 name = _text((q or "").encode())
                 other[name] = other.get(name, 0) + k
             is_call = is_call & ~out
-    wt = (pl.when(code == CONNECT).then(pl.col("d1")).when(code.is_in(_EXITS) & (code != KEY)).then(pl.col("d3")))
-    if key:
-        wt = wt.when(code == KEY).then(pl.col("d4"))
-    # A wait is whole seconds, plain digits (as the line scan reads it): the cast refuses the
-    # rest but for a sign and leading zeros beyond ten digits, checked as text.
     call_lines = lf.filter(is_call)
-    calls = call_lines.with_columns(wt=wt).with_columns(w=pl.col("wt").cast(pl.Int64, strict=False))
-    w, wt = pl.col("w"), pl.col("wt")
-    checks = lf.select(
-        pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
-        (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"), t.filter(known).max().alias("d"),
-        (code == SYSTEM).sum().alias("e"))
-    call_checks = calls.select(
-        (cid.is_null() | cid.is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
-        (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (w < 0) | (wt.is_not_null() & w.is_null())
-                                           | (wt.is_null() & code.is_in((CONNECT, ABANDON)))
-                                           | wt.str.starts_with("+") | (wt.str.len_bytes() > 10))).sum().alias("b"),
-        t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d"))
-    is_x = code.is_in((*_EXITS, COMPLETE))
-    wf = w.fill_null(-1)
-    # Per line the value each aggregate takes (null: none), then plain min/max per call.
-    per_call = calls.select(
-        "cid", "t", e=pl.when(code == ENTER).then(t), x=pl.when(is_x).then(t),
-        c=pl.when(code == CONNECT).then(t * _C + wf),
-        k=pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + wf + 1),
-    ).group_by("cid").agg(
-        enter=pl.col("e").min(), last_enter=pl.col("e").max(), first_x=pl.col("x").min(),
-        conn=pl.col("c").min(), exit=pl.col("k").max(), seen=t.min(), last=t.max(),
-    )
-    first, second, per_call = pl.collect_all([checks, call_checks, per_call])
+    calls = call_lines.with_columns(wt=x.wait_text).with_columns(w=x.wait)
+    plain_call = x.plain
+    if machine.calls or parked:  # a call carried over from the blocks before is never plain
+        plain_call = plain_call & ~cid.is_in(parked.ids(machine.calls).implode())
+    per_call = calls.select(x.per_line).group_by("cid").agg(x.per_call).with_columns(plain=plain_call)
+    first, second, per_call = pl.collect_all([lf.select(x.checks), calls.select(x.call_checks),
+                                              per_call.select("cid", "plain", *x.state)])
     ev_null, unknown, bad_time, tmax, system = first.row(0)
     if ev_null or bad_time:
         raise _Irregular  # a blank or short line, or a time the line scan reports or floors
@@ -201,21 +180,16 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if first_enter is not None:
         _check_days(call_lines, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.
-    plain_call = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
-        pl.col("last_enter").is_null() | pl.col("first_x").is_null() | (pl.col("last_enter") <= pl.col("first_x")))
-    if machine.calls or parked.where:  # a call carried over from the blocks before is never plain
-        held = [k.decode("utf-8", "surrogateescape") for k in chain(machine.calls, parked.where)]
-        plain_call = plain_call & ~cid.is_in(held)
-    per_call = per_call.with_columns(plain=plain_call)
-    rest = per_call.filter(~pl.col("plain"))["cid"].to_list()
-    if rest:
+    plain = per_call["plain"]
+    rest = per_call.filter(~plain)["cid"]
+    if rest.len():
         # The lines as the state machine reads them (fields 0, 1, 2, 4, 5, 7 and 8 are all it reads;
         # the queue only with patterns, data4 only for an EXITWITHKEY).
         field = (lambda name, there: pl.col(name).fill_null("") if there else pl.lit(""))
-        lines = calls.filter(cid.is_in(rest)).select(pl.concat_str(
-            [t.cast(pl.String), "cid", field("q", belongs is not None), pl.lit(""), "ev", field("d1", True),
-             pl.lit(""), field("d3", True), field("d4", key)], separator="|")).collect().to_series()
-        parked.unpark([c.encode("utf-8", "surrogateescape") for c in rest])
+        lines = calls.filter(cid.is_in(rest.implode())).select(pl.concat_str(
+            [pl.col("t").cast(pl.String), "cid", field("q", belongs is not None), pl.lit(""), "ev",
+             field("d1", True), pl.lit(""), field("d3", True), field("d4", True)], separator="|")).collect().to_series()
+        parked.unpark(rest)
         if lines.len():
             before = len(scan.problems)
             machine.batch([ln.encode() for ln in lines.to_list()], 0)
@@ -227,7 +201,72 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         scan.unknown_events[name] = scan.unknown_events.get(name, 0) + k
     for name, k in other.items():
         scan.other_queues[name] = scan.other_queues.get(name, 0) + k
-    return per_call.filter(pl.col("plain"))
+    return per_call.filter(plain).drop("plain")
+
+
+class _Exprs:
+    """The expressions of the per-block plan (:func:`_plan`)."""
+
+    def __init__(self, latest: int):
+        import polars as pl
+
+        code, t, cid = pl.col("code"), pl.col("t"), pl.col("cid")
+        self.code = pl.col("ev").replace_strict(_EVENT_CODES, default=-1, return_dtype=pl.Int8)
+        known = code >= 0
+        self.is_call = known & (code != SYSTEM)
+        self.wait_text = (pl.when(code == CONNECT).then(pl.col("d1")).when(code == KEY).then(pl.col("d4"))
+                          .when(code.is_in(_EXITS)).then(pl.col("d3")))
+        # A wait is whole seconds, plain digits (as the line scan reads it): the cast refuses the
+        # rest but for a sign and leading zeros beyond ten digits, checked as text.
+        self.wait = pl.col("wt").cast(pl.Int64, strict=False)
+        w, wt = pl.col("w"), pl.col("wt")
+        self.checks = [
+            pl.col("ev").null_count().alias("a"), (code < 0).sum().alias("b"),
+            (known & (t.is_null() | (t < _EARLIEST) | (t > latest))).sum().alias("c"),
+            t.filter(known).max().alias("d"), (code == SYSTEM).sum().alias("e")]
+        self.call_checks = [
+            (cid.is_null() | cid.is_in(_NOT_A_CALL_TEXT)).sum().alias("a"),
+            (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (w < 0) | (wt.is_not_null() & w.is_null())
+                                               | (wt.is_null() & code.is_in((CONNECT, ABANDON)))
+                                               | wt.str.starts_with("+") | (wt.str.len_bytes() > 10))).sum().alias("b"),
+            t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d")]
+        is_x = code.is_in((*_EXITS, COMPLETE))
+        wf = w.fill_null(-1)
+        # Per line the value each aggregate takes (null: none), then plain min/max per call.
+        self.per_line = [
+            cid, t, pl.when(code == ENTER).then(t).alias("e"), pl.when(is_x).then(t).alias("x"),
+            pl.when(code == CONNECT).then(t * _C + wf).alias("c"),
+            pl.when(is_x).then((t * 16 + code.cast(pl.Int64)) * _C + wf + 1).alias("k")]
+        self.per_call = [
+            pl.col("e").min().alias("enter"), pl.col("e").max().alias("last_enter"),
+            pl.col("x").min().alias("first_x"), pl.col("c").min().alias("conn"), pl.col("k").max().alias("exit"),
+            t.min().alias("seen"), t.max().alias("last")]
+        self.plain = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
+            pl.col("last_enter").is_null() | pl.col("first_x").is_null()
+            | (pl.col("last_enter") <= pl.col("first_x")))
+        x, c = pl.col("exit"), pl.col("conn")
+        #: A plain call's state (the numbers of :data:`.calls.WIDTH`, in order), from its aggregates.
+        self.state = [
+            pl.col("enter").fill_null(NO_TIME).alias("enter"),
+            pl.when(c.is_null()).then(-1).otherwise(c // _C).alias("c_at"),
+            pl.when(c.is_null()).then(0).otherwise(c % _C).alias("c_wait"),
+            pl.when(x.is_null()).then(-1).otherwise(x // (_C * 16)).alias("x_at"),
+            pl.when(x.is_null()).then(0).otherwise(x // _C % 16).alias("x_code"),
+            pl.when(x.is_null()).then(-1).otherwise(x % _C - 1).alias("x_wait"),
+            pl.col("seen")]
+
+
+@lru_cache(maxsize=8)
+def _plan(latest: int) -> _Exprs:
+    return _Exprs(latest)
+
+
+def _lines(block: bytes) -> int:
+    """The newlines in ``block``, counted by numpy: its loop lets go of the interpreter (two
+    blocks are read at once in threads), unlike ``bytes.count``."""
+    import numpy as np
+
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
 
 def _schema():
@@ -259,15 +298,16 @@ def _check_days(calls, first: int, last: int, machine: _Machine) -> None:
 
     days = machine.days
     bounds, _ = _day_bounds(days, first, last)
-    if len(bounds) == 1:
-        new = [bounds[0][1]] if bounds[0][1] not in machine.checked_days else []
-    else:
-        times = calls.filter(pl.col("code") == ENTER).select("t").collect()["t"].to_numpy()
-        at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
-        new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
-    for day in new:
-        if machine.allowed_day(day, None):
-            raise _Irregular
+    new = [day for _, day in bounds if day not in machine.checked_days]
+    if any(machine.allowed_day(day, None) for day in new):
+        # A refused date in the block's span of ENTERQUEUEs: irregular if an ENTERQUEUE is on it.
+        if len(bounds) > 1:
+            times = calls.filter(pl.col("code") == ENTER).select("t").collect()["t"].to_numpy()
+            at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
+            new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
+        for day in new:
+            if machine.allowed_day(day, None):
+                raise _Irregular
     machine.checked_days.update(new)
 
 
@@ -285,36 +325,25 @@ def _day_bounds(days: LocalDays, lo: int, hi: int):
 
 def _place(plain, limit: int, held: _Held, parked: "_Parked", days: LocalDays) -> None:
     """The plain calls: those first seen before ``limit`` to the day buffers (as the spill
-    after the block would move them), the others parked (:class:`_Parked`)."""
+    after the block would move them), the others parked (:class:`_Parked`). No Python
+    object is made per call: ids stay a column, states an array."""
     if not plain.height:
         return
     import numpy as np
-    import polars as pl
 
-    x = pl.col("exit")
-    c = pl.col("conn")
-    cols = plain.select(
-        "cid",
-        enter=pl.col("enter").fill_null(NO_TIME),
-        c_at=pl.when(c.is_null()).then(-1).otherwise(c // _C),
-        c_wait=pl.when(c.is_null()).then(0).otherwise(c % _C),
-        x_at=pl.when(x.is_null()).then(-1).otherwise(x // (_C * 16)),
-        x_code=pl.when(x.is_null()).then(0).otherwise(x // _C % 16),
-        x_wait=pl.when(x.is_null()).then(-1).otherwise(x % _C - 1),
-        seen="seen",
-    )
-    numbers = cols.select(pl.exclude("cid")).to_numpy().astype(np.int64, copy=False)
-    ids = cols["cid"].cast(pl.Binary).to_list()
+    numbers = plain.drop("cid").to_numpy().astype(np.int64, copy=False)
+    ids = plain["cid"]
     old = numbers[:, 6] < limit
     if old.any():
         _to_buffers(ids, numbers, np.flatnonzero(old), held, days)
     if not old.all():
         keep = np.flatnonzero(~old)
-        parked.add([ids[j] for j in keep.tolist()], numbers[keep])
+        parked.add(ids.gather(keep), numbers[keep])
 
 
-def _to_buffers(ids: list[bytes], numbers, sel, held: _Held, days: LocalDays) -> None:
-    """Rows ``sel`` of the states (``ids``, ``numbers``) to the day buffers of their anchors."""
+def _to_buffers(ids, numbers, sel, held: _Held, days: LocalDays) -> None:
+    """Rows ``sel`` of the states (``ids``, a column; ``numbers``) to the day buffers of their
+    anchors, each day's ids joined by newlines (as the spool keeps them)."""
     import numpy as np
 
     anchor = np.where(numbers[sel, 0] != NO_TIME, numbers[sel, 0], numbers[sel, 6])
@@ -326,7 +355,8 @@ def _to_buffers(ids: list[bytes], numbers, sel, held: _Held, days: LocalDays) ->
         buf = held.buffers.get(day)
         if buf is None:
             buf = held.buffers[day] = ([], [], [], [])
-        buf[2].extend([ids[j] for j in pick.tolist()])
+        joined = ids.gather(pick).str.join("\n").item().encode("utf-8", "surrogateescape")
+        buf[2].append((joined, len(pick)))
         buf[3].append(numbers[pick])
     held.buffered += len(sel)
     held.lo = held.hi = 0  # the spill's cached buffer may be another day's
@@ -334,52 +364,58 @@ def _to_buffers(ids: list[bytes], numbers, sel, held: _Held, days: LocalDays) ->
 
 class _Parked:
     """Plain calls of the last blocks not yet older than the memory horizon, kept as the
-    arrays they came in (not a list per call in the state machine's dict): moved to the day
-    buffers by :meth:`spill` with the calls in memory, or handed to the state machine
-    (:meth:`unpark`) when a later block has lines of their id. Each id is parked once: a
-    parked id is never plain in a later block."""
+    column and array they came in (not a list per call in the state machine's dict): moved
+    to the day buffers by :meth:`spill` with the calls in memory, or handed to the state
+    machine (:meth:`unpark`) when a later block has lines of their id. A parked id is never
+    plain in a later block (:meth:`ids`), so it is parked once."""
 
     def __init__(self, held: _Held, days: LocalDays):
         self.held, self.days = held, days
-        #: [ids, numbers, alive, index (id -> row, made when first needed)] of each parked block
+        #: [ids (a column), numbers, alive] of each parked block
         self.blocks: list[list] = []
-        #: parked id -> its block's entry
-        self.where: dict[bytes, list] = {}
+        self.count = 0
 
-    def add(self, ids: list[bytes], numbers) -> None:
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, ids, numbers) -> None:
         import numpy as np
 
-        entry = [ids, numbers, np.ones(len(ids), dtype=bool), None]
-        self.blocks.append(entry)
-        self.where.update(dict.fromkeys(ids, entry))
+        self.blocks.append([ids, numbers, np.ones(len(ids), dtype=bool)])
+        self.count += len(ids)
 
-    def unpark(self, ids: list[bytes]) -> None:
-        """Hand the parked states of ``ids`` (those parked) to the state machine's calls."""
-        where, calls = self.where, self.held.calls
-        for cid in ids:
-            entry = where.pop(cid, None)
-            if entry is None:
-                continue
-            if entry[3] is None:
-                entry[3] = {k: j for j, k in enumerate(entry[0])}
-            j = entry[3][cid]
-            entry[2][j] = False
-            calls[cid] = entry[1][j].tolist()
+    def ids(self, calls: dict[bytes, list]):
+        """The ids parked and those of ``calls`` (the state machine's), as one column."""
+        import polars as pl
+
+        parts = [ids.filter(pl.Series(alive)) for ids, _, alive in self.blocks]
+        if calls:
+            parts.append(pl.Series([k.decode("utf-8", "surrogateescape") for k in calls], dtype=pl.String))
+        return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+
+    def unpark(self, cids=None) -> None:
+        """Hand the parked states of ``cids`` (a column; None: all) to the state machine's calls."""
+        import numpy as np
+
+        calls = self.held.calls
+        for entry in self.blocks:
+            ids, numbers, alive = entry
+            rows = np.flatnonzero(alive if cids is None else alive & ids.is_in(cids.implode()).to_numpy())
+            if len(rows):
+                for cid, state in zip(ids.gather(rows).to_list(), numbers[rows].tolist()):
+                    calls[cid.encode("utf-8", "surrogateescape")] = state
+                alive[rows] = False
+                self.count -= len(rows)
+        self.blocks = [e for e in self.blocks if e[2].any()]
 
     def spill(self, limit: int | None) -> None:
         """Move the parked calls first seen before ``limit`` (all: None) to the day buffers."""
         import numpy as np
 
-        kept = []
-        for entry in self.blocks:
-            ids, numbers, alive, _ = entry
-            sel = alive if limit is None else alive & (numbers[:, 6] < limit)
-            rows = np.flatnonzero(sel)
+        for ids, numbers, alive in self.blocks:
+            rows = np.flatnonzero(alive if limit is None else alive & (numbers[:, 6] < limit))
             if len(rows):
                 _to_buffers(ids, numbers, rows, self.held, self.days)
                 alive[rows] = False
-                for j in rows.tolist():
-                    del self.where[ids[j]]
-            if alive.any():
-                kept.append(entry)
-        self.blocks = kept
+                self.count -= len(rows)
+        self.blocks = [e for e in self.blocks if e[2].any()]

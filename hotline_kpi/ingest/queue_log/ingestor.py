@@ -73,7 +73,7 @@ class QueueLogIngestor:
                 db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
                     head.decode("utf-8-sig", "replace"))
                 end = last_line_end(f, size, ctx.queue_log.read_chunk_bytes) if db is None else size
-                # The worker processes of a big file form look for NUL bytes in the blocks they
+                # The worker threads of a big file form look for NUL bytes in the blocks they
                 # read (in parallel); otherwise the whole file is checked here, first.
                 workers = db is None and all_in_workers(start, end, ctx.queue_log)
                 if not workers:
@@ -112,7 +112,9 @@ class QueueLogIngestor:
         start, first_row = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
         max_time, spooled, lines, parts = scan_file(f, path, start, end, first_row, scan, spool, days, allowed_day,
                                                     latest, patterns, ctx, size)
-        if parts > 1:
+        if parts > 1 and all_in_workers(start, end, ctx.queue_log):
+            parsed.notes.append(M_("read in {n} parts at once (one thread each)", n=parts))
+        elif parts > 1:
             parsed.notes.append(M_("read in {n} parts at once (one process each)", n=parts))
         parsed.end_offset = max(end, start)
         parsed.end_lines = first_row - 1 + lines

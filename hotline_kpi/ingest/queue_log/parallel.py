@@ -1,5 +1,6 @@
-"""Reading a big file form in parts, one process each: the cuts, the worker processes and
-handing their parts (problems, tallies, spools) over to the caller's scan.
+"""Reading a big file form in parts at once: the cuts, the worker threads (the vectorised
+scan) or processes (the line scan) and handing their parts (problems, tallies, spools) over
+to the caller's scan.
 
 The parts' states join at store time exactly as the pieces of a rotated log do.
 """
@@ -10,7 +11,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -19,7 +20,7 @@ from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.columnar import scan_blocks
 from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
-from hotline_kpi.ingest.queue_log.scan import Scan, latest_time, scan_lines
+from hotline_kpi.ingest.queue_log.scan import Scan, _no_gc, latest_time, scan_lines
 from hotline_kpi.ingest.queue_log.spool import Spool
 from hotline_kpi.settings import QueueLogSettings
 
@@ -29,12 +30,13 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     """Scan bytes [start, end) of the file form. Returns (latest event time or None, states
     spooled, lines read, parts).
 
-    A big file (``parallel_min_bytes``) is read in parts, one process each. With the
-    vectorised scan every part goes to a worker process and this process reads none:
-    polars (its library and its working memory) is only ever loaded in the workers, never
-    in the process that goes on to the store step. Otherwise this process reads the first
-    part itself with the line scan, the others' parts alongside; a smaller file is read
-    here, by the line scan."""
+    A big file (``parallel_min_bytes``) is read in parts at once. With the vectorised scan
+    every part is read by a thread of this process: polars works without the interpreter
+    lock, and one process holds the libraries and the interpreter once (worker processes
+    each held their own: a third more memory for the ingest, and a second's start each).
+    Otherwise this process reads the first part itself with the line scan, the others'
+    parts in worker processes alongside (the line scan is Python: threads would take turns
+    at the interpreter); a smaller file is read here, by the line scan."""
     settings = ctx.queue_log
     cuts = _cuts(f, start, end, _workers(end - start, settings))
     if all_in_workers(start, end, settings):
@@ -55,13 +57,13 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
 
 def all_in_workers(start: int, end: int, settings: QueueLogSettings) -> bool:
     """Whether bytes [start, end) of a file form are read by the vectorised scan in worker
-    processes only. They also look for NUL bytes in what they read (the caller need not)."""
+    threads only. They also look for NUL bytes in what they read (the caller need not)."""
     return settings.vectorised and end - start >= settings.parallel_min_bytes
 
 
 def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
                     size: int):
-    with _Workers(path, cuts, ctx) as parts:
+    with _no_gc(), _Workers(path, cuts, ctx, threads=True) as parts:  # (the threads' scans: no gc either)
         found = _hand_over(parts, (None, 0, 0), first_row, scan, spool, ctx.progress, size)
     if len(cuts) > 2:
         _dates_once(scan.problems)
@@ -165,12 +167,13 @@ def _add(counts: dict[str, int], more: dict[str, int]) -> None:
         counts[k] = counts.get(k, 0) + v
 
 
-def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
+def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: bool = True) -> _Part:
     """Worker: scan bytes [start, end) of the file form into a spool of its own."""
     file = Path(path).name
-    # polars' thread pool: one thread a worker (the parts are the parallelism; more threads
-    # would only add their memory arenas). Set before polars is first imported here.
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    if process:
+        # polars' thread pool: one thread a worker process (the parts are the parallelism; more
+        # threads would only add their memory arenas). Set before polars is first imported here.
+        os.environ.setdefault("POLARS_MAX_THREADS", "1")
     scan = Scan(file, ctx)
     spool = Spool()
     try:
@@ -190,18 +193,23 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext) -> _Part:
 
 
 class _Workers:
-    """Worker processes scanning the ranges after the first (``cuts`` from the first cut on)
-    while the caller scans the first; spools of parts never handed over are deleted."""
+    """Workers scanning the ranges of ``cuts``: threads of this process (``threads``, the
+    vectorised scan), or processes for the ranges after the first while the caller scans
+    the first (the line scan); spools of parts never handed over are deleted."""
 
-    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext):
+    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext, threads: bool = False):
+        self.threads = threads
         self.ranges = list(zip(cuts, cuts[1:]))
         self.ctx = replace(ctx, progress=None, resume=None)
         self.path = str(path)
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: Executor | None = None
         self.futures: list = []
 
     def __enter__(self) -> "_Workers":
-        if self.ranges:
+        if self.ranges and self.threads:
+            self.pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="queue-log-part")
+            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx, False) for a, b in self.ranges]
+        elif self.ranges:
             # fork is quick and needs no importable __main__; a process with other threads
             # (the service) spawns instead, as forking it could copy a lock mid-use; so does
             # one that has used polars (its thread pool is threads Python does not see).

@@ -16,19 +16,10 @@ def pipe_batches(f: BinaryIO, end: int, done: list[int], chunk_size: int) -> Ite
     ``end`` is where the last line end is: an unfinished last line is left for the next
     read of the grown file. ``done[0]`` follows the bytes handed out (for progress).
     """
-    pos = f.tell()
-    rest = b""
-    while pos < end:
-        chunk = f.read(min(chunk_size, end - pos))
-        if not chunk:
-            break
-        pos += len(chunk)
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        done[0] = pos - len(rest)
+    for block in pipe_blocks(f, end, done, chunk_size):
+        lines = block.split(b"\n")
+        lines.pop()
         yield lines
-    if rest:  # cannot happen: end is just after a newline
-        yield [rest]
 
 
 def last_line_end(f: BinaryIO, size: int, chunk_size: int) -> int:
@@ -47,21 +38,23 @@ def last_line_end(f: BinaryIO, size: int, chunk_size: int) -> int:
 
 def pipe_blocks(f: BinaryIO, end: int, done: list[int], chunk_size: int) -> Iterator[bytes]:
     """:func:`pipe_batches` as blocks of bytes: each about ``chunk_size`` bytes of complete
-    lines, ending just after a newline."""
+    lines, ending just after a newline. The part of a line read past a block's end is read
+    again with the next block (a seek back), not joined to it: a block is copied at most once."""
     pos = f.tell()
-    rest = b""
     while pos < end:
         chunk = f.read(min(chunk_size, end - pos))
         if not chunk:
             break
-        pos += len(chunk)
         at = chunk.rfind(b"\n")
-        if at < 0:
-            rest += chunk
-            continue
-        block = rest + chunk[:at + 1] if rest else chunk[:at + 1]
-        rest = chunk[at + 1:]
-        done[0] = pos - len(rest)
-        yield block
-    if rest:  # cannot happen: end is just after a newline
-        yield rest + b"\n"
+        if at < 0:  # a line longer than a block: read on to its end
+            chunk += f.readline()
+            at = len(chunk) - 1
+            if not chunk.endswith(b"\n"):  # cannot happen: end is just after a newline
+                yield chunk + b"\n"
+                return
+        elif at + 1 < len(chunk):
+            f.seek(pos + at + 1)
+            chunk = chunk[:at + 1]
+        pos += at + 1
+        done[0] = pos
+        yield chunk

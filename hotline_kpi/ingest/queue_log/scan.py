@@ -173,10 +173,10 @@ class _Held:
         self.spool = spool
         self.days = days
         self.calls: dict[bytes, list] = {}
-        self.buffers: dict[dt.date, tuple] = {}  # day -> (ids, numbers, ids, int64 arrays): Spool.write's
+        self.buffers: dict[dt.date, tuple] = {}  # day -> (ids, numbers, joined ids, int64 arrays): Spool.write's
         self.buffered = self.spooled = 0
         self.lo = self.hi = 0  # bounds of the day whose buffer ``buf`` is, while spilling
-        self.buf: tuple[list[bytes], list[int], list[bytes], list] = ([], [], [], [])
+        self.buf: tuple[list[bytes], list[int], list[tuple[bytes, int]], list] = ([], [], [], [])
 
     def spill(self, limit: int | None) -> None:
         """Move the calls first seen before ``limit`` (all: None) to the day buffers."""
@@ -198,10 +198,10 @@ class _Held:
         self.buffered += len(gone)
 
     def flush(self) -> None:
-        for day, (ids, numbers, more_ids, arrays) in self.buffers.items():
-            ids = ids + more_ids if more_ids else ids  # (states the vectorised scan moved out as arrays)
-            self.spool.write(day, ids, numbers, arrays)
-            self.spooled += len(ids)
+        for day, (ids, numbers, joined_ids, arrays) in self.buffers.items():
+            # (joined_ids, arrays: states the vectorised scan moved out, as blocks of ids and arrays)
+            self.spool.write(day, ids, numbers, arrays, joined_ids)
+            self.spooled += len(ids) + sum(k for _, k in joined_ids)
         self.buffers.clear()
         self.buffered = 0
         self.lo = self.hi = 0  # the cached buffer is gone
