@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Iterable, Literal
-
-from openpyxl import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Iterable, Literal
 
 from hotline_kpi.catalogue import Catalogue
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DailyCounters, counter_name
 from hotline_kpi.i18n import C_, Lang, _, localize, t
 from hotline_kpi.snapshot import SnapshotDoc
+
+if TYPE_CHECKING:  # (openpyxl is imported when a workbook is written: hotline_kpi.ingest.excel says why)
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 Headers = Literal["zh", "en", "names"]
 _RISKY = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -83,6 +84,8 @@ def scoreboard_headers(lang: Lang) -> list[str]:
 
 def scoreboard_xlsx(doc: SnapshotDoc, catalogue: Catalogue, lang: Lang = "zh") -> bytes:
     """One row per indicator and window: value and target as numbers in the indicator's unit."""
+    from openpyxl import Workbook
+
     wb = Workbook()
     ws = wb.active
     ws.title = _("Scoreboard", lang=lang)
@@ -123,6 +126,8 @@ def daily_headers(headers: Headers) -> list[str]:
 def daily_xlsx(rows: Iterable[DailyCounters], first: dt.date, last: dt.date, headers: Headers = "zh") -> bytes:
     """One row a day from ``first`` to ``last``; a counter not known that day is an empty cell."""
     by_day = {r.day: r for r in rows}
+    from openpyxl import Workbook
+
     wb = Workbook()
     ws = wb.active
     ws.title = _("Daily counters", lang="en" if headers == "en" else "zh") if headers != "names" else "daily"

@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Sequence
 
-from openpyxl.utils import get_column_letter
 
+from hotline_kpi.ingest.excel import column_letter
 from hotline_kpi.i18n import M_, join
 from hotline_kpi.domain import COUNTERS, FLOAT_COUNTERS, DayRecord, ParsedFile
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestContext, IngestRejected, Problem, ignored_note, require_clean
@@ -77,7 +77,7 @@ def _label(cell: object, index: int, letters: bool) -> str:
     text = " ".join(str(cell).split())
     if not letters:
         return text
-    return f"{text} ({get_column_letter(index + 1)})"
+    return f"{text} ({column_letter(index + 1)})"
 
 
 # --- the ingestor -------------------------------------------------------------------------------

@@ -15,23 +15,22 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import WINDOWS_EPOCH
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
-from openpyxl.worksheet.worksheet import Worksheet
 
 from hotline_kpi.i18n import M_, join, q
 from hotline_kpi.domain import COUNTERS
 from hotline_kpi.ingest.base import MAX_COLUMNS
+from hotline_kpi.ingest.excel import WINDOWS_EPOCH, column_letter
 from hotline_kpi.ingest.sheet import alias_index
 from hotline_kpi.ingest.workbook import (SheetInfo, calamine_rows, calamine_sheet_infos, choose_sheet,
                                          open_calamine, workbook_kind)
 from hotline_kpi.ingest.text import (BadValue, UndecodableText, decode_bytes, error_text, header_key, is_blank, parse_date,
                                      split_unit)
 from hotline_kpi.problems import IngestRejected, Problem
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 
 #: Canonical column -> the header names offices use for it. Matched after
@@ -295,6 +294,8 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = No
     an error) from an empty cell (unknown).
     """
     try:
+        from openpyxl import load_workbook  # (imported only when a workbook is read)
+
         values = load_workbook(io.BytesIO(data), data_only=True)
         formulas = load_workbook(io.BytesIO(data), data_only=False)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
@@ -308,7 +309,7 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = No
         # The used range is where the farthest cell is: one stray cell at XFD1048576 would
         # make the grid 17 billion cells. A daily report is far smaller: refuse before reading.
         if ws.max_column > MAX_COLUMNS or ws.max_row > MAX_REPORT_ROWS:
-            far = f"{get_column_letter(ws.max_column)}{ws.max_row}"
+            far = f"{column_letter(ws.max_column)}{ws.max_row}"
             raise reject(file, M_("sheet {sheet} reaches cell {far} ({n:,} rows, {width:,} columns): a daily report has "
                              "at most {rows:,} rows and {max:,} columns; delete the cells beyond the table",
                              sheet=q(ws.title), far=far, n=ws.max_row, width=ws.max_column, rows=MAX_REPORT_ROWS,
@@ -320,6 +321,8 @@ def _xlsx_grid(data: bytes, file: str, notes: list[str], wanted: str | None = No
 
 
 def _sheet_grid(ws: Worksheet, ws_formulas: Worksheet, epoch: dt.datetime) -> Grid:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
     grid = Grid(rows=[], head=[], letters=True, epoch=epoch)
     bounds = dict(min_row=1, max_row=ws.max_row, min_col=1, max_col=ws.max_column)
     for r, cells in enumerate(ws.iter_rows(**bounds), 1):

@@ -25,10 +25,8 @@ from itertools import chain
 from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from hotline_kpi.ingest.excel import WINDOWS_EPOCH, column_letter, from_excel
 from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS, IngestRejected, Problem, Progress, ignored_note
 from hotline_kpi.ingest.datefault import date_fault
@@ -149,7 +147,7 @@ def read_table(path: Path, aliases: Mapping[str, tuple[str, ...]], required: tup
             if is_blank(cell):
                 continue
             text = " ".join(str(cell).split())
-            label = f"{text} ({get_column_letter(i + 1)})" if letters else text
+            label = f"{text} ({column_letter(i + 1)})" if letters else text
             name = index.get(header_key(str(cell)))
             if name is None:
                 ignored.append(label)
@@ -246,7 +244,7 @@ def _calamine_sheets(path: Path, file: str, totals: dict[str, int], infos: list[
         totals[name] = len(cells)
         for r, row in enumerate(cells, 1):
             if len(row) > MAX_COLUMNS:
-                letter = get_column_letter(MAX_COLUMNS + 1)
+                letter = column_letter(MAX_COLUMNS + 1)
                 raise IngestRejected(file, [Problem(file, M_("sheet {sheet}: a cell beyond column {letter}: an export "
                                                        "has at most {max:,} columns", sheet=q(name), letter=letter,
                                                        max=MAX_COLUMNS), r)])
@@ -259,6 +257,8 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int], infos: list[Shee
                  ) -> list[tuple[str, Iterator[tuple[int, list[object]]], bool, dt.datetime]]:
     # Read-only mode streams the rows: exports can hold hundreds of thousands of records.
     try:
+        from openpyxl import load_workbook
+
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - a damaged workbook fails in any of openpyxl's parsers
         raise IngestRejected(file, [Problem(file, M_("not a readable XLSX workbook ({error})", error=error_text(exc)))]
@@ -280,7 +280,7 @@ def _xlsx_sheets(path: Path, file: str, totals: dict[str, int], infos: list[Shee
             if len(cells) > MAX_COLUMNS:  # blank styled cells far right are dropped; a value there is refused
                 beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if not is_blank(cells[i])), None)
                 if beyond is not None:
-                    letter = get_column_letter(beyond + 1)
+                    letter = column_letter(beyond + 1)
                     raise IngestRejected(file, [Problem(
                         file, M_("a cell in column {letter} ({n:,}): an export has at most {max:,} columns; delete "
                                  "the cells beyond the table", letter=letter, n=beyond + 1, max=MAX_COLUMNS),

@@ -16,8 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
+from hotline_kpi.ingest.excel import WINDOWS_EPOCH, from_excel
 from hotline_kpi.i18n import M_, Msg
 from hotline_kpi.ingest.datefault import date_fault
 

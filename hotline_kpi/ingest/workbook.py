@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from openpyxl import load_workbook
 
 from hotline_kpi.i18n import M_, Msg, join, q
 from hotline_kpi.ingest.base import MAX_COLUMNS
@@ -181,6 +180,8 @@ def peek_tables(path: Path, head: bytes, limit: int | None = None) -> list[tuple
     tables: list[tuple[str, list[list[object]]]] = []
     try:
         if kind == "openpyxl":
+            from openpyxl import load_workbook  # (imported only when a workbook is read)
+
             wb = load_workbook(path, read_only=True, data_only=True)
             try:
                 for ws in wb.worksheets:
