@@ -216,41 +216,41 @@ def pack_arrays(joined: bytes, count: int, numbers: np.ndarray) -> bytes:
     rows of int64, and zlib compresses them in about half the time."""
     numbers = np.asarray(numbers, dtype=np.int64).reshape(-1, WIDTH)
     head = struct.pack("<II", count, len(joined))
-    plain = numbers.copy()
-    for c, none in _RELATIVE.items():
-        plain[plain[:, c] == none, c] = 0
-    if count and np.abs(plain).max() > _PLAIN_LIMIT:
-        return b"".join((_BLOB_MAGIC_V2, head, joined, numbers.astype("<i8", copy=False).tobytes()))
-    parts = [_BLOB_MAGIC, head, joined]
     seen = numbers[:, 6]
+    masks = {c: numbers[:, c] == none for c, none in _RELATIVE.items()}
+    if count:
+        plain = numbers.copy()
+        for c, mask in masks.items():
+            plain[mask, c] = 0
+        if np.abs(plain).max() > _PLAIN_LIMIT:
+            return b"".join((_BLOB_MAGIC_V2, head, joined, numbers.astype("<i8", copy=False).tobytes()))
     base = int(seen.min()) if count else 0
+    # The columns as stored (a row each): relative ones from ``seen``, ``seen`` from ``base``.
+    values = numbers.T.copy()
+    for c, mask in masks.items():
+        values[c] -= values[6]
+        values[c][mask] = 0
+    values[6] -= base
+    lo, hi = (values.min(axis=1).tolist(), values.max(axis=1).tolist()) if count else ([0] * WIDTH, [0] * WIDTH)
+    parts = [_BLOB_MAGIC, head, joined]
     for c in range(WIDTH):
-        col = numbers[:, c]
-        none = _RELATIVE.get(c)
-        mask = col == none if none is not None else None
-        if c == 6:
-            values = col - base
-        elif mask is not None:
-            values = np.where(mask, 0, col - seen)
-        else:
-            values = col
-        narrow = _narrow(values)
-        flags = (1 if mask is not None and mask.any() else 0)
-        parts.append(struct.pack("<BBq", narrow.itemsize, flags, base if c == 6 else 0))
+        size = _width(lo[c], hi[c])
+        mask = masks.get(c)
+        flags = 1 if mask is not None and mask.any() else 0
+        parts.append(struct.pack("<BBq", size, flags, base if c == 6 else 0))
         if flags:
             parts.append(np.packbits(mask).tobytes())
-        parts.append(narrow.astype(narrow.dtype.newbyteorder("<"), copy=False).view(np.uint8)
-                     .reshape(-1, narrow.itemsize).T.tobytes())
+        # the bytes shuffled: all first bytes, then all second bytes ...
+        parts.append(values[c].astype(f"<i{size}").view(np.uint8).reshape(-1, size).T.tobytes())
     return b"".join(parts)
 
 
-def _narrow(values: np.ndarray) -> np.ndarray:
-    lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
-    for kind in (np.int8, np.int16, np.int32):
-        info = np.iinfo(kind)
-        if info.min <= lo and hi <= info.max:
-            return values.astype(kind)
-    return np.ascontiguousarray(values)
+def _width(lo: int, hi: int) -> int:
+    """The bytes of the narrowest integer type that holds [lo, hi] (1, 2, 4 or 8)."""
+    for size, limit in ((1, 1 << 7), (2, 1 << 15), (4, 1 << 31)):
+        if -limit <= lo and hi < limit:
+            return size
+    return 8
 
 
 def decode_calls(blob: bytes) -> dict[bytes, State]:
