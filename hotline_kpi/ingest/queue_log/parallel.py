@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -63,8 +63,8 @@ def all_in_workers(start: int, end: int, settings: QueueLogSettings) -> bool:
 
 def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
                     size: int):
-    with _no_gc(), _Workers(path, cuts, ctx, threads=True) as parts:  # (the threads' scans: no gc either)
-        found = _hand_over(parts, (None, 0, 0), first_row, scan, spool, ctx.progress, size)
+    with _no_gc(), _Workers(path, cuts, ctx, threads=True, size=size) as parts:  # (the threads' scans: no gc either)
+        found = _hand_over(parts, (None, 0, 0), first_row, scan, spool, None, size)
     if len(cuts) > 2:
         _dates_once(scan.problems)
     return (*found, len(cuts) - 1)
@@ -89,15 +89,29 @@ def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan, sp
 
 
 def _scan_range(f: BinaryIO, end: int, done: list[int], first_row: int, scan: Scan, spool: Spool, days: LocalDays,
-                allowed_day, latest: int, patterns, ctx: IngestContext, tick, vectorised: bool):
+                allowed_day, latest: int, patterns, ctx: IngestContext, tick, vectorised: bool,
+                stop: threading.Event | None = None):
     """Scan from the file's position to ``end``: vectorised (:mod:`.columnar`, in a worker
-    process only) or by the line scan."""
+    thread only) or by the line scan. ``stop``: once set, the scan ends before its next block
+    (raising :class:`_Stopped`)."""
     chunk = ctx.queue_log.read_chunk_bytes
     if vectorised:
-        return scan_blocks(pipe_blocks(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
-                           patterns, tick, nul_from=f.tell())
+        blocks = pipe_blocks(f, end, done, chunk)
+        return scan_blocks(_until(stop, blocks) if stop is not None else blocks, first_row, scan, spool, days,
+                           allowed_day, latest, patterns, tick, nul_from=f.tell())
     return scan_lines(pipe_batches(f, end, done, chunk), first_row, scan, spool, days, allowed_day, latest,
                       patterns, tick)
+
+
+class _Stopped(Exception):
+    """A part's read was called off: another part failed, or the caller stopped waiting."""
+
+
+def _until(stop: threading.Event, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    for block in blocks:
+        if stop.is_set():
+            raise _Stopped
+        yield block
 
 
 def _dates_once(problems: list[Problem]) -> None:
@@ -167,8 +181,10 @@ def _add(counts: dict[str, int], more: dict[str, int]) -> None:
         counts[k] = counts.get(k, 0) + v
 
 
-def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: bool = True) -> _Part:
-    """Worker: scan bytes [start, end) of the file form into a spool of its own."""
+def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: bool = True,
+               stop: threading.Event | None = None, done: list[int] | None = None) -> _Part:
+    """Worker: scan bytes [start, end) of the file form into a spool of its own (a thread's
+    scan ends early once ``stop`` is set; ``done[0]`` follows where it has read to)."""
     file = Path(path).name
     if process:
         # polars' thread pool: one thread a worker process (the parts are the parallelism; more
@@ -180,10 +196,10 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: boo
         with open(path, "rb") as f:
             f.seek(start)
             max_time, spooled, lines = _scan_range(
-                f, end, [start], 1, scan, spool, LocalDays(ctx.hotline.zone),
+                f, end, done if done is not None else [start], 1, scan, spool, LocalDays(ctx.hotline.zone),
                 lambda day, row: future_problems(day, ctx, file, row, column="time"),
                 latest_time(ctx), ctx.queue_log.queue_patterns(ctx.hotline.id), ctx, None,
-                vectorised=ctx.queue_log.vectorised)
+                vectorised=ctx.queue_log.vectorised, stop=stop)
         handed = spool.detach()
     except BaseException:
         spool.close()
@@ -197,18 +213,25 @@ class _Workers:
     vectorised scan), or processes for the ranges after the first while the caller scans
     the first (the line scan); spools of parts never handed over are deleted."""
 
-    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext, threads: bool = False):
+    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext, threads: bool = False, size: int = 0):
         self.threads = threads
+        #: Threads: the caller's progress (bytes read by all parts so far, of ``size``).
+        self.progress, self.size = (ctx.progress, size) if threads else (None, 0)
+        #: Threads: where each part has read to (its ``done``, as the reader keeps it).
+        self.done = [[a] for a in cuts[:-1]]
         self.ranges = list(zip(cuts, cuts[1:]))
         self.ctx = replace(ctx, progress=None, resume=None)
         self.path = str(path)
         self.pool: Executor | None = None
         self.futures: list = []
+        #: Set when the parts are no longer wanted: the threads end before their next block.
+        self.stop = threading.Event()
 
     def __enter__(self) -> "_Workers":
         if self.ranges and self.threads:
             self.pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="queue-log-part")
-            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx, False) for a, b in self.ranges]
+            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx, False, self.stop, done)
+                            for (a, b), done in zip(self.ranges, self.done)]
         elif self.ranges:
             # fork is quick and needs no importable __main__; a process with other threads
             # (the service) spawns instead, as forking it could copy a lock mid-use; so does
@@ -220,12 +243,25 @@ class _Workers:
         return self
 
     def results(self) -> Iterator[_Part]:
+        """The parts in file order; a part that failed (threads: any, at once) raises its error."""
+        if self.threads and self.futures:
+            start = self.ranges[0][0]
+            while wait(self.futures, 0.25 if self.progress else None, FIRST_EXCEPTION).not_done:
+                if any(f.done() and f.exception() is not None for f in self.futures):
+                    break
+                if self.progress is not None:
+                    self.progress(start + sum(d[0] - a for d, (a, _) in zip(self.done, self.ranges)), self.size)
+            failed = next((f for f in self.futures if f.done() and f.exception() is not None), None)
+            if failed is not None:
+                self.stop.set()
+                failed.result()
         for future in self.futures:
             yield future.result()
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is None:
             return
+        self.stop.set()  # (threads still reading, after a failure or an interrupt: they end at their next block)
         self.pool.shutdown(wait=True, cancel_futures=True)
         for future in self.futures:
             if future.done() and not future.cancelled() and future.exception() is None:

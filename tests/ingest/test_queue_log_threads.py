@@ -1,0 +1,84 @@
+"""A big queue_log read in parts by threads of the ingesting process: a part that fails stops
+the others at their next block (nothing of theirs stays behind), and the progress moves while
+the parts are read, not only when they end."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import tempfile
+import threading
+
+import pytest
+
+from hotline_kpi.ingest.queue_log import QueueLogIngestor, parallel
+from tests.ingest.test_queue_log_columnar import _ctx, _messy_log, _settings
+
+WAIT = 30  # seconds a held part waits for what the test expects (a guard against a hang, not a timing)
+
+
+@pytest.fixture
+def log(tmp_path, monkeypatch):
+    lines = _messy_log(seed=3)
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(parallel, "_workers", lambda size, settings: 2)  # two parts on any machine
+    return path
+
+
+def _spools() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "hotline-kpi-queue-log-*.spool")))
+
+
+def test_a_part_that_fails_stops_the_other_at_its_next_block(log, catalogues, monkeypatch):
+    workers, read = [], {"first": 0}
+    enter = parallel._Workers.__enter__
+    monkeypatch.setattr(parallel._Workers, "__enter__", lambda self: (workers.append(self), enter(self))[1])
+    blocks = parallel.pipe_blocks
+
+    def pipe_blocks(f, end, done, chunk):
+        if f.tell() > 0:  # the second part: the disk fails at once
+            raise OSError("the disk is gone")
+        for block in blocks(f, end, done, chunk):
+            read["first"] += 1
+            yield block
+            if read["first"] == 1:  # held after its first block until the parts are called off
+                assert workers[0].stop.wait(WAIT)
+
+    monkeypatch.setattr(parallel, "pipe_blocks", pipe_blocks)
+    before = _spools()
+    with pytest.raises(OSError, match="the disk is gone"):
+        QueueLogIngestor().parse(log, _ctx(catalogues, _settings(True, parallel_part_min_bytes=1)))
+    assert read["first"] == 2  # its second block was read, then the scan stopped before using it
+    assert _spools() == before  # neither part's spool is left behind
+
+
+def test_the_progress_moves_while_the_parts_are_read(log, catalogues, monkeypatch):
+    size = log.stat().st_size
+    seen: list[int] = []
+    moved = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        assert total == size
+        seen.append(done)
+        if 0 < done < size:
+            moved.set()
+
+    blocks = parallel.pipe_blocks
+
+    def pipe_blocks(f, end, done, chunk):
+        for i, block in enumerate(blocks(f, end, done, chunk)):
+            yield block
+            if i == 0:  # each part waits after its first block until the progress has moved
+                assert moved.wait(WAIT)
+
+    monkeypatch.setattr(parallel, "pipe_blocks", pipe_blocks)
+    ctx = dataclasses.replace(_ctx(catalogues, _settings(True, parallel_part_min_bytes=1)), progress=progress)
+    parsed = QueueLogIngestor().parse(log, ctx)
+    try:
+        assert any("parts at once (one thread each)" in n for n in parsed.notes)
+        assert seen == sorted(seen) and seen[-1] == size  # never backwards; the whole file at the end
+        assert any(0 < d < size for d in seen)
+    finally:
+        parsed.close()
