@@ -1,7 +1,7 @@
 """``python -m hotline_kpi`` and the ``hotline-kpi`` console script.
 
 The CLI is imported when :func:`main` is called, not when this module is: multiprocessing's
-spawn imports the program that started it in every worker process (the parallel parse of a
+spawn imports the program that started it in every worker process (the parallel line scan of a
 big queue_log), and a worker that imported the CLI would carry it for nothing (about a
 second and 50 MB each)."""
 

@@ -1,7 +1,8 @@
 """Edges of a queue_log load met by a review: a call line without a queue name among queue
 patterns that take it (the vectorised scan counts it as the line scan does); a new log found
 loaded by another process while it was parsed (nothing of it stays behind); an original that
-cannot be kept after a good parse (nothing of the parse stays behind)."""
+cannot be kept after a good parse (nothing of the parse stays behind); a call id that is not
+UTF-8 held in memory while later blocks are read the vectorised way."""
 
 from __future__ import annotations
 
@@ -88,3 +89,41 @@ def test_an_original_that_cannot_be_kept_leaves_no_spool_behind(tmp_path, sqlite
     with pytest.raises(OSError):
         load(sqlite_engine, path, settings, catalogues, clock)
     assert [p.name for p in spool_dir.iterdir()] == []
+
+
+def _plain_calls(n: int, start: int = 0) -> list[str]:
+    out = []
+    for i in range(n):
+        out += [ev(start + i * 5, f"f{i}", "ENTERQUEUE", "", "138", 1), ev(start + i * 5 + 3, f"f{i}", "ABANDON", 1, 1, 3)]
+    return out
+
+
+def _gbk_call_then_plain_calls(tmp_path, n: int, first: list[str] = ()):
+    # A call id in GBK (中), not UTF-8: its block is read line by line and the call stays in the
+    # state machine's memory; the next blocks are plain and read the vectorised way, which
+    # lists the ids in memory as text to tell them from its own.
+    from tests.ingest.qlog import T0
+
+    body = "".join(line + "\n" for line in first).encode()
+    body += ("%d|\xd6\xd0|12345|NONE|ENTERQUEUE||138|1\n" % (T0 + 1)).encode("latin-1")
+    body += ("\n".join(_plain_calls(n, 10)) + "\n").encode()
+    path = tmp_path / "queue_log"
+    path.write_bytes(body)
+    return path
+
+
+def test_a_call_id_that_is_not_utf8_in_memory_does_not_stop_the_vectorised_scan(tmp_path, catalogues):
+    path = _gbk_call_then_plain_calls(tmp_path, 200, [ev(0, "x", "ENTERQUEUE", "", "138", 1)])
+    blocks: list[int] = []
+    vectorised = _scan_here(path, catalogues, True, blocks=blocks)
+    assert blocks[0] >= 2  # blocks after it were read the vectorised way, with the call in memory
+    assert vectorised == _scan_here(path, catalogues, False)
+
+
+def test_a_call_id_that_is_not_utf8_loads_as_with_the_line_scan(tmp_path, catalogues):
+    from tests.ingest.test_queue_log_columnar import _parse, _settings
+
+    path = _gbk_call_then_plain_calls(tmp_path, 300)
+    line_scan = _parse(path, catalogues, _settings(False))
+    assert not isinstance(line_scan, list)  # the line scan loads it (no problem)
+    assert _parse(path, catalogues, _settings(True)) == line_scan

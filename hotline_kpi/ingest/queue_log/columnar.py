@@ -362,6 +362,18 @@ def _to_buffers(ids, numbers, sel, held: _Held, days: LocalDays) -> None:
     held.lo = held.hi = 0  # the spill's cached buffer may be another day's
 
 
+def _utf8(ids) -> list[str]:
+    """The ids that are UTF-8, as text: an id that is not (held by the state machine from a
+    block read line by line) is no id of a block read the vectorised way, which is all UTF-8."""
+    out = []
+    for k in ids:
+        try:
+            out.append(k.decode())
+        except UnicodeDecodeError:
+            continue
+    return out
+
+
 class _Parked:
     """Plain calls of the last blocks not yet older than the memory horizon, kept as the
     column and array they came in (not a list per call in the state machine's dict): moved
@@ -390,7 +402,7 @@ class _Parked:
 
         parts = [ids.filter(pl.Series(alive)) for ids, _, alive in self.blocks]
         if calls:
-            parts.append(pl.Series([k.decode("utf-8", "surrogateescape") for k in calls], dtype=pl.String))
+            parts.append(pl.Series(_utf8(calls), dtype=pl.String))
         return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
 
     def unpark(self, cids=None) -> None:
