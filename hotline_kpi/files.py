@@ -6,6 +6,7 @@ import errno
 import functools
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
@@ -42,18 +43,32 @@ def write_atomic_parts(path: Path, parts: Iterable[bytes], temp_prefix: str | No
     _write_atomic_with(path, write, temp_prefix)
 
 
-def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix: str | None = None) -> None:
+class Cancelled(Exception):
+    """A copy or a hash called off by its caller (``cancel`` set): nothing of it is left."""
+
+
+def check(cancel: threading.Event | None) -> None:
+    """Raise :class:`Cancelled` once ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+
+
+def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix: str | None = None,
+                cancel: threading.Event | None = None) -> None:
     """Copy the first ``length`` bytes of ``source`` (all of it for None) to ``path``, atomically
     as :func:`write_atomic_parts`. The kernel copies (``copy_file_range``: no pass of the
-    bytes through this process) where it can; otherwise a MiB at a time."""
+    bytes through this process) where it can; otherwise a MiB at a time. Once ``cancel`` is
+    set the copy stops within 64 MiB, leaving nothing (:class:`Cancelled`)."""
 
     def write(f: BinaryIO) -> None:
         with source.open("rb") as src:
             left = os.fstat(src.fileno()).st_size if length is None else length
             done = 0
+            step = 1 << 30 if cancel is None else 64 << 20
             if hasattr(os, "copy_file_range"):
                 try:
-                    while left > 0 and (n := os.copy_file_range(src.fileno(), f.fileno(), min(left, 1 << 30))):
+                    while left > 0 and (check(cancel) or (
+                            n := os.copy_file_range(src.fileno(), f.fileno(), min(left, step)))):
                         left -= n
                         done += n
                 except OSError:  # (another file system, an old kernel): copied through this process instead
@@ -61,7 +76,7 @@ def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix
             src.seek(done)
             f.seek(done)
             f.truncate()
-            while left > 0 and (chunk := src.read(min(1 << 20, left))):
+            while left > 0 and (check(cancel) or (chunk := src.read(min(1 << 20, left)))):
                 f.write(chunk)
                 left -= len(chunk)
 

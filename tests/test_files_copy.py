@@ -4,6 +4,7 @@ to its place, by the kernel where it can and through the process where it cannot
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -54,3 +55,76 @@ def test_a_failed_copy_leaves_nothing_behind(tmp_path):
     with pytest.raises(FileNotFoundError):
         copy_atomic(tmp_path / "missing", target)
     assert list(target.parent.iterdir()) == []
+
+
+class _SetAfter:
+    """A cancel flag that reads as set from its ``n``-th look on (a copy called off midway)."""
+
+    def __init__(self, n: int):
+        self.n, self.looks = n, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.n
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "read-write"])
+@pytest.mark.parametrize("after", [1, 2])
+def test_a_copy_called_off_leaves_nothing(tmp_path, monkeypatch, kernel, after):
+    from hotline_kpi.files import Cancelled
+
+    source = tmp_path / "queue_log"
+    source.write_bytes(DATA * 60)  # 77 MB: more than one 64 MiB step of the kernel's copy
+    if not kernel:
+        monkeypatch.setattr(os, "copy_file_range", lambda *a: (_ for _ in ()).throw(OSError(18, "cross-device")))
+    target = tmp_path / "kept" / "abc-queue_log"
+    cancel = _SetAfter(after)
+    with pytest.raises(Cancelled):
+        copy_atomic(source, target, temp_prefix=".incoming-", cancel=cancel)
+    assert cancel.looks == after  # stopped at the first look that saw it set
+    assert list(target.parent.iterdir()) == []  # neither the original nor a temp file
+
+
+def test_a_hash_called_off_stops_and_one_not_called_off_is_the_files(tmp_path):
+    import hashlib
+
+    from hotline_kpi.files import Cancelled
+    from hotline_kpi.ingest.pipeline import file_hashes
+
+    source = tmp_path / "queue_log"
+    source.write_bytes(DATA * 3)
+    cancel = _SetAfter(2)
+    with pytest.raises(Cancelled):
+        file_hashes(source, (), None, cancel)
+    assert cancel.looks == 2  # after the second MiB
+    assert file_hashes(source, (), None, _SetAfter(10**9))[0] == hashlib.sha256(DATA * 3).hexdigest()
+
+
+def test_a_parse_that_fails_calls_off_the_copy_of_the_original(tmp_path, sqlite_engine, settings, catalogues, clock,
+                                                               monkeypatch):
+    # Ctrl-C during a big log's parse: the copy of its original, running alongside, is called
+    # off rather than finished and then deleted.
+    from hotline_kpi.files import Cancelled
+    from hotline_kpi.ingest import pipeline
+    from hotline_kpi.ingest.queue_log import QueueLogIngestor
+    from tests.ingest.qlog import answered, load
+
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
+    seen, copying = [], threading.Event()
+
+    def copy_until_called_off(source, target, length=None, temp_prefix=None, cancel=None):
+        copying.set()
+        seen.append(cancel.wait(30))  # held until the pipeline calls it off (30 s: a guard, not a timing)
+        raise Cancelled
+
+    def interrupted(self, p, ctx):
+        assert copying.wait(30)  # the interrupt comes while the original is being copied
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "copy_atomic", copy_until_called_off)
+    monkeypatch.setattr(QueueLogIngestor, "parse", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load(sqlite_engine, path, settings, catalogues, clock)
+    assert seen == [True]
+    assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))

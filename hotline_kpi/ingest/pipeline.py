@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from sqlalchemy import Engine
 from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.files import copy_atomic, display_name
+from hotline_kpi.files import check, copy_atomic, display_name
 from hotline_kpi.domain import ParsedFile
 from hotline_kpi.ingest.base import IngestContext, Progress, Resume
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
@@ -59,9 +60,11 @@ class IngestOutcome:
         return self.result.status
 
 
-def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = None) -> tuple[str, int, dict[int, str]]:
+def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = None,
+                cancel: threading.Event | None = None) -> tuple[str, int, dict[int, str]]:
     """SHA-256 and size of the file (of its first ``limit`` bytes), and the SHA-256 of its
-    first n bytes for each n in ``prefixes`` (within the file), in one pass."""
+    first n bytes for each n in ``prefixes`` (within the file), in one pass (called off within
+    a MiB once ``cancel`` is set: :class:`~hotline_kpi.files.Cancelled`)."""
     h = hashlib.sha256()
     size = 0
     wanted = sorted({n for n in prefixes if n >= 0})
@@ -77,9 +80,20 @@ def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = No
                 size += cut
             h.update(chunk)
             size += len(chunk)
+            check(cancel)
     if wanted and wanted[0] == size:  # pragma: no cover - covered by the loop's <=
         found[size] = h.hexdigest()
     return h.hexdigest(), size, found
+
+
+def _stored(engine: Engine, hotline_id: str, source: str, sha256: str) -> bool:
+    """Whether a load of these bytes is in the store (an interrupt can come just after the
+    commit): True too when the store cannot be asked, so that no kept original is lost."""
+    try:
+        with read_session(engine) as session:
+            return provenance.find_loaded(session, hotline_id, source, sha256) is not None
+    except Exception:  # noqa: BLE001 - the store is down: keep the original rather than guess
+        return True
 
 
 def original_path(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date) -> Path:
@@ -89,7 +103,7 @@ def original_path(path: Path, sha256: str, originals: Path, hotline_id: str, sou
 
 
 def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date,
-                  length: int | None = None) -> Path:
+                  length: int | None = None, cancel: threading.Event | None = None) -> Path:
     """Copy the file (its first ``length`` bytes: the part hashed) under ``originals/`` by
     content hash (temp file + rename: atomic).
 
@@ -97,7 +111,7 @@ def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, sou
     """
     target = original_path(path, sha256, originals, hotline_id, source, today)
     if not target.exists():
-        copy_atomic(path, target, length, temp_prefix=".incoming-")
+        copy_atomic(path, target, length, temp_prefix=".incoming-", cancel=cancel)
     return target
 
 
@@ -174,12 +188,15 @@ def ingest_file(
                         resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size,
                         sheet=sheet)
 
+    called_off = threading.Event()  # the parse failed or was interrupted: the hash and the copy stop
+
     def keep() -> tuple[str, Path, bool]:
         """(The file's hash, where its original is kept, whether it was kept before.)"""
-        sha = file_hashes(path, (), size)[0] if alongside else sha256
+        sha = file_hashes(path, (), size, called_off)[0] if alongside else sha256
         target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
         before = target.exists()
-        return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size), before
+        return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size,
+                                  called_off), before
 
     # The original is copied while the file is parsed (a copy of a big log takes seconds);
     # a rejected file leaves no original behind, unless the same content was kept before.
@@ -190,6 +207,7 @@ def ingest_file(
         except BaseException as exc:
             if isinstance(exc, IngestRejected):
                 exc.source = source  # type: ignore[attr-defined]
+            called_off.set()  # (an original kept before is untouched; a copy under way leaves nothing)
             with contextlib.suppress(Exception):  # (a copy that failed too left nothing: the parse's error stands)
                 _, kept, kept_before = keeping.result()
                 if not kept_before:
@@ -253,6 +271,10 @@ def ingest_file(
         if isinstance(exc, IngestRejected):           # abandoned by before_commit: keep no original
             exc.source = source  # type: ignore[attr-defined]
         if not kept_before:
+            original.unlink(missing_ok=True)
+        raise
+    except BaseException:  # an interrupt (Ctrl-C) or a fault while storing: the original goes with the load
+        if not kept_before and not _stored(engine, hotline.id, source, sha256):
             original.unlink(missing_ok=True)
         raise
     finally:

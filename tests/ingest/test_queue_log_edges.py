@@ -127,3 +127,68 @@ def test_a_call_id_that_is_not_utf8_loads_as_with_the_line_scan(tmp_path, catalo
     line_scan = _parse(path, catalogues, _settings(False))
     assert not isinstance(line_scan, list)  # the line scan loads it (no problem)
     assert _parse(path, catalogues, _settings(True)) == line_scan
+
+
+def _kept(settings) -> list[str]:
+    return sorted(p.name for p in settings.originals_dir.rglob("*") if p.is_file())
+
+
+def test_an_interrupt_while_storing_leaves_no_original_behind(tmp_path, sqlite_engine, settings, catalogues, clock,
+                                                              monkeypatch):
+    # Ctrl-C while the store step runs (after the parse, the original kept meanwhile): the
+    # write transaction is rolled back, so the original (830 MB for a year's log) must go too.
+    import pytest
+    from sqlalchemy import func, select
+
+    from hotline_kpi.ingest import pipeline
+    from hotline_kpi.store.db import read_session
+    from hotline_kpi.store.models import IngestRow
+    from tests.ingest.qlog import answered, load
+
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "store_records", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            load(sqlite_engine, path, settings, catalogues, clock)
+    assert _kept(settings) == []
+    with read_session(sqlite_engine) as s:
+        assert s.scalar(select(func.count()).select_from(IngestRow)) == 0
+    # The next load keeps it, with its load.
+    assert load(sqlite_engine, path, settings, catalogues, clock).result.status == "loaded"
+    assert len(_kept(settings)) == 1
+
+
+def test_an_interrupt_after_the_commit_keeps_the_original_of_the_stored_load(tmp_path, sqlite_engine, settings,
+                                                                            catalogues, clock, monkeypatch):
+    # The interrupt arrives once the load is committed (as the write session ends): the load
+    # is in the store, so its original stays.
+    import pytest
+
+    from hotline_kpi.ingest import pipeline
+    from tests.ingest.qlog import answered, load
+
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
+    write_session = pipeline.write_session
+
+    class _CommittedThenInterrupted:
+        def __init__(self, engine):
+            self.inner = write_session(engine)
+
+        def __enter__(self):
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc):
+            self.inner.__exit__(*exc)
+            if exc[0] is None:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "write_session", _CommittedThenInterrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load(sqlite_engine, path, settings, catalogues, clock)
+    assert len(_kept(settings)) == 1
