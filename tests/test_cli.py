@@ -156,7 +156,9 @@ def test_a_bad_file_is_rejected_with_its_place_a_non_zero_exit_and_nothing_store
 
 def test_missing_file_and_unknown_hotline_are_clear_errors(run, tmp_path):
     missing = run("ingest", str(tmp_path / "nope.csv"))
-    assert missing.exit_code == 1 and "nope.csv" in missing.stderr
+    assert missing.exit_code == 1 and f"{tmp_path / 'nope.csv'}：文件不存在" in missing.stderr
+    folder = run("ingest", str(tmp_path))  # a folder where a file was meant
+    assert folder.exit_code == 1 and f"{tmp_path}：不是文件" in folder.stderr
     unknown = run("evaluate", "--hotline", "atlantis-110")
     assert unknown.exit_code == 1 and "热线“atlantis-110”没有目标目录（已有：shanghai-12345）" in unknown.stderr
 

@@ -135,6 +135,8 @@ def ingest_file(
     and before the commit: an exception it raises rolls the whole load back (the inbox
     raises LoadAbandoned there when the file changed while it was read)."""
     hotline = catalogues.hotline(hotline_id or settings.default_hotline)
+    if not path.exists():
+        raise FileNotFoundError(M_("{path}: no such file", path=str(path)))
     if not path.is_file():
         raise FileNotFoundError(M_("{path}: not a file", path=str(path)))
     on_disk = path.stat().st_size

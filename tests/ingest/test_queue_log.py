@@ -129,6 +129,10 @@ def test_an_enterqueue_that_never_exits_is_open_then_unresolved_after_the_age(tm
     outcome = load(sqlite_engine, first, settings, catalogues, clock)
     assert only_day(sqlite_engine)["calls_offered"] == 1  # open: not counted yet
     assert any("1 call(s) still in the queue" in n for n in outcome.notes)
+    # In Chinese, "4 小时后" (no blank inside the words)
+    from hotline_kpi.i18n import localize
+
+    assert any("日志再延续 4 小时后按未结通话处理" in localize(n, "zh") for n in outcome.notes)
     # The log goes on: 4 hours (the default age) after it, the call counts as unresolved.
     grown = write(tmp_path / "queue_log", [*answered("c1", 0, wait=3), ev(10, "lost", "ENTERQUEUE", "", "138", 1),
                                            *answered("c2", 4 * 3600 + 11, wait=2)])
