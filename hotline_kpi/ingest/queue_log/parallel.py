@@ -33,7 +33,7 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
     A big file (``parallel_min_bytes``) is read in parts at once. With the vectorised scan
     every part is read by a thread of this process: polars works without the interpreter
     lock, and one process holds the libraries and the interpreter once (worker processes
-    each held their own: a third more memory for the ingest, and a second's start each).
+    each held their own: a third more memory for the ingest, and half a second's start each).
     Otherwise this process reads the first part itself with the line scan, the others'
     parts in worker processes alongside (the line scan is Python: threads would take turns
     at the interpreter); a smaller file is read here, by the line scan."""
