@@ -49,7 +49,7 @@ def scan_file(f: BinaryIO, path: Path, start: int, end: int, first_row: int, sca
         f.seek(start)
         found = _scan_range(f, cuts[1], done, first_row, scan, spool, days, allowed_day, latest, patterns, ctx,
                             tick, vectorised=False)
-        found = _hand_over(others, found, first_row, scan, spool, None, size)
+        found = _hand_over(others, found, first_row, scan, spool)
     if len(cuts) > 2:
         _dates_once(scan.problems)
     return (*found, len(cuts) - 1)
@@ -64,17 +64,17 @@ def all_in_workers(start: int, end: int, settings: QueueLogSettings) -> bool:
 def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
                     size: int):
     with _no_gc(), _Workers(path, cuts, ctx, threads=True, size=size) as parts:  # (the threads' scans: no gc either)
-        found = _hand_over(parts, (None, 0, 0), first_row, scan, spool, None, size)
+        found = _hand_over(parts, (None, 0, 0), first_row, scan, spool)
     if len(cuts) > 2:
         _dates_once(scan.problems)
     return (*found, len(cuts) - 1)
 
 
-def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan, spool: Spool, progress,
-               size: int) -> tuple[int | None, int, int]:
+def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan,
+               spool: Spool) -> tuple[int | None, int, int]:
     """Add the workers' parts, in file order, to what this process read (``found``)."""
     max_time, spooled, lines = found
-    for (_, end), part in zip(workers.ranges, workers.results()):
+    for part in workers.results():
         # Row numbers of a part go on from the lines of the parts before it.
         if part.nul is not None and scan.nul is None:  # (the first in file order)
             scan.nul = (part.nul[0], part.nul[1] + first_row - 1 + lines)
@@ -83,8 +83,6 @@ def _hand_over(workers: "_Workers", found: tuple, first_row: int, scan: Scan, sp
         lines += part.lines
         if part.max_time is not None and (max_time is None or part.max_time > max_time):
             max_time = part.max_time
-        if progress is not None:
-            progress(end, size)
     return max_time, spooled, lines
 
 

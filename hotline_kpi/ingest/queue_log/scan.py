@@ -200,8 +200,7 @@ class _Held:
     def flush(self) -> None:
         for day, (ids, numbers, joined_ids, arrays) in self.buffers.items():
             # (joined_ids, arrays: states the vectorised scan moved out, as blocks of ids and arrays)
-            self.spool.write(day, ids, numbers, arrays, joined_ids)
-            self.spooled += len(ids) + sum(k for _, k in joined_ids)
+            self.spooled += self.spool.write(day, ids, numbers, arrays, joined_ids)
         self.buffers.clear()
         self.buffered = 0
         self.lo = self.hi = 0  # the cached buffer is gone

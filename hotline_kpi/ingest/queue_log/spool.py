@@ -39,12 +39,13 @@ class Spool:
         self.states = 0
 
     def write(self, day: dt.date, ids: list[bytes], numbers: list[int], arrays: list[np.ndarray] = (),
-              joined_ids: list[tuple[bytes, int]] = ()) -> None:
+              joined_ids: list[tuple[bytes, int]] = ()) -> int:
         """Spool the states of ``ids``, their numbers in one list (WIDTH per state), then those
         of ``joined_ids`` ((ids joined by newlines, how many) each, in order), their numbers
-        in ``arrays`` (int64, rows of WIDTH, in the same order)."""
+        in ``arrays`` (int64, rows of WIDTH, in the same order). Returns the states spooled."""
         joined = b"\n".join(([b"\n".join(ids)] if ids else []) + [j for j, _ in joined_ids])
-        parts = [_HEAD.pack(len(ids) + sum(k for _, k in joined_ids), len(joined)), joined]
+        count = len(ids) + sum(k for _, k in joined_ids)
+        parts = [_HEAD.pack(count, len(joined)), joined]
         if numbers:
             parts.append(np.asarray(numbers, dtype=np.int64).tobytes())
         parts += [a.astype(np.int64, copy=False).tobytes() for a in arrays]
@@ -53,7 +54,8 @@ class Spool:
         offset = f.seek(0, os.SEEK_END)
         f.write(data)
         self.index.setdefault(day, []).append((0, offset, len(data)))
-        self.states += _HEAD.unpack_from(parts[0])[0]
+        self.states += count
+        return count
 
     def read(self, day: dt.date) -> tuple[list[bytes], list[int]]:
         """Every state spooled for ``day``: ids, and their numbers (WIDTH per state) in one list."""
