@@ -220,6 +220,9 @@ def test_serve_sigkilled_during_an_evaluation_serves_the_complete_scoreboard_aft
     snaps = _snapshots(url)
     assert [(h, t) for h, t, _ in snaps] == [("shanghai-12345", "schedule")], snaps and [s[:2] for s in snaps]
     assert snaps[0][2] == expected, "the stored snapshot differs from `hotline-kpi evaluate --format json`"
+    # The job's run is counted when the job returns, a moment after its snapshot is stored and
+    # the page is ready: waited for, then it must be exactly one run.
+    wait_for(lambda: _job(url, EVALUATE_DAILY)[1] >= 1, 15, "the caught-up evaluation counted in job_run")
     assert _job(url, EVALUATE_DAILY)[1] == 1
     wait_for(lambda: metric(again.port, "hotline_kpi_job_runs_total", 'job_id="evaluate_daily"') == 1, 15,
              'hotline_kpi_job_runs_total{job_id="evaluate_daily"} 1 on /metrics')
