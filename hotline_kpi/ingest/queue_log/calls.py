@@ -128,15 +128,16 @@ def base_id(key: bytes) -> bytes:
 
 def regroup(states: list) -> list[State]:
     """The calls of one call id from its partial states: in the order of their anchors, each
-    joins the latest call it is :func:`same_call` with, or starts a call."""
+    joins the latest call it is :func:`same_call` with, or starts a call. Order-free: states
+    of one anchor are taken in a fixed order, not as they came."""
     out: list[State] = []
-    for st in sorted(states, key=anchor):
+    for st in sorted(map(tuple, states), key=lambda s: (anchor(s), s)):
         for i in range(len(out) - 1, -1, -1):
             if same_call(out[i], st):
                 out[i] = join(out[i], st)
                 break
         else:
-            out.append(tuple(st))
+            out.append(st)
     return out
 
 
@@ -148,17 +149,30 @@ def named(cid: bytes, calls: list[State]) -> list[tuple[bytes, State]]:
 def merge_states(calls: dict, items) -> None:
     """Join (key, state) pairs into one day's ``calls`` in place, by call id under :func:`same_call`.
 
-    The common case (a new id, or one call seen again) is a dict lookup; a reused id (states
-    that are different calls, or keys ``id~anchor``) regroups all the states of that id."""
+    Order-free: the states of an id that comes more than once (among ``items``, or as keys
+    ``id~anchor``, or a state that is another call than the one in ``calls``) are regrouped
+    together with the ones in ``calls`` (:func:`regroup`, in anchor order). Joining them as
+    they came would decide by the order of the spool, which depends on block bounds. The
+    common case (a new id, or one call seen again) is a dict lookup."""
     earlier: dict[bytes, list[bytes]] = {}  # call id -> its keys id~anchor in ``calls``
     for k in calls:
         if b"~" in k:
             earlier.setdefault(base_id(k), []).append(k)
+    once: dict[bytes, State] = {}
     pending: dict[bytes, list] = {}
     for key, st in items:
         if b"~" in key:
             key = base_id(key)
-        elif key not in earlier and key not in pending:
+        elif key not in pending:
+            if key not in once:
+                once[key] = st
+                continue
+            pending[key] = [once.pop(key)]
+        if key in once:
+            pending[key] = [once.pop(key)]
+        pending.setdefault(key, []).append(st)
+    for key, st in once.items():
+        if key not in earlier:
             old = calls.get(key)
             if old is None:
                 calls[key] = st
@@ -166,7 +180,7 @@ def merge_states(calls: dict, items) -> None:
             if same_call(old, st):
                 calls[key] = join(old, st)
                 continue
-        pending.setdefault(key, []).append(st)
+        pending[key] = [st]
     for cid, states in pending.items():
         states += [calls.pop(k) for k in [*earlier.get(cid, ()), cid] if k in calls]
         calls.update(named(cid, regroup(states)))
