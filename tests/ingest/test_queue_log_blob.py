@@ -60,7 +60,7 @@ def test_a_busy_day_takes_far_fewer_bytes_than_before():
     assert decode_calls(new) == calls
     assert len(new) < 0.8 * len(old), (len(new), len(old))
     raw = zlib.decompress(new)
-    assert raw.startswith(b"HKQC3") and len(raw) < 0.6 * len(zlib.decompress(old))
+    assert raw.startswith(b"HKQC4") and len(raw) < 0.6 * len(zlib.decompress(old))
 
 
 def test_an_empty_day_and_a_bad_blob():
@@ -70,3 +70,21 @@ def test_an_empty_day_and_a_bad_blob():
 
     with pytest.raises(ValueError, match="bad magic"):
         decode_calls(zlib.compress(b"HKQC9" + bytes(8)))
+
+
+def test_a_day_stored_before_2026_12_has_its_earlier_calls_keys_rewritten():
+    """Until 2026-12 an earlier call of a reused id was stored as ``id~anchor``; a call id may
+    hold ``~``, never ``|`` (the queue_log's field separator), which keys use now."""
+    calls = {b"1551398400.7~1551398460": (1551398460, -1, 0, 1551398470, 2, 10, 1551398460),
+             b"1551398400.7": (1551402000, 1551402005, 5, -1, 0, -1, 1551402000),
+             b"a~b~1551398500": (1551398500, -1, 0, -1, 0, -1, 1551398500),
+             b"a~b": (1551410000, -1, 0, -1, 0, -1, 1551410000),
+             b"plain~id": (1551420000, -1, 0, -1, 0, -1, 1551420000)}
+    new = {b"1551398400.7|1551398460": calls[b"1551398400.7~1551398460"],
+           b"1551398400.7": calls[b"1551398400.7"], b"a~b|1551398500": calls[b"a~b~1551398500"],
+           b"a~b": calls[b"a~b"], b"plain~id": calls[b"plain~id"]}
+    assert decode_calls(_v2(calls)) == new
+    columns = zlib.decompress(encode_calls(calls))  # the same day in the columns' form, as HKQC3
+    assert decode_calls(zlib.compress(b"HKQC3" + columns[5:])) == new
+    assert decode_calls(encode_calls(new)) == new  # the new forms keep every key as it is
+    assert decode_calls(encode_calls(calls)) == calls

@@ -131,3 +131,28 @@ def test_the_block_size_changes_no_counter(tmp_path, sqlite_template, settings, 
     assert found[4 << 10]["calls_answered"] == 1
     assert found[4 << 10]["answer_wait_seconds_sum"] == 5
     assert found[4 << 10] == found[1 << 20]
+
+
+# --- a call id holding the old key separator ------------------------------------------------------
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+def test_call_ids_with_a_tilde_are_calls_of_their_own(tmp_path, sqlite_template, settings, catalogues, clock,
+                                                       vectorised):
+    """Until 2026-12 the key of an earlier call of a reused id was ``id~anchor``, so the ids
+    ``a~1`` and ``a~2`` were read as two states of one call ``a`` and joined: 1 call offered of 3."""
+    lines = [ev(0, "a~1", "ENTERQUEUE", "", "138", 1), ev(10, "a~2", "ENTERQUEUE", "", "138", 1),
+             ev(12, "a~1", "CONNECT", 12, "x", 1, agent="SIP/1"),
+             ev(20, "a", "ENTERQUEUE", "", "138", 1),
+             ev(30, "a~2", "CONNECT", 20, "x", 1, agent="SIP/2"), ev(35, "a", "ABANDON", 1, 1, 15),
+             ev(90, "a~1", "COMPLETECALLER", 12, 78, 1, agent="SIP/1"),
+             ev(95, "a~2", "COMPLETECALLER", 20, 65, 1, agent="SIP/2")]
+    shutil.copy(sqlite_template, tmp_path / "store.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
+        "parallel_min_bytes": 1 << 40}
+    mine = settings.model_copy(update={"queue_log": QueueLogSettings(vectorised=vectorised, **parts)})
+    load(engine, write(tmp_path / "queue_log", lines), mine, catalogues, clock)
+    got = counters(engine)[DAY]
+    engine.dispose()
+    assert (got["calls_offered"], got["calls_answered"], got["answer_wait_seconds_sum"]) == (3, 2, 32)

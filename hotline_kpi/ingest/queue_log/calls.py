@@ -7,6 +7,7 @@ The bottom of the package: it imports no other module of it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import struct
 import zlib
 from array import array
@@ -109,21 +110,27 @@ def reenter(state: list, t: int) -> bool:
     return False
 
 
+#: Joins a call id and an anchor in the key of an earlier call of a reused id (``id|anchor``):
+#: the queue_log's field separator, which no call id holds. (Days stored before 2026-12 used
+#: ``~``, which one may; they are read with their keys rewritten: :func:`unpack_calls`.)
+EARLIER = b"|"
+
+
 def other_call(calls: dict, cid: bytes, st: list, t: int) -> list:
     """A line at ``t`` of another call than ``st`` (the id reused), in the line scan's ``calls``:
-    the state it joins. The call ``st`` is kept as ``cid~anchor`` (joined at store time by the
+    the state it joins. The call ``st`` is kept as ``cid|anchor`` (joined at store time by the
     same rule); a line of an earlier call read late gets a state of its own."""
     if t < anchor(st):
-        return calls.setdefault(cid + b"~%d" % t, [NO_TIME, -1, 0, -1, 0, -1, t])
-    key = cid + b"~%d" % anchor(st)
+        return calls.setdefault(cid + b"|%d" % t, [NO_TIME, -1, 0, -1, 0, -1, t])
+    key = cid + b"|%d" % anchor(st)
     calls[key] = st if key not in calls else list(join(calls[key], st))
     new = calls[cid] = [NO_TIME, -1, 0, -1, 0, -1, t]
     return new
 
 
 def base_id(key: bytes) -> bytes:
-    """The call id of a state's key: an earlier call of a reused id is kept as ``id~anchor``."""
-    return key.split(b"~", 1)[0]
+    """The call id of a state's key: an earlier call of a reused id is kept as ``id|anchor``."""
+    return key.split(EARLIER, 1)[0]
 
 
 def regroup(states: list) -> list[State]:
@@ -142,26 +149,26 @@ def regroup(states: list) -> list[State]:
 
 
 def named(cid: bytes, calls: list[State]) -> list[tuple[bytes, State]]:
-    """Keys for the calls of one id (in anchor order): the latest is ``cid``, the earlier ``cid~anchor``."""
-    return [(cid if i == len(calls) - 1 else cid + b"~%d" % anchor(st), st) for i, st in enumerate(calls)]
+    """Keys for the calls of one id (in anchor order): the latest is ``cid``, the earlier ``cid|anchor``."""
+    return [(cid if i == len(calls) - 1 else cid + b"|%d" % anchor(st), st) for i, st in enumerate(calls)]
 
 
 def merge_states(calls: dict, items) -> None:
     """Join (key, state) pairs into one day's ``calls`` in place, by call id under :func:`same_call`.
 
     Order-free: the states of an id that comes more than once (among ``items``, or as keys
-    ``id~anchor``, or a state that is another call than the one in ``calls``) are regrouped
+    ``id|anchor``, or a state that is another call than the one in ``calls``) are regrouped
     together with the ones in ``calls`` (:func:`regroup`, in anchor order). Joining them as
     they came would decide by the order of the spool, which depends on block bounds. The
     common case (a new id, or one call seen again) is a dict lookup."""
-    earlier: dict[bytes, list[bytes]] = {}  # call id -> its keys id~anchor in ``calls``
+    earlier: dict[bytes, list[bytes]] = {}  # call id -> its keys id|anchor in ``calls``
     for k in calls:
-        if b"~" in k:
+        if EARLIER in k:
             earlier.setdefault(base_id(k), []).append(k)
     once: dict[bytes, State] = {}
     pending: dict[bytes, list] = {}
     for key, st in items:
-        if b"~" in key:
+        if EARLIER in key:
             key = base_id(key)
         elif key not in pending:
             if key not in once:
@@ -196,8 +203,12 @@ def outcome(state: State) -> tuple[int, int, int]:
     return 0, -1, -1
 
 
-_BLOB_MAGIC = b"HKQC3"
-_BLOB_MAGIC_V2 = b"HKQC2"  # (rows of int64, read only: days stored before 2026-12)
+#: The stored forms: columns (below), and rows of int64 for numbers beyond _PLAIN_LIMIT.
+_BLOB_MAGIC = b"HKQC4"
+_BLOB_MAGIC_ROWS = b"HKQC5"
+#: Read only: the same two forms as stored before 2026-12, with keys ``id~anchor``.
+_LEGACY = {b"HKQC3": _BLOB_MAGIC, b"HKQC2": _BLOB_MAGIC_ROWS}
+_LEGACY_KEY = re.compile(rb"^(.*)~(-?[0-9]+)$", re.S)
 _LITTLE = array("q", [1]).tobytes()[0] == 1
 #: Columns stored as the difference from ``seen`` (column 6), with the value meaning "none".
 _RELATIVE = {0: NO_TIME, 1: -1, 3: -1}
@@ -237,7 +248,7 @@ def pack_arrays(joined: bytes, count: int, numbers: np.ndarray) -> bytes:
         for c, mask in masks.items():
             plain[mask, c] = 0
         if np.abs(plain).max() > _PLAIN_LIMIT:
-            return b"".join((_BLOB_MAGIC_V2, head, joined, numbers.astype("<i8", copy=False).tobytes()))
+            return b"".join((_BLOB_MAGIC_ROWS, head, joined, numbers.astype("<i8", copy=False).tobytes()))
     base = int(seen.min()) if count else 0
     # The columns as stored (a row each): relative ones from ``seen``, ``seen`` from ``base``.
     values = numbers.T.copy()
@@ -274,15 +285,20 @@ def decode_calls(blob: bytes) -> dict[bytes, State]:
 
 def unpack_calls(data: bytes) -> tuple[list[bytes], np.ndarray]:
     """The ids and numbers (int64, rows of WIDTH) of a day packed by :func:`pack_arrays`
-    (either form)."""
+    (either form, or either form as stored before 2026-12)."""
     magic = data[:len(_BLOB_MAGIC)]
-    if magic not in (_BLOB_MAGIC, _BLOB_MAGIC_V2):
+    legacy = magic in _LEGACY
+    magic = _LEGACY.get(magic, magic)
+    if magic not in (_BLOB_MAGIC, _BLOB_MAGIC_ROWS):
         raise ValueError("not a stored queue_log day (bad magic)")
     count, size = struct.unpack_from("<II", data, len(_BLOB_MAGIC))
     at = len(_BLOB_MAGIC) + 8
     ids = data[at:at + size].split(b"\n") if count else []
+    if legacy and b"~" in data[at:at + size]:
+        # an earlier call's key was id~anchor (the last ~ and the digits after it)
+        ids = [_LEGACY_KEY.sub(rb"\1|\2", k) for k in ids]
     at += size
-    if magic == _BLOB_MAGIC_V2:
+    if magic == _BLOB_MAGIC_ROWS:
         return ids, np.frombuffer(data, "<i8", count * WIDTH, at).astype(np.int64).reshape(-1, WIDTH)
     numbers = np.empty((count, WIDTH), dtype=np.int64)
     masks = {}

@@ -18,6 +18,7 @@ from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
 from hotline_kpi.ingest.queue_log.calls import (
     NO_TIME,
+    EARLIER,
     DayCount,
     LocalDays,
     State,
@@ -105,7 +106,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
                 found = (calls.ids[i] for i in np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist())
             else:
                 found = (cid for cid, s in calls.items() if s[0] == NO_TIME)
-            orphan_ids.extend(islice((cid.decode("utf-8", "backslashreplace") for cid in found), 5))
+            orphan_ids.extend(islice((base_id(cid).decode("utf-8", "backslashreplace") for cid in found), 5))
         if count.entered or (row is not None and row.entered):
             # A day whose calls all moved to the day before (joined with an earlier
             # ENTERQUEUE there) is revised to zeros rather than left with stale counters.
@@ -170,7 +171,7 @@ def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
     among them, the spool's arrays as they are."""
     joined, n, numbers = spool.read_arrays(day)
     ids = joined.split(b"\n") if n else []
-    if row is None and b"~" not in joined:
+    if row is None and EARLIER not in joined:
         keys = set(ids)
         if len(keys) == n:
             return _Spooled(joined, ids, keys, numbers)
@@ -181,12 +182,12 @@ def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
 
 def _may_join(prev: "dict[bytes, State] | _Spooled", cur: "dict[bytes, State] | _Spooled") -> bool:
     """Whether two neighbouring days may hold states of one call: a call id under both (an
-    earlier call of a reused id, ``id~anchor``, stands for its id)."""
+    earlier call of a reused id, ``id|anchor``, stands for its id)."""
     keys = []
     for calls in (prev, cur):
         if isinstance(calls, _Spooled):
             keys.append(calls.keys)
-        elif b"~" in b"".join(calls):
+        elif EARLIER in b"".join(calls):
             return True
         else:
             keys.append(calls.keys())
@@ -202,7 +203,7 @@ def _as_dict(calls: "dict[bytes, State] | _Spooled") -> dict[bytes, State]:
 def join_days(prev: dict[bytes, State], cur: dict[bytes, State], days: LocalDays, prev_day: dt.date) -> bool:
     """Join the states of one call filed under two neighbouring days (``prev_day`` and the next),
     each call then under the day of its anchor. Whether anything moved."""
-    if b"~" not in b"".join(prev) and b"~" not in b"".join(cur):  # the common case: no reused id
+    if EARLIER not in b"".join(prev) and EARLIER not in b"".join(cur):  # the common case: no reused id
         moved = False
         for cid in prev.keys() & cur.keys():
             if same_call(prev[cid], cur[cid]):

@@ -122,8 +122,9 @@ class QueueCallDayRow(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     #: The day's call states, zlib-compressed (hotline_kpi.ingest.queue_log.calls.pack_arrays):
     #: the call ids joined by newlines, then the seven numbers of each state column by column,
-    #: narrowed and byte-shuffled (``HKQC3``; days stored before 2026-12 hold rows of int64,
-    #: ``HKQC2``, read as well).
+    #: narrowed and byte-shuffled (``HKQC4``; ``HKQC5``, rows of int64, for numbers that are
+    #: no time of ours). Days stored before 2026-12 (``HKQC3``, ``HKQC2``: an earlier call of a
+    #: reused id under ``id~anchor``, now ``id|anchor``) are read as well.
     calls: Mapped[bytes] = mapped_column(LargeBinary)
     entered: Mapped[int] = mapped_column(Integer)
     orphans: Mapped[int] = mapped_column(Integer)
