@@ -8,6 +8,7 @@ Found by a review: a log that reuses a call id while an earlier call of it is st
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import shutil
 
@@ -89,48 +90,98 @@ def test_the_case_the_review_found():
 # --- end to end: the block size changes no counter ------------------------------------------------
 
 
-def _reused_open_call_log() -> list[str]:
-    """X enters and stays open; unique filler calls every minute for 12 hours (so the scan reads
-    X's first state out of memory after 6 hours of log); then an ENTERQUEUE of X and its exit at
-    t1, and X reused at t1 + 61 and answered after 5 s."""
-    lines = [ev(0, "X", "ENTERQUEUE", "", "138", 1)]
-    t1 = 41_037
-    for i in range(1, 720):
+def _filler(until: int, skip: list[tuple[int, int]]) -> list[str]:
+    """Unique calls every minute up to ``until`` (outside the ``skip`` spans), each abandoned
+    after 3 s: they make a log of many 4 KB blocks and hours, so the scan reads older calls out
+    of memory (6 hours of log after their first line)."""
+    lines = []
+    for i in range(1, until // 60):
         t = i * 60
-        if t1 - 60 < t <= t1 + 120:
-            continue
-        lines += [ev(t, f"f{i}", "ENTERQUEUE", "", "138", 1), ev(t + 3, f"f{i}", "ABANDON", 1, 1, 3)]
-    lines += [ev(t1, "X", "ENTERQUEUE", "", "138", 1), ev(t1, "X", "EXITWITHTIMEOUT", 1, 1, 0),
-              ev(t1 + 61, "X", "ENTERQUEUE", "", "138", 1), ev(t1 + 66, "X", "CONNECT", 5, "x", 1),
-              ev(t1 + 126, "X", "COMPLETECALLER", 5, 60, 1)]
-    lines.sort(key=lambda line: int(line.split("|")[0]))
+        if not any(lo < t <= hi for lo, hi in skip):
+            lines += [ev(t, f"f{i}", "ENTERQUEUE", "", "138", 1), ev(t + 3, f"f{i}", "ABANDON", 1, 1, 3)]
     return lines
+
+
+def _reused_open_call_log() -> list[str]:
+    """X enters and stays open; at t1 (11 hours on) an ENTERQUEUE of X and its exit; X reused at
+    t1 + 61 and answered after 5 s."""
+    t1 = 41_037
+    lines = [ev(0, "X", "ENTERQUEUE", "", "138", 1), *_filler(43_200, [(t1 - 60, t1 + 120)]),
+             ev(t1, "X", "ENTERQUEUE", "", "138", 1), ev(t1, "X", "EXITWITHTIMEOUT", 1, 1, 0),
+             ev(t1 + 61, "X", "ENTERQUEUE", "", "138", 1), ev(t1 + 66, "X", "CONNECT", 5, "x", 1),
+             ev(t1 + 126, "X", "COMPLETECALLER", 5, 60, 1)]
+    return sorted(lines, key=lambda line: int(line.split("|")[0]))
+
+
+def _an_open_call_judged_whole_log() -> list[str]:
+    """A call whose exit was lost (a), the next call of its id (c) answered a day later after a
+    queue overflow at d, and the id reused at e: more than a day after c entered, less than a
+    day after d. Read in one block, e is a new call because c (its whole) entered more than a
+    day before; with the old memory horizon c had left memory and e joined d's lines."""
+    a, b, c = 0, 30_000, 34_000
+    d, e = c + 80_000, c + 90_000
+    x = [ev(a, "X", "ENTERQUEUE", "", "138", 1),
+         ev(b, "X", "ENTERQUEUE", "", "138", 1), ev(b, "X", "EXITWITHKEY", 3, 1, 1, 0),
+         ev(c, "X", "ENTERQUEUE", "", "138", 1),
+         ev(d, "X", "ENTERQUEUE", "", "138", 1), ev(d + 400, "X", "EXITWITHTIMEOUT", 1, 1, 400),
+         ev(d + 430, "X", "ENTERQUEUE", "", "138", 1), ev(d + 435, "X", "CONNECT", 5, "x", 1),
+         ev(e, "X", "ENTERQUEUE", "", "138", 1), ev(e + 5, "X", "CONNECT", 5, "y", 1),
+         ev(e + 65, "X", "COMPLETECALLER", 5, 60, 1)]
+    skip = [(t - 120, t + 500) for t in (a, b, c, d, e)]
+    return sorted(x + _filler(e + 3_600, skip), key=lambda line: int(line.split("|")[0]))
+
+
+def _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised, chunk):
+    db = tmp_path / f"{chunk}.db"
+    shutil.copy(sqlite_template, db)
+    engine = make_engine(f"sqlite:///{db}")
+    parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
+        "parallel_min_bytes": 1 << 40}
+    mine = settings.model_copy(update={
+        "var_dir": tmp_path / f"var-{chunk}",
+        "queue_log": QueueLogSettings(vectorised=vectorised, read_chunk_bytes=chunk, **parts)})
+    (tmp_path / f"q{chunk}").mkdir()
+    load(engine, write(tmp_path / f"q{chunk}" / "queue_log", lines), mine, catalogues, clock)
+    found = counters(engine)
+    engine.dispose()
+    return found
+
+
+def _filled(lines: list[str], day) -> int:
+    return sum(1 for line in lines if "|f" in line and "ENTERQUEUE" in line and _day_of(line) == day)
+
+
+def _day_of(line: str):
+    from tests.common import TZ
+
+    return dt.datetime.fromtimestamp(int(line.split("|")[0]), TZ).date()
 
 
 @pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
 def test_the_block_size_changes_no_counter(tmp_path, sqlite_template, settings, catalogues, clock, vectorised):
     lines = _reused_open_call_log()
-    filler = sum(1 for line in lines if "|f" in line and "ENTERQUEUE" in line)
-    found = {}
-    for chunk in (4 << 10, 1 << 20):
-        db = tmp_path / f"{chunk}.db"
-        shutil.copy(sqlite_template, db)
-        engine = make_engine(f"sqlite:///{db}")
-        parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
-            "parallel_min_bytes": 1 << 40}
-        mine = settings.model_copy(update={
-            "var_dir": tmp_path / f"var-{chunk}",
-            "queue_log": QueueLogSettings(vectorised=vectorised, read_chunk_bytes=chunk, **parts)})
-        (tmp_path / f"q{chunk}").mkdir()
-        path = write(tmp_path / f"q{chunk}" / "queue_log", lines)
-        load(engine, path, mine, catalogues, clock)
-        found[chunk] = counters(engine)[DAY]
-        engine.dispose()
+    found = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk)[DAY] for chunk in (4 << 10, 1 << 20)}
     # the first X: offered, timed out (not answered); the second: answered after 5 s
-    assert found[4 << 10]["calls_offered"] == filler + 2
+    assert found[4 << 10]["calls_offered"] == _filled(lines, DAY) + 2
     assert found[4 << 10]["calls_answered"] == 1
     assert found[4 << 10]["answer_wait_seconds_sum"] == 5
     assert found[4 << 10] == found[1 << 20]
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+def test_an_open_call_stays_in_memory_until_a_day_has_passed(tmp_path, sqlite_template, settings, catalogues,
+                                                              clock, vectorised):
+    lines = _an_open_call_judged_whole_log()
+    found = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk) for chunk in (4 << 10, 1 << 20)}
+    day2 = DAY + dt.timedelta(days=1)
+    small = found[4 << 10]
+    # day 1: a (offered, exited at b) and c (answered at d + 435, after 5 s); day 2: e (answered after 5 s)
+    assert (small[DAY]["calls_offered"], small[DAY]["calls_answered"]) == (_filled(lines, DAY) + 2, 1)
+    assert (small[day2]["calls_offered"], small[day2]["calls_answered"]) == (_filled(lines, day2) + 1, 1)
+    assert small[DAY]["answer_wait_seconds_sum"] == small[day2]["answer_wait_seconds_sum"] == 5
+    assert small == found[1 << 20]
 
 
 # --- a call id holding the old key separator ------------------------------------------------------

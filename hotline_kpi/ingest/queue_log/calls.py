@@ -38,6 +38,8 @@ NO_TIME = 1 << 62
 #: Lines of one call id more than this apart (from the call's ENTERQUEUE, else its first
 #: line) are different calls.
 DAY_SECONDS = 86_400
+#: No caller waits in a queue longer than a day (a wait beyond it is a corrupt field, not a call).
+MAX_WAIT_SECONDS = 86_400
 #: An ENTERQUEUE this long or less after the call left a queue is the same call entering the
 #: next queue (overflow); later, the call id is reused by a new call.
 REENTER_SECONDS = 60

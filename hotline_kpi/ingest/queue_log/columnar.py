@@ -40,6 +40,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     EMPTY,
     ENTER,
     KEY,
+    MAX_WAIT_SECONDS,
     NO_TIME,
     SYSTEM,
     TIMEOUT,
@@ -49,7 +50,6 @@ from hotline_kpi.ingest.queue_log.scan import (
     _EARLIEST,
     _EVENTS,
     _NOT_A_CALL,
-    MAX_WAIT_SECONDS,
     MEMORY_HORIZON_SECONDS,
     Scan,
     _Held,
@@ -333,12 +333,19 @@ def _place(plain, limit: int, held: _Held, parked: "_Parked", days: LocalDays) -
 
     numbers = plain.drop("cid").to_numpy().astype(np.int64, copy=False)
     ids = plain["cid"]
-    old = numbers[:, 6] < limit
+    old = _leaving(numbers, limit)
     if old.any():
         _to_buffers(ids, numbers, np.flatnonzero(old), held, days)
     if not old.all():
         keep = np.flatnonzero(~old)
         parked.add(ids.gather(keep), numbers[keep])
+
+
+def _leaving(numbers, limit: int):
+    """Which states leave memory: first seen before ``limit``, and a day before it for a call
+    with no outcome yet (as :meth:`_Held.spill` decides)."""
+    seen = numbers[:, 6]
+    return (seen < limit) & ((seen < limit - DAY_SECONDS) | (numbers[:, 1] >= 0) | (numbers[:, 3] >= 0))
 
 
 def _to_buffers(ids, numbers, sel, held: _Held, days: LocalDays) -> None:
@@ -421,11 +428,11 @@ class _Parked:
         self.blocks = [e for e in self.blocks if e[2].any()]
 
     def spill(self, limit: int | None) -> None:
-        """Move the parked calls first seen before ``limit`` (all: None) to the day buffers."""
+        """Move the parked calls that leave memory at ``limit`` (all: None) to the day buffers."""
         import numpy as np
 
         for ids, numbers, alive in self.blocks:
-            rows = np.flatnonzero(alive if limit is None else alive & (numbers[:, 6] < limit))
+            rows = np.flatnonzero(alive if limit is None else alive & _leaving(numbers, limit))
             if len(rows):
                 _to_buffers(ids, numbers, rows, self.held, self.days)
                 alive[rows] = False

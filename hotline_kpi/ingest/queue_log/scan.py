@@ -19,6 +19,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     COMPLETE,
     CONNECT,
     DAY_SECONDS,
+    MAX_WAIT_SECONDS,
     EMPTY,
     ENTER,
     KEY,
@@ -64,8 +65,9 @@ _NOT_A_CALL = frozenset({b"", b"NONE", b"REALTIME", b"MANAGER", b"CLI"})
 #: Times before this are not plausible for a call platform (2000-01-01 UTC).
 _EARLIEST = 946_684_800
 
-#: Calls are kept in memory for this long of log time after their first line, then
-#: spooled; later lines of the same call join at store time. Only memory depends on it.
+#: Calls are kept in memory for this long of log time after their first line (a call with no
+#: outcome yet, a day more), then spooled; later lines of the same call join at store time.
+#: Only memory depends on it.
 MEMORY_HORIZON_SECONDS = 6 * 3600
 
 
@@ -179,10 +181,13 @@ class _Held:
         self.buf: tuple[list[bytes], list[int], list[tuple[bytes, int]], list] = ([], [], [], [])
 
     def spill(self, limit: int | None) -> None:
-        """Move the calls first seen before ``limit`` (all: None) to the day buffers."""
+        """Move the calls first seen before ``limit`` (all: None) to the day buffers. A call with
+        no outcome yet stays a day more: the line that decides it, or a new call under its id,
+        is then judged against the whole call, however the file is cut into blocks."""
         calls, days, buffers, no_time = self.calls, self.days, self.buffers, NO_TIME
         lo, hi, buf = self.lo, self.hi, self.buf
-        gone = list(calls) if limit is None else [cid for cid, st in calls.items() if st[6] < limit]
+        gone = list(calls) if limit is None else [cid for cid, st in calls.items() if st[6] < limit and (
+            st[6] < limit - DAY_SECONDS or st[1] >= 0 or st[3] >= 0)]
         for cid in gone:
             st = calls.pop(cid)
             t = st[0] if st[0] != no_time else st[6]
@@ -406,10 +411,6 @@ def _odd_time(raw: bytes, scan: Scan, row: int) -> int | None:
         pass
     scan.problem(M_("time must be a UNIX time in seconds"), row, "time", raw)
     return None
-
-
-#: No caller waits in a queue longer than a day (a wait beyond it is a corrupt field, not a call).
-MAX_WAIT_SECONDS = 86400
 
 
 def _bad_data(scan: Scan, code: int, parts: list[bytes], row: int) -> bool:
