@@ -237,3 +237,22 @@ def test_ingest_evaluates_what_it_loaded_so_a_running_serve_shows_it(run, env, t
     board = json.loads(run("evaluate", "--as-of", "2019-01-04", "--format", "json").stdout)
     assert stored["as_of"] == board["as_of"] == "2019-01-04"
     assert stored["results"] == board["results"] and stored["results"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_queue_log_past_the_problem_limit_says_reading_stopped(run, env, tmp_path, lang):
+    """1,200 bad lines: the first 1,000 are counted, the first 50 shown, and the message says
+    that reading stopped (it was the 1,001st "problem", never shown, before)."""
+    from tests.ingest.qlog import ev, write
+
+    lines = [ev(i, f"c{i}", "CONNECT", "soon", "x", 1) for i in range(1200)]
+    path = write(tmp_path / "queue_log", lines)
+    result = run(*(["--lang", "en"] if lang == "en" else []), "ingest", "--source", "queue-log", str(path))
+    assert result.exit_code == 1
+    if lang == "zh":
+        assert "（1000 个问题）" in result.stderr and "……另有 950 个" in result.stderr
+        assert "说明：发现 1000 个问题后停止读取" in result.stderr
+    else:
+        assert "(1000 problem(s))" in result.stderr and "... and 950 more" in result.stderr
+        assert "note: stopped reading after 1000 problems" in result.stderr
+    assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (0, 0)

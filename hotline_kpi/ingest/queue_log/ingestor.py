@@ -96,9 +96,10 @@ class QueueLogIngestor:
             if ctx.progress is not None:
                 ctx.progress(size, size)
             if scan.problems:
-                if len(scan.problems) >= MAX_PROBLEMS:
-                    scan.problems.append(Problem(file, M_("stopped reading after {n} problems", n=MAX_PROBLEMS)))
-                raise IngestRejected(file, scan.problems)
+                # (a note, not a problem: shown after the first 50 problems, not counted among them)
+                stopped = [M_("stopped reading after {n} problems", n=MAX_PROBLEMS)] if len(
+                    scan.problems) >= MAX_PROBLEMS else []
+                raise IngestRejected(file, scan.problems[:MAX_PROBLEMS], notes=stopped)
             parsed.max_time = max_time
             parsed.calls = spooled - leave_out_other_years(spool, ctx, file, parsed.notes)
             parsed.notes.extend(scan_notes(scan))
