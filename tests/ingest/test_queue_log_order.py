@@ -18,7 +18,7 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from hotline_kpi.ingest.queue_log.calls import NO_TIME, merge_states, named, regroup
 from hotline_kpi.settings import QueueLogSettings
 from hotline_kpi.store.db import make_engine
-from tests.ingest.qlog import DAY, counters, ev, load, write
+from tests.ingest.qlog import DAY, T0, counters, ev, load, write
 
 # --- the unit: merge_states and regroup are order-free ------------------------------------------
 
@@ -207,3 +207,32 @@ def test_call_ids_with_a_tilde_are_calls_of_their_own(tmp_path, sqlite_template,
     got = counters(engine)[DAY]
     engine.dispose()
     assert (got["calls_offered"], got["calls_answered"], got["answer_wait_seconds_sum"]) == (3, 2, 32)
+
+
+def _an_answered_call_judged_whole_log() -> list[str]:
+    """A call answered after an overflow and never completed (a transfer writes no COMPLETE), so
+    it may go on: an ENTERQUEUE of its id 18 hours later joins it (the rule of one call), a
+    later one more than a day after its ENTERQUEUE is a new call (B), and B's id reused again (C)."""
+    a = 3_600
+    x = [ev(a, "X", "ENTERQUEUE", "", "138", 1), ev(a + 3_600, "X", "EXITWITHTIMEOUT", 1, 1, 3_600),
+         ev(a + 3_601, "X", "ENTERQUEUE", "", "138", 1), ev(a + 3_606, "X", "CONNECT", 5, "x", 1),
+         ev(a + 66_034, "X", "ENTERQUEUE", "", "138", 1), ev(a + 66_434, "X", "EXITWITHTIMEOUT", 1, 1, 400),
+         ev(a + 66_464, "X", "ENTERQUEUE", "", "138", 1), ev(a + 66_469, "X", "CONNECT", 5, "x", 1),
+         ev(a + 97_024, "X", "ENTERQUEUE", "", "138", 1), ev(a + 97_424, "X", "EXITEMPTY", 1, 1),
+         ev(a + 151_149, "X", "ENTERQUEUE", "", "138", 1), ev(a + 151_154, "X", "ABANDON", 1, 1, 5)]
+    skip = [(int(line.split("|")[0]) - T0 - 120, int(line.split("|")[0]) - T0 + 120) for line in x]
+    return sorted(x + _filler(a + 155_000, skip), key=lambda line: int(line.split("|")[0]))
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+def test_an_answered_call_not_completed_stays_in_memory_until_a_day_has_passed(
+        tmp_path, sqlite_template, settings, catalogues, clock, vectorised):
+    lines = _an_answered_call_judged_whole_log()
+    found = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk) for chunk in (4 << 10, 1 << 20)}
+    small, one = found[4 << 10], dt.timedelta(days=1)
+    got = {day: (small[day]["calls_offered"] - _filled(lines, day), small[day]["calls_answered"])
+           for day in (DAY, DAY + one, DAY + 2 * one)}
+    # X answered on day 1 (with the ENTERQUEUE 18 h later); B on day 2 left (EXITEMPTY); C abandoned on day 3
+    assert got == {DAY: (1, 1), DAY + one: (1, 0), DAY + 2 * one: (1, 0)}
+    assert small == found[1 << 20]

@@ -192,7 +192,10 @@ def merge_states(calls: dict, items) -> None:
         pending[key] = [st]
     for cid, states in pending.items():
         states += [calls.pop(k) for k in [*earlier.get(cid, ()), cid] if k in calls]
-        calls.update(named(cid, regroup(states)))
+        if len(states) == 2 and same_call(*states):  # (the common case, as regroup would: one call)
+            calls[cid] = join(*states)
+        else:
+            calls.update(named(cid, regroup(states)))
 
 
 def outcome(state: State) -> tuple[int, int, int]:

@@ -343,9 +343,10 @@ def _place(plain, limit: int, held: _Held, parked: "_Parked", days: LocalDays) -
 
 def _leaving(numbers, limit: int):
     """Which states leave memory: first seen before ``limit``, and a day before it for a call
-    with no outcome yet (as :meth:`_Held.spill` decides)."""
-    seen = numbers[:, 6]
-    return (seen < limit) & ((seen < limit - DAY_SECONDS) | (numbers[:, 1] >= 0) | (numbers[:, 3] >= 0))
+    that may go on (:func:`~.calls.ended`; as :meth:`_Held.spill` decides)."""
+    seen, x_at = numbers[:, 6], numbers[:, 3]
+    ended = (x_at >= 0) & ((numbers[:, 1] < 0) | (x_at >= numbers[:, 1]))
+    return (seen < limit) & ((seen < limit - DAY_SECONDS) | ended)
 
 
 def _to_buffers(ids, numbers, sel, held: _Held, days: LocalDays) -> None:

@@ -65,8 +65,8 @@ _NOT_A_CALL = frozenset({b"", b"NONE", b"REALTIME", b"MANAGER", b"CLI"})
 #: Times before this are not plausible for a call platform (2000-01-01 UTC).
 _EARLIEST = 946_684_800
 
-#: Calls are kept in memory for this long of log time after their first line (a call with no
-#: outcome yet, a day more), then spooled; later lines of the same call join at store time.
+#: Calls are kept in memory for this long of log time after their first line (a call that
+#: may go on, a day more), then spooled; later lines of the same call join at store time.
 #: Only memory depends on it.
 MEMORY_HORIZON_SECONDS = 6 * 3600
 
@@ -181,13 +181,13 @@ class _Held:
         self.buf: tuple[list[bytes], list[int], list[tuple[bytes, int]], list] = ([], [], [], [])
 
     def spill(self, limit: int | None) -> None:
-        """Move the calls first seen before ``limit`` (all: None) to the day buffers. A call with
-        no outcome yet stays a day more: the line that decides it, or a new call under its id,
-        is then judged against the whole call, however the file is cut into blocks."""
+        """Move the calls first seen before ``limit`` (all: None) to the day buffers. A call that
+        may go on stays a day more: the line that ends it, or a new call under its id, is then
+        judged against the whole call, however the file is cut into blocks."""
         calls, days, buffers, no_time = self.calls, self.days, self.buffers, NO_TIME
         lo, hi, buf = self.lo, self.hi, self.buf
         gone = list(calls) if limit is None else [cid for cid, st in calls.items() if st[6] < limit and (
-            st[6] < limit - DAY_SECONDS or st[1] >= 0 or st[3] >= 0)]
+            st[6] < limit - DAY_SECONDS or ended(st) >= 0)]
         for cid in gone:
             st = calls.pop(cid)
             t = st[0] if st[0] != no_time else st[6]
