@@ -236,3 +236,74 @@ def test_an_answered_call_not_completed_stays_in_memory_until_a_day_has_passed(
     # X answered on day 1 (with the ENTERQUEUE 18 h later); B on day 2 left (EXITEMPTY); C abandoned on day 3
     assert got == {DAY: (1, 1), DAY + one: (1, 0), DAY + 2 * one: (1, 0)}
     assert small == found[1 << 20]
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+def test_a_reuse_a_day_after_an_answered_call_whose_complete_was_lost(tmp_path, sqlite_template, settings,
+                                                                      catalogues, clock, vectorised):
+    """(From the review of the first form of the rule, which kept only calls with no outcome.)"""
+    h = 3600
+    x = [ev(0, "X", "ENTERQUEUE", "", "138", 1), ev(5, "X", "CONNECT", 5, "x", 1),  # answered, COMPLETE lost
+         ev(10 * h, "X", "ENTERQUEUE", "", "138", 1),  # not ended: joins that call
+         ev(25 * h, "X", "ENTERQUEUE", "", "138", 1), ev(25 * h + 9, "X", "ABANDON", 1, 1, 9)]  # a day on: new call
+    lines = sorted(x + _filler(26 * h, [(-120, 120), (10 * h - 120, 10 * h + 120), (25 * h - 120, 25 * h + 120)]),
+                   key=lambda line: int(line.split("|")[0]))
+    found = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk) for chunk in (4 << 10, 1 << 20)}
+    day2 = DAY + dt.timedelta(days=1)
+    assert found[4 << 10][day2]["calls_offered"] == _filled(lines, day2) + 1  # the X of 25 h
+    assert found[4 << 10][DAY]["calls_answered"] == 1
+    assert found[4 << 10] == found[1 << 20]
+
+
+# --- a log resumed across the change of key ------------------------------------------------------
+
+
+def _as_stored_before_2026_12(engine) -> None:
+    """The stored days as the code before 2026-12 left them: a call id with a ``~`` regrouped
+    under the part before it (its ``base_id`` then), blob form HKQC3."""
+    import zlib
+
+    from sqlalchemy import select
+
+    from hotline_kpi.ingest.queue_log.calls import decode_calls, encode_calls
+    from hotline_kpi.store.db import write_session
+    from hotline_kpi.store.models.data import QueueCallDayRow
+
+    with write_session(engine) as s:
+        for row in s.scalars(select(QueueCallDayRow)):
+            calls = {k.split(b"~", 1)[0]: v for k, v in decode_calls(row.calls).items()}
+            row.calls = zlib.compress(b"HKQC3" + zlib.decompress(encode_calls(calls))[5:])
+
+
+def test_a_log_with_a_tilde_id_resumed_across_the_change_of_key(tmp_path, sqlite_template, settings, catalogues,
+                                                                   clock):
+    """(From the review.) The first part was loaded before the change, the grown log after it:
+    the stored ``a`` is ``a~7``'s call, its CONNECT joins it (before: an orphan, 1 offered, 0 answered)."""
+    part1 = [ev(0, "a~7", "ENTERQUEUE", "", "138", 1), ev(5, "b", "ENTERQUEUE", "", "138", 1),
+             ev(8, "b", "ABANDON", 1, 1, 3)]
+    part2 = [ev(20, "a~7", "CONNECT", 20, "x", 1, agent="SIP/1"),
+             ev(80, "a~7", "COMPLETECALLER", 20, 60, 1, agent="SIP/1"),
+             ev(90, "c~1", "ENTERQUEUE", "", "138", 1), ev(95, "c~1", "ABANDON", 1, 1, 5)]
+    shutil.copy(sqlite_template, tmp_path / "store.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    log = tmp_path / "q" / "queue_log"
+    log.parent.mkdir()
+    load(engine, write(log, part1), settings, catalogues, clock)
+    _as_stored_before_2026_12(engine)
+    load(engine, write(log, part1 + part2), settings, catalogues, clock)  # the log grew: resumed
+    got = counters(engine)[DAY]
+    engine.dispose()
+    assert (got["calls_offered"], got["calls_answered"], got["answer_wait_seconds_sum"]) == (3, 1, 20)
+
+
+def test_legacy_keys_go_back_only_when_one_id_claims_them():
+    from hotline_kpi.ingest.queue_log.calls import rekey_legacy
+
+    st1, st2 = (_T, -1, 0, -1, 0, -1, _T), (_T + 900, -1, 0, -1, 0, -1, _T + 900)
+    stored = {b"a|%d" % _T: st1, b"a": st2, b"b": st1}
+    rekey_legacy(stored, [b"a~7", b"b~1", b"b~2", b"z"])
+    assert stored == {b"a~7|%d" % _T: st1, b"a~7": st2, b"b": st1}  # b: two ids claim it, left
+    stored = {b"a": st1}
+    rekey_legacy(stored, [b"a~7", b"a"])  # a itself comes again: left
+    assert stored == {b"a": st1}

@@ -283,6 +283,31 @@ def _width(lo: int, hi: int) -> int:
     return 8
 
 
+def stored_before_2026_12(blob: bytes) -> bool:
+    """Whether a stored day is in a form of before 2026-12 (keys ``id~anchor``)."""
+    return zlib.decompressobj().decompress(blob, len(_BLOB_MAGIC)) in _LEGACY
+
+
+def rekey_legacy(stored: dict[bytes, State], ids: list[bytes]) -> None:
+    """A day stored before 2026-12 holds the calls of an id with a ``~`` under the part before
+    it (taken for an earlier call's key then): when one such id of that part comes again in
+    ``ids`` (and the part itself does not), its states go back under the id, so its new lines
+    meet them."""
+    found: dict[bytes, set[bytes]] = {}
+    plain = set()
+    for key in ids:
+        cid = base_id(key)
+        if b"~" in cid:
+            found.setdefault(cid.split(b"~", 1)[0], set()).add(cid)
+        else:
+            plain.add(cid)
+    for part, cids in found.items():
+        if len(cids) == 1 and part not in plain:
+            (cid,) = cids
+            for key in [k for k in stored if base_id(k) == part]:
+                stored[cid + key[len(part):]] = stored.pop(key)
+
+
 def decode_calls(blob: bytes) -> dict[bytes, State]:
     ids, numbers = unpack_calls(zlib.decompress(blob))
     return dict(zip(ids, map(tuple, numbers.tolist())))

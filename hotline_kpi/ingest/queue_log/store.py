@@ -32,8 +32,10 @@ from hotline_kpi.ingest.queue_log.calls import (
     pack_arrays,
     pack_calls,
     regroup,
+    rekey_legacy,
     same_call,
     state_array,
+    stored_before_2026_12,
 )
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
 from hotline_kpi.store import provenance, records
@@ -176,6 +178,8 @@ def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
         if len(keys) == n:
             return _Spooled(joined, ids, keys, numbers)
     cur = decode_calls(row.calls) if row is not None else {}
+    if row is not None and b"~" in joined and stored_before_2026_12(row.calls):
+        rekey_legacy(cur, ids)
     merge_states(cur, zip(ids, map(tuple, numbers.tolist())))
     return cur
 
