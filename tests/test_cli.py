@@ -256,3 +256,27 @@ def test_a_queue_log_past_the_problem_limit_says_reading_stopped(run, env, tmp_p
         assert "(1000 problem(s))" in result.stderr and "... and 950 more" in result.stderr
         assert "note: stopped reading after 1000 problems" in result.stderr
     assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (0, 0)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_ctrl_c_exits_130_and_keeps_the_files_loaded_before(run, env, tmp_path, monkeypatch, lang):
+    """Ctrl-C is status 130, as a shell reports SIGINT (it was 1, as for a rejected file), in
+    the office's words; the file loaded before it stays, the one being loaded is not stored."""
+    from hotline_kpi.ingest.queue_log import QueueLogIngestor
+    from tests.ingest.qlog import abandoned, write
+
+    good = tmp_path / "jan.csv"
+    good.write_text(REPORT, encoding="utf-8")
+    log = write(tmp_path / "queue_log", abandoned("c1", 0, 5))
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(QueueLogIngestor, "parse", interrupted)
+    result = run(*(["--lang", "en"] if lang == "en" else []), "ingest", str(good), str(log))
+    assert result.exit_code == 130
+    assert ("已中断（Ctrl-C）" if lang == "zh" else "interrupted (Ctrl-C)") in result.stderr
+    assert "Aborted" not in result.stderr and "Traceback" not in result.stderr
+    assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)  # the report's three days, nothing of the log
+    kept = [p for p in (tmp_path / "var" / "originals").rglob("*") if p.is_file()]
+    assert len(kept) == 1 and kept[0].read_bytes() == good.read_bytes()  # no original kept of the log

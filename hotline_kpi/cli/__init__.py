@@ -48,6 +48,13 @@ class _Root(click.Group):
             return super().invoke(ctx)
         except click.UsageError as exc:  # a subcommand's: in the office's words
             raise in_words(exc) from None
+        except KeyboardInterrupt:
+            # Ctrl-C: status 130 (128 + SIGINT, as a shell reports it), not 1 (a rejected file),
+            # so that a script can tell them apart. (A file being loaded is not stored: loads are
+            # all or nothing, and each file loaded before it was told with its ✓ line.)
+            click.echo(file=sys.stderr)
+            click.echo(_("interrupted (Ctrl-C)"), err=True)
+            raise click.exceptions.Exit(130) from None
         except OSError as exc:
             if not exc.filename:
                 raise
