@@ -28,7 +28,17 @@ def log(tmp_path, monkeypatch):
 
 
 def _spools() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "hotline-kpi-queue-log-*.spool")))
+    """Spool files: named ones in the temporary folder, and unnamed ones this process holds open."""
+    named = set(glob.glob(os.path.join(tempfile.gettempdir(), "hotline-kpi-queue-log-*.spool")))
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # (closed meanwhile, or the listing's own)
+            continue
+        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            held.add(target)
+    return named | held
 
 
 def test_a_part_that_fails_stops_the_other_at_its_next_block(log, catalogues, monkeypatch):
@@ -82,3 +92,46 @@ def test_the_progress_moves_while_the_parts_are_read(log, catalogues, monkeypatc
         assert any(0 < d < size for d in seen)
     finally:
         parsed.close()
+
+
+_KILLED_CHILD = """
+import sys, threading
+from pathlib import Path
+from hotline_kpi.ingest.queue_log import QueueLogIngestor, parallel
+from tests.common import TARGETS
+from tests.ingest.test_queue_log_columnar import _ctx, _settings
+from hotline_kpi.catalogue import CatalogueSet
+
+blocks = parallel.pipe_blocks
+def pipe_blocks(f, end, done, chunk):
+    for i, block in enumerate(blocks(f, end, done, chunk)):
+        yield block
+        if i == 3:
+            print("reading", flush=True)
+            threading.Event().wait()  # held here until killed
+parallel.pipe_blocks = pipe_blocks
+parallel._workers = lambda size, settings: 2
+QueueLogIngestor().parse(Path(sys.argv[1]), _ctx(CatalogueSet.from_dir(TARGETS), _settings(True, parallel_part_min_bytes=1)))
+"""
+
+
+def test_a_killed_parse_leaves_no_spool_file(log, tmp_path):
+    """SIGKILL (the OOM killer, a power cut of the container) while two parts are read: no spool
+    file is left in the temporary folder (a year's spool is about 150 MB; killed processes had
+    left hundreds)."""
+    import signal
+    import subprocess
+    import sys
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(log)], stdout=subprocess.PIPE,
+                             env={**os.environ, "TMPDIR": str(scratch)}, cwd=os.getcwd())
+    try:
+        assert child.stdout.readline().strip() == b"reading"
+        during = sorted(p.name for p in scratch.iterdir())
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(WAIT)
+    assert during == []  # no name while it is written either
+    assert sorted(p.name for p in scratch.iterdir()) == []

@@ -154,8 +154,8 @@ class _Part:
     system: int
     unknown_events: dict[str, int]
     other_queues: dict[str, int]
-    #: (path, index, states) of the worker's spool, handed over to the parent's.
-    spool: tuple[str, dict, int] | None
+    #: (path or open file, index, states) of the worker's spool, handed over to the parent's.
+    spool: tuple[str | BinaryIO, dict, int] | None
     #: Blocks the worker read the vectorised way.
     vectorised: int = 0
     #: The first NUL byte in the part: (byte offset, line in the part), where it stopped.
@@ -189,7 +189,7 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: boo
         # threads would only add their memory arenas). Set before polars is first imported here.
         os.environ.setdefault("POLARS_MAX_THREADS", "1")
     scan = Scan(file, ctx)
-    spool = Spool()
+    spool = Spool(named=process)  # (a process hands its spool over by name)
     try:
         with open(path, "rb") as f:
             f.seek(start)
@@ -265,4 +265,8 @@ class _Workers:
             if future.done() and not future.cancelled() and future.exception() is None:
                 part = future.result()
                 if part.spool is not None:  # not adopted: the parse failed
-                    Path(part.spool[0]).unlink(missing_ok=True)
+                    handle = part.spool[0]
+                    if isinstance(handle, str):
+                        Path(handle).unlink(missing_ok=True)
+                    else:
+                        handle.close()

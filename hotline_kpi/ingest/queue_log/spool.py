@@ -30,10 +30,15 @@ class Spool:
     :meth:`adopt`).
     """
 
-    def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="hotline-kpi-queue-log-", suffix=".spool")
-        self.paths = [Path(name)]
-        self._files: list[BinaryIO] = [os.fdopen(fd, "w+b")]
+    def __init__(self, named: bool = False) -> None:
+        # Without a name (``named``: only a worker process's, handed over by its path): the
+        # file is gone with the process however it ends, a kill included.
+        if named:
+            fd, name = tempfile.mkstemp(prefix="hotline-kpi-queue-log-", suffix=".spool")
+            self.paths, file = [Path(name)], os.fdopen(fd, "w+b")
+        else:
+            self.paths, file = [], tempfile.TemporaryFile(prefix="hotline-kpi-queue-log-", suffix=".spool")
+        self._files: list[BinaryIO] = [file]
         #: day -> [(file number, offset, size)]
         self.index: dict[dt.date, list[tuple[int, int, int]]] = {}
         self.states = 0
@@ -85,15 +90,25 @@ class Spool:
     def days(self) -> list[dt.date]:
         return sorted(self.index)
 
-    def detach(self) -> tuple[str, dict[dt.date, list[tuple[int, int]]], int]:
-        """Close the (single) file and hand it over: (path, day -> [(offset, size)], states)."""
-        self._files[0].close()
-        return str(self.paths[0]), {d: [(o, n) for _, o, n in segs] for d, segs in self.index.items()}, self.states
+    def detach(self) -> "tuple[str | BinaryIO, dict[dt.date, list[tuple[int, int]]], int]":
+        """Hand the (single) file over: (its path, the file closed, for a named spool; else the
+        open file; day -> [(offset, size)], states)."""
+        f = self._files[0]
+        f.flush()
+        if self.paths:
+            f.close()
+        handle = str(self.paths[0]) if self.paths else f
+        return handle, {d: [(o, n) for _, o, n in segs] for d, segs in self.index.items()}, self.states
 
-    def adopt(self, path: str, index: dict[dt.date, list[tuple[int, int]]], states: int) -> None:
-        """Take over a detached spool's file (it is deleted with this spool)."""
-        self.paths.append(Path(path))
-        self._files.append(open(path, "rb"))
+    def adopt(self, handle: "str | BinaryIO", index: dict[dt.date, list[tuple[int, int]]], states: int) -> None:
+        """Take over a detached spool's file (closed with this spool; a named one is unlinked
+        once open, so that nothing is left of it whatever happens next)."""
+        if isinstance(handle, str):
+            f = open(handle, "rb")
+            Path(handle).unlink(missing_ok=True)
+        else:
+            f = handle
+        self._files.append(f)
         n = len(self._files) - 1
         for day, segments in index.items():
             self.index.setdefault(day, []).extend((n, o, size) for o, size in segments)
