@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -280,3 +281,25 @@ def test_ctrl_c_exits_130_and_keeps_the_files_loaded_before(run, env, tmp_path, 
     assert _counts(env["HOTLINE_KPI_DATABASE_URL"]) == (1, 3)  # the report's three days, nothing of the log
     kept = [p for p in (tmp_path / "var" / "originals").rglob("*") if p.is_file()]
     assert len(kept) == 1 and kept[0].read_bytes() == good.read_bytes()  # no original kept of the log
+
+
+def test_the_progress_bar_says_storing_once_the_file_is_read(tmp_path, monkeypatch):
+    """After the bar reaches the end, a year's queue_log takes a second or two to store: the bar
+    says so (it stood still at 100 %)."""
+    from hotline_kpi.cli.ingest import _progress_for
+    from hotline_kpi.i18n import current_language, set_language
+
+    big = tmp_path / "queue_log"
+    big.write_bytes(b"x" * (2 << 20))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    was = current_language()
+    try:
+        for lang, storing in (("zh", "queue_log：正在存入"), ("en", "queue_log: storing")):
+            set_language(lang)
+            for update in _progress_for(big):
+                update(1 << 20, 2 << 20)
+                assert update.bar.tasks[0].description == "queue_log"
+                update(2 << 20, 2 << 20)
+                assert update.bar.tasks[0].description == storing
+    finally:
+        set_language(was)

@@ -28,10 +28,13 @@ def _progress_for(path: Path) -> Iterator[Callable[[int, int], None] | None]:
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=_console(err=True), transient=True) as bar:
         task = bar.add_task(path.name, total=path.stat().st_size)
+        storing = _("{file}: storing", file=path.name)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            # once read, the file is stored (a year's queue_log: a second or two): said, not a still bar
+            bar.update(task, completed=done, total=total, **({"description": storing} if done >= total else {}))
 
+        update.bar = bar  # type: ignore[attr-defined]  (for the tests)
         yield update
 
 
