@@ -100,10 +100,10 @@ def test_a_hash_called_off_stops_and_one_not_called_off_is_the_files(tmp_path):
     assert file_hashes(source, (), None, _SetAfter(10**9))[0] == hashlib.sha256(DATA * 3).hexdigest()
 
 
-def test_a_parse_that_fails_calls_off_the_hash_and_copies_nothing(tmp_path, sqlite_engine, settings, catalogues,
-                                                                   clock, monkeypatch):
-    # Ctrl-C during a new log's parse: its hash, running alongside, is called off rather than
-    # finished; the original is copied only once the file is parsed (while it is stored).
+def test_a_parse_that_fails_calls_off_the_copy_of_the_original(tmp_path, sqlite_engine, settings, catalogues, clock,
+                                                               monkeypatch):
+    # Ctrl-C during a big log's parse: the copy of its original, running alongside, is called
+    # off rather than finished and then deleted.
     from hotline_kpi.files import Cancelled
     from hotline_kpi.ingest import pipeline
     from hotline_kpi.ingest.queue_log import QueueLogIngestor
@@ -111,78 +111,20 @@ def test_a_parse_that_fails_calls_off_the_hash_and_copies_nothing(tmp_path, sqli
 
     path = tmp_path / "queue_log"
     path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
-    seen, copies, hashing = [], [], threading.Event()
-
-    def hash_until_called_off(path, prefixes=(), limit=None, cancel=None):
-        hashing.set()
-        seen.append(cancel.wait(30))  # held until the pipeline calls it off (30 s: a guard, not a timing)
-        raise Cancelled
-
-    def interrupted(self, p, ctx):
-        assert hashing.wait(30)  # the interrupt comes while the file is being hashed
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(pipeline, "file_hashes", hash_until_called_off)
-    monkeypatch.setattr(pipeline, "copy_atomic", lambda *a, **k: copies.append(a))
-    monkeypatch.setattr(QueueLogIngestor, "parse", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        load(sqlite_engine, path, settings, catalogues, clock)
-    assert seen == [True] and copies == []
-    assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
-
-
-def test_an_interrupt_while_storing_calls_off_the_copy(tmp_path, sqlite_engine, settings, catalogues, clock,
-                                                       monkeypatch):
-    # The original is copied while the load is stored; Ctrl-C then: the copy is called off,
-    # nothing is stored, nothing is kept.
-    from hotline_kpi.files import Cancelled
-    from hotline_kpi.ingest import pipeline
-    from tests.ingest.qlog import answered, counters, load
-
-    path = tmp_path / "queue_log"
-    path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
     seen, copying = [], threading.Event()
 
     def copy_until_called_off(source, target, length=None, temp_prefix=None, cancel=None):
         copying.set()
-        seen.append(cancel.wait(30))
+        seen.append(cancel.wait(30))  # held until the pipeline calls it off (30 s: a guard, not a timing)
         raise Cancelled
 
-    store = pipeline.store_records
-
-    def interrupted(*a, **k):
-        store(*a, **k)
+    def interrupted(self, p, ctx):
         assert copying.wait(30)  # the interrupt comes while the original is being copied
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "copy_atomic", copy_until_called_off)
-    monkeypatch.setattr(pipeline, "store_records", interrupted)
+    monkeypatch.setattr(QueueLogIngestor, "parse", interrupted)
     with pytest.raises(KeyboardInterrupt):
         load(sqlite_engine, path, settings, catalogues, clock)
-    assert seen == [True] and counters(sqlite_engine) == {}
+    assert seen == [True]
     assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
-
-
-def test_the_load_commits_only_once_its_original_is_kept(tmp_path, sqlite_engine, settings, catalogues, clock,
-                                                         monkeypatch):
-    # The copy fails (the disk is full) after the load was stored in its transaction: nothing commits.
-    import errno
-
-    from hotline_kpi.ingest import pipeline
-    from tests.ingest.qlog import DAY, answered, counters, load
-
-    path = tmp_path / "queue_log"
-    path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
-
-    def disk_full(source, target, *a, **k):
-        raise OSError(errno.ENOSPC, "No space left on device", str(target))
-
-    monkeypatch.setattr(pipeline, "copy_atomic", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        load(sqlite_engine, path, settings, catalogues, clock)
-    assert counters(sqlite_engine) == {}
-    monkeypatch.undo()
-    load(sqlite_engine, path, settings, catalogues, clock)  # room again: it loads
-    assert counters(sqlite_engine)[DAY]["calls_answered"] == 1
-    kept = [p for p in settings.originals_dir.rglob("*") if p.is_file()]
-    assert len(kept) == 1 and kept[0].read_bytes() == path.read_bytes()

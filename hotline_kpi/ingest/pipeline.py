@@ -1,6 +1,5 @@
-"""Loading one file: hash, parse and validate outside any transaction, then store everything
-in one short write transaction, which commits once the original is kept (copied meanwhile).
-A file loads whole or not at all.
+"""Loading one file: hash, parse and validate outside any transaction, keep the original,
+then store everything in one short write transaction. A file loads whole or not at all.
 
 Raw sources (:class:`~hotline_kpi.ingest.base.RecordIngestor`) store through their store
 step (:mod:`hotline_kpi.ingest.storing`), which merges with what earlier files left. For an append-only log the
@@ -11,6 +10,7 @@ last load stopped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -18,7 +18,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
 from sqlalchemy import Engine
@@ -190,103 +190,96 @@ def ingest_file(
                         resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size,
                         sheet=sheet)
 
-    called_off = threading.Event()  # the load failed or was interrupted: the hash and the copy stop
+    called_off = threading.Event()  # the parse failed or was interrupted: the hash and the copy stop
 
-    # A new log is hashed while it is parsed; the original is copied while the load is stored
-    # (a copy of a big log takes seconds: the store step leaves a core to it, the parse does not),
-    # and the load commits only once the copy is kept. A rejected file leaves no original
-    # behind, unless the same content was kept before.
+    def keep() -> tuple[str, Path, bool]:
+        """(The file's hash, where its original is kept, whether it was kept before.)"""
+        sha = file_hashes(path, (), size, called_off)[0] if alongside else sha256
+        target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
+        before = target.exists()
+        return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size,
+                                  called_off), before
+
+    # The original is copied while the file is parsed (a copy of a big log takes seconds);
+    # a rejected file leaves no original behind, unless the same content was kept before.
     with ThreadPoolExecutor(1) as copier:
-        hashing = copier.submit(file_hashes, path, (), size, called_off) if alongside else None
+        keeping = copier.submit(keep)
         try:
             parsed = ingestor.parse(path, ctx)
         except BaseException as exc:
             if isinstance(exc, IngestRejected):
                 exc.source = source  # type: ignore[attr-defined]
-            called_off.set()
+            called_off.set()  # (an original kept before is untouched; a copy under way leaves nothing)
+            with contextlib.suppress(Exception):  # (a copy that failed too left nothing: the parse's error stands)
+                _, kept, kept_before = keeping.result()
+                if not kept_before:
+                    kept.unlink(missing_ok=True)
             raise
-        copying: Future | None = None
-        original, kept_before = None, True
         try:
-            if hashing is not None:
-                sha256 = hashing.result()[0]
-                with read_session(engine) as session:
-                    existing = provenance.find_loaded(session, hotline.id, source, sha256)
-                if existing is not None:  # the same bytes, loaded by another process meanwhile
-                    return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
-            original = original_path(path, sha256, settings.originals_dir, hotline.id, source, today)
-            kept_before = original.exists()
-            copying = copier.submit(keep_original, path, sha256, settings.originals_dir, hotline.id, source, today,
-                                    size, called_off)
-            result = _store(engine, path, parsed, size, sha256, original, copying, settings, clock, hotline, source,
-                            head_sha, mark, before_commit)
-        except (IngestRejected, LoadAbandoned) as exc:  # rejected while storing (another source disagrees) or
-            if isinstance(exc, IngestRejected):           # abandoned by before_commit: keep no original
-                exc.source = source  # type: ignore[attr-defined]
-            _call_off(called_off, copying)
-            if not kept_before:
-                original.unlink(missing_ok=True)
-            raise
-        except BaseException:  # an interrupt (Ctrl-C) or a fault: the original goes with the load
-            _call_off(called_off, copying)
-            if not kept_before and not _stored(engine, hotline.id, source, sha256):
-                original.unlink(missing_ok=True)
-            raise
-        finally:
+            sha256, original, kept_before = keeping.result()
+        except BaseException:  # the original could not be kept: nothing is stored
             if not isinstance(parsed, ParsedFile):
                 parsed.close()
+            raise
+    if alongside:
+        with read_session(engine) as session:
+            existing = provenance.find_loaded(session, hotline.id, source, sha256)
+        if existing is not None:  # the same bytes, loaded by another process meanwhile
+            parsed.close()
+            if not kept_before:
+                original.unlink(missing_ok=True)
+            return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
+    try:
+        file = FileMeta(display_name(path.name), sha256, size, str(original))
+        formulas_json = settings.formulas.model_dump(mode="json")
+        with write_session(engine) as session:
+            provenance.ensure_hotline(session, hotline)
+            if isinstance(parsed, ParsedFile):
+                result = provenance.store_parsed(
+                    session,
+                    hotline_id=hotline.id,
+                    parsed=parsed,
+                    file=file,
+                    at=clock.now(),
+                    settings_json=json.dumps(formulas_json, sort_keys=True),
+                    source_priority=settings.source_priority,
+                    source_tolerance=settings.source_tolerance,
+                    source_tolerance_units=settings.source_tolerance_units,
+                )
+            else:
+                used = {"formulas": formulas_json, "queue_log": settings.queue_log.model_dump(mode="json"),
+                        "tickets": settings.tickets.model_dump(mode="json")}
+                request = StoreRequest(
+                    hotline_id=hotline.id, zone=hotline.zone, file=file, at=clock.now(),
+                    settings_json=json.dumps(used, sort_keys=True, ensure_ascii=False),
+                    source_priority=tuple(settings.source_priority), source_tolerance=settings.source_tolerance,
+                    source_tolerance_units=settings.source_tolerance_units, formulas=settings.formulas,
+                    queue_log=settings.queue_log, tickets=settings.tickets,
+                )
+                result = store_records(session, parsed, request)
+                if head_sha is not None and getattr(parsed, "appendable", False) and parsed.end_offset > 0:
+                    end = parsed.end_offset
+                    if end == size:
+                        prefix = sha256
+                    elif mark is not None and end == mark.length:
+                        prefix = mark.prefix_sha256
+                    else:  # an unfinished last line was left out: hash what was read
+                        prefix = file_hashes(path, [end])[2][end]
+                    records.save_log_mark(session, hotline.id, source, head_sha,
+                                       records.Mark(end, prefix, parsed.end_lines), result.ingest_id)
+            if before_commit is not None:
+                before_commit()
+    except (IngestRejected, LoadAbandoned) as exc:  # rejected while storing (another source disagrees) or
+        if isinstance(exc, IngestRejected):           # abandoned by before_commit: keep no original
+            exc.source = source  # type: ignore[attr-defined]
+        if not kept_before:
+            original.unlink(missing_ok=True)
+        raise
+    except BaseException:  # an interrupt (Ctrl-C) or a fault while storing: the original goes with the load
+        if not kept_before and not _stored(engine, hotline.id, source, sha256):
+            original.unlink(missing_ok=True)
+        raise
+    finally:
+        if not isinstance(parsed, ParsedFile):
+            parsed.close()
     return IngestOutcome(path, source, hotline.id, sha256, result, result.notes)
-
-
-def _call_off(called_off: threading.Event, copying: "Future | None") -> None:
-    """Stop the copy of the original (within 64 MiB) and wait for it to end."""
-    called_off.set()
-    if copying is not None:
-        wait([copying])
-
-
-def _store(engine: Engine, path: Path, parsed, size: int, sha256: str, original: Path, copying: Future,
-           settings: Settings, clock: Clock, hotline, source: str, head_sha: str | None, mark,
-           before_commit: Callable[[], None] | None) -> StoreResult:
-    """Store a parsed file in one write transaction, committed once its original is kept."""
-    file = FileMeta(display_name(path.name), sha256, size, str(original))
-    formulas_json = settings.formulas.model_dump(mode="json")
-    with write_session(engine) as session:
-        provenance.ensure_hotline(session, hotline)
-        if isinstance(parsed, ParsedFile):
-            result = provenance.store_parsed(
-                session,
-                hotline_id=hotline.id,
-                parsed=parsed,
-                file=file,
-                at=clock.now(),
-                settings_json=json.dumps(formulas_json, sort_keys=True),
-                source_priority=settings.source_priority,
-                source_tolerance=settings.source_tolerance,
-                source_tolerance_units=settings.source_tolerance_units,
-            )
-        else:
-            used = {"formulas": formulas_json, "queue_log": settings.queue_log.model_dump(mode="json"),
-                    "tickets": settings.tickets.model_dump(mode="json")}
-            request = StoreRequest(
-                hotline_id=hotline.id, zone=hotline.zone, file=file, at=clock.now(),
-                settings_json=json.dumps(used, sort_keys=True, ensure_ascii=False),
-                source_priority=tuple(settings.source_priority), source_tolerance=settings.source_tolerance,
-                source_tolerance_units=settings.source_tolerance_units, formulas=settings.formulas,
-                queue_log=settings.queue_log, tickets=settings.tickets,
-            )
-            result = store_records(session, parsed, request)
-            if head_sha is not None and getattr(parsed, "appendable", False) and parsed.end_offset > 0:
-                end = parsed.end_offset
-                if end == size:
-                    prefix = sha256
-                elif mark is not None and end == mark.length:
-                    prefix = mark.prefix_sha256
-                else:  # an unfinished last line was left out: hash what was read
-                    prefix = file_hashes(path, [end])[2][end]
-                records.save_log_mark(session, hotline.id, source, head_sha,
-                                      records.Mark(end, prefix, parsed.end_lines), result.ingest_id)
-        copying.result()  # the original is kept (its copy synced) before the load commits
-        if before_commit is not None:
-            before_commit()
-    return result

@@ -99,19 +99,6 @@ def _url(base: Path) -> str:
 # --- 1. SIGKILL during an inbox ingest --------------------------------------------------------
 
 
-def _spooling(pid: int) -> bool:
-    """Whether the process holds a queue_log spool open (an unlinked temporary file)."""
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        name = os.path.basename(target)
-        if target.endswith("(deleted)") and (name.startswith("#") or name.startswith("hotline-kpi-queue-log-")):
-            return True
-    return False
-
-
 def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_loads_the_file_once(
         tmp_path, sqlite_url, request):
     """A ``serve`` killed (SIGKILL, whole process group) while its inbox parses a queue_log
@@ -121,7 +108,7 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     loaded" (no second ingest row, no table grows)."""
     env = service_env(tmp_path, extra={"HOTLINE_KPI_DATABASE_URL": sqlite_url, **FAST})
     inbox, archive = tmp_path / "var" / "inbox", tmp_path / "var" / "archive"
-    quarantine = tmp_path / "var" / "quarantine"
+    quarantine, originals = tmp_path / "var" / "quarantine", tmp_path / "var" / "originals"
     big = tmp_path / "queue_log"
     lines: list[str] = []
     for i in range(480_000):
@@ -135,10 +122,10 @@ def test_serve_sigkilled_during_an_inbox_ingest_stores_nothing_and_the_restart_l
     served = start_serve(env, tmp_path, request.addfinalizer, wait_for="/healthz")
     inbox.mkdir(parents=True, exist_ok=True)
     os.rename(big, inbox / "queue_log")  # appears whole: the scan never sees it half-written
-    # The parse spools call states to a temporary file without a name: the serving process
-    # holding one open shows the parse began (the original is copied only while the load is
-    # stored, a moment before it commits).
-    wait_for(lambda: served.proc.poll() is not None or _spooling(served.proc.pid), 60,
+    # The original is copied while the file is parsed: a file under originals/ (the
+    # .incoming-* temp copy, or the finished copy) shows the parse began. Waiting for the temp
+    # copy alone raced: the copy can start and finish between two polls under load.
+    wait_for(lambda: served.proc.poll() is not None or any(p.is_file() for p in originals.rglob("*")), 60,
              "the inbox started reading queue_log")
     time.sleep(0.5)
     assert served.proc.poll() is None, f"serve exited during the ingest\n{served.log()}"
