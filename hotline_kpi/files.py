@@ -47,6 +47,11 @@ class Cancelled(Exception):
     """A copy or a hash called off by its caller (``cancel`` set): nothing of it is left."""
 
 
+class Shrank(OSError):
+    """The file held fewer bytes than were to be copied (hashed and parsed): it was truncated
+    or replaced meanwhile. Nothing of the copy is left."""
+
+
 def check(cancel: threading.Event | None) -> None:
     """Raise :class:`Cancelled` once ``cancel`` is set."""
     if cancel is not None and cancel.is_set():
@@ -79,6 +84,8 @@ def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix
             while left > 0 and (check(cancel) or (chunk := src.read(min(1 << 20, left)))):
                 f.write(chunk)
                 left -= len(chunk)
+            if left > 0:  # (a copy that silently stopped short would be kept as the bytes loaded)
+                raise Shrank(errno.EIO, None, str(source))
 
     _write_atomic_with(path, write, temp_prefix)
 
@@ -172,6 +179,8 @@ def describe_location(loc: tuple[Any, ...], raw: Mapping[str, Any], items: str, 
 def os_reason(exc: OSError) -> Msg:
     """Why a file operation failed, in words of the office's language (the system's own text is
     English, quoted after it): the path and the reason."""
+    if isinstance(exc, Shrank):
+        return M_("{path}: {why}", path=exc.filename, why=M_("the file got shorter while it was being read"))
     by_type = ((FileNotFoundError, M_("no such file")), (IsADirectoryError, M_("a folder, not a file")),
                (PermissionError, M_("permission denied")), (NotADirectoryError, M_("a file where a folder should be")))
     by_errno = {errno.ENOSPC: M_("the disk is full"), errno.EROFS: M_("read-only file system"),

@@ -14,7 +14,7 @@ DATA = bytes(range(256)) * 5000 + b"tail"  # 1,280,004 bytes: more than one MiB 
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "read-write"])
-@pytest.mark.parametrize("length", [None, 0, 1, len(DATA) - 4, len(DATA), len(DATA) + 100])
+@pytest.mark.parametrize("length", [None, 0, 1, len(DATA) - 4, len(DATA)])  # (more: Shrank, below)
 def test_the_first_length_bytes_are_copied_whole(tmp_path, monkeypatch, kernel, length):
     source = tmp_path / "queue_log"
     source.write_bytes(DATA)
@@ -128,3 +128,24 @@ def test_a_parse_that_fails_calls_off_the_copy_of_the_original(tmp_path, sqlite_
         load(sqlite_engine, path, settings, catalogues, clock)
     assert seen == [True]
     assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "read and write"])
+def test_a_file_shorter_than_what_was_hashed_is_not_kept(tmp_path, monkeypatch, kernel):
+    """The log was truncated or replaced by a shorter one between its hash and its copy: the
+    copy fails (nothing left) rather than keeping fewer bytes as the original of the load."""
+    from hotline_kpi.files import Shrank, copy_atomic, os_reason
+    from hotline_kpi.i18n import localize
+
+    if not kernel:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    source = tmp_path / "queue_log"
+    source.write_bytes(b"x" * 1000)
+    target = tmp_path / "kept" / "original"
+    with pytest.raises(Shrank) as caught:
+        copy_atomic(source, target, 1500, temp_prefix=".incoming-")
+    assert not target.exists() and list((tmp_path / "kept").iterdir()) == []
+    assert localize(os_reason(caught.value), "zh") == f"{source}：读取期间文件变短了"
+    assert localize(os_reason(caught.value), "en") == f"{source}: the file got shorter while it was being read"
+    copy_atomic(source, target, 1000)  # exactly its length: kept
+    assert target.read_bytes() == b"x" * 1000
