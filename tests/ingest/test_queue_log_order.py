@@ -19,6 +19,7 @@ from hotline_kpi.ingest.queue_log.calls import NO_TIME, merge_states, named, reg
 from hotline_kpi.settings import QueueLogSettings
 from hotline_kpi.store.db import make_engine
 from tests.ingest.qlog import DAY, T0, counters, ev, load, write
+from tests.ingest.test_queue_log_columnar import _one_part
 
 # --- the unit: merge_states and regroup are order-free ------------------------------------------
 
@@ -135,11 +136,9 @@ def _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, li
     db = tmp_path / f"{chunk}.db"
     shutil.copy(sqlite_template, db)
     engine = make_engine(f"sqlite:///{db}")
-    parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
-        "parallel_min_bytes": 1 << 40}
     mine = settings.model_copy(update={
         "var_dir": tmp_path / f"var-{chunk}",
-        "queue_log": QueueLogSettings(vectorised=vectorised, read_chunk_bytes=chunk, **parts)})
+        "queue_log": QueueLogSettings(vectorised=vectorised, read_chunk_bytes=chunk, **_one_part(vectorised))})
     (tmp_path / f"q{chunk}").mkdir()
     load(engine, write(tmp_path / f"q{chunk}" / "queue_log", lines), mine, catalogues, clock)
     found = counters(engine)
@@ -200,9 +199,7 @@ def test_call_ids_with_a_tilde_are_calls_of_their_own(tmp_path, sqlite_template,
              ev(95, "a~2", "COMPLETECALLER", 20, 65, 1, agent="SIP/2")]
     shutil.copy(sqlite_template, tmp_path / "store.db")
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    parts = {"parallel_min_bytes": 1, "parallel_part_min_bytes": 1 << 40} if vectorised else {
-        "parallel_min_bytes": 1 << 40}
-    mine = settings.model_copy(update={"queue_log": QueueLogSettings(vectorised=vectorised, **parts)})
+    mine = settings.model_copy(update={"queue_log": QueueLogSettings(vectorised=vectorised, **_one_part(vectorised))})
     load(engine, write(tmp_path / "queue_log", lines), mine, catalogues, clock)
     got = counters(engine)[DAY]
     engine.dispose()

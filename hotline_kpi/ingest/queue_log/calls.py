@@ -172,11 +172,9 @@ def merge_states(calls: dict, items) -> None:
     for key, st in items:
         if EARLIER in key:
             key = base_id(key)
-        elif key not in pending:
-            if key not in once:
-                once[key] = st
-                continue
-            pending[key] = [once.pop(key)]
+        elif key not in pending and key not in once:
+            once[key] = st
+            continue
         if key in once:
             pending[key] = [once.pop(key)]
         pending.setdefault(key, []).append(st)
