@@ -43,17 +43,20 @@ def _spools() -> set[str]:
 
 def test_a_part_that_fails_stops_the_other_at_its_next_block(log, catalogues, monkeypatch):
     workers, read = [], {"first": 0}
+    first_used = threading.Event()
     enter = parallel._Workers.__enter__
     monkeypatch.setattr(parallel._Workers, "__enter__", lambda self: (workers.append(self), enter(self))[1])
     blocks = parallel.pipe_blocks
 
     def pipe_blocks(f, end, done, chunk):
-        if f.tell() > 0:  # the second part: the disk fails at once
+        if f.tell() > 0:  # the second part: the disk fails once the first part has used its first block
+            assert first_used.wait(WAIT)  # (else, on a busy machine, the first part may not have begun)
             raise OSError("the disk is gone")
         for block in blocks(f, end, done, chunk):
             read["first"] += 1
             yield block
             if read["first"] == 1:  # held after its first block until the parts are called off
+                first_used.set()
                 assert workers[0].stop.wait(WAIT)
 
     monkeypatch.setattr(parallel, "pipe_blocks", pipe_blocks)
