@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from hotline_kpi.ingest.queue_log import QueueLogIngestor, parallel
+from tests.common import ROOT
 from tests.ingest.test_queue_log_columnar import _ctx, _messy_log, _settings
 
 WAIT = 30  # seconds a held part waits for what the test expects (a guard against a hang, not a timing)
@@ -128,13 +129,16 @@ def test_a_killed_parse_leaves_no_spool_file(log, tmp_path):
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(log)], stdout=subprocess.PIPE,
-                             env={**os.environ, "TMPDIR": str(scratch)}, cwd=os.getcwd())
-    try:
-        assert child.stdout.readline().strip() == b"reading"
-        during = sorted(p.name for p in scratch.iterdir())
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(WAIT)
+    errors = tmp_path / "stderr"
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(log)], stdout=subprocess.PIPE,
+                                 stderr=stderr, env={**os.environ, "TMPDIR": str(scratch)}, cwd=ROOT)
+        try:
+            said = child.stdout.readline().strip()
+            during = sorted(p.name for p in scratch.iterdir())
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(WAIT)
+    assert said == b"reading", errors.read_text(errors="replace")  # (what the child said if it failed)
     assert during == []  # no name while it is written either
     assert sorted(p.name for p in scratch.iterdir()) == []
