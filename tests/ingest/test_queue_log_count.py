@@ -15,11 +15,9 @@ from hotline_kpi.ingest.queue_log.calls import (
     OUTCOME_NAMES,
     TIMEOUT,
     count_calls,
-    decode_calls,
-    encode_calls,
-    pack_calls,
     state_array,
 )
+from hotline_kpi.ingest.queue_log.blob import decode_calls, encode_calls, pack_calls
 from hotline_kpi.settings import QueueLogSettings
 
 T0 = 1_551_398_400  # 2019-03-01 08:00 in Shanghai

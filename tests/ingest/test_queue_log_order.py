@@ -263,14 +263,14 @@ def _as_stored_before_2026_12(engine) -> None:
 
     from sqlalchemy import select
 
-    from hotline_kpi.ingest.queue_log.calls import decode_calls, encode_calls
+    from hotline_kpi.ingest.queue_log.blob import decode_calls, decompress, encode_calls
     from hotline_kpi.store.db import write_session
     from hotline_kpi.store.models.data import QueueCallDayRow
 
     with write_session(engine) as s:
         for row in s.scalars(select(QueueCallDayRow)):
             calls = {k.split(b"~", 1)[0]: v for k, v in decode_calls(row.calls).items()}
-            row.calls = zlib.compress(b"HKQC3" + zlib.decompress(encode_calls(calls))[5:])
+            row.calls = zlib.compress(b"HKQC3" + decompress(encode_calls(calls))[5:])
 
 
 def test_a_log_with_a_tilde_id_resumed_across_the_change_of_key(tmp_path, sqlite_template, settings, catalogues,
@@ -295,7 +295,7 @@ def test_a_log_with_a_tilde_id_resumed_across_the_change_of_key(tmp_path, sqlite
 
 
 def test_legacy_keys_go_back_only_when_one_id_claims_them():
-    from hotline_kpi.ingest.queue_log.calls import rekey_legacy
+    from hotline_kpi.ingest.queue_log.blob import rekey_legacy
 
     st1, st2 = (_T, -1, 0, -1, 0, -1, _T), (_T + 900, -1, 0, -1, 0, -1, _T + 900)
     stored = {b"a|%d" % _T: st1, b"a": st2, b"b": st1}

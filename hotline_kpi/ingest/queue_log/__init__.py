@@ -25,7 +25,8 @@ it is *open* and not counted yet.
 
 The modules, each importing only those listed before it:
 
-- :mod:`.calls`: call states, joining, their stored form, counting a day, local dates;
+- :mod:`.calls`: call states, joining, counting a day, local dates;
+- :mod:`.blob`: the stored form of a day's call states (packed columns, compressed);
 - :mod:`.spool`: the spool of states between parse and store, :class:`ParsedQueueLog`;
 - :mod:`.scan`: the line scan (the per-line state machine);
 - :mod:`.reader`: batches of lines of the file form, where its last line ends;
@@ -38,7 +39,8 @@ The modules, each importing only those listed before it:
   by :mod:`hotline_kpi.ingest.storing` (not imported by the package itself).
 """
 
-from hotline_kpi.ingest.queue_log.calls import count_calls, decode_calls, encode_calls, join
+from hotline_kpi.ingest.queue_log.blob import decode_calls, encode_calls
+from hotline_kpi.ingest.queue_log.calls import count_calls, join
 from hotline_kpi.ingest.queue_log.ingestor import SOURCE, QueueLogIngestor
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog, Spool
 

@@ -7,7 +7,6 @@ The only module of the package that touches the store (:mod:`hotline_kpi.store`)
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -16,6 +15,8 @@ import numpy as np
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.domain import DayRecord
+from hotline_kpi.ingest.queue_log.blob import compress, decode_calls, pack_arrays, pack_calls, rekey_legacy, \
+    stored_before_2026_12
 from hotline_kpi.ingest.queue_log.calls import (
     NO_TIME,
     EARLIER,
@@ -25,17 +26,12 @@ from hotline_kpi.ingest.queue_log.calls import (
     anchor,
     base_id,
     count_calls,
-    decode_calls,
     join,
     merge_states,
     named,
-    pack_arrays,
-    pack_calls,
     regroup,
-    rekey_legacy,
     same_call,
     state_array,
-    stored_before_2026_12,
 )
 from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
 from hotline_kpi.store import provenance, records
@@ -71,7 +67,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
     totals = DayCount({})
     orphan_ids: list[str] = []
 
-    # zlib releases the GIL: days are compressed in two threads while the next are joined,
+    # Zstandard releases the GIL: days are compressed in two threads while the next are joined,
     # and written a few at a time.
     packer = ThreadPoolExecutor(2)
     pending: deque = deque()
@@ -97,7 +93,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
             numbers = state_array(calls)  # counted and packed as columns
             raw = pack_calls(calls, numbers)
         count = count_calls(numbers, request.formulas, request.queue_log, watermark)
-        pending.append((day, packer.submit(zlib.compress, raw, 1), count, row))
+        pending.append((day, packer.submit(compress, raw), count, row))
         if len(pending) > 4:
             write_one()
         totals.open += count.open

@@ -120,7 +120,8 @@ class QueueCallDayRow(Base):
 
     hotline_id: Mapped[str] = mapped_column(ForeignKey("hotline.id"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    #: The day's call states, zlib-compressed (hotline_kpi.ingest.queue_log.calls.pack_arrays):
+    #: The day's call states, compressed (a Zstandard frame; zlib before 2026-12, still read;
+    #: hotline_kpi.ingest.queue_log.blob):
     #: the call ids joined by newlines, then the seven numbers of each state column by column,
     #: narrowed and byte-shuffled (``HKQC4``; ``HKQC5``, rows of int64, for numbers that are
     #: no time of ours). Days stored before 2026-12 (``HKQC3``, ``HKQC2``: an earlier call of a
