@@ -59,14 +59,16 @@ def check(cancel: threading.Event | None) -> None:
 
 
 def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix: str | None = None,
-                cancel: threading.Event | None = None) -> None:
+                cancel: threading.Event | None = None, pinned: BinaryIO | None = None) -> None:
     """Copy the first ``length`` bytes of ``source`` (all of it for None) to ``path``, atomically
     as :func:`write_atomic_parts`. The kernel copies (``copy_file_range``: no pass of the
     bytes through this process) where it can; otherwise a MiB at a time. Once ``cancel`` is
-    set the copy stops within 64 MiB, leaving nothing (:class:`Cancelled`)."""
+    set the copy stops within 64 MiB, leaving nothing (:class:`Cancelled`). ``pinned``: the
+    file ``source`` named when it was opened (read from its start), whatever the name holds
+    now (a log rotated meanwhile)."""
 
     def write(f: BinaryIO) -> None:
-        with source.open("rb") as src:
+        with open_pinned(pinned) if pinned is not None else source.open("rb") as src:
             left = os.fstat(src.fileno()).st_size if length is None else length
             done = 0
             step = 1 << 30 if cancel is None else 64 << 20
@@ -88,6 +90,14 @@ def copy_atomic(source: Path, path: Path, length: int | None = None, temp_prefix
                 raise Shrank(errno.EIO, None, str(source))
 
     _write_atomic_with(path, write, temp_prefix)
+
+
+def open_pinned(pinned: BinaryIO) -> BinaryIO:
+    """A reader of an open file from its start (another file object on its descriptor, left
+    open when this one is closed; they share the position: one reads at a time)."""
+    f = open(pinned.fileno(), "rb", buffering=0, closefd=False)
+    f.seek(0)
+    return f  # type: ignore[return-value]
 
 
 def _write_atomic_with(path: Path, write: Callable[[BinaryIO], None], temp_prefix: str | None) -> None:

@@ -7,6 +7,7 @@ import os
 import threading
 
 import pytest
+from pathlib import Path
 
 from hotline_kpi.files import copy_atomic
 
@@ -113,7 +114,7 @@ def test_a_parse_that_fails_calls_off_the_copy_of_the_original(tmp_path, sqlite_
     path.write_text("\n".join(answered("c1", 0, wait=3)) + "\n", encoding="utf-8")
     seen, copying = [], threading.Event()
 
-    def copy_until_called_off(source, target, length=None, temp_prefix=None, cancel=None):
+    def copy_until_called_off(source, target, length=None, temp_prefix=None, cancel=None, pinned=None):
         copying.set()
         seen.append(cancel.wait(30))  # held until the pipeline calls it off (30 s: a guard, not a timing)
         raise Cancelled
@@ -149,3 +150,56 @@ def test_a_file_shorter_than_what_was_hashed_is_not_kept(tmp_path, monkeypatch, 
     assert localize(os_reason(caught.value), "en") == f"{source}: the file got shorter while it was being read"
     copy_atomic(source, target, 1000)  # exactly its length: kept
     assert target.read_bytes() == b"x" * 1000
+
+
+@pytest.mark.parametrize("hashed", ["before the parse", "alongside the parse"])
+def test_a_log_rotated_between_its_hash_and_its_copy_keeps_the_bytes_loaded(
+        tmp_path, sqlite_engine, settings, catalogues, clock, monkeypatch, hashed):
+    """logrotate renames the log and a longer one takes its name after the load hashed it and
+    before its original is copied: the original kept is the file that was hashed and loaded
+    (one descriptor, opened at the start of the load), not the first bytes of the new log.
+    Before 2026-12 the copy opened the name again and kept the new log's bytes under the
+    old log's hash. A new log is hashed alongside its parse; one whose size was loaded
+    before, or a file of another source, before it."""
+    import hashlib
+
+    from hotline_kpi.ingest import pipeline
+    from hotline_kpi.ingest.queue_log import QueueLogIngestor
+    from hotline_kpi.store import provenance
+    from hotline_kpi.store.db import read_session
+    from tests.ingest.qlog import answered, load
+
+    if hashed == "before the parse":  # a file of this size was loaded before: hashed first
+        earlier = tmp_path / "earlier" / "queue_log"
+        earlier.parent.mkdir()
+    path = tmp_path / "queue_log"
+    loaded = ("\n".join(answered("c1", 0, wait=3) + answered("c2", 60, wait=8)) + "\n").encode()
+    path.write_bytes(loaded)
+    if hashed == "before the parse":
+        earlier.write_bytes(loaded.replace(b"c1", b"c0"))  # the same size, other bytes
+        load(sqlite_engine, earlier, settings, catalogues, clock)
+    new_log = b"1546272000|NONE|NONE|NONE|QUEUESTART|\n" * 400  # longer than the log loaded
+    real_copy, real_parse, parsed = pipeline.copy_atomic, QueueLogIngestor.parse, threading.Event()
+
+    def parse(self, p, ctx):
+        try:
+            return real_parse(self, p, ctx)
+        finally:
+            parsed.set()
+
+    def rotate_then_copy(source, target, *args, **kwargs):
+        assert parsed.wait(30)  # (the parse has read the log; 30 s: a guard, not a timing)
+        source.rename(source.with_name("queue_log.1"))
+        source.write_bytes(new_log)
+        return real_copy(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "copy_atomic", rotate_then_copy)
+    monkeypatch.setattr(QueueLogIngestor, "parse", parse)
+    outcome = load(sqlite_engine, path, settings, catalogues, clock)
+    assert outcome.status == "loaded"
+    assert outcome.sha256 == hashlib.sha256(loaded).hexdigest()
+    with read_session(sqlite_engine) as session:
+        ingest = provenance.find_loaded(session, "shanghai-12345", "queue-log", outcome.sha256)
+        kept = Path(ingest.original_path)
+    assert kept.read_bytes() == loaded
+    assert path.read_bytes() == new_log  # (the rotation did happen)

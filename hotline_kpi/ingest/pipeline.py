@@ -14,19 +14,20 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 from sqlalchemy import Engine
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import CatalogueSet
 from hotline_kpi.clock import Clock, local_today
-from hotline_kpi.files import check, copy_atomic, display_name
+from hotline_kpi.files import check, copy_atomic, display_name, open_pinned
 from hotline_kpi.domain import ParsedFile
 from hotline_kpi.ingest.base import IngestContext, Progress, Resume
 from hotline_kpi.ingest.registry import detect_source, get_ingestor
@@ -61,16 +62,18 @@ class IngestOutcome:
 
 
 def file_hashes(path: Path, prefixes: Iterable[int] = (), limit: int | None = None,
-                cancel: threading.Event | None = None) -> tuple[str, int, dict[int, str]]:
+                cancel: threading.Event | None = None,
+                pinned: BinaryIO | None = None) -> tuple[str, int, dict[int, str]]:
     """SHA-256 and size of the file (of its first ``limit`` bytes), and the SHA-256 of its
     first n bytes for each n in ``prefixes`` (within the file), in one pass (called off within
-    a MiB once ``cancel`` is set: :class:`~hotline_kpi.files.Cancelled`)."""
+    a MiB once ``cancel`` is set: :class:`~hotline_kpi.files.Cancelled`). ``pinned``: the
+    file as opened at the start of the load (:func:`~hotline_kpi.files.open_pinned`)."""
     h = hashlib.sha256()
     size = 0
     wanted = sorted({n for n in prefixes if n >= 0})
     found: dict[int, str] = {}
     buffer = memoryview(bytearray(1 << 20))  # read into one buffer: no new memory per chunk
-    with path.open("rb", buffering=0) as f:
+    with open_pinned(pinned) if pinned is not None else path.open("rb", buffering=0) as f:
         while chunk := buffer[:f.readinto(buffer if limit is None else buffer[:min(1 << 20, limit - size)])]:
             while wanted and wanted[0] <= size + len(chunk):
                 cut = wanted.pop(0) - size
@@ -103,7 +106,8 @@ def original_path(path: Path, sha256: str, originals: Path, hotline_id: str, sou
 
 
 def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, source: str, today: dt.date,
-                  length: int | None = None, cancel: threading.Event | None = None) -> Path:
+                  length: int | None = None, cancel: threading.Event | None = None,
+                  pinned: BinaryIO | None = None) -> Path:
     """Copy the file (its first ``length`` bytes: the part hashed) under ``originals/`` by
     content hash (temp file + rename: atomic).
 
@@ -111,7 +115,7 @@ def keep_original(path: Path, sha256: str, originals: Path, hotline_id: str, sou
     """
     target = original_path(path, sha256, originals, hotline_id, source, today)
     if not target.exists():
-        copy_atomic(path, target, length, temp_prefix=".incoming-", cancel=cancel)
+        copy_atomic(path, target, length, temp_prefix=".incoming-", cancel=cancel, pinned=pinned)
     return target
 
 
@@ -139,14 +143,29 @@ def ingest_file(
         raise FileNotFoundError(M_("{path}: no such file", path=str(path)))
     if not path.is_file():
         raise FileNotFoundError(M_("{path}: not a file", path=str(path)))
-    on_disk = path.stat().st_size
-    if on_disk > settings.max_file_bytes:  # checked before anything is read: a huge file costs nothing
+    _check_size(path, path.stat().st_size, settings)  # before anything is opened: a huge file costs nothing
+    # One descriptor for the load: the hashes and the kept original are of the file opened
+    # here, even when the name is given to another file meanwhile (a log rotated while read).
+    with path.open("rb") as pinned:
+        return _load(engine, path, pinned, hotline, settings, catalogues, clock, source, progress, before_commit,
+                     sheet)
+
+
+def _check_size(path: Path, size: int, settings: Settings) -> None:
+    if size > settings.max_file_bytes:
         raise IngestRejected(display_name(path.name), [Problem(
             display_name(path.name), M_("file of {size:,} bytes is over the limit of {max:,} bytes (setting "
-                                        "max_file_bytes); split it or raise the limit", size=on_disk,
+                                        "max_file_bytes); split it or raise the limit", size=size,
                                         max=settings.max_file_bytes))])
-    with path.open("rb") as f:
-        head = f.read(_HEAD_BYTES)
+
+
+def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Settings, catalogues: CatalogueSet,
+          clock: Clock, source: str | None, progress: Progress | None, before_commit: Callable[[], None] | None,
+          sheet: str | None) -> IngestOutcome:
+    """:func:`ingest_file` of the file opened as ``pinned``."""
+    on_disk = os.fstat(pinned.fileno()).st_size
+    _check_size(path, on_disk, settings)  # (the file opened: another may have taken the name since the stat)
+    head = pinned.read(_HEAD_BYTES)
     source = source or detect_source(path, head)
     ingestor = get_ingestor(source)
 
@@ -166,7 +185,8 @@ def ingest_file(
     if resumable and not marks and sheet is None:
         with read_session(engine) as session:
             alongside = not records.size_loaded(session, hotline.id, source, on_disk)
-    sha256, size, prefix_hashes = ("", on_disk, {}) if alongside else file_hashes(path, [m.length for m in marks])
+    sha256, size, prefix_hashes = ("", on_disk, {}) if alongside else file_hashes(
+        path, [m.length for m in marks], pinned=pinned)
     if sheet is not None:
         # Each sheet of a workbook is its own load: "already loaded" is per sheet read.
         sha256 = hashlib.sha256(f"{sha256}\0sheet\0{sheet}".encode()).hexdigest()
@@ -194,11 +214,11 @@ def ingest_file(
 
     def keep() -> tuple[str, Path, bool]:
         """(The file's hash, where its original is kept, whether it was kept before.)"""
-        sha = file_hashes(path, (), size, called_off)[0] if alongside else sha256
+        sha = file_hashes(path, (), size, called_off, pinned)[0] if alongside else sha256
         target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
         before = target.exists()
         return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size,
-                                  called_off), before
+                                  called_off, pinned), before
 
     # The original is copied while the file is parsed (a copy of a big log takes seconds);
     # a rejected file leaves no original behind, unless the same content was kept before.
@@ -264,7 +284,7 @@ def ingest_file(
                     elif mark is not None and end == mark.length:
                         prefix = mark.prefix_sha256
                     else:  # an unfinished last line was left out: hash what was read
-                        prefix = file_hashes(path, [end])[2][end]
+                        prefix = file_hashes(path, [end], pinned=pinned)[2][end]
                     records.save_log_mark(session, hotline.id, source, head_sha,
                                        records.Mark(end, prefix, parsed.end_lines), result.ingest_id)
             if before_commit is not None:

@@ -475,9 +475,9 @@ def test_lines_written_while_a_log_is_loaded_wait_for_the_next_load(tmp_path, sq
         path.write_text(first + rest, encoding="utf-8")
         real = pipeline.file_hashes
 
-        def hashed_before_the_rest_was_written(p, prefixes=(), limit=None):
+        def hashed_before_the_rest_was_written(p, prefixes=(), limit=None, pinned=None):
             cut = len(first.encode())
-            sha, _, found = real(p, [*prefixes, cut])
+            sha, _, found = real(p, [*prefixes, cut], pinned=pinned)
             return found[cut], cut, found
 
         monkeypatch.setattr(pipeline.records, "size_loaded", lambda *a: True)
