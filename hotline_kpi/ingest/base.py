@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import BinaryIO, Callable, Iterable, Mapping, Protocol
 
 from hotline_kpi.catalogue import CatalogueSet, Hotline
 from hotline_kpi.domain import (COUNTER_BOUNDS, COUNTERS, FLOAT_COUNTERS, MAX_COUNT, DayRecord, ParsedFile,
@@ -81,6 +82,23 @@ class IngestContext:
     #: The sheet of a workbook to read (``--sheet``); None: the one visible sheet with a
     #: recognised header (see :func:`hotline_kpi.ingest.sheet.choose_sheet`).
     sheet: str | None = None
+    #: (device, inode) of the file the load opened first, hashed and keeps: a reader that
+    #: opens the name again must find that file (:func:`open_same`).
+    identity: tuple[int, int] | None = None
+
+
+def open_same(path: Path, ctx: IngestContext) -> BinaryIO:
+    """``path`` opened for reading, refused when it is no longer the file the load opened
+    first (``ctx.identity``): a log rotated meanwhile, another file now has its name. The
+    load would otherwise count the other file's lines under the first one's hash."""
+    f = path.open("rb")
+    st = os.fstat(f.fileno())
+    if ctx.identity is not None and (st.st_dev, st.st_ino) != ctx.identity:
+        f.close()
+        raise IngestRejected(path.name, [Problem(path.name, M_(
+            "another file took this name while it was being loaded (a log rotated?): nothing was loaded; "
+            "load it again"))])
+    return f
 
 
 @dataclass

@@ -163,7 +163,8 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
           clock: Clock, source: str | None, progress: Progress | None, before_commit: Callable[[], None] | None,
           sheet: str | None) -> IngestOutcome:
     """:func:`ingest_file` of the file opened as ``pinned``."""
-    on_disk = os.fstat(pinned.fileno()).st_size
+    opened = os.fstat(pinned.fileno())
+    on_disk = opened.st_size
     _check_size(path, on_disk, settings)  # (the file opened: another may have taken the name since the stat)
     head = pinned.read(_HEAD_BYTES)
     source = source or detect_source(path, head)
@@ -208,7 +209,7 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
     ctx = IngestContext(hotline=hotline, catalogues=catalogues, today=today, formulas=settings.formulas,
                         progress=progress, queue_log=settings.queue_log, tickets=settings.tickets,
                         resume=Resume(mark.length, mark.lines) if mark is not None else None, size=size,
-                        sheet=sheet)
+                        sheet=sheet, identity=(opened.st_dev, opened.st_ino))
 
     called_off = threading.Event()  # the parse failed or was interrupted: the hash and the copy stop
 

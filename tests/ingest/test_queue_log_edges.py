@@ -6,6 +6,8 @@ UTF-8 held in memory while later blocks are read the vectorised way."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.ingest.qlog import ev
 from tests.ingest.test_queue_log_columnar import _scan_here
 
@@ -192,3 +194,48 @@ def test_an_interrupt_after_the_commit_keeps_the_original_of_the_stored_load(tmp
     with pytest.raises(KeyboardInterrupt):
         load(sqlite_engine, path, settings, catalogues, clock)
     assert len(_kept(settings)) == 1
+
+
+def _rotate(path, lines: int = 400) -> bytes:
+    """logrotate: the log renamed to queue_log.1, a new log under its name."""
+    new_log = b"1551398400|NONE|NONE|NONE|QUEUESTART|\n" * lines
+    path.rename(path.with_name(path.name + ".1"))
+    path.write_bytes(new_log)
+    return new_log
+
+
+@pytest.mark.parametrize("where", ["the parse", "a part read by a thread"])
+def test_a_log_rotated_before_the_parse_opens_it_is_refused_not_counted_under_the_first_ones_hash(
+        tmp_path, sqlite_engine, settings, catalogues, clock, monkeypatch, where):
+    """The load opens the file once (its hash and kept original come from there); the parse,
+    and each part of a big log, open the name again. When another file has the name by then
+    (logrotate ran in between), the load stops, saying so, instead of counting the new log's
+    lines under the old one's hash: nothing stored, no original kept. Loaded again, the file
+    under the name loads as itself."""
+    from hotline_kpi.i18n import localize
+    from hotline_kpi.ingest import pipeline
+    from hotline_kpi.ingest.queue_log import parallel
+    from hotline_kpi.problems import IngestRejected
+    from tests.ingest.qlog import answered, counters, load
+
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(answered("c1", 0, wait=3) + answered("c2", 60, wait=8)) + "\n", encoding="utf-8")
+    if where == "the parse":
+        real = pipeline.get_ingestor  # (called after the load opened the file, before the parse)
+        monkeypatch.setattr(pipeline, "get_ingestor", lambda source: (_rotate(path), real(source))[1])
+    else:
+        settings = settings.model_copy(update={"queue_log": settings.queue_log.model_copy(update={
+            "parallel_min_bytes": 1, "parallel_part_min_bytes": 1})})
+        monkeypatch.setattr(parallel, "_workers", lambda size, s: 2)
+        enter = parallel._Workers.__enter__
+        monkeypatch.setattr(parallel._Workers, "__enter__", lambda self: (_rotate(path), enter(self))[1])
+    with pytest.raises(IngestRejected) as caught:
+        load(sqlite_engine, path, settings, catalogues, clock)
+    [problem] = caught.value.problems
+    assert localize(problem.why, "zh") == "加载期间另一个文件占用了这个文件名（日志轮转了？）：未加载任何内容，请重新加载"
+    assert localize(problem.why, "en").startswith("another file took this name while it was being loaded")
+    assert counters(sqlite_engine) == {}
+    assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
+    monkeypatch.undo()
+    again = load(sqlite_engine, path, settings, catalogues, clock)  # the new log, as itself
+    assert again.status == "loaded" and counters(sqlite_engine) == {}  # (it holds no call)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hotline_kpi.i18n import M_
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems
+from hotline_kpi.ingest.base import (MAX_PROBLEMS, IngestContext, IngestRejected, OtherYears, Problem, future_problems,
+                                     open_same)
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.dbform import scan_db, sniff_db_header
 from hotline_kpi.ingest.queue_log.parallel import all_in_workers, scan_file
@@ -60,7 +61,7 @@ class QueueLogIngestor:
         spool = Spool()
         parsed = ParsedQueueLog(source=SOURCE, spool=spool)
         try:
-            with path.open("rb") as f:
+            with open_same(path, ctx) as f:
                 head = f.read(64 * 1024)
                 if size == 0:
                     raise IngestRejected(file, [Problem(file, M_("the file is empty (0 bytes): nothing was loaded; "

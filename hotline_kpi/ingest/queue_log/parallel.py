@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems, open_same
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.columnar import scan_blocks
 from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
@@ -191,7 +191,7 @@ def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: boo
     scan = Scan(file, ctx)
     spool = Spool(named=process)  # (a process hands its spool over by name)
     try:
-        with open(path, "rb") as f:
+        with open_same(Path(path), ctx) as f:
             f.seek(start)
             max_time, spooled, lines = _scan_range(
                 f, end, done if done is not None else [start], 1, scan, spool, LocalDays(ctx.hotline.zone),
