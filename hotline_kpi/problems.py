@@ -59,6 +59,11 @@ class IngestRejected(ValueError):
             raise ValueError("IngestRejected needs at least one problem")
         super().__init__(self.render("en"))
 
+    def __reduce__(self):
+        # Sent back by a worker process (pickled): made again from its parts, not from the
+        # rendered text only, which is all an exception pickles by default.
+        return type(self), (self.file, self.problems, self.sheet, self.notes), self.__dict__
+
     def render(self, lang: Lang | None = None) -> str:
         """Every problem (the first 50) in ``lang`` (default: the current language)."""
         shown = self.problems[:50]

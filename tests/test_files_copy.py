@@ -203,3 +203,62 @@ def test_a_log_rotated_between_its_hash_and_its_copy_keeps_the_bytes_loaded(
         kept = Path(ingest.original_path)
     assert kept.read_bytes() == loaded
     assert path.read_bytes() == new_log  # (the rotation did happen)
+
+
+def test_a_second_ctrl_c_while_the_original_is_copied_never_keeps_another_files_bytes(
+        tmp_path, sqlite_engine, settings, catalogues, clock, monkeypatch):
+    """Ctrl-C while the load waits for the copy of its original, and again while it waits for
+    the copying thread to end: the load closes its descriptor of the file while the copy is
+    under way, and the next file opened would get that number. The copy reads a descriptor
+    of its own and is called off: no original is left holding another file's bytes (before,
+    the copy went on through the reused number and kept the other file under this file's
+    hash; a later good load of the file then kept that copy). Found by review."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hotline_kpi import files
+    from hotline_kpi.ingest import pipeline
+    from tests.ingest.qlog import answered, load
+
+    path = tmp_path / "queue_log"
+    loaded = ("\n".join(answered("c1", 0, wait=3) + answered("c2", 60, wait=8)) + "\n").encode()
+    path.write_bytes(loaded)
+    other = tmp_path / "unrelated.db"
+    other.write_bytes(b"X" * 10_000)
+    in_copy, go, done = threading.Event(), threading.Event(), threading.Event()
+    real_copy, real_cfr = pipeline.copy_atomic, os.copy_file_range
+
+    def copy(*a, **kw):
+        try:
+            return real_copy(*a, **kw)
+        finally:
+            done.set()
+
+    def held_copy_file_range(src, dst, count, *a):  # a big log: the kernel copy is under way
+        in_copy.set()
+        assert go.wait(30)  # (30 s: a guard, not a timing)
+        return real_cfr(src, dst, count, *a)
+
+    class Interrupted(ThreadPoolExecutor):
+        def submit(self, fn, *a, **kw):
+            future = super().submit(fn, *a, **kw)
+
+            def result(*_a, **_kw):  # Ctrl-C while the load waits for the copy
+                assert in_copy.wait(30)
+                raise KeyboardInterrupt
+            future.result = result
+            return future
+
+        def shutdown(self, wait=True, **kw):  # Ctrl-C again, while it waits for the thread to end
+            super().shutdown(wait=False, **kw)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "copy_file_range", held_copy_file_range)
+    monkeypatch.setattr(pipeline, "copy_atomic", copy)
+    monkeypatch.setattr(pipeline, "ThreadPoolExecutor", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load(sqlite_engine, path, settings, catalogues, clock)
+    with other.open("rb"):  # (anything opened now may get the number the load closed)
+        go.set()
+        assert done.wait(30)
+    kept = [p for p in settings.originals_dir.rglob("*") if p.is_file()]
+    assert all(p.read_bytes() == loaded for p in kept), [p.read_bytes()[:8] for p in kept]

@@ -91,14 +91,20 @@ def open_same(path: Path, ctx: IngestContext) -> BinaryIO:
     """``path`` opened for reading, refused when it is no longer the file the load opened
     first (``ctx.identity``): a log rotated meanwhile, another file now has its name. The
     load would otherwise count the other file's lines under the first one's hash."""
-    f = path.open("rb")
-    st = os.fstat(f.fileno())
-    if ctx.identity is not None and (st.st_dev, st.st_ino) != ctx.identity:
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:  # renamed, and no file has the name yet
+        if ctx.identity is None:
+            raise
+        f = None
+    if f is not None:
+        st = os.fstat(f.fileno())
+        if ctx.identity is None or (st.st_dev, st.st_ino) == ctx.identity:
+            return f
         f.close()
-        raise IngestRejected(path.name, [Problem(path.name, M_(
-            "another file took this name while it was being loaded (a log rotated?): nothing was loaded; "
-            "load it again"))])
-    return f
+    raise IngestRejected(path.name, [Problem(path.name, M_(
+        "the file under this name changed while it was being loaded (renamed or replaced: a log rotated?): "
+        "nothing was loaded; load it again"))])
 
 
 @dataclass

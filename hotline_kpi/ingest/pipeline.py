@@ -213,13 +213,19 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
 
     called_off = threading.Event()  # the parse failed or was interrupted: the hash and the copy stop
 
+    # The copy's own descriptor of the file opened: it stays open until the copy ends, even
+    # if the load is interrupted and closes its own meanwhile (whose number the next file
+    # opened would get).
+    own = open(os.dup(pinned.fileno()), "rb", buffering=0)
+
     def keep() -> tuple[str, Path, bool]:
         """(The file's hash, where its original is kept, whether it was kept before.)"""
-        sha = file_hashes(path, (), size, called_off, pinned)[0] if alongside else sha256
-        target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
-        before = target.exists()
-        return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size,
-                                  called_off, pinned), before
+        with own:
+            sha = file_hashes(path, (), size, called_off, own)[0] if alongside else sha256
+            target = original_path(path, sha, settings.originals_dir, hotline.id, source, today)
+            before = target.exists()
+            return sha, keep_original(path, sha, settings.originals_dir, hotline.id, source, today, size,
+                                      called_off, own), before
 
     # The original is copied while the file is parsed (a copy of a big log takes seconds);
     # a rejected file leaves no original behind, unless the same content was kept before.
@@ -238,9 +244,14 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
             raise
         try:
             sha256, original, kept_before = keeping.result()
-        except BaseException:  # the original could not be kept: nothing is stored
+        except BaseException:  # the original could not be kept, or an interrupt while waiting: nothing is stored
+            called_off.set()
             if not isinstance(parsed, ParsedFile):
                 parsed.close()
+            with contextlib.suppress(Exception):  # (the copy ended; one finished meanwhile goes with the load)
+                _, kept, kept_before = keeping.result()
+                if not kept_before:
+                    kept.unlink(missing_ok=True)
             raise
     if alongside:
         with read_session(engine) as session:

@@ -6,6 +6,8 @@ UTF-8 held in memory while later blocks are read the vectorised way."""
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from tests.ingest.qlog import ev
@@ -204,7 +206,8 @@ def _rotate(path, lines: int = 400) -> bytes:
     return new_log
 
 
-@pytest.mark.parametrize("where", ["the parse", "a part read by a thread"])
+@pytest.mark.parametrize("where", ["the parse", "the parse, no new log yet", "a part read by a thread",
+                                   "a part read by a worker process"])
 def test_a_log_rotated_before_the_parse_opens_it_is_refused_not_counted_under_the_first_ones_hash(
         tmp_path, sqlite_engine, settings, catalogues, clock, monkeypatch, where):
     """The load opens the file once (its hash and kept original come from there); the parse,
@@ -218,24 +221,32 @@ def test_a_log_rotated_before_the_parse_opens_it_is_refused_not_counted_under_th
     from hotline_kpi.problems import IngestRejected
     from tests.ingest.qlog import answered, counters, load
 
+    scratch = tmp_path / "tmp"  # (the temporary folder: no spool of any part is left in it)
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)
     path = tmp_path / "queue_log"
     path.write_text("\n".join(answered("c1", 0, wait=3) + answered("c2", 60, wait=8)) + "\n", encoding="utf-8")
-    if where == "the parse":
+    if where.startswith("the parse"):
         real = pipeline.get_ingestor  # (called after the load opened the file, before the parse)
-        monkeypatch.setattr(pipeline, "get_ingestor", lambda source: (_rotate(path), real(source))[1])
+        rotate = (lambda: path.rename(path.with_name("queue_log.1"))) if "no new log" in where else (
+            lambda: _rotate(path))
+        monkeypatch.setattr(pipeline, "get_ingestor", lambda source: (rotate(), real(source))[1])
     else:
         settings = settings.model_copy(update={"queue_log": settings.queue_log.model_copy(update={
-            "parallel_min_bytes": 1, "parallel_part_min_bytes": 1})})
+            "vectorised": "thread" in where, "parallel_min_bytes": 1, "parallel_part_min_bytes": 1})})
         monkeypatch.setattr(parallel, "_workers", lambda size, s: 2)
         enter = parallel._Workers.__enter__
         monkeypatch.setattr(parallel._Workers, "__enter__", lambda self: (_rotate(path), enter(self))[1])
-    with pytest.raises(IngestRejected) as caught:
+    with pytest.raises(IngestRejected) as caught:  # (from a worker process too, pickled back whole)
         load(sqlite_engine, path, settings, catalogues, clock)
+    assert list(scratch.iterdir()) == []
     [problem] = caught.value.problems
-    assert localize(problem.why, "zh") == "加载期间另一个文件占用了这个文件名（日志轮转了？）：未加载任何内容，请重新加载"
-    assert localize(problem.why, "en").startswith("another file took this name while it was being loaded")
+    assert localize(problem.why, "zh") == "加载期间这个文件名下的文件变了（被改名或替换：日志轮转了？）：未加载任何内容，请重新加载"
+    assert localize(problem.why, "en").startswith("the file under this name changed while it was being loaded")
     assert counters(sqlite_engine) == {}
     assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
     monkeypatch.undo()
-    again = load(sqlite_engine, path, settings, catalogues, clock)  # the new log, as itself
-    assert again.status == "loaded" and counters(sqlite_engine) == {}  # (it holds no call)
+    if path.exists():
+        again = load(sqlite_engine, path, settings, catalogues, clock)  # the new log, as itself
+        assert again.status == "loaded" and counters(sqlite_engine) == {}  # (it holds no call)

@@ -4,6 +4,7 @@ into spooled call states and hands them to the store step."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,11 +58,12 @@ class QueueLogIngestor:
             return future_problems(day, ctx, file, row, column="time")
 
         patterns = ctx.queue_log.queue_patterns(ctx.hotline.id)
-        size = path.stat().st_size if ctx.size is None else min(ctx.size, path.stat().st_size)
         spool = Spool()
         parsed = ParsedQueueLog(source=SOURCE, spool=spool)
         try:
             with open_same(path, ctx) as f:
+                on_disk = os.fstat(f.fileno()).st_size  # (the file opened, not what the name holds now)
+                size = on_disk if ctx.size is None else min(ctx.size, on_disk)
                 head = f.read(64 * 1024)
                 if size == 0:
                     raise IngestRejected(file, [Problem(file, M_("the file is empty (0 bytes): nothing was loaded; "
