@@ -262,3 +262,39 @@ def test_a_second_ctrl_c_while_the_original_is_copied_never_keeps_another_files_
         assert done.wait(30)
     kept = [p for p in settings.originals_dir.rglob("*") if p.is_file()]
     assert all(p.read_bytes() == loaded for p in kept), [p.read_bytes()[:8] for p in kept]
+
+
+def test_the_same_file_loaded_by_two_processes_at_once_is_already_loaded_for_the_second(
+        tmp_path, engine, settings, catalogues, clock, monkeypatch):
+    """Two `ingest` runs of one log at once (a cron job and an operator): the second to reach
+    the store finds the first's load there when it commits (the unique content hash), and
+    says "already loaded" as if it had come later; the original stays (it is the first
+    load's, kept under the same name). Before, it ended in a raw IntegrityError traceback.
+    The race is made certain here: the first load runs to its end while the second's check
+    before the store is shown none (two real processes hit the window only now and then)."""
+    import hashlib
+
+    from hotline_kpi.ingest import pipeline
+    from hotline_kpi.store import provenance
+    from hotline_kpi.store.db import read_session
+    from tests.ingest.qlog import answered, counters, load
+
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(answered("c1", 0, wait=3) + answered("c2", 60, wait=8)) + "\n", encoding="utf-8")
+    first = load(engine, path, settings, catalogues, clock)
+    assert first.status == "loaded"
+    before = counters(engine)
+    real, calls = provenance.find_loaded, []
+
+    def not_yet_on_the_first_look(*a):
+        calls.append(a)
+        return None if len(calls) == 1 else real(*a)
+
+    monkeypatch.setattr(pipeline.provenance, "find_loaded", not_yet_on_the_first_look)
+    second = load(engine, path, settings, catalogues, clock)
+    assert second.status == "already_loaded" and second.result.ingest_id == first.result.ingest_id
+    assert counters(engine) == before
+    kept = [p for p in settings.originals_dir.rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in kept] == [path.read_bytes()]
+    with read_session(engine) as session:
+        assert real(session, "shanghai-12345", "queue-log", hashlib.sha256(path.read_bytes()).hexdigest()) is not None

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable, Iterable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from hotline_kpi.i18n import M_
 from hotline_kpi.catalogue import CatalogueSet
@@ -151,6 +152,23 @@ def ingest_file(
                      sheet)
 
 
+#: What a file compressed as a whole begins with, and the command that gives the file back
+#: (a log rotated with logrotate's ``compress`` is gzip: ``queue_log.1.gz``).
+_COMPRESSED = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"BZh", "bzip2", "bunzip2 -k"),
+               (b"\xfd7zXZ\x00", "xz", "unxz -k"), (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"))
+
+
+def _check_not_compressed(path: Path, head: bytes) -> None:
+    """A compressed file is refused as such (its bytes would read as binary data: NUL bytes,
+    or no known source), saying how to decompress it."""
+    for magic, kind, command in _COMPRESSED:
+        if head.startswith(magic) and (kind != "bzip2" or head[3:4].isdigit()):
+            name = display_name(path.name)
+            raise IngestRejected(name, [Problem(name, M_(
+                "the file is compressed ({kind}): decompress it first ({command} {file}) and load the file that "
+                "gives", kind=kind, command=command, file=path.name))])
+
+
 def _check_size(path: Path, size: int, settings: Settings) -> None:
     if size > settings.max_file_bytes:
         raise IngestRejected(display_name(path.name), [Problem(
@@ -167,6 +185,7 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
     on_disk = opened.st_size
     _check_size(path, on_disk, settings)  # (the file opened: another may have taken the name since the stat)
     head = pinned.read(_HEAD_BYTES)
+    _check_not_compressed(path, head)
     source = source or detect_source(path, head)
     ingestor = get_ingestor(source)
 
@@ -307,6 +326,16 @@ def _load(engine: Engine, path: Path, pinned: BinaryIO, hotline, settings: Setti
         if not kept_before:
             original.unlink(missing_ok=True)
         raise
+    except IntegrityError:
+        # Another process loaded the same bytes meanwhile (two runs of one cron job, say): its
+        # load won the race to the store. The original, kept by content hash, is its original.
+        with read_session(engine) as session:
+            existing = provenance.find_loaded(session, hotline.id, source, sha256)
+        if existing is None:
+            if not kept_before and not _stored(engine, hotline.id, source, sha256):
+                original.unlink(missing_ok=True)
+            raise
+        return IngestOutcome(path, source, hotline.id, sha256, StoreResult("already_loaded", existing.id))
     except BaseException:  # an interrupt (Ctrl-C) or a fault while storing: the original goes with the load
         if not kept_before and not _stored(engine, hotline.id, source, sha256):
             original.unlink(missing_ok=True)

@@ -250,3 +250,37 @@ def test_a_log_rotated_before_the_parse_opens_it_is_refused_not_counted_under_th
     if path.exists():
         again = load(sqlite_engine, path, settings, catalogues, clock)  # the new log, as itself
         assert again.status == "loaded" and counters(sqlite_engine) == {}  # (it holds no call)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz", "zstd"])
+@pytest.mark.parametrize("source", [None, "queue-log"])
+def test_a_compressed_log_is_refused_as_compressed_saying_how_to_decompress_it(
+        tmp_path, sqlite_engine, settings, catalogues, clock, kind, source):
+    """logrotate's ``compress`` leaves ``queue_log.1.gz``: refused as a compressed file with the
+    command that gives the log back, nothing stored. Before, with --source queue-log it was
+    "NUL bytes ... remove them (tr -d '\\000')", which turned it into garbage; without, "cannot
+    tell which system produced this file"."""
+    import bz2
+    import gzip
+    import lzma
+
+    import zstandard
+
+    from hotline_kpi.i18n import localize
+    from hotline_kpi.problems import IngestRejected
+    from tests.ingest.qlog import answered, counters, load
+
+    log = ("\n".join(answered("c1", 0, wait=3)) + "\n").encode()
+    packed = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress,
+              "zstd": zstandard.ZstdCompressor().compress}[kind](log)
+    command = {"gzip": "gunzip -k", "bzip2": "bunzip2 -k", "xz": "unxz -k", "zstd": "unzstd"}[kind]
+    path = tmp_path / "queue_log.1.gz"
+    path.write_bytes(packed)
+    with pytest.raises(IngestRejected) as caught:
+        load(sqlite_engine, path, settings, catalogues, clock, source=source)
+    [problem] = caught.value.problems
+    assert localize(problem.why, "zh") == f"文件是压缩文件（{kind}）：请先解压（{command} queue_log.1.gz），再加载解压出的文件"
+    assert localize(problem.why, "en") == (f"the file is compressed ({kind}): decompress it first ({command} "
+                                           "queue_log.1.gz) and load the file that gives")
+    assert counters(sqlite_engine) == {}
+    assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
