@@ -284,3 +284,26 @@ def test_a_compressed_log_is_refused_as_compressed_saying_how_to_decompress_it(
                                            "queue_log.1.gz) and load the file that gives")
     assert counters(sqlite_engine) == {}
     assert not settings.originals_dir.exists() or not any(p.is_file() for p in settings.originals_dir.rglob("*"))
+
+
+@pytest.mark.parametrize("vectorised", [True, False], ids=["vectorised", "line scan"])
+def test_blanks_around_a_call_id_are_not_part_of_it(tmp_path, sqlite_engine, settings, catalogues, clock,
+                                                    vectorised):
+    """A tab after the call id of one ENTERQUEUE (an export edited by hand): the call is still
+    one answered call of its id, as blanks around the time, the event or a wait are ignored.
+    Before, `m11<TAB>` was a call of its own (offered, never answered) and `m11` an orphan:
+    4,192 answered instead of 4,193 on the reporter's day, exit 0."""
+    from tests.ingest.qlog import abandoned, answered, counters, load
+
+    lines = answered("m10", 0, wait=3) + answered("m11", 60, wait=8) + abandoned("m12", 120, wait=30)
+    lines[3] = lines[3].replace("|m11|", "|m11\t|")  # m11's ENTERQUEUE
+    lines[-2] = lines[-2].replace("|m12|", "| m12 |")  # m12's ENTERQUEUE
+    assert "ENTERQUEUE" in lines[3] and "ENTERQUEUE" in lines[-2]
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = settings.model_copy(update={"queue_log": settings.queue_log.model_copy(update={
+        "vectorised": vectorised, "parallel_min_bytes": 1 if vectorised else 1 << 40})})
+    outcome = load(sqlite_engine, path, settings, catalogues, clock)
+    [day] = counters(sqlite_engine).values()
+    assert (day["calls_offered"], day["calls_answered"], day["answer_wait_seconds_sum"]) == (3, 2, 11)
+    assert not any("orphan" in str(n) for n in outcome.notes)

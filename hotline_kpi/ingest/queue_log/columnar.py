@@ -7,7 +7,7 @@ Every block of complete lines goes one of two ways:
 - **the line scan**, line by line as before, when the block holds anything irregular: a
   line the vectorised checks do not accept exactly as the line scan would (a blank or short
   line, a time or wait that is not plain digits in range, a call event without a call id,
-  an event name with blanks around it, a carriage return, text that is not UTF-8, a date
+  an event name or a call id with blanks around it, a carriage return, text that is not UTF-8, a date
   met for the first time that the catalogue refuses). Problems are then reported by the
   line scan, with their rows, as before;
 - **the vectorised path** otherwise. Tallies (membership/system events, unknown events,
@@ -177,6 +177,8 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     no_id, bad_wait, first_enter, last_enter = second.row(0)
     if no_id or bad_wait:
         raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
+    if per_call.select(pl.col("cid").str.strip_chars(" \t\x0b\x0c") != pl.col("cid")).to_series().any():
+        raise _Irregular  # blanks around a call id: the line scan reads the id without them
     if first_enter is not None:
         _check_days(call_lines, first_enter, last_enter, machine)
     # Nothing irregular: from here on the block is read.

@@ -266,7 +266,7 @@ class _Machine:
             if belongs is not None and not belongs(parts[2]):
                 self.other_queue(parts[2])
                 continue
-            cid = parts[1]
+            cid = parts[1].strip()  # (blanks around a call id, as around the other fields: not part of it)
             st = calls.get(cid)
             if st is None:
                 if cid in not_a_call:
