@@ -175,9 +175,9 @@ def test_the_vectorised_scan_spools_the_same_states_as_the_line_scan(tmp_path, c
     assert blocks > 50 and vectorised > blocks * 0.8  # most blocks are plain
     line_scan = _parse(path, catalogues, _settings(False))
     assert _parse(path, catalogues, _settings(True)) == line_scan
-    if mess == "a byte order mark":  # the line scan refuses the first line's time: the same problem
-        assert [p[2:4] for p in line_scan] == [(1, "time")]
-        return
+    if mess == "a byte order mark":  # skipped by both (was refused by both as line 1's time, since 2026-12)
+        path.write_text("\n".join([lines[0][1:], *lines[1:]]) + "\n", encoding="utf-8")
+        assert line_scan == _parse(path, catalogues, _settings(False))  # the same states as without it
     assert sum(len(v) for v in line_scan[0].values()) > 1000
     # Queue patterns: the other hotline's queue is left out, and tallied, the same way.
     patterns = {"queues": {"shanghai-12345": ("12345*",)}}

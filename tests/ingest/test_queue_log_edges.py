@@ -307,3 +307,27 @@ def test_blanks_around_a_call_id_are_not_part_of_it(tmp_path, sqlite_engine, set
     [day] = counters(sqlite_engine).values()
     assert (day["calls_offered"], day["calls_answered"], day["answer_wait_seconds_sum"]) == (3, 2, 11)
     assert not any("orphan" in str(n) for n in outcome.notes)
+
+
+@pytest.mark.parametrize("vectorised", [True, False], ids=["vectorised", "line scan"])
+def test_a_log_saved_with_a_byte_order_mark_loads_and_grows(tmp_path, sqlite_engine, settings, catalogues, clock,
+                                                           vectorised):
+    """A queue_log saved by a Windows editor begins with a UTF-8 byte order mark. Before, it was
+    refused: line 1, column time, value "1551401995" (the mark invisible in the message).
+    It loads now, and the grown log resumes after the bytes loaded, as any log."""
+    from tests.ingest.qlog import answered, counters, load
+
+    settings = settings.model_copy(update={"queue_log": settings.queue_log.model_copy(update={
+        "vectorised": vectorised, "parallel_min_bytes": 1 if vectorised else 1 << 40})})
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join(answered("c1", 0, wait=3)) + "\n").encode())
+    first = load(sqlite_engine, path, settings, catalogues, clock)
+    assert first.status == "loaded"
+    [day] = counters(sqlite_engine).values()
+    assert (day["calls_offered"], day["calls_answered"], day["answer_wait_seconds_sum"]) == (1, 1, 3)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("\n".join(answered("c2", 100, wait=9)) + "\n")
+    again = load(sqlite_engine, path, settings, catalogues, clock)
+    assert any("read from byte" in n for n in again.notes), again.notes
+    [day] = counters(sqlite_engine).values()
+    assert (day["calls_offered"], day["calls_answered"], day["answer_wait_seconds_sum"]) == (2, 2, 12)

@@ -71,7 +71,9 @@ class QueueLogIngestor:
                 if not head.strip() and size <= len(head):
                     raise IngestRejected(file, [Problem(file, M_("the file holds only blank lines: no queue_log "
                                                                  "line, nothing was loaded"))])
-                start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
+                # (a byte order mark, as Windows editors write one, is not part of the first time)
+                start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (
+                    3 if head.startswith(b"\xef\xbb\xbf") else 0, 1)
                 first = next((ln for ln in head.splitlines() if ln.strip()), b"")
                 db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
                     head.decode("utf-8-sig", "replace"))
@@ -85,8 +87,8 @@ class QueueLogIngestor:
                         raise IngestRejected(file, [nul_problem(file, *nul)])
                 f.seek(len(head))
                 if db is None:
-                    max_time, spooled = self._parse_file(f, size, end, scan, spool, days, allowed_day, latest,
-                                                         patterns, ctx, parsed, path)
+                    max_time, spooled = self._parse_file(f, size, start, end, scan, spool, days, allowed_day,
+                                                         latest, patterns, ctx, parsed, path)
                     if workers:  # the first NUL a worker met, else any in an unfinished last line
                         nul = nul_place(f, size, *scan.nul) if scan.nul else nul_place(
                             f, size, end, parsed.end_lines + 1)
@@ -111,9 +113,9 @@ class QueueLogIngestor:
             spool.close()
             raise
 
-    def _parse_file(self, f: BinaryIO, size: int, end: int, scan: Scan, spool: Spool, days: LocalDays,
+    def _parse_file(self, f: BinaryIO, size: int, start: int, end: int, scan: Scan, spool: Spool, days: LocalDays,
                     allowed_day, latest: int, patterns, ctx: IngestContext, parsed: ParsedQueueLog, path: Path):
-        start, first_row = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (0, 1)
+        first_row = ctx.resume.lines + 1 if ctx.resume else 1
         max_time, spooled, lines, parts = scan_file(f, path, start, end, first_row, scan, spool, days, allowed_day,
                                                     latest, patterns, ctx, size)
         if parts > 1 and all_in_workers(start, end, ctx.queue_log):
@@ -123,7 +125,7 @@ class QueueLogIngestor:
         parsed.end_offset = max(end, start)
         parsed.end_lines = first_row - 1 + lines
         parsed.appendable = True
-        if start:
+        if ctx.resume:
             parsed.notes.append(M_("read from byte {start:,} (line {line:,} on): the part before was loaded "
                                    "earlier from this log", start=start, line=first_row))
         if end < size:
