@@ -304,3 +304,71 @@ def test_legacy_keys_go_back_only_when_one_id_claims_them():
     stored = {b"a": st1}
     rekey_legacy(stored, [b"a~7", b"a"])  # a itself comes again: left
     assert stored == {b"a": st1}
+
+
+def _same_second_reuse_log(swapped: bool) -> list[str]:
+    """Call 100 abandoned on the first day; the next day, 23 h 50 min later, a new call of id
+    100 answered: its CONNECT is written in the same second as its ENTERQUEUE, before it when
+    ``swapped`` (a database export ordered by time returns same-second rows in any order)."""
+    day2 = 85_800
+    enter = ev(day2, "100", "ENTERQUEUE", "", "139", 1)
+    connect = ev(day2, "100", "CONNECT", 0, "x", 2, agent="SIP/1001")
+    return [ev(0, "100", "ENTERQUEUE", "", "138", 1), ev(20, "100", "ABANDON", 1, 1, 20),
+            *([connect, enter] if swapped else [enter, connect]),
+            ev(day2 + 60, "100", "COMPLETECALLER", 0, 60, 1, agent="SIP/1001")]
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+@pytest.mark.parametrize("swapped", [False, True], ids=["in order", "connect first"])
+def test_a_new_calls_connect_written_before_its_enterqueue_is_not_the_answer_of_the_call_before(
+        tmp_path, sqlite_template, settings, catalogues, clock, vectorised, swapped):
+    """Found by a new-user test: with the CONNECT first, the new call's CONNECT was taken for
+    the answer of the call abandoned the day before (within a day of it), the first day
+    counted answered and the second day's call lost, exit 0. A line more than a minute after
+    a call ended is another call's, whatever the order within its second; the same in 4 KB
+    and 1 MB blocks."""
+    lines = _same_second_reuse_log(swapped)
+    found = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk) for chunk in (4 << 10, 1 << 20)}
+    assert found[4 << 10] == found[1 << 20]
+    days = found[4 << 10]
+    next_day = DAY + dt.timedelta(days=1)
+    assert (days[DAY]["calls_offered"], days[DAY]["calls_answered"]) == (1, 0)
+    assert (days[next_day]["calls_offered"], days[next_day]["calls_answered"],
+            days[next_day]["answer_wait_seconds_sum"]) == (1, 1, 0)
+
+
+def test_the_same_in_the_database_form_whatever_the_order_of_a_seconds_rows(
+        tmp_path, sqlite_engine, settings, catalogues, clock):
+    """The realtime table exported as CSV: rows of one second come in any order."""
+    import csv
+
+    from tests.common import TZ
+
+    out = tmp_path / "queue_log.csv"
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["time", "callid", "queuename", "agent", "event", "data1", "data2", "data3"])
+        for line in _same_second_reuse_log(swapped=True):
+            t, cid, q, agent, event, *data = line.split("|")
+            when = dt.datetime.fromtimestamp(int(t), TZ).strftime("%Y-%m-%d %H:%M:%S")
+            w.writerow([when, cid, q, agent, event, *(data + [""] * 3)[:3]])
+    load(sqlite_engine, out, settings, catalogues, clock)
+    days = counters(sqlite_engine)
+    assert (days[DAY]["calls_offered"], days[DAY]["calls_answered"]) == (1, 0)
+    assert (days[DAY + dt.timedelta(days=1)]["calls_offered"], days[DAY + dt.timedelta(days=1)]["calls_answered"]) \
+        == (1, 1)
+
+
+def test_same_call_for_pieces_after_a_call_ended():
+    """The store step's rule, the line scan's: a piece that begins more than a minute after the
+    call before it ended is another call's, unless it decides nothing (tail lines only)."""
+    from hotline_kpi.ingest.queue_log.calls import ABANDON, same_call
+
+    abandoned = (T0, -1, 0, T0 + 20, ABANDON, 20, T0)
+    connect_only = (NO_TIME, T0 + 85_800, 0, -1, 0, -1, T0 + 85_800)  # a CONNECT, its ENTERQUEUE elsewhere
+    assert not same_call(abandoned, connect_only) and not same_call(connect_only, abandoned)
+    assert same_call(abandoned, (NO_TIME, T0 + 70, 0, -1, 0, -1, T0 + 70))  # within the minute: overflow
+    assert same_call(abandoned, (NO_TIME, -1, 0, -1, 0, -1, T0 + 3_600))  # a tail line only: the call's
+    open_call = (T0, T0 + 5, 5, -1, 0, -1, T0)  # answered, not completed: may go on
+    assert same_call(open_call, connect_only)

@@ -42,6 +42,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     KEY,
     MAX_WAIT_SECONDS,
     NO_TIME,
+    REENTER_SECONDS,
     SYSTEM,
     TIMEOUT,
     LocalDays,
@@ -245,7 +246,8 @@ class _Exprs:
             t.min().alias("seen"), t.max().alias("last")]
         self.plain = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
             pl.col("last_enter").is_null() | pl.col("first_x").is_null()
-            | (pl.col("last_enter") <= pl.col("first_x")))
+            | (pl.col("last_enter") <= pl.col("first_x"))) & (  # and no line long after an exit
+            pl.col("first_x").is_null() | (pl.col("last") <= pl.col("first_x") + REENTER_SECONDS))
         x, c = pl.col("exit"), pl.col("conn")
         #: A plain call's state (the numbers of :data:`.calls.WIDTH`, in order), from its aggregates.
         self.state = [
