@@ -82,20 +82,18 @@ def ended(state) -> int:
 
 def same_call(a, b) -> bool:
     """Whether two states of one call id are one call. Different calls: more than a day apart
-    (:data:`DAY_SECONDS`, from their anchors), or the later one begins (its ENTERQUEUE, else
-    its first line) more than :data:`REENTER_SECONDS` after the earlier one ended: lines
-    without an ENTERQUEUE join the call before them while it may go on, or when they decide
-    nothing (a CONNECT written before its own ENTERQUEUE in the same second is not the
-    answer of a call abandoned the day before)."""
+    (:data:`DAY_SECONDS`, from their anchors), or the later one has an ENTERQUEUE more than
+    :data:`REENTER_SECONDS` after the earlier one ended. Lines without an ENTERQUEUE join the
+    call before them (within a day)."""
     ta, tb = anchor(a), anchor(b)
     if ta > tb:
         a, b, ta, tb = b, a, tb, ta
     if tb - ta > DAY_SECONDS:
         return False
-    end = ended(a)
-    if end < 0 or (b[0] == NO_TIME and b[1] < 0 and b[3] < 0):  # (lines that decide nothing: the call's)
+    if b[0] == NO_TIME:
         return True
-    return tb <= end + REENTER_SECONDS
+    end = ended(a)
+    return end < 0 or b[0] <= end + REENTER_SECONDS
 
 
 def reenter(state: list, t: int) -> bool:

@@ -42,7 +42,6 @@ from hotline_kpi.ingest.queue_log.calls import (
     KEY,
     MAX_WAIT_SECONDS,
     NO_TIME,
-    REENTER_SECONDS,
     SYSTEM,
     TIMEOUT,
     LocalDays,
@@ -246,8 +245,7 @@ class _Exprs:
             t.min().alias("seen"), t.max().alias("last")]
         self.plain = (pl.col("last") - pl.col("seen") <= DAY_SECONDS) & (
             pl.col("last_enter").is_null() | pl.col("first_x").is_null()
-            | (pl.col("last_enter") <= pl.col("first_x"))) & (  # and no line long after an exit
-            pl.col("first_x").is_null() | (pl.col("last") <= pl.col("first_x") + REENTER_SECONDS))
+            | (pl.col("last_enter") <= pl.col("first_x")))
         x, c = pl.col("exit"), pl.col("conn")
         #: A plain call's state (the numbers of :data:`.calls.WIDTH`, in order), from its aggregates.
         self.state = [

@@ -25,7 +25,6 @@ from hotline_kpi.ingest.queue_log.calls import (
     KEY,
     NO_TIME,
     OUTCOME_NAMES,
-    REENTER_SECONDS,
     SYSTEM,
     TAIL,
     TIMEOUT,
@@ -99,7 +98,12 @@ def _queue_filter(patterns: Sequence[str] | None) -> "callable":
     def belongs(queue: bytes) -> bool:
         hit = cache.get(queue)
         if hit is None:
-            hit = cache[queue] = patterns is None or any(fnmatch.fnmatchcase(_text(queue), p) for p in patterns)
+            if patterns is None:
+                hit = True
+            else:
+                name = _text(queue)
+                hit = any(fnmatch.fnmatchcase(name, p) for p in patterns)
+            cache[queue] = hit
         return hit
 
     return belongs
@@ -276,8 +280,6 @@ class _Machine:
                 st[6] = t
             elif t > st[6] + day and t > anchor(st) + day:  # the id reused by a new call
                 st = other_call(calls, cid, st, t)
-            elif code != tail_code and code != enter_code and 0 <= ended(st) < t - REENTER_SECONDS:  # after the
-                st = other_call(calls, cid, st, t)  # call ended: a new one's (its ENTERQUEUE after it, that second)
             if code == enter_code:
                 if st[3] >= 0 and t >= st[3] and ended(st) >= 0:  # overflow, or the id reused
                     st = other_call(calls, cid, st, t) if reenter(st, t) else st
