@@ -304,3 +304,45 @@ def test_legacy_keys_go_back_only_when_one_id_claims_them():
     stored = {b"a": st1}
     rekey_legacy(stored, [b"a~7", b"a"])  # a itself comes again: left
     assert stored == {b"a": st1}
+
+
+def _overflow(gap: int) -> list[str]:
+    """A call times out in queue A after 100 s and enters queue B ``gap`` s later (Asterisk
+    writes it in the same second, 0), answered there after 100 s, completed a minute on."""
+    def line(t, event, *data, queue, agent="NONE"):
+        return ev(t, "ov", event, *data, queue=queue, agent=agent)
+
+    return [line(0, "ENTERQUEUE", "", "138", 1, queue="12345A"), line(100, "EXITWITHTIMEOUT", 1, 1, 100,
+                                                                      queue="12345A"),
+            line(100 + gap, "ENTERQUEUE", "", "138", 1, queue="12345B"),
+            line(200, "CONNECT", 100 - gap, "x", 2, queue="12345B", agent="SIP/1"),
+            line(260, "COMPLETECALLER", 100 - gap, 60, 1, queue="12345B", agent="SIP/1")]
+
+
+@pytest.mark.parametrize("vectorised", [False, True], ids=["line scan", "vectorised"])
+@pytest.mark.parametrize("gap", [0, 1], ids=["the same second", "a second later"])
+def test_an_overflow_answered_in_the_next_queue_is_one_answered_call_however_the_log_is_split(
+        tmp_path, sqlite_template, settings, catalogues, clock, vectorised, gap):
+    """Guards the overflow against a reuse rule that splits on lines after a call's exit (one
+    tried in 28d3b41 and reverted: it lost this answer read whole, kept it read in pieces):
+    read whole, in small blocks, and as rotated pieces cut anywhere, it is one call, answered
+    after 100 s in queue B (the wait counted is queue B's, as Asterisk writes it)."""
+    lines = _overflow(gap)
+    whole = {chunk: _load_with_blocks(tmp_path, sqlite_template, settings, catalogues, clock, lines, vectorised,
+                                      chunk)[DAY] for chunk in (4 << 10, 1 << 20)}
+    assert whole[4 << 10] == whole[1 << 20]
+    day = whole[1 << 20]
+    assert (day["calls_offered"], day["calls_answered"], day["answer_wait_seconds_sum"]) == (1, 1, 100 - gap)
+    for cuts in ([2], [3], [2, 3]):
+        bounds = [0, *cuts, len(lines)]
+        db = tmp_path / f"pieces-{cuts}.db"
+        shutil.copy(sqlite_template, db)
+        engine = make_engine(f"sqlite:///{db}")
+        mine = settings.model_copy(update={"var_dir": tmp_path / f"var-{cuts}", "queue_log": QueueLogSettings(
+            vectorised=vectorised, **_one_part(vectorised))})
+        folder = tmp_path / f"pieces-{cuts}"
+        folder.mkdir()
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            load(engine, write(folder / f"queue_log.{len(bounds) - 2 - i}", lines[a:b]), mine, catalogues, clock)
+        assert counters(engine)[DAY] == day, cuts
+        engine.dispose()
