@@ -96,8 +96,7 @@ def open_same(path: Path, ctx: IngestContext) -> BinaryIO:
     except FileNotFoundError:  # renamed, and no file has the name yet
         if ctx.identity is None:
             raise
-        f = None
-    if f is not None:
+    else:
         st = os.fstat(f.fileno())
         if ctx.identity is None or (st.st_dev, st.st_ino) == ctx.identity:
             return f

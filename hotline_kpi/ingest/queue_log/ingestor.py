@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from codecs import BOM_UTF8
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,9 +74,9 @@ class QueueLogIngestor:
                                                                  "line, nothing was loaded"))])
                 # (a byte order mark, as Windows editors write one, is not part of the first time)
                 start, line = (ctx.resume.offset, ctx.resume.lines + 1) if ctx.resume else (
-                    3 if head.startswith(b"\xef\xbb\xbf") else 0, 1)
+                    len(BOM_UTF8) if head.startswith(BOM_UTF8) else 0, 1)
                 first = next((ln for ln in head.splitlines() if ln.strip()), b"")
-                db = None if PIPE_LINE.match(first.lstrip(b"\xef\xbb\xbf")) else sniff_db_header(
+                db = None if PIPE_LINE.match(first.lstrip(BOM_UTF8)) else sniff_db_header(
                     head.decode("utf-8-sig", "replace"))
                 end = last_line_end(f, size, ctx.queue_log.read_chunk_bytes) if db is None else size
                 # The worker threads of a big file form look for NUL bytes in the blocks they
