@@ -101,7 +101,7 @@ class QueueLogSettings(BaseModel):
         "default: the hotline's zone. UNIX epochs are UTC whatever this says.",
     )
     read_chunk_bytes: int = Field(
-        6 << 20, ge=4 << 10, le=256 << 20,
+        5 << 20, ge=4 << 10, le=256 << 20,
         description="The file form is read in blocks of this many bytes (a batch of lines each). Only speed "
         "and memory depend on it.",
     )

@@ -64,6 +64,9 @@ _COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
 _EVENT_CODES = {k.decode(): v for k, v in _EVENTS.items()}
 _EXITS = (ABANDON, TIMEOUT, EMPTY, KEY)
 _NOT_A_CALL_TEXT = [c.decode() for c in _NOT_A_CALL if c]
+#: The engine of every plan here: polars 2's default (streaming) took 4% more CPU and 15-25 MB
+#: more memory on the year's bench file, whose blocks are a few MiB.
+_ENGINE = "in-memory"
 #: Packed keys (int64): a CONNECT is t * _C + wait; an exit (t * 16 + code) * _C + wait + 1.
 _C = 1 << 17
 
@@ -140,9 +143,12 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
     read = [0, 1, 4, 5, 7, 8] + ([2] if belongs is not None else [])
-    try:  # (text that is not UTF-8, or a time that is not an integer, is refused here)
+    # (text that is not UTF-8, or a time that is not an integer, is refused here; the fields a
+    # short line lacks are nulls: ``missing_columns``, as polars 1 read ragged lines)
+    try:
         df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=sorted(read),
-                         truncate_ragged_lines=True, comment_prefix=None, n_threads=1, raise_if_empty=False)
+                         truncate_ragged_lines=True, comment_prefix=None, raise_if_empty=False,
+                         missing_columns="insert")
     except Exception as exc:  # noqa: BLE001 - whatever polars refuses, the line scan reads
         raise _Irregular from exc
     if df.height != n:
@@ -158,7 +164,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
             out = pl.col("q").is_in([q for q in theirs if q is not None]).fill_null(False)  # (a null queue: below)
             if None in theirs:
                 out = out | pl.col("q").is_null()
-            for q, k in lf.filter(is_call & out).group_by("q").len().collect().iter_rows():
+            for q, k in lf.filter(is_call & out).group_by("q").len().collect(engine=_ENGINE).iter_rows():
                 name = _text((q or "").encode())
                 other[name] = other.get(name, 0) + k
             is_call = is_call & ~out
@@ -169,11 +175,11 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         plain_call = plain_call & ~cid.is_in(parked.ids(machine.calls).implode())
     per_call = calls.select(x.per_line).group_by("cid").agg(x.per_call).with_columns(plain=plain_call)
     first, second, per_call = pl.collect_all([lf.select(x.checks), calls.select(x.call_checks),
-                                              per_call.select("cid", "plain", *x.state)])
+                                              per_call.select("cid", "plain", *x.state)], engine=_ENGINE)
     ev_null, unknown, bad_time, tmax, system = first.row(0)
     if ev_null or bad_time:
         raise _Irregular  # a blank or short line, or a time the line scan reports or floors
-    unknown_names = _unknown_events(lf.filter(code < 0).select("ev").collect()) if unknown else {}
+    unknown_names = _unknown_events(lf.filter(code < 0).select("ev").collect(engine=_ENGINE)) if unknown else {}
     no_id, bad_wait, first_enter, last_enter = second.row(0)
     if no_id or bad_wait:
         raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
@@ -190,7 +196,8 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
         field = (lambda name, there: pl.col(name).fill_null("") if there else pl.lit(""))
         lines = calls.filter(cid.is_in(rest.implode())).select(pl.concat_str(
             [pl.col("t").cast(pl.String), "cid", field("q", belongs is not None), pl.lit(""), "ev",
-             field("d1", True), pl.lit(""), field("d3", True), field("d4", True)], separator="|")).collect().to_series()
+             field("d1", True), pl.lit(""), field("d3", True), field("d4", True)], separator="|")
+        ).collect(engine=_ENGINE).to_series()
         parked.unpark(rest)
         if lines.len():
             before = len(scan.problems)
@@ -304,7 +311,7 @@ def _check_days(calls, first: int, last: int, machine: _Machine) -> None:
     if any(machine.allowed_day(day, None) for day in new):
         # A refused date in the block's span of ENTERQUEUEs: irregular if an ENTERQUEUE is on it.
         if len(bounds) > 1:
-            times = calls.filter(pl.col("code") == ENTER).select("t").collect()["t"].to_numpy()
+            times = calls.filter(pl.col("code") == ENTER).select("t").collect(engine=_ENGINE)["t"].to_numpy()
             at = np.searchsorted(np.asarray([b[0] for b in bounds], dtype=np.int64), times, "right") - 1
             new = [bounds[i][1] for i in np.unique(at).tolist() if bounds[i][1] not in machine.checked_days]
         for day in new:
