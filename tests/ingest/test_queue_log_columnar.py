@@ -157,7 +157,7 @@ def _messy_log(seed: int) -> list[str]:
 
 
 @pytest.mark.parametrize("mess", ["plain", "a blank line", "crlf in one place", "unknown spaced event",
-                                  "a byte order mark"])
+                                  "a byte order mark", "trailing pipes"])
 def test_the_vectorised_scan_spools_the_same_states_as_the_line_scan(tmp_path, catalogues, mess):
     lines = _messy_log(seed=7)
     if mess == "a blank line":
@@ -168,6 +168,8 @@ def test_the_vectorised_scan_spools_the_same_states_as_the_line_scan(tmp_path, c
         lines[0] = "\ufeff" + lines[0]
     elif mess == "unknown spaced event":
         lines.insert(len(lines) // 4, ev(10, "sp", " CONNECT ", 4, "x", 1))
+    elif mess == "trailing pipes":  # every line (so each block's first) 11 fields or more
+        lines = [ln + "|" * (1 + i % 3) for i, ln in enumerate(lines)]
     path = tmp_path / "queue_log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -143,9 +143,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
     read = [0, 1, 4, 5, 7, 8] + ([2] if belongs is not None else [])
-    # (text that is not UTF-8, or a time that is not an integer, is refused here; the fields a
-    # short line lacks are nulls: ``missing_columns``, as polars 1 read ragged lines)
-    try:
+    try:  # (text not UTF-8, or a time not an integer, is refused here; a short line's fields: nulls)
         df = pl.read_csv(block, has_header=False, separator="|", quote_char=None, schema=_schema(), columns=sorted(read),
                          truncate_ragged_lines=True, comment_prefix=None, raise_if_empty=False,
                          missing_columns="insert")
@@ -281,7 +279,8 @@ def _lines(block: bytes) -> int:
 def _schema():
     import polars as pl
 
-    return {c: (pl.Int64 if c == "t" else pl.String) for c in _COLUMNS}
+    # (fields past the tenth too: polars 2 refuses a block whose first line has more than named)
+    return {c: (pl.Int64 if c == "t" else pl.String) for c in _COLUMNS + [f"x{i}" for i in range(22)]}
 
 
 def _unknown_events(unknown) -> dict[str, int]:
