@@ -298,3 +298,111 @@ def test_the_same_file_loaded_by_two_processes_at_once_is_already_loaded_for_the
     assert [p.read_bytes() for p in kept] == [path.read_bytes()]
     with read_session(engine) as session:
         assert real(session, "shanghai-12345", "queue-log", hashlib.sha256(path.read_bytes()).hexdigest()) is not None
+
+
+def _direct_io_here(folder: Path) -> bool:
+    """Whether the file system of ``folder`` takes direct I/O (tmpfs before Linux 6.6 does not)."""
+    import fcntl
+
+    fd = os.open(folder / ".probe", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        os.unlink(folder / ".probe")
+
+
+@pytest.fixture
+def direct(monkeypatch):
+    """Every copy goes past the page cache, in 8 KiB chunks (a big log's are 4 MiB): returns
+    the bytes each copy sent that way."""
+    from hotline_kpi import files
+
+    sent: list[int] = []
+    real = files._copy_direct
+
+    def copy_direct(*args):
+        sent.append(real(*args))
+        return sent[-1]
+
+    monkeypatch.setattr(files, "DIRECT_MIN_BYTES", 1)
+    monkeypatch.setattr(files, "_DIRECT_CHUNK", 8192)
+    monkeypatch.setattr(files, "_copy_direct", copy_direct)
+    return sent
+
+
+@pytest.mark.parametrize("length", [1, 4095, 4096, 4097, 3 * 8192 + 100, len(DATA) - 4, None])
+def test_a_big_copy_goes_to_the_disk_past_the_page_cache_whole(tmp_path, direct, length):
+    """The whole 4 KiB blocks by direct I/O, from one aligned buffer; the last partial block
+    through the page cache: the same bytes."""
+    if not _direct_io_here(tmp_path):
+        pytest.skip("this file system takes no direct I/O (the fallback is tested below)")
+    source = tmp_path / "queue_log"
+    source.write_bytes(DATA)
+    target = tmp_path / "kept" / "abc-queue_log"
+    copy_atomic(source, target, length, temp_prefix=".incoming-")
+    assert target.read_bytes() == DATA[:length]
+    assert direct == [(len(DATA) if length is None else length) // 4096 * 4096]
+    assert [p.name for p in target.parent.iterdir()] == ["abc-queue_log"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # an ordinary file, as before
+
+
+def _umask() -> int:
+    from hotline_kpi.files import _umask as umask
+
+    return umask()
+
+
+@pytest.mark.parametrize("refused", ["flag", "first write"])
+def test_where_direct_io_is_refused_the_copy_goes_through_the_page_cache(tmp_path, direct, monkeypatch, refused):
+    """A file system without direct I/O refuses the flag (tmpfs before Linux 6.6), or the
+    first write (some network and FUSE file systems): nothing is lost, the copy is whole."""
+    import errno
+    import fcntl
+
+    from hotline_kpi import files
+
+    source = tmp_path / "queue_log"
+    source.write_bytes(DATA)
+    if refused == "flag":
+        real_fcntl = fcntl.fcntl
+
+        def no_direct(fd, cmd, arg=0):
+            if cmd == fcntl.F_SETFL and arg & os.O_DIRECT:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_fcntl(fd, cmd, arg)
+
+        monkeypatch.setattr(fcntl, "fcntl", no_direct)
+    else:
+        real_write = os.write
+
+        def refuse_direct(fd, data):
+            import fcntl as f
+
+            if f.fcntl(fd, f.F_GETFL) & os.O_DIRECT:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_write(fd, data)
+
+        monkeypatch.setattr(files.os, "write", refuse_direct)
+    target = tmp_path / "kept"
+    copy_atomic(source, target, len(DATA) - 4)
+    assert target.read_bytes() == DATA[:-4]
+    assert direct == [0]
+
+
+def test_a_direct_copy_of_a_file_that_shrank_or_was_called_off_leaves_nothing(tmp_path, direct):
+    from hotline_kpi.files import Cancelled, Shrank
+
+    source = tmp_path / "queue_log"
+    source.write_bytes(DATA)
+    target = tmp_path / "kept" / "abc"
+    with pytest.raises(Shrank):
+        copy_atomic(source, target, len(DATA) + 8192, temp_prefix=".incoming-")
+    cancel = _SetAfter(3)
+    with pytest.raises(Cancelled):
+        copy_atomic(source, target, temp_prefix=".incoming-", cancel=cancel)
+    assert cancel.looks == 3  # (the third 8 KiB chunk)
+    assert list(target.parent.iterdir()) == []
