@@ -58,6 +58,7 @@ from hotline_kpi.ingest.queue_log.scan import (
     _queue_filter,
     _text,
 )
+from hotline_kpi.ingest.queue_log.reader import line_marks
 from hotline_kpi.ingest.queue_log.spool import Spool
 
 _COLUMNS = ["t", "cid", "q", "agent", "ev", "d1", "d2", "d3", "d4", "d5"]
@@ -94,15 +95,15 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
         spool_every = scan.ctx.queue_log.spool_every_calls
         row0 = first_row
         for block in blocks:
+            n, odd = line_marks(block)
             if nul_from is not None:
-                at = block.find(b"\x00")
+                at = block.find(b"\x00") if odd else -1
                 if at >= 0:
                     scan.nul = (nul_from + at, row0 + block.count(b"\n", 0, at))
                     break
                 nul_from += len(block)
-            n = _lines(block)
             try:
-                plain = _vectorised(block, n, scan, machine, belongs, latest, parked)
+                plain = _vectorised(block, n, odd, scan, machine, belongs, latest, parked)
             except _Irregular:
                 parked.unpark()  # the state machine reads every line of the block
                 lines = block.split(b"\n")
@@ -130,7 +131,8 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
 
 
 
-def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, latest: int, parked: "_Parked"):
+def _vectorised(block: bytes, n: int, odd: bool, scan: Scan, machine: _Machine, belongs, latest: int,
+                parked: "_Parked"):
     """Scan one block the vectorised way: the plain calls (a frame), after the other calls'
     lines went through the state machine. Raises :class:`_Irregular` before changing anything.
 
@@ -140,7 +142,7 @@ def _vectorised(block: bytes, n: int, scan: Scan, machine: _Machine, belongs, la
     kept small, as two blocks are read at once in threads that share the interpreter."""
     import polars as pl
 
-    if b"\r" in block or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
+    if (odd and b"\r" in block) or block.startswith(b"\xef\xbb\xbf"):  # (the reader would drop a byte order mark)
         raise _Irregular
     read = [0, 1, 4, 5, 7, 8] + ([2] if belongs is not None else [])
     try:  # (text not UTF-8, or a time not an integer, is refused here; a short line's fields: nulls)
@@ -266,14 +268,6 @@ class _Exprs:
 @lru_cache(maxsize=8)
 def _plan(latest: int) -> _Exprs:
     return _Exprs(latest)
-
-
-def _lines(block: bytes) -> int:
-    """The newlines in ``block``, counted by numpy: its loop lets go of the interpreter (two
-    blocks are read at once in threads), unlike ``bytes.count``."""
-    import numpy as np
-
-    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
 
 
 def _schema():
