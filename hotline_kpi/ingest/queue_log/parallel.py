@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterator
 from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, Problem, future_problems, open_same
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.columnar import scan_blocks
+from hotline_kpi.ingest.queue_log.prepare import DayPreparer
 from hotline_kpi.ingest.queue_log.reader import pipe_batches, pipe_blocks
 from hotline_kpi.ingest.queue_log.scan import Scan, _no_gc, latest_time, scan_lines
 from hotline_kpi.ingest.queue_log.spool import Spool
@@ -63,7 +64,10 @@ def all_in_workers(start: int, end: int, settings: QueueLogSettings) -> bool:
 
 def _all_in_workers(path: Path, cuts: list[int], first_row: int, scan: Scan, spool: Spool, ctx: IngestContext,
                     size: int):
-    with _no_gc(), _Workers(path, cuts, ctx, threads=True, size=size) as parts:  # (the threads' scans: no gc either)
+    # While the parts are read, this thread makes the days they have gone past ready to store.
+    if spool.prepared is None:
+        spool.prepared = DayPreparer(ctx.formulas, ctx.queue_log, LocalDays(ctx.hotline.zone))
+    with _no_gc(), _Workers(path, cuts, ctx, threads=True, size=size, prepare=spool.prepared) as parts:
         found = _hand_over(parts, (None, 0, 0), first_row, scan, spool)
     if len(cuts) > 2:
         _dates_once(scan.problems)
@@ -180,16 +184,20 @@ def _add(counts: dict[str, int], more: dict[str, int]) -> None:
 
 
 def _scan_part(path: str, start: int, end: int, ctx: IngestContext, process: bool = True,
-               stop: threading.Event | None = None, done: list[int] | None = None) -> _Part:
+               stop: threading.Event | None = None, done: list[int] | None = None,
+               slot: tuple[list, int] | None = None) -> _Part:
     """Worker: scan bytes [start, end) of the file form into a spool of its own (a thread's
-    scan ends early once ``stop`` is set; ``done[0]`` follows where it has read to)."""
+    scan ends early once ``stop`` is set; ``done[0]`` follows where it has read to; its spool
+    is put in ``slot``, (list, index), for the waiting thread to read while it is written)."""
     file = Path(path).name
     if process:
         # polars' thread pool: one thread a worker process (the parts are the parallelism; more
         # threads would only add their memory arenas). Set before polars is first imported here.
         os.environ.setdefault("POLARS_MAX_THREADS", "1")
     scan = Scan(file, ctx)
-    spool = Spool(named=process)  # (a process hands its spool over by name)
+    spool = Spool(named=process, shared=slot is not None)  # (a process hands its spool over by name)
+    if slot is not None:
+        slot[0][slot[1]] = spool
     try:
         with open_same(Path(path), ctx) as f:
             f.seek(start)
@@ -211,8 +219,12 @@ class _Workers:
     vectorised scan), or processes for the ranges after the first while the caller scans
     the first (the line scan); spools of parts never handed over are deleted."""
 
-    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext, threads: bool = False, size: int = 0):
+    def __init__(self, path: Path, cuts: list[int], ctx: IngestContext, threads: bool = False, size: int = 0,
+                 prepare: DayPreparer | None = None):
         self.threads = threads
+        #: Threads: the parts' spools (once made), and what prepares their days meanwhile.
+        self.spools: list[Spool | None] = [None] * (len(cuts) - 1)
+        self.prepare = prepare
         #: Threads: the caller's progress (bytes read by all parts so far, of ``size``).
         self.progress, self.size = (ctx.progress, size) if threads else (None, 0)
         #: Threads: where each part has read to (its ``done``, as the reader keeps it).
@@ -228,8 +240,9 @@ class _Workers:
     def __enter__(self) -> "_Workers":
         if self.ranges and self.threads:
             self.pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="queue-log-part")
-            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx, False, self.stop, done)
-                            for (a, b), done in zip(self.ranges, self.done)]
+            self.futures = [self.pool.submit(_scan_part, self.path, a, b, self.ctx, False, self.stop, done,
+                                             (self.spools, i))
+                            for i, ((a, b), done) in enumerate(zip(self.ranges, self.done))]
         elif self.ranges:
             # fork is quick and needs no importable __main__; a process with other threads
             # (the service) spawns instead, as forking it could copy a lock mid-use; so does
@@ -244,9 +257,12 @@ class _Workers:
         """The parts in file order; a part that failed (threads: any, at once) raises its error."""
         if self.threads and self.futures:
             start = self.ranges[0][0]
-            while wait(self.futures, 0.25 if self.progress else None, FIRST_EXCEPTION).not_done:
+            every = 0.05 if self.prepare is not None else 0.25 if self.progress else None
+            while wait(self.futures, every, FIRST_EXCEPTION).not_done:
                 if any(f.done() and f.exception() is not None for f in self.futures):
                     break
+                if self.prepare is not None:
+                    self.prepare.poll(self.spools)
                 if self.progress is not None:
                     self.progress(start + sum(d[0] - a for d, (a, _) in zip(self.done, self.ranges)), self.size)
             failed = next((f for f in self.futures if f.done() and f.exception() is not None), None)

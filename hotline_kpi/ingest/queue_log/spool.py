@@ -30,9 +30,11 @@ class Spool:
     :meth:`adopt`).
     """
 
-    def __init__(self, named: bool = False) -> None:
+    def __init__(self, named: bool = False, shared: bool = False) -> None:
         # Without a name (``named``: only a worker process's, handed over by its path): the
-        # file is gone with the process however it ends, a kill included.
+        # file is gone with the process however it ends, a kill included. ``shared``: read by
+        # another thread while written (a worker thread's: :mod:`.prepare`), so each segment is
+        # in the file before it is in the index, and reads never move the file's position.
         if named:
             fd, name = tempfile.mkstemp(prefix="hotline-kpi-queue-log-", suffix=".spool")
             self.paths, file = [Path(name)], os.fdopen(fd, "w+b")
@@ -42,6 +44,11 @@ class Spool:
         #: day -> [(file number, offset, size)]
         self.index: dict[dt.date, list[tuple[int, int, int]]] = {}
         self.states = 0
+        self.shared = shared
+        #: The latest day a segment was written for (None: none yet).
+        self.latest: dt.date | None = None
+        #: Days made ready for the store step while the file was read (:mod:`.prepare`).
+        self.prepared = None
 
     def write(self, day: dt.date, ids: list[bytes], numbers: list[int], arrays: list[np.ndarray] = (),
               joined_ids: list[tuple[bytes, int]] = ()) -> int:
@@ -58,8 +65,12 @@ class Spool:
         f = self._files[0]
         offset = f.seek(0, os.SEEK_END)
         f.write(data)
+        if self.shared:
+            f.flush()
         self.index.setdefault(day, []).append((0, offset, len(data)))
         self.states += count
+        if self.latest is None or day > self.latest:
+            self.latest = day
         return count
 
     def read(self, day: dt.date) -> tuple[list[bytes], list[int]]:
@@ -70,14 +81,18 @@ class Spool:
     def read_arrays(self, day: dt.date) -> tuple[bytes, int, np.ndarray]:
         """Every state spooled for ``day``: the ids joined by newlines, how many, and their
         numbers as an int64 array of rows of WIDTH (read-only)."""
+        return self.read_segments(self.index.get(day, ()))
+
+    def read_segments(self, segments) -> tuple[bytes, int, np.ndarray]:
+        """:meth:`read_arrays` of the segments given ((file number, offset, size) each)."""
         blobs: list[bytes] = []
         arrays: list[np.ndarray] = []
         count = 0
-        for n, offset, size in self.index.get(day, ()):
+        for n, offset, size in segments:
             f = self._files[n]
-            f.flush()
-            f.seek(offset)
-            data = f.read(size)
+            if not self.shared:
+                f.flush()
+            data = os.pread(f.fileno(), size, offset)
             k, id_bytes = _HEAD.unpack_from(data)
             if not k:
                 continue
@@ -89,6 +104,11 @@ class Spool:
 
     def days(self) -> list[dt.date]:
         return sorted(self.index)
+
+    def segments(self, day: dt.date) -> tuple:
+        """The segments of ``day`` as (file, offset, size): the same on a worker's spool and
+        on the spool that adopted it."""
+        return tuple((self._files[n], offset, size) for n, offset, size in self.index.get(day, ()))
 
     def detach(self) -> "tuple[str | BinaryIO, dict[dt.date, list[tuple[int, int]]], int]":
         """Hand the (single) file over: (its path, the file closed, for a named spool; else the
@@ -117,6 +137,8 @@ class Spool:
     def close(self) -> None:
         for f in self._files:
             f.close()
+        if self.prepared is not None:
+            self.prepared.close()
         for path in self.paths:
             path.unlink(missing_ok=True)
 

@@ -33,7 +33,8 @@ from hotline_kpi.ingest.queue_log.calls import (
     same_call,
     state_array,
 )
-from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog
+from hotline_kpi.ingest.queue_log.prepare import PreparedDay
+from hotline_kpi.ingest.queue_log.spool import ParsedQueueLog, Spool
 from hotline_kpi.store import provenance, records
 from hotline_kpi.store.provenance import StoreRequest
 
@@ -75,7 +76,7 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
 
     def write_one() -> None:
         day, future, count, row = pending.popleft()
-        blob = future.result()
+        blob = future if isinstance(future, bytes) else future.result()
         if row is None or row.calls != blob or row.open_since != count.open_since:
             ready.append(records.QueueDayWrite(day, blob, count.entered, count.orphans, count.open_since,
                                                exists=row is not None))
@@ -83,41 +84,49 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
             records.put_queue_days(session, hotline_id, ingest.id, ready)
             ready.clear()
 
-    def finish(day: dt.date, calls: "dict[bytes, State] | _Spooled", row) -> None:
+    def finish(day: dt.date, calls: "dict[bytes, State] | _Spooled | PreparedDay", row) -> None:
         if day not in changed or (row is None and not len(calls)):
             return
-        if isinstance(calls, _Spooled):  # counted and packed from the spool's arrays
-            numbers = calls.numbers
-            raw = pack_arrays(calls.joined, len(calls.ids), numbers)
+        if isinstance(calls, PreparedDay):  # counted, packed and compressed while the file was read
+            count = calls.count
+            pending.append((day, spool.prepared.blob(calls), count, row))
+            orphans = calls.orphans
         else:
-            numbers = state_array(calls)  # counted and packed as columns
-            raw = pack_calls(calls, numbers)
-        count = count_calls(numbers, request.formulas, request.queue_log, watermark)
-        pending.append((day, packer.submit(compress, raw), count, row))
+            if isinstance(calls, _Spooled):  # counted and packed from the spool's arrays
+                numbers = calls.numbers
+                raw = pack_arrays(calls.joined, len(calls.ids), numbers)
+            else:
+                numbers = state_array(calls)  # counted and packed as columns
+                raw = pack_calls(calls, numbers)
+            count = count_calls(numbers, request.formulas, request.queue_log, watermark)
+            pending.append((day, packer.submit(compress, raw), count, row))
+            orphans = []
+            if count.orphans and len(orphan_ids) < 5:
+                if isinstance(calls, _Spooled):
+                    found = (calls.ids[i] for i in np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist())
+                else:
+                    found = (cid for cid, s in calls.items() if s[0] == NO_TIME)
+                orphans = [base_id(cid).decode("utf-8", "backslashreplace") for cid in islice(found, 5)]
         if len(pending) > 4:
             write_one()
         totals.open += count.open
         totals.unresolved += count.unresolved
         totals.orphans += count.orphans
         if count.orphans and len(orphan_ids) < 5:
-            if isinstance(calls, _Spooled):
-                found = (calls.ids[i] for i in np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist())
-            else:
-                found = (cid for cid, s in calls.items() if s[0] == NO_TIME)
-            orphan_ids.extend(islice((base_id(cid).decode("utf-8", "backslashreplace") for cid in found), 5))
+            orphan_ids.extend(orphans)
         if count.entered or (row is not None and row.entered):
             # A day whose calls all moved to the day before (joined with an earlier
             # ENTERQUEUE there) is revised to zeros rather than left with stale counters.
             day_records.append(DayRecord(day=day, counters=count.counters))
 
     prev_day: dt.date | None = None
-    prev: dict[bytes, State] | _Spooled = {}
+    prev: dict[bytes, State] | _Spooled | PreparedDay = {}
     prev_row = None
     for day, row in records.queue_days(session, hotline_id, sorted(wanted)):
         cur = _day_calls(spool, day, row)
         if prev_day is not None and prev_day == day - one and len(prev) and len(cur):
-            if _may_join(prev, cur):  # (the common case: no call id under both days, nothing to join)
-                prev, cur = _as_dict(prev), _as_dict(cur)
+            if _may_join(spool, prev, cur):  # (the common case: no call id under both days, nothing to join)
+                prev, cur = _as_dict(spool, prev), _as_dict(spool, cur)
                 if join_days(prev, cur, days, prev_day):
                     changed.update((prev_day, day))
         if prev_day is not None:
@@ -163,10 +172,15 @@ class _Spooled:
         return len(self.ids)
 
 
-def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
+def _day_calls(spool: Spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled | PreparedDay":
     """The calls of ``day``: the spooled states joined into the stored ones (``row``), or,
     for a day without stored calls whose spooled states are one per id and no reused id
-    among them, the spool's arrays as they are."""
+    among them, the day as prepared while the file was read (:mod:`.prepare`), else the
+    spool's arrays as they are."""
+    if row is None and spool.prepared is not None:
+        prepared = spool.prepared.ready(spool, day)
+        if prepared is not None:
+            return prepared
     joined, n, numbers = spool.read_arrays(day)
     ids = joined.split(b"\n") if n else []
     if row is None and EARLIER not in joined:
@@ -180,11 +194,22 @@ def _day_calls(spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
     return cur
 
 
-def _may_join(prev: "dict[bytes, State] | _Spooled", cur: "dict[bytes, State] | _Spooled") -> bool:
+def _spooled(spool: Spool, prepared: PreparedDay) -> "_Spooled":
+    """A prepared day's calls as the spool holds them (one per id, no reused id: as prepared)."""
+    joined, n, numbers = spool.read_arrays(prepared.day)
+    ids = joined.split(b"\n")
+    return _Spooled(joined, ids, set(ids), numbers)
+
+
+def _may_join(spool: Spool, prev, cur) -> bool:
     """Whether two neighbouring days may hold states of one call: a call id under both (an
     earlier call of a reused id, ``id|anchor``, stands for its id)."""
+    if isinstance(cur, PreparedDay) and cur.after is not None and cur.after is prev:
+        return cur.joins_after  # (found while the file was read)
     keys = []
     for calls in (prev, cur):
+        if isinstance(calls, PreparedDay):
+            calls = _spooled(spool, calls)
         if isinstance(calls, _Spooled):
             keys.append(calls.keys)
         elif EARLIER in b"".join(calls):
@@ -194,7 +219,9 @@ def _may_join(prev: "dict[bytes, State] | _Spooled", cur: "dict[bytes, State] | 
     return not keys[0].isdisjoint(keys[1])
 
 
-def _as_dict(calls: "dict[bytes, State] | _Spooled") -> dict[bytes, State]:
+def _as_dict(spool: Spool, calls) -> dict[bytes, State]:
+    if isinstance(calls, PreparedDay):
+        calls = _spooled(spool, calls)
     if isinstance(calls, _Spooled):
         return dict(zip(calls.ids, map(tuple, calls.numbers.tolist())))
     return calls
