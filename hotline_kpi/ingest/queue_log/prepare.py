@@ -172,8 +172,14 @@ def id_hashes(joined: bytes, powers: _Powers) -> np.ndarray:
     ends = np.flatnonzero(b == 10)
     starts = np.concatenate(([0], ends + 1))
     ends = np.concatenate((ends, [len(b)]))
+    sums = np.empty(len(b) + 1, dtype=np.uint64)  # (one array, worked in place: the parts hold the memory)
+    sums[0] = 0
+    terms = sums[1:]
+    terms[:] = b
     with np.errstate(over="ignore"):
-        sums = np.concatenate(([np.uint64(0)], np.cumsum((b + np.uint64(1)) * up[:len(b)], dtype=np.uint64)))
+        terms += np.uint64(1)
+        terms *= up[:len(b)]
+        np.cumsum(terms, out=terms)
         hashes = (sums[ends] - sums[starts]) * down[starts] + (ends - starts).astype(np.uint64)
     hashes.sort()
     return hashes
