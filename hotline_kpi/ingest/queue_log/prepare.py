@@ -154,10 +154,18 @@ class _Powers:
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         if len(self.up) < n:
             m = max(n, 2 * len(self.up), 1 << 18)
-            with np.errstate(over="ignore"):
-                self.up, self.down = (np.cumprod(np.concatenate(([np.uint64(1)], np.full(m - 1, p, np.uint64))))
-                                      for p in (np.uint64(_P), np.uint64(_P_INVERSE)))
+            self.up = self.down = None  # (the old ones go first: the parts hold the memory)
+            self.up, self.down = _power_table(_P, m), _power_table(_P_INVERSE, m)
         return self.up, self.down
+
+
+def _power_table(p: int, m: int) -> np.ndarray:
+    """p**k modulo 2**64 for k < m, made in place (no temporaries of its size)."""
+    table = np.full(m, p, dtype=np.uint64)
+    table[0] = 1
+    with np.errstate(over="ignore"):
+        np.multiply.accumulate(table, out=table)
+    return table
 
 
 def id_hashes(joined: bytes, powers: _Powers) -> np.ndarray:
