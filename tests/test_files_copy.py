@@ -331,6 +331,7 @@ def direct(monkeypatch):
     monkeypatch.setattr(files, "DIRECT_MIN_BYTES", 1)
     monkeypatch.setattr(files, "_DIRECT_CHUNK", 8192)
     monkeypatch.setattr(files, "_copy_direct", copy_direct)
+    monkeypatch.setattr(files, "_clone", lambda *a: 0)  # (as on ext4: a file system that clones, below)
     return sent
 
 
@@ -406,3 +407,53 @@ def test_a_direct_copy_of_a_file_that_shrank_or_was_called_off_leaves_nothing(tm
         copy_atomic(source, target, temp_prefix=".incoming-", cancel=cancel)
     assert cancel.looks == 3  # (the third 8 KiB chunk)
     assert list(target.parent.iterdir()) == []
+
+
+@pytest.fixture
+def btrfs(tmp_path):
+    """A small btrfs on a loop device: a file system that shares blocks between files (as XFS
+    does). Making and mounting it needs root and btrfs-progs (CI has both); elsewhere the test
+    is skipped, saying so."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a btrfs image needs root (CI runs as root)")
+    if shutil.which("mkfs.btrfs") is None:
+        pytest.skip("mkfs.btrfs is missing (btrfs-progs: .ci/install-test-deps installs it)")
+    image, mount = tmp_path / "btrfs.img", tmp_path / "btrfs"
+    mount.mkdir()
+    with image.open("wb") as f:
+        f.truncate(300 << 20)
+    made = subprocess.run(["mkfs.btrfs", "-q", str(image)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-o", "loop", str(image), str(mount)], capture_output=True, text=True)
+    if made.returncode or done.returncode:
+        pytest.skip(f"cannot make or mount a btrfs image here: {(made.stderr + done.stderr).strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_on_a_file_system_that_shares_blocks_a_big_original_is_a_clone(btrfs, monkeypatch):
+    """XFS and btrfs clone a file (a reflink): no byte copied, no space taken. A big original
+    there is a clone of the log's whole 4 KiB blocks, the rest copied; not a copy past the page
+    cache, which would write it all again."""
+    import subprocess
+
+    from hotline_kpi import files
+
+    calls = {"clone": [], "direct": []}
+    real_clone = files._clone
+    monkeypatch.setattr(files, "_clone", lambda *a: calls["clone"].append(real_clone(*a)) or calls["clone"][-1])
+    monkeypatch.setattr(files, "_copy_direct", lambda *a: calls["direct"].append(a) or 0)
+    data = os.urandom(100 << 20) + b"the last partial block"
+    source = btrfs / "queue_log"
+    source.write_bytes(data)
+    subprocess.run(["sync"], check=True)
+    free = os.statvfs(btrfs).f_bavail * os.statvfs(btrfs).f_frsize
+    target = btrfs / "kept" / "abc-queue_log"
+    copy_atomic(source, target, len(data) - 4, temp_prefix=".incoming-")
+    subprocess.run(["sync"], check=True)
+    assert target.read_bytes() == data[:-4]
+    assert calls == {"clone": [(len(data) - 4) // 4096 * 4096], "direct": []}
+    used = free - os.statvfs(btrfs).f_bavail * os.statvfs(btrfs).f_frsize
+    assert used < 10 << 20  # (a copy would have taken the 100 MB again)
