@@ -142,3 +142,45 @@ def test_a_killed_parse_leaves_no_spool_file(log, tmp_path):
     assert said == b"reading", errors.read_text(errors="replace")  # (what the child said if it failed)
     assert during == []  # no name while it is written either
     assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def test_a_part_that_fails_while_days_are_prepared_reports_its_own_error(tmp_path, catalogues, monkeypatch):
+    """A part that fails closes its spool before its thread ends: the preparer, reading that
+    spool meanwhile, fails too. Its error must not stand for the part's (preparing days ahead
+    is only ahead of time: it stops, and the store step would do them)."""
+    import errno
+
+    from hotline_kpi.ingest.queue_log.prepare import DayPreparer
+    from hotline_kpi.ingest.queue_log.spool import Spool
+    from tests.ingest.test_queue_log_prepare import _log
+
+    path = tmp_path / "queue_log"
+    _log(path, False)
+    monkeypatch.setattr(parallel, "_workers", lambda size, settings: 2)
+    closed, polled = threading.Event(), threading.Event()
+    real_poll, real_close, real_blocks = DayPreparer.poll, Spool.close, parallel.pipe_blocks
+
+    def poll(self, spools):  # held back until the failing part has closed its spool
+        if closed.is_set():
+            try:
+                real_poll(self, spools)
+            finally:
+                polled.set()
+
+    def close(self):
+        real_close(self)
+        if self.shared:  # the part's spool, closed before its thread ends
+            closed.set()
+            assert polled.wait(WAIT)
+
+    def pipe_blocks(f, end, done, chunk):
+        second = f.tell() > 0
+        yield from real_blocks(f, end, done, chunk)
+        if second:
+            raise OSError(errno.EIO, "the disk is gone")
+
+    monkeypatch.setattr(DayPreparer, "poll", poll)
+    monkeypatch.setattr(Spool, "close", close)
+    monkeypatch.setattr(parallel, "pipe_blocks", pipe_blocks)
+    with pytest.raises(OSError, match="the disk is gone"):
+        QueueLogIngestor().parse(path, _ctx(catalogues, _settings(True, parallel_part_min_bytes=1)))

@@ -265,6 +265,8 @@ class _Workers:
                     self.prepare.poll(self.spools)
                 if self.progress is not None:
                     self.progress(start + sum(d[0] - a for d, (a, _) in zip(self.done, self.ranges)), self.size)
+            if self.prepare is not None:
+                self.prepare.finish()
             failed = next((f for f in self.futures if f.done() and f.exception() is not None), None)
             if failed is not None:
                 self.stop.set()

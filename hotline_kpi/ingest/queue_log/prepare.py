@@ -71,9 +71,27 @@ class DayPreparer:
         self._file = None
         self._size = 0
         self._powers = _Powers()
+        self.stopped = False
 
     def poll(self, spools: list[Spool | None]) -> None:
-        """Prepare the days the parts have gone past since the last call."""
+        """Prepare the days the parts have gone past since the last call. Preparing is only
+        ahead of time: on any error here (a part that failed and closed its spool meanwhile,
+        a full disk) it stops, and the store step does the days not prepared; the part's own
+        error, if any, is the one the load reports."""
+        if self.stopped:
+            return
+        try:
+            self._poll(spools)
+        except Exception:  # noqa: BLE001 - see above: the days prepared so far are still checked at store time
+            self.stopped = True
+
+    def finish(self) -> None:
+        """The parts are read: let go of what only preparing needed."""
+        self.stopped = True
+        self._last.clear()
+        self._powers = _Powers()
+
+    def _poll(self, spools: list[Spool | None]) -> None:
         for part, spool in enumerate(spools):
             latest = spool.latest if spool is not None else None
             if latest is None:
@@ -154,8 +172,9 @@ class _Powers:
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         if len(self.up) < n:
             m = max(n, 2 * len(self.up), 1 << 18)
-            self.up = self.down = None  # (the old ones go first: the parts hold the memory)
-            self.up, self.down = _power_table(_P, m), _power_table(_P_INVERSE, m)
+            self.up = self.down = np.ones(1, dtype=np.uint64)  # (the old ones go first: the parts hold the memory)
+            up = _power_table(_P, m)
+            self.up, self.down = up, _power_table(_P_INVERSE, m)
         return self.up, self.down
 
 

@@ -135,12 +135,14 @@ class Spool:
         self.states += states
 
     def close(self) -> None:
-        for f in self._files:
-            f.close()
-        if self.prepared is not None:
-            self.prepared.close()
-        for path in self.paths:
-            path.unlink(missing_ok=True)
+        try:
+            for f in self._files:
+                f.close()
+        finally:
+            if self.prepared is not None:
+                self.prepared.close()
+            for path in self.paths:
+                path.unlink(missing_ok=True)
 
 
 @dataclass
