@@ -180,10 +180,11 @@ def _vectorised(block: bytes, n: int, odd: bool, scan: Scan, machine: _Machine, 
     if ev_null or bad_time:
         raise _Irregular  # a blank or short line, or a time the line scan reports or floors
     unknown_names = _unknown_events(lf.filter(code < 0).select("ev").collect(engine=_ENGINE)) if unknown else {}
-    no_id, bad_wait, first_enter, last_enter = second.row(0)
+    no_id, bad_wait, first_enter, last_enter, spaced = second.row(0)
     if no_id or bad_wait:
         raise _Irregular  # a call event without a call id, a wait missing, not plain digits or too long
-    if per_call.select(pl.col("cid").str.strip_chars(" \t\x0b\x0c") != pl.col("cid")).to_series().any():
+    if spaced or (odd and per_call.select(pl.col("cid").str.strip_chars(" \t\x0b\x0c") != pl.col("cid"))
+                  .to_series().any()):  # (tabs and the like only in a block with control bytes)
         raise _Irregular  # blanks around a call id: the line scan reads the id without them
     if first_enter is not None:
         _check_days(call_lines, first_enter, last_enter, machine)
@@ -238,7 +239,8 @@ class _Exprs:
             (code.is_in((CONNECT, *_EXITS)) & ((w > MAX_WAIT_SECONDS) | (w < 0) | (wt.is_not_null() & w.is_null())
                                                | (wt.is_null() & code.is_in((CONNECT, ABANDON)))
                                                | wt.str.starts_with("+") | (wt.str.len_bytes() > 10))).sum().alias("b"),
-            t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d")]
+            t.filter(code == ENTER).min().alias("c"), t.filter(code == ENTER).max().alias("d"),
+            (cid.str.starts_with(" ") | cid.str.ends_with(" ")).sum().alias("e")]
         is_x = code.is_in((*_EXITS, COMPLETE))
         wf = w.fill_null(-1)
         # Per line the value each aggregate takes (null: none), then plain min/max per call.
