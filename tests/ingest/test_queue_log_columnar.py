@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from hotline_kpi.demo import generate_year
 from hotline_kpi.demo_sources import queue_log_days
-from hotline_kpi.ingest.base import IngestContext, IngestRejected
+from hotline_kpi.ingest.base import MAX_PROBLEMS, IngestContext, IngestRejected
 from hotline_kpi.ingest.queue_log import QueueLogIngestor, decode_calls
 from hotline_kpi.ingest.queue_log.calls import LocalDays
 from hotline_kpi.ingest.queue_log.columnar import scan_blocks
@@ -371,3 +371,28 @@ def test_a_big_file_is_read_in_parts_by_threads_of_the_ingesting_process(tmp_pat
     assert all(n > 0 for n in found["blocks"])  # each thread read blocks vectorised
     assert f"read in {len(found['blocks'])} parts at once (one thread each)" in found["notes"]
     assert found["days"] >= 4 and found["offered"] > 1000
+
+
+@pytest.mark.parametrize("bad_from", [None, 0.1, 0.7], ids=["no problem", "problems in the first MiB",
+                                                             "problems past the first MiB"])
+def test_a_big_irregular_block_read_a_mib_at_a_time_is_read_as_the_line_scan_reads_it(tmp_path, catalogues,
+                                                                                     bad_from):
+    """A block of several MiB with an irregular line (a tab after a call id) goes to the line
+    scan a MiB of lines at a time (not all its lines at once: a year with such lines went over
+    300 MB). The states, and the problems and where the scan stopped (too many: it stops at
+    MAX_PROBLEMS), are the line scan's, row for row."""
+    lines = _messy_log(seed=11) * 6  # (about 2 MB: one block of 4 MiB, read as two MiB of lines and a rest)
+    lines[len(lines) // 2] = lines[len(lines) // 2].replace("|", "|\t", 1)  # a tab before a call id
+    if bad_from is not None:
+        first = int(len(lines) * bad_from)
+        for i in range(first, first + MAX_PROBLEMS + 500):  # more lines with a time that is not one than are told
+            lines[i] = "x" + lines[i]
+    path = tmp_path / "queue_log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert 3 << 19 < path.stat().st_size < 4 << 20
+    big = {"read_chunk_bytes": 4 << 20}
+    vectorised = _parse(path, catalogues, _settings(True).model_copy(update=big))
+    assert vectorised == _parse(path, catalogues, _settings(False).model_copy(update=big))
+    if bad_from is not None:
+        rows = [p[2] for p in vectorised]
+        assert rows[0] == int(len(lines) * bad_from) + 1 and len(rows) == MAX_PROBLEMS

@@ -105,12 +105,15 @@ def scan_blocks(blocks: Iterable[bytes], first_row: int, scan: Scan, spool: Spoo
             try:
                 plain = _vectorised(block, n, odd, scan, machine, belongs, latest, parked)
             except _Irregular:
-                parked.unpark()  # the state machine reads every line of the block
-                lines = block.split(b"\n")
-                lines.pop()
-                stopped = machine.batch(lines, row0)
+                parked.unpark()  # the state machine reads every line of the block, a MiB of them at a time
+                stopped, at, read = None, 0, 0
+                while stopped is None and at < len(block):
+                    cut = block.find(b"\n", min(at + (1 << 20), len(block) - 1)) + 1
+                    lines = block[at:cut].split(b"\n")
+                    lines.pop()
+                    stopped, at, read = machine.batch(lines, row0 + read), cut, read + len(lines)
                 if stopped is not None:
-                    row0 += stopped + 1
+                    row0 += read - len(lines) + stopped + 1
                     break
                 plain = None
             limit = machine.watermark - MEMORY_HORIZON_SECONDS
