@@ -11,8 +11,8 @@ segments in the spool are exactly those it was prepared from (a late line of the
 the same day in two parts, means a segment it did not see: the day is then done as
 before), and the store holds no calls of the day. Its counters do not depend on the log's
 final watermark: a day is prepared only when none of its calls is still waiting at a
-watermark the log has reached (each is answered, has left the queue or is unresolved). Whatever is not
-prepared, or no longer holds, is done by the store step itself.
+watermark the log has reached (each is answered, has left the queue or is unresolved).
+Whatever is not prepared, or no longer holds, is done by the store step itself.
 """
 
 from __future__ import annotations
@@ -157,7 +157,6 @@ class DayPreparer:
             self._file.close()
 
 
-
 #: The multiplier of the ids' hashes (odd: it has an inverse modulo 2**64).
 _P = 0x9E3779B97F4A7C15
 _P_INVERSE = pow(_P, -1, 1 << 64)
@@ -173,8 +172,7 @@ class _Powers:
         if len(self.up) < n:
             m = max(n, 2 * len(self.up), 1 << 18)
             self.up = self.down = np.ones(1, dtype=np.uint64)  # (the old ones go first: the parts hold the memory)
-            up = _power_table(_P, m)
-            self.up, self.down = up, _power_table(_P_INVERSE, m)
+            self.up, self.down = _power_table(_P, m), _power_table(_P_INVERSE, m)  # (both, or neither)
         return self.up, self.down
 
 
