@@ -174,6 +174,7 @@ def test_a_day_is_ready_only_with_the_segments_it_was_prepared_from():
         assert sorted(d for d, p in preparer.days.items() if p is not None) == days[:5]  # three days behind the latest
         _write(parts[0], days[1], [b"late"], _day_start(days[1]) + 10 * H)  # late: after it was prepared
         _write(parts[1], days[2], [b"other"], _day_start(days[2]) + 11 * H)  # the same day in the other part
+        preparer.finish()  # (the parts are read, as _Workers says before the store step)
         for part in parts:
             main.adopt(*part.detach())
         main.prepared = preparer

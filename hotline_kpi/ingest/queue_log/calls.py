@@ -262,6 +262,13 @@ def count_calls(states: "Iterable[State] | np.ndarray", formulas: FormulaSetting
     return out
 
 
+def orphan_examples(ids: list[bytes], numbers: np.ndarray, k: int = 5) -> list[str]:
+    """The ids (as a note shows them) of the first ``k`` states without an ENTERQUEUE, of
+    ``ids`` and their ``numbers`` (rows of WIDTH, in the same order)."""
+    found = np.flatnonzero(numbers[:, 0] == NO_TIME)[:k].tolist()
+    return [base_id(ids[i]).decode("utf-8", "backslashreplace") for i in found]
+
+
 def state_array(calls: dict[bytes, State]) -> np.ndarray:
     """The numbers of ``calls`` (in the dict's order) as an int64 array of rows of WIDTH."""
     return np.fromiter(chain.from_iterable(calls.values()), np.int64, WIDTH * len(calls)).reshape(-1, WIDTH)

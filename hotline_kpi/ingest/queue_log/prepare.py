@@ -26,7 +26,7 @@ import numpy as np
 
 from hotline_kpi.formulas import FormulaSettings
 from hotline_kpi.ingest.queue_log.blob import compress, pack_arrays
-from hotline_kpi.ingest.queue_log.calls import EARLIER, NO_TIME, DayCount, LocalDays, base_id, count_calls
+from hotline_kpi.ingest.queue_log.calls import EARLIER, DayCount, LocalDays, count_calls, orphan_examples
 from hotline_kpi.ingest.queue_log.spool import Spool
 from hotline_kpi.settings import QueueLogSettings
 
@@ -90,6 +90,8 @@ class DayPreparer:
         self.stopped = True
         self._last.clear()
         self._powers = _Powers()
+        if self._file is not None:
+            self._file.flush()  # (the store step reads the days back from it)
 
     def _poll(self, spools: list[Spool | None]) -> None:
         for part, spool in enumerate(spools):
@@ -126,11 +128,7 @@ class DayPreparer:
             self._file = tempfile.TemporaryFile(prefix="hotline-kpi-queue-log-", suffix=".days")
         self._file.write(blob)
         at, self._size = self._size, self._size + len(blob)
-        orphans = []
-        if count.orphans:
-            found = np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist()
-            ids = joined.split(b"\n")
-            orphans = [base_id(ids[i]).decode("utf-8", "backslashreplace") for i in found]
+        orphans = orphan_examples(joined.split(b"\n"), numbers) if count.orphans else []
         last = self._last.get(part)
         after = last[0] if last is not None and last[0].day == day - dt.timedelta(days=1) else None
         shared = after is None or bool(np.isin(keys, last[1], assume_unique=True).any())
@@ -149,7 +147,6 @@ class DayPreparer:
 
     def blob(self, prepared: PreparedDay) -> bytes:
         at, size = prepared.blob
-        self._file.flush()
         return os.pread(self._file.fileno(), size, at)
 
     def close(self) -> None:

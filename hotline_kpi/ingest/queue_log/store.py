@@ -26,6 +26,7 @@ from hotline_kpi.ingest.queue_log.calls import (
     anchor,
     base_id,
     count_calls,
+    orphan_examples,
     join,
     merge_states,
     named,
@@ -103,10 +104,10 @@ def store_calls(session, parsed: ParsedQueueLog, request: StoreRequest):
             orphans = []
             if count.orphans and len(orphan_ids) < 5:
                 if isinstance(calls, _Spooled):
-                    found = (calls.ids[i] for i in np.flatnonzero(numbers[:, 0] == NO_TIME)[:5].tolist())
+                    orphans = orphan_examples(calls.ids, numbers)
                 else:
                     found = (cid for cid, s in calls.items() if s[0] == NO_TIME)
-                orphans = [base_id(cid).decode("utf-8", "backslashreplace") for cid in islice(found, 5)]
+                    orphans = [base_id(cid).decode("utf-8", "backslashreplace") for cid in islice(found, 5)]
         if len(pending) > 4:
             write_one()
         totals.open += count.open
@@ -181,6 +182,11 @@ def _day_calls(spool: Spool, day: dt.date, row) -> "dict[bytes, State] | _Spoole
         prepared = spool.prepared.ready(spool, day)
         if prepared is not None:
             return prepared
+    return _read_day(spool, day, row)
+
+
+def _read_day(spool: Spool, day: dt.date, row) -> "dict[bytes, State] | _Spooled":
+    """:func:`_day_calls` from the spool, whatever was prepared."""
     joined, n, numbers = spool.read_arrays(day)
     ids = joined.split(b"\n") if n else []
     if row is None and EARLIER not in joined:
@@ -196,9 +202,7 @@ def _day_calls(spool: Spool, day: dt.date, row) -> "dict[bytes, State] | _Spoole
 
 def _spooled(spool: Spool, prepared: PreparedDay) -> "_Spooled":
     """A prepared day's calls as the spool holds them (one per id, no reused id: as prepared)."""
-    joined, n, numbers = spool.read_arrays(prepared.day)
-    ids = joined.split(b"\n")
-    return _Spooled(joined, ids, set(ids), numbers)
+    return _read_day(spool, prepared.day, None)
 
 
 def _may_join(spool: Spool, prev, cur) -> bool:
